@@ -1,0 +1,264 @@
+//! A key as the vault records it, and its status, derived from its
+//! timestamps and a given `now` (never stored).
+
+use std::fmt;
+
+use rand::TryRng;
+use rand::rngs::SysRng;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::when::Timestamp;
+
+pub const ID_PREFIX: &str = "key_";
+const ID_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+pub const ID_BODY_LEN: usize = 16;
+/// How much of an id after `key_` a prefix must give to address a key.
+pub const MIN_ID_PREFIX: usize = 4;
+
+/// A new random key id: `key_` + 16 lowercase base32 characters.
+pub fn new_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; ID_BODY_LEN];
+    SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
+    let body: String = bytes
+        .iter()
+        .map(|&b| char::from(ID_ALPHABET[usize::from(b & 31)]))
+        .collect();
+    Ok(format!("{ID_PREFIX}{body}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Usable, not superseded.
+    Active,
+    /// Superseded by a rotation, usable until its grace ends.
+    Grace,
+    /// Its expiry or grace end has passed.
+    Expired,
+    /// Revoked explicitly.
+    Revoked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Grace => "grace",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+        }
+    }
+
+    /// Whether a secret of a key in this status verifies.
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Active | Status::Grace)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One key record. Holds no secret: only what the vault stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    pub name: String,
+    pub env: String,
+    pub prefix: String,
+    pub hint: String,
+    pub scopes: Vec<String>,
+    pub is_default: bool,
+    pub created_at: Timestamp,
+    /// Expiry while active (None = never); end of grace once rotated.
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoke_reason: Option<String>,
+    pub last_used_at: Option<Timestamp>,
+    pub rotated_from: Option<String>,
+    pub rotated_to: Option<String>,
+}
+
+impl Key {
+    pub fn status(&self, now: Timestamp) -> Status {
+        if self.revoked_at.is_some() {
+            Status::Revoked
+        } else if self.expires_at.is_some_and(|t| t <= now) {
+            Status::Expired
+        } else if self.rotated_to.is_some() {
+            Status::Grace
+        } else {
+            Status::Active
+        }
+    }
+
+    /// The hint as a person sees it: `kw_…a1B2`.
+    pub fn masked(&self) -> String {
+        format!("{}_…{}", self.prefix, self.hint)
+    }
+
+    /// The key's lifetime from creation to expiry, if it has one.
+    pub fn lifetime_secs(&self) -> Option<i64> {
+        self.expires_at
+            .map(|e| e.unix() - self.created_at.unix())
+            .filter(|&s| s > 0)
+    }
+}
+
+/// How a user addresses a key on the command line (SPEC: a KEY argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// A complete id: `key_` + 16 characters.
+    Id(String),
+    /// `key_` + at least 4 characters: an id prefix, or possibly a name.
+    IdPrefixOrName(String),
+    /// Anything else: the name of an active key in the environment.
+    Name(String),
+}
+
+impl KeyRef {
+    pub fn parse(s: &str) -> Self {
+        match s.strip_prefix(ID_PREFIX) {
+            Some(rest) if rest.len() == ID_BODY_LEN && is_id_body(rest) => {
+                KeyRef::Id(s.to_string())
+            }
+            Some(rest) if rest.len() >= MIN_ID_PREFIX && is_id_body(rest) => {
+                KeyRef::IdPrefixOrName(s.to_string())
+            }
+            _ => KeyRef::Name(s.to_string()),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            KeyRef::Id(s) | KeyRef::IdPrefixOrName(s) | KeyRef::Name(s) => s,
+        }
+    }
+}
+
+fn is_id_body(s: &str) -> bool {
+    s.bytes().all(|b| ID_ALPHABET.contains(&b))
+}
+
+/// Picks the one key a KEY argument means among the candidates found for it.
+pub fn pick(key: &KeyRef, mut candidates: Vec<Key>) -> Result<Key, Error> {
+    candidates.dedup_by(|a, b| a.id == b.id);
+    match candidates.len() {
+        1 => Ok(candidates.remove(0)),
+        0 => Err(not_found(key)),
+        _ => Err(Error::Ambiguous {
+            key: crate::text::escape(key.text()),
+            candidates: candidates
+                .iter()
+                .map(|k| format!("{} ({})", k.id, crate::text::escape(&k.name)))
+                .collect(),
+        }),
+    }
+}
+
+fn not_found(key: &KeyRef) -> Error {
+    let text = key.text();
+    let note = match text.strip_prefix(ID_PREFIX) {
+        Some(rest) if rest.len() < MIN_ID_PREFIX => {
+            format!("; an id prefix needs at least {MIN_ID_PREFIX} characters after key_")
+        }
+        _ => String::new(),
+    };
+    Error::NotFound {
+        key: crate::text::escape(text),
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
+
+    fn key(id: &str) -> Key {
+        Key {
+            id: id.to_string(),
+            name: "web".to_string(),
+            env: "default".to_string(),
+            prefix: "kw".to_string(),
+            hint: "a1B2".to_string(),
+            scopes: vec![],
+            is_default: false,
+            created_at: NOW.plus_secs(-100),
+            expires_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+            last_used_at: None,
+            rotated_from: None,
+            rotated_to: None,
+        }
+    }
+
+    #[test]
+    fn ids_have_the_documented_shape() {
+        let id = new_id().expect("rng");
+        assert_eq!(id.len(), 20);
+        assert!(matches!(KeyRef::parse(&id), KeyRef::Id(_)));
+        assert_ne!(id, new_id().expect("rng"));
+    }
+
+    #[test]
+    fn status_is_derived_from_timestamps_and_now() {
+        let mut k = key("key_aaaaaaaaaaaaaaaa");
+        assert_eq!(k.status(NOW), Status::Active);
+        k.expires_at = Some(NOW.plus_secs(10));
+        assert_eq!(k.status(NOW), Status::Active);
+        assert_eq!(k.status(NOW.plus_secs(10)), Status::Expired);
+        k.rotated_to = Some("key_bbbbbbbbbbbbbbbb".into());
+        assert_eq!(k.status(NOW), Status::Grace);
+        assert_eq!(k.status(NOW.plus_secs(11)), Status::Expired);
+        k.revoked_at = Some(NOW);
+        assert_eq!(k.status(NOW), Status::Revoked);
+        assert!(!Status::Expired.is_live() && Status::Grace.is_live());
+    }
+
+    #[test]
+    fn key_refs_are_ids_prefixes_or_names() {
+        assert!(matches!(
+            KeyRef::parse("key_abcdefghijklmnop"),
+            KeyRef::Id(_)
+        ));
+        assert!(matches!(
+            KeyRef::parse("key_abcd"),
+            KeyRef::IdPrefixOrName(_)
+        ));
+        assert!(matches!(KeyRef::parse("key_abc"), KeyRef::Name(_)));
+        assert!(matches!(KeyRef::parse("key_ABCD"), KeyRef::Name(_)));
+        assert!(matches!(KeyRef::parse("web"), KeyRef::Name(_)));
+    }
+
+    #[test]
+    fn pick_needs_exactly_one_candidate() {
+        let r = KeyRef::parse("key_aaaa");
+        assert!(matches!(pick(&r, vec![]), Err(Error::NotFound { .. })));
+        let one = pick(&r, vec![key("key_aaaaaaaaaaaaaaaa")]).expect("one");
+        assert_eq!(one.id, "key_aaaaaaaaaaaaaaaa");
+        let both = vec![key("key_aaaaaaaaaaaaaaaa"), key("key_aaaabbbbbbbbbbbb")];
+        match pick(&r, both) {
+            Err(Error::Ambiguous { candidates, .. }) => {
+                assert_eq!(candidates.len(), 2);
+                assert!(candidates[1].contains("key_aaaabbbbbbbbbbbb"));
+            }
+            other => panic!("expected ambiguity, got {other:?}"),
+        }
+        let same = vec![key("key_aaaaaaaaaaaaaaaa"), key("key_aaaaaaaaaaaaaaaa")];
+        assert!(pick(&r, same).is_ok(), "a key found twice is one key");
+    }
+
+    #[test]
+    fn too_short_id_prefix_says_how_long_it_must_be() {
+        let err = pick(&KeyRef::parse("key_ab"), vec![]).expect_err("none");
+        assert!(err.to_string().contains("at least 4"), "{err}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The `--json` shapes, field for field as SPEC.md "Output" names them.
+//! Field names are snake_case and stable: scripts depend on them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cmd::Verdict;
+use crate::event::Event;
+use crate::key::{Key, Status};
+use crate::vault::Settings;
+use crate::when::Timestamp;
+
+#[derive(Debug, Serialize)]
+pub struct KeyJson<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub env: &'a str,
+    pub prefix: &'a str,
+    pub hint: &'a str,
+    pub status: Status,
+    pub default: bool,
+    pub scopes: &'a [String],
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub rotated_from: Option<&'a str>,
+    pub rotated_to: Option<&'a str>,
+}
+
+impl<'a> KeyJson<'a> {
+    pub fn new(k: &'a Key, now: Timestamp) -> Self {
+        KeyJson {
+            id: &k.id,
+            name: &k.name,
+            env: &k.env,
+            prefix: &k.prefix,
+            hint: &k.hint,
+            status: k.status(now),
+            default: k.is_default,
+            scopes: &k.scopes,
+            created_at: k.created_at.rfc3339(),
+            expires_at: k.expires_at.map(Timestamp::rfc3339),
+            revoked_at: k.revoked_at.map(Timestamp::rfc3339),
+            last_used_at: k.last_used_at.map(Timestamp::rfc3339),
+            rotated_from: k.rotated_from.as_deref(),
+            rotated_to: k.rotated_to.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventJson<'a> {
+    pub id: i64,
+    pub at: String,
+    pub event: &'a str,
+    pub key_id: Option<&'a str>,
+    pub related_key_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub details: Value,
+}
+
+impl<'a> EventJson<'a> {
+    pub fn new(e: &'a Event) -> Self {
+        EventJson {
+            id: e.id,
+            at: e.at.rfc3339(),
+            event: &e.kind,
+            key_id: e.key_id.as_deref(),
+            related_key_id: e.related_key_id.as_deref(),
+            actor: &e.actor,
+            details: serde_json::from_str(&e.details).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Created<'a> {
+    pub key: KeyJson<'a>,
+    pub secret: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Shown<'a> {
+    #[serde(flatten)]
+    pub key: KeyJson<'a>,
+    pub events: Vec<EventJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Verified<'a> {
+    pub valid: bool,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyJson<'a>>,
+}
+
+impl<'a> Verified<'a> {
+    pub fn new(v: &'a Verdict, now: Timestamp) -> Self {
+        Verified {
+            valid: v.key.is_some(),
+            code: v.code.as_str(),
+            key: v.key.as_ref().map(|k| KeyJson::new(k, now)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Config<'a> {
+    pub max_keys: u32,
+    pub prefix: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
+}
+
+impl<'a> Config<'a> {
+    pub fn new(s: &'a Settings, changed: Option<bool>) -> Self {
+        Config {
+            max_keys: s.max_keys,
+            prefix: &s.prefix,
+            changed,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDoc<'a> {
+    pub error: ErrorBody<'a>,
+}

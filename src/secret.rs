@@ -1,0 +1,245 @@
+//! API key secrets: `{prefix}_{body}`, where the body is 32 base62 characters
+//! from the OS CSPRNG followed by 6 base62 characters encoding a CRC32 of
+//! those 32. The checksum lets `verify` reject typos without the vault and
+//! lets secret scanners match `\bkw_[0-9A-Za-z]{38}\b`.
+//!
+//! A [`Secret`] cannot be printed by accident (its `Debug` is redacted and it
+//! has no `Display`) and its memory is wiped when it is dropped.
+
+use std::fmt;
+
+use rand::TryRng;
+use rand::rngs::SysRng;
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::Error;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const RANDOM_LEN: usize = 32;
+const CHECK_LEN: usize = 6;
+pub const BODY_LEN: usize = RANDOM_LEN + CHECK_LEN;
+pub const HINT_LEN: usize = 4;
+pub const MAX_PREFIX_LEN: usize = 16;
+
+/// A secret in full. Only `expose` gives the text out.
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text, for the one place that must print or hash it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 of the secret: all the vault ever stores of it.
+    pub fn hash(&self) -> [u8; 32] {
+        hash(self.0.as_bytes())
+    }
+
+    /// The last characters of the secret, stored to help a person recognise it.
+    pub fn hint(&self) -> String {
+        let body = self.0.as_bytes();
+        String::from_utf8_lossy(&body[body.len().saturating_sub(HINT_LEN)..]).into_owned()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// SHA-256 of the presented bytes.
+pub fn hash(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Makes a new secret with the given (already validated) prefix.
+pub fn generate(prefix: &str) -> anyhow::Result<Secret> {
+    let mut random = Zeroizing::new([0u8; RANDOM_LEN]);
+    fill_base62(&mut random[..])?;
+    let mut text = String::with_capacity(prefix.len() + 1 + BODY_LEN);
+    text.push_str(prefix);
+    text.push('_');
+    text.extend(random.iter().map(|&b| char::from(b)));
+    text.push_str(&checksum(&random[..]));
+    Ok(Secret(text))
+}
+
+/// Fills `out` with base62 characters drawn uniformly from the OS CSPRNG
+/// (rejection sampling: bytes ≥ 248 are drawn again, so no character is favoured).
+fn fill_base62(out: &mut [u8]) -> anyhow::Result<()> {
+    let mut pool = Zeroizing::new([0u8; 64]);
+    let mut filled = 0;
+    while filled < out.len() {
+        SysRng
+            .try_fill_bytes(&mut pool[..])
+            .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
+        for &b in pool.iter().filter(|&&b| b < 248) {
+            if filled == out.len() {
+                break;
+            }
+            out[filled] = BASE62[usize::from(b % 62)];
+            filled += 1;
+        }
+    }
+    Ok(())
+}
+
+/// CRC32 of the random part, as 6 base62 digits, most significant first.
+fn checksum(random: &[u8]) -> String {
+    let mut n = u64::from(crc32fast::hash(random));
+    let mut digits = [b'0'; CHECK_LEN];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    digits.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Why a presented string is not a well-formed secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    Shape,
+    Checksum,
+}
+
+/// Checks a presented secret's form and checksum, without any vault.
+pub fn parse(presented: &str) -> Result<Secret, Malformed> {
+    let (prefix, body) = presented.rsplit_once('_').ok_or(Malformed::Shape)?;
+    if validate_prefix(prefix).is_err()
+        || body.len() != BODY_LEN
+        || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Malformed::Shape);
+    }
+    let (random, check) = body.split_at(RANDOM_LEN);
+    if checksum(random.as_bytes()) != check {
+        return Err(Malformed::Checksum);
+    }
+    Ok(Secret(presented.to_string()))
+}
+
+/// A prefix is 1–16 characters of `[a-z][a-z0-9_]*`.
+pub fn validate_prefix(prefix: &str) -> Result<(), Error> {
+    let mut bytes = prefix.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+    let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if first_ok && rest_ok && prefix.len() <= MAX_PREFIX_LEN {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "'{}' is not a valid prefix: use 1-16 characters, a lowercase letter first, \
+         then lowercase letters, digits or _ (e.g. kw, sk_live)",
+        crate::text::escape(prefix)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_scannable(s: &str, prefix: &str) -> bool {
+        let Some(body) = s.strip_prefix(prefix).and_then(|r| r.strip_prefix('_')) else {
+            return false;
+        };
+        body.len() == 38 && body.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn generated_secrets_match_the_scanner_pattern_and_parse() {
+        for prefix in ["kw", "sk_live", "a", "abcdefghijklmnop"] {
+            let s = generate(prefix).expect("rng");
+            assert!(is_scannable(s.expose(), prefix), "{}", s.expose());
+            assert!(parse(s.expose()).is_ok());
+        }
+    }
+
+    #[test]
+    fn secrets_differ() {
+        let a = generate("kw").expect("rng");
+        let b = generate("kw").expect("rng");
+        assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn a_changed_character_fails_the_checksum() {
+        let s = generate("kw").expect("rng");
+        let text = s.expose().to_string();
+        for i in 3..text.len() {
+            let mut bytes = text.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+            let changed = String::from_utf8(bytes).expect("ascii");
+            assert_eq!(
+                parse(&changed).err(),
+                Some(Malformed::Checksum),
+                "position {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn checksum_is_crc32_in_base62() {
+        let random = [b'0'; 32];
+        let n = u64::from(crc32fast::hash(&random));
+        let digits = checksum(&random);
+        let decoded = digits.bytes().fold(0u64, |acc, b| {
+            acc * 62 + BASE62.iter().position(|&c| c == b).expect("base62") as u64
+        });
+        assert_eq!(decoded, n);
+        assert_eq!(digits.len(), 6);
+    }
+
+    #[test]
+    fn malformed_shapes_are_rejected() {
+        let good = generate("kw").expect("rng");
+        let g = good.expose();
+        for bad in [
+            "",
+            "kw",
+            "kw_",
+            "nounderscore",
+            &g[..g.len() - 1],
+            &format!("{g}x"),
+            &g.replacen("kw_", "KW_", 1),
+            &g.replacen("kw_", "_", 1),
+            &format!("{}!{}", &g[..10], &g[11..]),
+            "kw_ääääääääääääääääääääääääääääääääääääää",
+        ] {
+            assert_eq!(parse(bad).err(), Some(Malformed::Shape), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_follow_the_rule() {
+        for ok in ["kw", "uspl", "sk_live", "a1", "abcdefghijklmnop"] {
+            assert!(validate_prefix(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1kw", "_kw", "Kw", "k-w", "abcdefghijklmnopq", "kw\n"] {
+            assert!(validate_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hint_is_the_last_four_characters_and_debug_is_redacted() {
+        let s = generate("kw").expect("rng");
+        assert_eq!(s.hint(), &s.expose()[s.expose().len() - 4..]);
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(&s.expose()[3..]), "{debug}");
+    }
+
+    #[test]
+    fn hash_is_sha256() {
+        assert_eq!(
+            hash(b"abc")[..4],
+            [0xba, 0x78, 0x16, 0xbf],
+            "SHA-256(\"abc\") starts ba7816bf"
+        );
+    }
+}

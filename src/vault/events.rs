@@ -1,0 +1,189 @@
+//! The activity log: append with the hash chain, read with filters (newest
+//! first, paged by id), and walk the chain to check it.
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, types::Value as SqlValue};
+
+use super::Vault;
+use crate::error::{Error, Result};
+use crate::event::{Canonical, Event, GENESIS, NewEvent, chain_hash};
+use crate::when::Timestamp;
+
+/// Which events to read. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Events about this key, or naming it as the related key.
+    pub key_id: Option<String>,
+    pub env: Option<String>,
+    pub kinds: Vec<String>,
+    pub since: Option<Timestamp>,
+    /// Only events older than this id (the next page after it).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// A page of events, newest first.
+pub type EventPage = Vec<Event>;
+
+const EVENT_COLUMNS: &str =
+    "e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name";
+
+impl Vault {
+    pub fn events(&self, filter: &EventFilter) -> Result<EventPage> {
+        let mut sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN keys k ON k.id = e.key_id WHERE 1=1"
+        );
+        let mut params: Vec<SqlValue> = Vec::new();
+        let mut bind = |sql: &mut String, clause: &str, value: SqlValue| {
+            params.push(value);
+            sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
+        };
+        if let Some(id) = &filter.key_id {
+            bind(&mut sql, " AND (e.key_id = ? ", id.clone().into());
+            bind(&mut sql, "OR e.related_key_id = ?)", id.clone().into());
+        }
+        if let Some(env) = &filter.env {
+            bind(&mut sql, " AND e.env = ?", env.clone().into());
+        }
+        if !filter.kinds.is_empty() {
+            sql.push_str(" AND e.event IN (");
+            for (i, kind) in filter.kinds.iter().enumerate() {
+                bind(
+                    &mut sql,
+                    if i == 0 { "?" } else { ", ?" },
+                    kind.clone().into(),
+                );
+            }
+            sql.push(')');
+        }
+        if let Some(since) = filter.since {
+            bind(&mut sql, " AND e.at >= ?", since.unix().into());
+        }
+        if let Some(before) = filter.before_id {
+            bind(&mut sql, " AND e.id < ?", before.into());
+        }
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", limit.into());
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), event_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Walks the whole chain, oldest first. Returns how many events it checked,
+    /// or the first event whose link or hash does not hold.
+    pub fn verify_chain(&self) -> Result<u64> {
+        verify_chain(&self.conn)
+    }
+}
+
+fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        at: Timestamp::from_unix(r.get(1)?),
+        kind: r.get(2)?,
+        key_id: r.get(3)?,
+        related_key_id: r.get(4)?,
+        env: r.get(5)?,
+        actor: r.get(6)?,
+        details: r.get(7)?,
+        key_name: r.get(8)?,
+    })
+}
+
+/// Appends an event inside the caller's transaction, chained to the last one.
+pub(super) fn append(tx: &Transaction<'_>, e: NewEvent) -> Result<i64> {
+    let last: Option<(i64, String)> = tx
+        .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (id, prev_hash) = match last {
+        Some((id, hash)) => (id + 1, hash),
+        None => (1, GENESIS.to_string()),
+    };
+    let details = serde_json::Value::Object(e.details).to_string();
+    let hash = chain_hash(
+        &prev_hash,
+        &Canonical {
+            id,
+            at: e.at.unix(),
+            kind: e.kind.as_str(),
+            key_id: e.key_id.as_deref(),
+            related_key_id: e.related_key_id.as_deref(),
+            env: e.env.as_deref(),
+            actor: &e.actor,
+            details: &details,
+        },
+    );
+    tx.prepare_cached(
+        "INSERT INTO events (id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(rusqlite::params![
+        id,
+        e.at.unix(),
+        e.kind.as_str(),
+        e.key_id,
+        e.related_key_id,
+        e.env,
+        e.actor,
+        details,
+        prev_hash,
+        hash
+    ])?;
+    Ok(id)
+}
+
+fn verify_chain(conn: &Connection) -> Result<u64> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash
+         FROM events ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut prev = GENESIS.to_string();
+    let mut expected_id = 1i64;
+    let mut count = 0u64;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let broken = |reason: &str| Error::BrokenChain {
+            id,
+            reason: reason.to_string(),
+        };
+        if id != expected_id {
+            return Err(Error::BrokenChain {
+                id: expected_id,
+                reason: format!("it is missing (the next event found is {id})"),
+            }
+            .into());
+        }
+        let text = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
+        let (kind, actor, details) = (text(2)?, text(6)?, text(7)?);
+        let (key_id, related, env) = (text(3)?, text(4)?, text(5)?);
+        let stored_prev: Option<String> = r.get(8)?;
+        let stored_hash: Option<String> = r.get(9)?;
+        if stored_prev.as_deref() != Some(prev.as_str()) {
+            return Err(broken("it does not link to the event before it").into());
+        }
+        let computed = chain_hash(
+            &prev,
+            &Canonical {
+                id,
+                at: r.get(1)?,
+                kind: kind.as_deref().unwrap_or_default(),
+                key_id: key_id.as_deref(),
+                related_key_id: related.as_deref(),
+                env: env.as_deref(),
+                actor: actor.as_deref().unwrap_or_default(),
+                details: details.as_deref().unwrap_or_default(),
+            },
+        );
+        if stored_hash.as_deref() != Some(computed.as_str()) {
+            return Err(broken(
+                "its contents do not match its hash (it was changed after it was written)",
+            )
+            .into());
+        }
+        prev = computed;
+        expected_id += 1;
+        count += 1;
+    }
+    Ok(count)
+}

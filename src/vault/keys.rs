@@ -1,0 +1,364 @@
+//! Key queries and writes, one intent per method, each write in one
+//! `BEGIN IMMEDIATE` transaction with its checks inside.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde_json::{Map, Value, json};
+
+use super::{Vault, events, settings};
+use crate::error::Result;
+use crate::event::{EventKind, NewEvent};
+use crate::key::{self, Key, KeyRef, Status};
+use crate::lifecycle;
+use crate::secret::{self, Secret};
+use crate::when::{Deadline, Timestamp};
+
+/// Minimum seconds between two last-used writes for one key.
+pub const LAST_USED_RESOLUTION: i64 = 60;
+
+/// What `create` asks for; already validated by the caller.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub name: Option<String>,
+    pub env: String,
+    pub expires: Deadline,
+    pub scopes: Vec<String>,
+    /// None: the vault's `prefix` setting.
+    pub prefix: Option<String>,
+}
+
+/// Which keys `list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    pub env: Option<String>,
+    /// Include expired and revoked keys.
+    pub all: bool,
+}
+
+const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
+     revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to";
+
+impl Vault {
+    /// Creates a key, unless its environment is at `max-keys` active keys or
+    /// an active key there has the name. Returns the key and its secret.
+    pub fn create(&mut self, new: NewKey, actor: &str, now: Timestamp) -> Result<(Key, Secret)> {
+        self.write(|tx| {
+            let config = settings::read(tx)?;
+            let active = active_in_env(tx, &new.env, now)?;
+            lifecycle::may_add_active(active.len(), config.max_keys, &new.env)?;
+            let id = key::new_id()?;
+            let name = new.name.clone().unwrap_or_else(|| id.clone());
+            lifecycle::name_is_free(&active, &name, &new.env)?;
+            let prefix = new.prefix.clone().unwrap_or(config.prefix);
+            let secret = secret::generate(&prefix)?;
+            let key = Key {
+                id,
+                name,
+                env: new.env.clone(),
+                prefix,
+                hint: secret.hint(),
+                scopes: new.scopes.clone(),
+                is_default: !env_has_keys(tx, &new.env)?,
+                created_at: now,
+                expires_at: new.expires.timestamp(),
+                revoked_at: None,
+                revoke_reason: None,
+                last_used_at: None,
+                rotated_from: None,
+                rotated_to: None,
+            };
+            insert(tx, &key, &secret)?;
+            let mut details = Map::new();
+            details.insert("name".into(), json!(key.name));
+            details.insert("prefix".into(), json!(key.prefix));
+            details.insert(
+                "expires_at".into(),
+                json!(key.expires_at.map(Timestamp::rfc3339)),
+            );
+            details.insert("scopes".into(), json!(key.scopes));
+            details.insert("default".into(), json!(key.is_default));
+            events::append(
+                tx,
+                key_event(EventKind::Created, &key, None, actor, now, details),
+            )?;
+            Ok((key, secret))
+        })
+    }
+
+    /// The one key a KEY argument names: an id, a unique id prefix, or the
+    /// name of an active key in `env`.
+    pub fn find(&self, key: &KeyRef, env: &str, now: Timestamp) -> Result<Key> {
+        find(&self.conn, key, env, now)
+    }
+
+    pub fn keys(&self, filter: &KeyFilter, now: Timestamp) -> Result<Vec<Key>> {
+        let sql = match filter.env {
+            Some(_) => format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE env = ?1 ORDER BY env, created_at, id"
+            ),
+            None => format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY env, created_at, id"),
+        };
+        let mut keys = match &filter.env {
+            Some(env) => query_keys(&self.conn, &sql, [env])?,
+            None => query_keys(&self.conn, &sql, [])?,
+        };
+        keys.retain(|k| filter.all || k.status(now).is_live());
+        Ok(keys)
+    }
+
+    /// The key whose secret this is, if any, by its SHA-256.
+    pub fn key_for_secret(&self, secret: &Secret) -> Result<Option<Key>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE secret_sha256 = ?1");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([&secret.hash()[..]], key_from_row)
+            .optional()?)
+    }
+
+    /// Records that the key was used at `now`, at most once a minute per key.
+    /// Returns whether it wrote.
+    pub fn touch(&mut self, key: &Key, now: Timestamp) -> Result<bool> {
+        if key
+            .last_used_at
+            .is_some_and(|t| now.unix() - t.unix() < LAST_USED_RESOLUTION)
+        {
+            return Ok(false);
+        }
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE keys SET last_used_at = ?1 WHERE id = ?2
+                 AND (last_used_at IS NULL OR last_used_at <= ?1 - ?3)",
+            )?
+            .execute(rusqlite::params![now.unix(), key.id, LAST_USED_RESOLUTION])?;
+        Ok(changed > 0)
+    }
+}
+
+pub(super) fn find(conn: &Connection, key: &KeyRef, env: &str, now: Timestamp) -> Result<Key> {
+    let mut candidates = Vec::new();
+    match key {
+        KeyRef::Id(id) => {
+            let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1");
+            if let Some(k) = conn
+                .prepare_cached(&sql)?
+                .query_row([id], key_from_row)
+                .optional()?
+            {
+                return Ok(k);
+            }
+        }
+        KeyRef::IdPrefixOrName(prefix) => {
+            // Ids are [a-z2-7], all below '~', so this range is "starts with".
+            let sql = format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 10"
+            );
+            candidates = query_keys(conn, &sql, [prefix])?;
+        }
+        KeyRef::Name(_) => {}
+    }
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE env = ?1 AND name = ?2 AND revoked_at IS NULL AND rotated_to IS NULL"
+    );
+    let named = query_keys(conn, &sql, [env, key.text()])?;
+    candidates.extend(
+        named
+            .into_iter()
+            .filter(|k| k.status(now) == Status::Active),
+    );
+    Ok(key::pick(key, candidates)?)
+}
+
+/// The keys of `env` that are active at `now` (they count against max-keys).
+pub(super) fn active_in_env(conn: &Connection, env: &str, now: Timestamp) -> Result<Vec<Key>> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE env = ?1 AND revoked_at IS NULL AND rotated_to IS NULL \
+         AND (expires_at IS NULL OR expires_at > ?2)"
+    );
+    query_keys(conn, &sql, rusqlite::params![env, now.unix()])
+}
+
+fn query_keys(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Key>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, key_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn env_has_keys(conn: &Connection, env: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM keys WHERE env = ?1 LIMIT 1")?
+        .query_row([env], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub(super) fn insert(conn: &Connection, k: &Key, secret: &Secret) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
+                           expires_at, rotated_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(rusqlite::params![
+        k.id,
+        k.name,
+        k.env,
+        k.prefix,
+        k.hint,
+        &secret.hash()[..],
+        serde_json::to_string(&k.scopes)?,
+        k.is_default,
+        k.created_at.unix(),
+        k.expires_at.map(Timestamp::unix),
+        k.rotated_from,
+    ])?;
+    Ok(())
+}
+
+/// An event about one key, carrying its environment.
+pub(super) fn key_event(
+    kind: EventKind,
+    key: &Key,
+    related: Option<&str>,
+    actor: &str,
+    now: Timestamp,
+    details: Map<String, Value>,
+) -> NewEvent {
+    NewEvent {
+        at: now,
+        kind,
+        key_id: Some(key.id.clone()),
+        related_key_id: related.map(str::to_string),
+        env: Some(key.env.clone()),
+        actor: actor.to_string(),
+        details,
+    }
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
+    let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_unix))
+    };
+    let scopes: String = r.get(5)?;
+    Ok(Key {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        env: r.get(2)?,
+        prefix: r.get(3)?,
+        hint: r.get(4)?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        is_default: r.get(6)?,
+        created_at: Timestamp::from_unix(r.get(7)?),
+        expires_at: ts(8)?,
+        revoked_at: ts(9)?,
+        revoke_reason: r.get(10)?,
+        last_used_at: ts(11)?,
+        rotated_from: r.get(12)?,
+        rotated_to: r.get(13)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::Access;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
+
+    fn vault() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let v = Vault::open(&dir.path().join("v.db"), Access::Write).expect("open");
+        (dir, v)
+    }
+
+    fn new(name: &str, env: &str) -> NewKey {
+        NewKey {
+            name: Some(name.to_string()),
+            env: env.to_string(),
+            expires: Deadline::Never,
+            scopes: vec![],
+            prefix: None,
+        }
+    }
+
+    #[test]
+    fn resolves_by_id_prefix_and_active_name() {
+        let (_d, mut v) = vault();
+        let (web, _) = v.create(new("web", "default"), "t", NOW).expect("create");
+        let found = |r: &str, env: &str| v.find(&KeyRef::parse(r), env, NOW).map(|k| k.id);
+        assert_eq!(
+            found(&web.id, "other").ok(),
+            Some(web.id.clone()),
+            "ids ignore --env"
+        );
+        assert_eq!(found(&web.id[..8], "default").ok(), Some(web.id.clone()));
+        assert_eq!(found("web", "default").ok(), Some(web.id.clone()));
+        assert!(
+            found("web", "staging").is_err(),
+            "names are per environment"
+        );
+        assert!(found("nope", "default").is_err());
+    }
+
+    #[test]
+    fn shared_id_prefix_is_ambiguous_and_names_the_candidates() {
+        let (_d, mut v) = vault();
+        let (template, _) = v.create(new("a", "default"), "t", NOW).expect("create");
+        for id in ["key_zzzzbbbbbbbbbbbb", "key_zzzzcccccccccccc"] {
+            let k = Key {
+                id: id.to_string(),
+                name: id.to_string(),
+                ..template.clone()
+            };
+            insert(&v.conn, &k, &secret::generate("kw").expect("rng")).expect("insert");
+        }
+        let err = v
+            .find(&KeyRef::parse("key_zzzz"), "default", NOW)
+            .expect_err("ambiguous");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("key_zzzzbbbbbbbbbbbb") && msg.contains("key_zzzzcccccccccccc"),
+            "{msg}"
+        );
+        let one = v
+            .find(&KeyRef::parse("key_zzzzc"), "default", NOW)
+            .expect("unique");
+        assert_eq!(one.id, "key_zzzzcccccccccccc");
+    }
+
+    #[test]
+    fn expired_keys_do_not_count_against_the_limit_or_hold_names() {
+        let (_d, mut v) = vault();
+        let mut short = new("web", "default");
+        short.expires = Deadline::At(NOW.plus_secs(60));
+        v.create(short, "t", NOW).expect("create");
+        v.create(new("b", "default"), "t", NOW).expect("b");
+        v.create(new("c", "default"), "t", NOW).expect("c");
+        assert!(
+            v.create(new("d", "default"), "t", NOW).is_err(),
+            "limit of 3"
+        );
+        let later = NOW.plus_secs(61);
+        v.create(new("web", "default"), "t", later)
+            .expect("name and slot are free again");
+    }
+
+    #[test]
+    fn the_first_key_of_an_environment_is_its_default() {
+        let (_d, mut v) = vault();
+        let (a, _) = v.create(new("a", "default"), "t", NOW).expect("a");
+        let (b, _) = v.create(new("b", "default"), "t", NOW).expect("b");
+        let (c, _) = v.create(new("c", "prod"), "t", NOW).expect("c");
+        assert!(a.is_default && !b.is_default && c.is_default);
+    }
+
+    #[test]
+    fn last_used_is_written_at_most_once_a_minute() {
+        let (_d, mut v) = vault();
+        let (k, s) = v.create(new("a", "default"), "t", NOW).expect("a");
+        assert!(v.touch(&k, NOW).expect("touch"));
+        let k = v.key_for_secret(&s).expect("q").expect("found");
+        assert_eq!(k.last_used_at, Some(NOW));
+        assert!(!v.touch(&k, NOW.plus_secs(59)).expect("touch"));
+        assert!(v.touch(&k, NOW.plus_secs(60)).expect("touch"));
+    }
+}

@@ -1,0 +1,105 @@
+//! Schema versions: `PRAGMA user_version` counts the migrations applied, and
+//! `PRAGMA application_id` marks the file as keyward's. Migrations only go
+//! forward; a vault from a newer keyward is refused before anything is written.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::Result;
+
+/// "kwrd": marks a SQLite file as a keyward vault.
+pub const APPLICATION_ID: i64 = 0x6b77_7264;
+
+/// Migration N (1-based) brings a vault from version N-1 to N.
+const MIGRATIONS: &[&str] = &[V1];
+
+pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A new, empty file: the schema is to be created.
+    Empty,
+    Older(i64),
+    Current,
+    Newer(i64),
+    /// An SQLite database that keyward did not make.
+    Foreign(&'static str),
+}
+
+/// Reads what the file holds without writing to it.
+pub fn inspect(conn: &Connection) -> Result<Found> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let app_id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    Ok(match (version, app_id) {
+        (0, 0) if tables == 0 => Found::Empty,
+        (_, id) if id != APPLICATION_ID => {
+            Found::Foreign("it is an SQLite database that keyward did not make")
+        }
+        (v, _) if v > CURRENT => Found::Newer(v),
+        (v, _) if v == CURRENT => Found::Current,
+        (v, _) => Found::Older(v),
+    })
+}
+
+/// Applies the missing migrations inside the caller's IMMEDIATE transaction,
+/// re-reading the version there so that parallel first uses apply them once.
+pub fn migrate(tx: &Transaction<'_>) -> Result<()> {
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let start = usize::try_from(version).unwrap_or(usize::MAX);
+    for sql in MIGRATIONS.iter().skip(start) {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.pragma_update(None, "user_version", CURRENT)?;
+    Ok(())
+}
+
+const V1: &str = r#"
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE keys (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    env           TEXT NOT NULL,
+    prefix        TEXT NOT NULL,
+    hint          TEXT NOT NULL,
+    secret_sha256 BLOB NOT NULL UNIQUE,
+    scopes        TEXT NOT NULL DEFAULT '[]',
+    is_default    INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    revoked_at    INTEGER,
+    revoke_reason TEXT,
+    last_used_at  INTEGER,
+    rotated_from  TEXT REFERENCES keys(id),
+    rotated_to    TEXT REFERENCES keys(id)
+);
+CREATE INDEX keys_by_env_name ON keys(env, name);
+CREATE INDEX keys_by_env_created ON keys(env, created_at);
+CREATE INDEX keys_by_created ON keys(created_at);
+
+CREATE TABLE events (
+    id             INTEGER PRIMARY KEY,
+    at             INTEGER NOT NULL,
+    event          TEXT NOT NULL,
+    key_id         TEXT,
+    related_key_id TEXT,
+    env            TEXT,
+    actor          TEXT NOT NULL,
+    details        TEXT NOT NULL,
+    prev_hash      TEXT NOT NULL,
+    hash           TEXT NOT NULL
+);
+CREATE INDEX events_by_key ON events(key_id, id);
+CREATE INDEX events_by_related_key ON events(related_key_id, id);
+CREATE INDEX events_by_env ON events(env, id);
+CREATE INDEX events_by_kind ON events(event, id);
+
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
+"#;

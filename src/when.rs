@@ -1,0 +1,266 @@
+//! Times and durations as the user writes them: `now`, `never`, humantime
+//! durations (`90s`, `24h`, `1h 30m`, `3d`) and RFC 3339 times in the future,
+//! up to ten years ahead. Nothing here reads the clock: `now` is passed in.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::Error;
+use crate::text::escape as quote;
+
+/// A point in time, in whole seconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// The furthest ahead a duration or time may reach: ten years, leap days included.
+pub const MAX_AHEAD_SECS: i64 = 3653 * 86_400;
+
+const EXAMPLES: &str = "try 24h, 3d, 1h 30m or 2030-01-01T00:00:00Z";
+
+impl Timestamp {
+    pub const fn from_unix(secs: i64) -> Self {
+        Timestamp(secs)
+    }
+
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// The system clock, truncated to seconds. Only `main` calls this.
+    pub fn now_utc() -> Self {
+        Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    pub fn plus_secs(self, secs: i64) -> Self {
+        Timestamp(self.0.saturating_add(secs))
+    }
+
+    /// Parses an RFC 3339 time (any offset) into UTC seconds.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .map(|t| Timestamp(t.unix_timestamp()))
+    }
+
+    /// RFC 3339 in UTC with a `Z`, e.g. `2026-11-23T10:00:00Z`.
+    pub fn rfc3339(self) -> String {
+        match OffsetDateTime::from_unix_timestamp(self.0) {
+            Ok(t) => t.format(&Rfc3339).unwrap_or_else(|_| self.0.to_string()),
+            Err(_) => self.0.to_string(),
+        }
+    }
+
+    /// "in 23h", "5m ago", "now": the largest unit, rounded down.
+    pub fn relative_to(self, now: Timestamp) -> String {
+        let delta = self.0 - now.0;
+        if delta.abs() < 1 {
+            return "now".to_string();
+        }
+        let span = short_span(delta.unsigned_abs());
+        if delta > 0 {
+            format!("in {span}")
+        } else {
+            format!("{span} ago")
+        }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+/// A span as one unit, rounded down: `45s`, `5m`, `23h`, `3d`, `2y`.
+pub fn short_span(secs: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (365 * 86_400, "y"),
+        (86_400, "d"),
+        (3_600, "h"),
+        (60, "m"),
+        (1, "s"),
+    ];
+    for (size, unit) in UNITS {
+        if secs >= size {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    "0s".to_string()
+}
+
+/// When something ends: at a time, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    Never,
+    At(Timestamp),
+}
+
+impl Deadline {
+    pub fn timestamp(self) -> Option<Timestamp> {
+        match self {
+            Deadline::Never => None,
+            Deadline::At(t) => Some(t),
+        }
+    }
+}
+
+/// Parses a point in time that must not be in the past: `now`, a duration
+/// from `now`, or an RFC 3339 time. `never` is not accepted here.
+pub fn parse_moment(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    if let Some(at) = Timestamp::parse_rfc3339(v) {
+        if at < now {
+            return Err(Error::usage(format!(
+                "'{}' is in the past: give a future time or a duration ({EXAMPLES})",
+                quote(value)
+            )));
+        }
+        return within_limit(value, at, now);
+    }
+    if v.starts_with('-') {
+        return Err(Error::usage(format!(
+            "'{}' is negative: durations count forward from now ({EXAMPLES})",
+            quote(value)
+        )));
+    }
+    let dur = humantime::parse_duration(v).map_err(|_| {
+        Error::usage(format!(
+            "'{}' is not a duration or time: {EXAMPLES}, now or never",
+            quote(value)
+        ))
+    })?;
+    let secs = i64::try_from(dur.as_secs()).unwrap_or(i64::MAX);
+    if secs > MAX_AHEAD_SECS {
+        return Err(too_far(value));
+    }
+    Ok(now.plus_secs(secs))
+}
+
+/// Parses an expiry: `never` or anything [`parse_moment`] takes.
+pub fn parse_deadline(value: &str, now: Timestamp) -> Result<Deadline, Error> {
+    if value.trim().eq_ignore_ascii_case("never") {
+        return Ok(Deadline::Never);
+    }
+    parse_moment(value, now).map(Deadline::At)
+}
+
+fn within_limit(value: &str, at: Timestamp, now: Timestamp) -> Result<Timestamp, Error> {
+    if at.unix() - now.unix() > MAX_AHEAD_SECS {
+        return Err(too_far(value));
+    }
+    Ok(at)
+}
+
+fn too_far(value: &str) -> Error {
+    Error::usage(format!(
+        "'{}' is more than 10 years away: {EXAMPLES}",
+        quote(value)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
+
+    fn moment(s: &str) -> Result<i64, String> {
+        parse_moment(s, NOW)
+            .map(|t| t.unix() - NOW.unix())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn now_is_now() {
+        assert_eq!(moment("now"), Ok(0));
+        assert_eq!(moment(" NOW "), Ok(0));
+    }
+
+    #[test]
+    fn humantime_durations_count_from_now() {
+        assert_eq!(moment("90s"), Ok(90));
+        assert_eq!(moment("15m"), Ok(900));
+        assert_eq!(moment("24h"), Ok(86_400));
+        assert_eq!(moment("3d"), Ok(3 * 86_400));
+        assert_eq!(moment("1w"), Ok(7 * 86_400));
+        assert_eq!(moment("1h 30m"), Ok(5_400));
+    }
+
+    #[test]
+    fn rfc3339_future_times_are_accepted_in_any_offset() {
+        let at = Timestamp::from_unix(NOW.unix() + 3_600);
+        assert_eq!(parse_moment(&at.rfc3339(), NOW), Ok(at));
+        let offset = "2027-01-15T09:00:00+01:00";
+        let utc = Timestamp::parse_rfc3339("2027-01-15T08:00:00Z");
+        assert_eq!(parse_moment(offset, NOW).ok(), utc);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_quoting_the_value() {
+        for bad in [
+            "-1h",
+            "yesterday",
+            "",
+            "1 fortnight",
+            "2001-01-01T00:00:00Z",
+            "11y",
+            "99999999999999999999s",
+        ] {
+            let err = parse_moment(bad, NOW).expect_err(bad);
+            assert!(matches!(err, Error::Usage(_)), "{bad}: {err}");
+            assert!(
+                err.to_string().contains(&format!("'{bad}'")),
+                "{bad}: {err}"
+            );
+            assert!(
+                err.to_string().contains("24h"),
+                "{bad}: no example in {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn ten_years_is_the_limit() {
+        assert!(moment("3653d").is_ok());
+        assert!(moment("3654d").is_err());
+        let far = Timestamp::from_unix(NOW.unix() + MAX_AHEAD_SECS + 1).rfc3339();
+        assert!(parse_moment(&far, NOW).is_err());
+    }
+
+    #[test]
+    fn never_is_a_deadline_but_not_a_moment() {
+        assert_eq!(parse_deadline("never", NOW), Ok(Deadline::Never));
+        assert!(parse_moment("never", NOW).is_err());
+        assert_eq!(
+            parse_deadline("1h", NOW),
+            Ok(Deadline::At(NOW.plus_secs(3_600)))
+        );
+    }
+
+    #[test]
+    fn control_characters_in_bad_values_are_escaped() {
+        let err = parse_moment("1h\x1b[31m", NOW).expect_err("escape");
+        assert!(!err.to_string().contains('\x1b'));
+    }
+
+    #[test]
+    fn relative_times_use_the_largest_unit() {
+        assert_eq!(
+            NOW.plus_secs(23 * 3600 + 59 * 60).relative_to(NOW),
+            "in 23h"
+        );
+        assert_eq!(NOW.plus_secs(-300).relative_to(NOW), "5m ago");
+        assert_eq!(NOW.relative_to(NOW), "now");
+        assert_eq!(NOW.plus_secs(3 * 86_400).relative_to(NOW), "in 3d");
+    }
+
+    #[test]
+    fn rfc3339_output_is_utc_with_z() {
+        assert_eq!(Timestamp::from_unix(0).rfc3339(), "1970-01-01T00:00:00Z");
+    }
+}
