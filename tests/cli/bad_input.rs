@@ -1,0 +1,202 @@
+//! Bad input, as data: each case gets its documented exit code, a message
+//! that names the value, no panic, and a vault left exactly as it was.
+
+use crate::common::*;
+
+struct Case {
+    args: &'static [&'static str],
+    stdin: &'static str,
+    code: i32,
+    fragment: &'static str,
+}
+
+const fn case(args: &'static [&'static str], code: i32, fragment: &'static str) -> Case {
+    Case {
+        args,
+        stdin: "",
+        code,
+        fragment,
+    }
+}
+
+const CASES: &[Case] = &[
+    // Durations and times.
+    case(&["create", "--expires", "-1h"], 2, "'-1h' is negative"),
+    case(
+        &["create", "--expires", "yesterday"],
+        2,
+        "'yesterday' is not a duration",
+    ),
+    case(&["create", "--expires", ""], 2, "'' is not a duration"),
+    case(
+        &["create", "--expires", "2001-01-01T00:00:00Z"],
+        2,
+        "is in the past",
+    ),
+    case(&["create", "--expires", "11y"], 2, "more than 10 years"),
+    case(
+        &["create", "--expires", "2040-01-01T00:00:00Z"],
+        2,
+        "more than 10 years",
+    ),
+    case(&["create", "--expires", "now"], 2, "already expired"),
+    case(&["create", "--expires", "3 fortnights"], 2, "24h"),
+    // Names, environments, scopes, actors.
+    case(&["create", "--name", ""], 2, "the name '' is empty"),
+    case(&["create", "--name", "   "], 2, "is empty"),
+    case(
+        &[
+            "create",
+            "--name",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
+        2,
+        "65 characters",
+    ),
+    case(&["create", "--name", "evil\u{1b}[2J"], 2, "evil\\u{1b}[2J"),
+    case(&["create", "--name", "two\nlines"], 2, "two\\nlines"),
+    case(&["create", "--env", ""], 2, "environment '' is empty"),
+    case(&["create", "--env", "prod\t"], 2, "control characters"),
+    case(&["create", "--scope", ""], 2, "scope '' is empty"),
+    case(
+        &["create", "--scope", "read", "--scope", "a\u{7}"],
+        2,
+        "scope 'a\\u{7}'",
+    ),
+    case(&["--actor", "", "create"], 2, "actor '' is empty"),
+    case(
+        &["--actor", "bot\u{1b}]0;x", "create"],
+        2,
+        "control characters",
+    ),
+    // Prefixes.
+    case(&["create", "--prefix", ""], 2, "'' is not a valid prefix"),
+    case(
+        &["create", "--prefix", "KW"],
+        2,
+        "'KW' is not a valid prefix",
+    ),
+    case(&["create", "--prefix", "9kw"], 2, "'9kw'"),
+    case(&["create", "--prefix", "k-w"], 2, "'k-w'"),
+    case(
+        &["create", "--prefix", "abcdefghijklmnopq"],
+        2,
+        "1-16 characters",
+    ),
+    // KEY forms.
+    case(&["show", "nope"], 3, "no key matches 'nope'"),
+    case(&["show", "key_ab"], 3, "at least 4 characters"),
+    case(&["show", "key_zzzzzzzzzzzzzzzz"], 3, "key_zzzzzzzzzzzzzzzz"),
+    case(&["show", ""], 3, "no key matches ''"),
+    case(&["show", "web\u{1b}[31m"], 3, "web\\u{1b}[31m"),
+    case(&["list", "--env", ""], 2, "environment '' is empty"),
+    // Config.
+    case(&["config", "set", "max-keys", "0"], 2, "'0'"),
+    case(&["config", "set", "max-keys", "1.5"], 2, "'1.5'"),
+    case(&["config", "set", "prefix", "Bad"], 2, "'Bad'"),
+    case(&["config", "set", "nope", "1"], 2, "nope"),
+    case(&["config", "set", "max-keys"], 2, "VALUE"),
+    // verify input.
+    case(
+        &["verify", "kw_looks_like_a_secret"],
+        2,
+        "not take the secret as an argument",
+    ),
+    case(
+        &["verify", "--key-env", ""],
+        2,
+        "not an environment variable name",
+    ),
+    case(
+        &["verify", "--key-env", "KEYWARD_TEST_UNSET_VAR"],
+        2,
+        "KEYWARD_TEST_UNSET_VAR is not set",
+    ),
+    case(&["verify", "--require-scope", ""], 2, "scope '' is empty"),
+    Case {
+        args: &["verify"],
+        stdin: "",
+        code: 2,
+        fragment: "stdin is empty",
+    },
+    Case {
+        args: &["verify"],
+        stdin: "   \n",
+        code: 2,
+        fragment: "stdin is empty",
+    },
+    Case {
+        args: &["verify"],
+        stdin: "kw_notasecret\n",
+        code: 5,
+        fragment: "",
+    },
+    // Unknown commands and flags.
+    case(&["frobnicate"], 2, "frobnicate"),
+    case(&["create", "--colour"], 2, "--colour"),
+];
+
+#[test]
+fn every_bad_input_is_refused_with_its_exit_code_and_leaves_the_vault_unchanged() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let before = v.dump();
+    let mut failures = Vec::new();
+    for c in CASES {
+        let out = v.kw(c.args).write_stdin(c.stdin).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code();
+        if code != Some(c.code) || !stderr.contains(c.fragment) {
+            failures.push(format!(
+                "{:?}: exit {code:?} (want {}), stderr: {stderr}",
+                c.args, c.code
+            ));
+        }
+        if stderr.contains("panicked") {
+            failures.push(format!("{:?} panicked: {stderr}", c.args));
+        }
+        if stderr.contains('\u{1b}') {
+            failures.push(format!(
+                "{:?} sent an escape character to the terminal",
+                c.args
+            ));
+        }
+        // keyward's own messages are one line; clap's parse errors keep clap's format.
+        if stderr.starts_with("keyward:") && stderr.lines().count() > 1 {
+            failures.push(format!(
+                "{:?}: the message is not one line: {stderr}",
+                c.args
+            ));
+        }
+        if v.dump() != before {
+            failures.push(format!("{:?} changed the vault", c.args));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn bad_input_in_json_mode_is_a_json_error_on_stderr_and_nothing_on_stdout() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    for args in [
+        &["--json", "create", "--expires", "-3d"][..],
+        &["--json", "show", "nope"],
+        &["--json", "create", "--bogus"],
+    ] {
+        let out = v.kw(args).output().expect("run");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err: serde_json::Value =
+            serde_json::from_slice(&out.stderr).expect("one JSON document on stderr");
+        assert!(
+            err["error"]["code"].is_string() && err["error"]["message"].is_string(),
+            "{err}"
+        );
+    }
+}

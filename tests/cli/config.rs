@@ -1,0 +1,81 @@
+use predicates::prelude::*;
+
+use crate::common::*;
+
+fn config_events(v: &TestVault) -> Vec<(String, String)> {
+    let conn = v.sql();
+    let mut stmt = conn
+        .prepare("SELECT actor, details FROM events WHERE event = 'config_changed' ORDER BY id")
+        .expect("prepare");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[test]
+fn config_shows_the_defaults() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    assert_eq!(
+        v.json(["config"]),
+        serde_json::json!({"max_keys": 3, "prefix": "kw"})
+    );
+    let out = stdout(&v.kw(["config"]).assert().success());
+    assert!(
+        out.contains("max-keys") && out.contains('3') && out.contains("kw"),
+        "{out}"
+    );
+}
+
+#[test]
+fn changing_a_setting_is_an_event_with_the_actor() {
+    let v = TestVault::new();
+    v.kw(["--actor", "ops", "config", "set", "max-keys", "5"])
+        .assert()
+        .success();
+    assert_eq!(v.json(["config"])["max_keys"], 5);
+    let events = config_events(&v);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "ops");
+    let details: serde_json::Value = serde_json::from_str(&events[0].1).expect("json");
+    assert_eq!(
+        details,
+        serde_json::json!({"setting": "max-keys", "old": "3", "new": "5"})
+    );
+}
+
+#[test]
+fn setting_the_same_value_again_changes_nothing() {
+    let v = TestVault::new();
+    v.kw(["config", "set", "prefix", "uspl"]).assert().success();
+    let before = v.dump();
+    v.kw(["config", "set", "prefix", "uspl"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Nothing changed"));
+    assert_eq!(v.dump(), before);
+}
+
+#[test]
+fn config_set_refuses_unknown_names_and_bad_values() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let before = v.dump();
+    for (name, value, fragment) in [
+        ("max-keys", "0", "'0' is not a valid max-keys"),
+        ("max-keys", "many", "'many' is not a valid max-keys"),
+        ("max-keys", "-1", "'-1'"),
+        ("max-keys", "10001", "'10001'"),
+        ("prefix", "Kw", "'Kw' is not a valid prefix"),
+        ("prefix", "1kw", "'1kw'"),
+        ("prefix", "abcdefghijklmnopq", "not a valid prefix"),
+        ("colour", "blue", "colour"),
+    ] {
+        v.kw(["config", "set", name, value])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(fragment));
+    }
+    assert_eq!(v.dump(), before);
+}

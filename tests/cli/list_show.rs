@@ -1,0 +1,167 @@
+use predicates::prelude::*;
+
+use crate::common::*;
+
+#[test]
+fn list_shows_live_keys_as_a_table() {
+    let v = TestVault::new();
+    let secret = v.create(&["--name", "web", "--expires", "1d"]);
+    v.create(&["--name", "gone", "--expires", "1h"]);
+    let a = v.kw_at("2026-11-23T14:00:00Z", ["list"]).assert().success();
+    let out = stdout(&a);
+    for column in [
+        "ID",
+        "NAME",
+        "ENV",
+        "STATUS",
+        "KEY",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+    ] {
+        assert!(out.contains(column), "{column} missing:\n{out}");
+    }
+    assert!(out.contains("web") && out.contains("active"), "{out}");
+    assert!(
+        out.contains(&format!("kw_…{}", &secret[secret.len() - 4..])),
+        "{out}"
+    );
+    assert!(
+        out.contains("2h ago") && out.contains("in 22h"),
+        "relative times:\n{out}"
+    );
+    assert!(!out.contains("gone"), "expired keys need --all:\n{out}");
+    assert!(
+        !out.contains('\x1b'),
+        "no ANSI codes when stdout is not a terminal"
+    );
+    let all = stdout(
+        &v.kw_at("2026-11-23T14:00:00Z", ["list", "--all"])
+            .assert()
+            .success(),
+    );
+    assert!(all.contains("gone") && all.contains("expired"), "{all}");
+}
+
+#[test]
+fn list_filters_by_environment() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    v.create(&["--name", "api", "--env", "prod"]);
+    let prod = v.json(["list", "--env", "prod"]);
+    let names: Vec<_> = prod
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| k["name"].clone())
+        .collect();
+    assert_eq!(names, ["api"]);
+    assert_eq!(v.json(["list"]).as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn list_json_is_an_array_of_keys_with_the_spec_fields() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let list = v.json(["list"]);
+    let keys = list.as_array().expect("array");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(fields(&keys[0]), key_fields());
+    let empty = TestVault::new();
+    empty
+        .kw(["config", "set", "max-keys", "3"])
+        .assert()
+        .success();
+    assert_eq!(empty.json(["list"]), serde_json::json!([]));
+}
+
+#[test]
+fn show_finds_a_key_by_id_id_prefix_or_name() {
+    let v = TestVault::new();
+    let (key, _) = v.create_json(&["--name", "web", "--env", "prod"]);
+    let id = key["id"].as_str().expect("id");
+    for arg in [id, &id[..8], &id[..12]] {
+        assert_eq!(v.json(["show", arg])["id"], id, "{arg}");
+    }
+    assert_eq!(v.json(["show", "web", "--env", "prod"])["id"], id);
+    v.kw(["show", "web"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no key matches 'web'"));
+}
+
+#[test]
+fn show_prints_every_field_and_recent_events() {
+    let v = TestVault::new();
+    v.create(&["--name", "web", "--scope", "read"]);
+    let out = stdout(&v.kw(["show", "web"]).assert().success());
+    for field in [
+        "id",
+        "name",
+        "env",
+        "status",
+        "key",
+        "default",
+        "scopes",
+        "created",
+        "expires",
+        "last used",
+        "rotated from",
+        "rotated to",
+        "Recent events",
+        "created",
+    ] {
+        assert!(out.contains(field), "{field} missing:\n{out}");
+    }
+    assert!(out.contains(NOW), "exact UTC time in show:\n{out}");
+    let doc = v.json(["show", "web"]);
+    let mut expected = key_fields();
+    expected.push("events".into());
+    expected.sort();
+    assert_eq!(fields(&doc), expected);
+    let event = &doc["events"][0];
+    assert_eq!(
+        fields(event),
+        [
+            "actor",
+            "at",
+            "details",
+            "event",
+            "id",
+            "key_id",
+            "related_key_id"
+        ]
+    );
+}
+
+#[test]
+fn an_ambiguous_key_is_exit_3_listing_the_candidates() {
+    let v = TestVault::new();
+    let (a, _) = v.create_json(&["--name", "a"]);
+    let id = a["id"].as_str().expect("id");
+    // A second key named like the first key's id prefix: the argument matches both.
+    let prefix = &id[..8];
+    let (b, _) = v.create_json(&["--name", prefix]);
+    let out = v.kw(["show", prefix]).assert().code(3);
+    let err = stderr(&out);
+    assert!(
+        err.contains(id) && err.contains(b["id"].as_str().expect("id")),
+        "{err}"
+    );
+    assert_eq!(
+        v.json(["show", id])["name"],
+        "a",
+        "the full id is never ambiguous"
+    );
+}
+
+#[test]
+fn a_too_short_id_prefix_says_how_long_it_must_be() {
+    let v = TestVault::new();
+    let (a, _) = v.create_json(&["--name", "a"]);
+    let id = a["id"].as_str().expect("id");
+    v.kw(["show", &id[..7]])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("at least 4 characters"));
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real binary against a temporary vault each.
+
+mod bad_input;
+mod common;
+mod config;
+mod create;
+mod list_show;
+mod vault_file;
+mod verify;

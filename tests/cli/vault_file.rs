@@ -1,0 +1,187 @@
+use std::os::unix::fs::PermissionsExt;
+
+use predicates::prelude::*;
+
+use crate::common::*;
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn a_new_vault_is_0600_in_new_0700_directories_whatever_the_umask() {
+    let v = TestVault::new();
+    let nested = v.dir().join("a/b/vault.db");
+    // umask 000 would make naive code create 0644/0755.
+    std::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$KEYWARD_BIN\" create --name web"])
+        .env("KEYWARD_VAULT", &nested)
+        .env("KEYWARD_BIN", BIN)
+        .env("KEYWARD_ACTOR", ACTOR)
+        .output()
+        .expect("run");
+    assert_eq!(mode(&nested), 0o600);
+    assert_eq!(mode(&v.dir().join("a")), 0o700);
+    assert_eq!(mode(&v.dir().join("a/b")), 0o700);
+    for side in ["vault.db-wal", "vault.db-shm"] {
+        let p = v.dir().join("a/b").join(side);
+        if p.exists() {
+            assert_eq!(mode(&p) & 0o077, 0, "{side} is readable by others");
+        }
+    }
+}
+
+#[test]
+fn the_vault_uses_wal_and_a_versioned_schema() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let conn = v.sql();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 1);
+}
+
+#[test]
+fn read_commands_never_create_a_vault() {
+    let v = TestVault::new();
+    for args in [vec!["list"], vec!["show", "web"], vec!["config"]] {
+        v.kw(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(v.path.display().to_string()));
+        assert!(!v.path.exists(), "{args:?} created the vault");
+    }
+    let a = v.kw(["--json", "list"]).assert().code(1).stdout("");
+    let err: serde_json::Value = serde_json::from_slice(&a.get_output().stderr).expect("json");
+    assert_eq!(err["error"]["code"], "VAULT_MISSING");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("vault.db")
+    );
+}
+
+#[test]
+fn the_vault_path_comes_from_the_flag_then_the_environment_then_the_data_dir() {
+    let v = TestVault::new();
+    let from_env = v.dir().join("env.db");
+    let from_flag = v.dir().join("flag.db");
+    v.bare()
+        .env("KEYWARD_VAULT", &from_env)
+        .args(["create", "--name", "a"])
+        .assert()
+        .success();
+    assert!(from_env.exists());
+    v.bare()
+        .env("KEYWARD_VAULT", &from_env)
+        .args(["--vault"])
+        .arg(&from_flag)
+        .args(["create", "--name", "b"])
+        .assert()
+        .success();
+    assert!(from_flag.exists());
+    v.bare().args(["create", "--name", "c"]).assert().success();
+    let default = v.dir().join("home/.local/share/keyward/vault.db");
+    assert!(
+        default.exists(),
+        "expected the XDG data dir vault at {}",
+        default.display()
+    );
+}
+
+fn assert_refused_untouched(v: &TestVault, fragment: &str) {
+    let before = std::fs::read(&v.path).expect("read");
+    for args in [
+        vec!["list"],
+        vec!["create", "--name", "x"],
+        vec!["config", "set", "max-keys", "4"],
+    ] {
+        v.kw(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(fragment));
+    }
+    assert_eq!(
+        std::fs::read(&v.path).expect("read"),
+        before,
+        "the file was modified"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    let v = TestVault::new();
+    std::fs::write(&v.path, "these are my notes, not a database\n".repeat(100)).expect("write");
+    assert_refused_untouched(&v, "not an SQLite database");
+}
+
+#[test]
+fn a_foreign_sqlite_database_is_refused_and_left_untouched() {
+    let v = TestVault::new();
+    let conn = rusqlite::Connection::open(&v.path).expect("open");
+    conn.execute_batch(
+        "CREATE TABLE photos (id INTEGER PRIMARY KEY); INSERT INTO photos VALUES (1);",
+    )
+    .expect("create");
+    drop(conn);
+    assert_refused_untouched(&v, "keyward did not make");
+}
+
+#[test]
+fn a_vault_from_a_newer_keyward_is_refused_and_left_untouched() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let conn = v.sql();
+    conn.pragma_update(None, "user_version", 99).expect("bump");
+    conn.pragma_update(None, "journal_mode", "DELETE")
+        .expect("checkpoint");
+    drop(conn);
+    assert_refused_untouched(&v, "newer keyward");
+}
+
+#[test]
+fn a_truncated_vault_is_refused() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let conn = v.sql();
+    conn.pragma_update(None, "journal_mode", "DELETE")
+        .expect("checkpoint");
+    drop(conn);
+    let bytes = std::fs::read(&v.path).expect("read");
+    std::fs::write(&v.path, &bytes[..bytes.len() / 3]).expect("truncate");
+    v.kw(["list"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("keyward:"));
+}
+
+#[test]
+fn a_directory_is_refused() {
+    let v = TestVault::new();
+    std::fs::create_dir(&v.path).expect("mkdir");
+    v.kw(["create", "--name", "web"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is a directory"));
+}
+
+#[test]
+fn the_events_table_refuses_update_and_delete() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let conn = v.sql();
+    let update = conn.execute("UPDATE events SET actor = 'mallory'", []);
+    assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
+    let delete = conn.execute("DELETE FROM events", []);
+    assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
+}
