@@ -57,6 +57,18 @@ pub enum Command {
     /// Show one key in full: fields, lineage, last use and recent events
     #[command(after_help = SHOW_EXAMPLES)]
     Show(ShowArgs),
+    /// Replace a key with zero downtime: the new key is live at once, the old one for a grace period
+    #[command(after_help = ROTATE_EXAMPLES, long_about = ROTATE_ABOUT)]
+    Rotate(RotateArgs),
+    /// Change when a running grace period ends, or an active key's expiry
+    #[command(after_help = EXTEND_EXAMPLES)]
+    Extend(ExtendArgs),
+    /// Make a key invalid at once (the record stays for audit)
+    #[command(after_help = REVOKE_EXAMPLES)]
+    Revoke(RevokeArgs),
+    /// Read the activity log, newest first, or check its hash chain
+    #[command(after_help = LOG_EXAMPLES)]
+    Log(LogArgs),
     /// Check a presented secret, read from stdin or an environment variable
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
@@ -83,6 +95,39 @@ const SHOW_EXAMPLES: &str = "Examples:\n  \
     keyward show web\n  \
     keyward show key_7f3k                             # a unique id prefix\n  \
     keyward --json show web --env prod | jq .events";
+
+const ROTATE_ABOUT: &str = "Replace a key with zero downtime.\n\n\
+    The new key is active at once, with the old key's environment, name, prefix, scopes and \
+    default flag; it takes the old key's place in the max-keys limit. The old key leaves \
+    `active` and keeps verifying for the grace period (`now` ends it at once), so services can \
+    move to the new secret before the old one stops working. Watch the old key's last use with \
+    `keyward show OLD`, and end or lengthen its grace with `keyward extend OLD --grace DUR`.\n\n\
+    Without --grace, keyward asks on a terminal (Now, 1 hour, 24 hours, 3 days, 7 days, or a \
+    custom duration); a script without a terminal must say --grace (exit 2 otherwise).";
+
+const ROTATE_EXAMPLES: &str = "Examples:\n  \
+    NEW=$(keyward rotate web --grace 24h)             # old key valid for 24 more hours\n  \
+    keyward rotate web --env prod --grace now          # old key invalid at once\n  \
+    keyward rotate key_7f3k --grace 3d --expires 90d\n  \
+    keyward --json rotate web --grace 1h | jq -r .secret";
+
+const EXTEND_EXAMPLES: &str = "Examples:\n  \
+    keyward extend key_7f3kq2 --grace now              # end a grace period early\n  \
+    keyward extend key_7f3kq2 --grace 3d               # a partner needs longer\n  \
+    keyward extend web --expires 30d                   # an active key's expiry\n  \
+    keyward extend web --expires never";
+
+const REVOKE_EXAMPLES: &str = "Examples:\n  \
+    keyward revoke key_7f3kq2 --reason \"leaked in ticket 42\"\n  \
+    keyward revoke partner --env prod --yes            # no terminal: --yes is required\n\n\
+    An environment's default key cannot be revoked: rotate it first.";
+
+const LOG_EXAMPLES: &str = "Examples:\n  \
+    keyward log --limit 20\n  \
+    keyward log web --since 7d\n  \
+    keyward log --env prod --event rotated --event revoked\n  \
+    keyward log --verify                               # check the hash chain\n  \
+    keyward --json log --event revoked --limit 10 | jq -r '.[].details.reason'";
 
 const VERIFY_EXAMPLES: &str = "Examples:\n  \
     printf '%s\\n' \"$KEY\" | keyward verify\n  \
@@ -156,6 +201,82 @@ pub struct KeyArg {
 pub struct ShowArgs {
     #[command(flatten)]
     pub key: KeyArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+
+    /// How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub grace: Option<String>,
+
+    /// The new key's expiry [default: the old key's lifetime again, else never]
+    #[arg(long, value_name = "DUR|never", long_help = DURATION_HELP, allow_hyphen_values = true)]
+    pub expires: Option<String>,
+
+    /// The new key's name [default: the old key's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).args(["grace", "expires"]))]
+pub struct ExtendArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+
+    /// End a running grace period DUR from now instead (longer or shorter; now ends it)
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub grace: Option<String>,
+
+    /// Set an active key's expiry to DUR from now, a time, or never
+    #[arg(long, value_name = "DUR|never", allow_hyphen_values = true)]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Why, for the activity log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this key's events, including the rotation that created it
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Only events of this environment (and where KEY is a name, look it up here)
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// Only events of this type (repeatable)
+    #[arg(long = "event", value_name = "TYPE", value_parser = [
+        "created", "rotated", "grace_changed", "expiry_changed", "revoked", "config_changed",
+    ])]
+    pub events: Vec<String>,
+
+    /// Only events since this long ago (24h, 7d) or since this RFC 3339 time
+    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+
+    /// At most this many events
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+
+    /// Check the log's hash chain instead: exit 0 when intact, 1 naming the first bad event
+    #[arg(long, conflicts_with_all = ["key", "env", "events", "since"])]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

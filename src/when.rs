@@ -73,7 +73,9 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// A span as one unit, rounded down: `45s`, `5m`, `23h`, `3d`, `2y`.
+/// A span as one unit, rounded down: `45s`, `5m`, `36h`, `3d`, `2y`.
+/// A unit is used from two of it on (hours up to 48h, days up to 2y), so
+/// the rounding never loses more than half the span.
 pub fn short_span(secs: u64) -> String {
     const UNITS: [(u64, &str); 5] = [
         (365 * 86_400, "y"),
@@ -83,7 +85,7 @@ pub fn short_span(secs: u64) -> String {
         (1, "s"),
     ];
     for (size, unit) in UNITS {
-        if secs >= size {
+        if secs >= 2 * size || (size <= 60 && secs >= size) {
             return format!("{}{unit}", secs / size);
         }
     }
@@ -147,6 +149,26 @@ pub fn parse_deadline(value: &str, now: Timestamp) -> Result<Deadline, Error> {
         return Ok(Deadline::Never);
     }
     parse_moment(value, now).map(Deadline::At)
+}
+
+/// Parses the start of a window that ends now: a duration ago (`24h`,
+/// `7d`) or an RFC 3339 time.
+pub fn parse_since(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
+    let v = value.trim();
+    if let Some(at) = Timestamp::parse_rfc3339(v) {
+        return Ok(at);
+    }
+    let dur = humantime::parse_duration(v)
+        .ok()
+        .filter(|_| !v.starts_with('-'))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "'{}' is not a duration or time: try 24h, 7d or 2026-01-01T00:00:00Z",
+                quote(value)
+            ))
+        })?;
+    let secs = i64::try_from(dur.as_secs()).unwrap_or(i64::MAX);
+    Ok(now.plus_secs(-secs))
 }
 
 fn within_limit(value: &str, at: Timestamp, now: Timestamp) -> Result<Timestamp, Error> {
@@ -249,6 +271,19 @@ mod tests {
     }
 
     #[test]
+    fn since_counts_back_from_now_or_takes_a_time() {
+        assert_eq!(parse_since("24h", NOW), Ok(NOW.plus_secs(-86_400)));
+        assert_eq!(
+            parse_since("2020-01-01T00:00:00Z", NOW),
+            Ok(Timestamp::parse_rfc3339("2020-01-01T00:00:00Z").expect("time"))
+        );
+        for bad in ["-1h", "last week", ""] {
+            let err = parse_since(bad, NOW).expect_err(bad);
+            assert!(err.to_string().contains(&format!("'{bad}'")), "{err}");
+        }
+    }
+
+    #[test]
     fn relative_times_use_the_largest_unit() {
         assert_eq!(
             NOW.plus_secs(23 * 3600 + 59 * 60).relative_to(NOW),
@@ -257,6 +292,10 @@ mod tests {
         assert_eq!(NOW.plus_secs(-300).relative_to(NOW), "5m ago");
         assert_eq!(NOW.relative_to(NOW), "now");
         assert_eq!(NOW.plus_secs(3 * 86_400).relative_to(NOW), "in 3d");
+        assert_eq!(NOW.plus_secs(86_400).relative_to(NOW), "in 24h");
+        assert_eq!(NOW.plus_secs(36 * 3600).relative_to(NOW), "in 36h");
+        assert_eq!(NOW.plus_secs(90).relative_to(NOW), "in 1m");
+        assert_eq!(NOW.plus_secs(400 * 86_400).relative_to(NOW), "in 400d");
     }
 
     #[test]

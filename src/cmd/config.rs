@@ -6,7 +6,7 @@ use crate::vault::{Access, Setting};
 pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
     match &args.action {
         None => Ok(Report::Config {
-            settings: ctx.vault(Access::Read)?.settings()?,
+            settings: ctx.vault(Access::Existing)?.settings()?,
             changed: None,
         }),
         Some(ConfigAction::Set { name, value }) => {
@@ -14,7 +14,7 @@ pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
             setting.validate(value)?;
             let (actor, now) = (ctx.actor().to_string(), ctx.now());
             let (settings, changed) = ctx
-                .vault(Access::Write)?
+                .vault(Access::OrCreate)?
                 .set_setting(setting, value, &actor, now)?;
             Ok(Report::Config {
                 settings,

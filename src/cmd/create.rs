@@ -31,7 +31,7 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
         prefix: args.prefix.clone(),
     };
     let (actor, now) = (ctx.actor().to_string(), ctx.now());
-    let (key, secret) = ctx.vault(Access::Write)?.create(new, &actor, now)?;
+    let (key, secret) = ctx.vault(Access::OrCreate)?.create(new, &actor, now)?;
     Ok(Report::Created { key, secret })
 }
 

@@ -13,5 +13,7 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
         all: args.all,
     };
     let now = ctx.now();
-    Ok(Report::Keys(ctx.vault(Access::Read)?.keys(&filter, now)?))
+    Ok(Report::Keys(
+        ctx.vault(Access::Existing)?.keys(&filter, now)?,
+    ))
 }

@@ -4,7 +4,12 @@
 mod completions;
 mod config;
 mod create;
+mod extend;
 mod list;
+mod log;
+mod prompt;
+mod revoke;
+mod rotate;
 mod show;
 mod verify;
 
@@ -16,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::key::Key;
 use crate::secret::Secret;
-use crate::vault::{Access, Settings, Vault};
+use crate::vault::{Access, Rotated, Settings, Vault};
 use crate::when::Timestamp;
 
 pub use verify::{Verdict, VerifyCode};
@@ -28,6 +33,16 @@ pub enum Report {
         key: Key,
         secret: Secret,
     },
+    Rotated(Box<Rotated>),
+    /// A key after `extend`.
+    Updated(Key),
+    Revoked {
+        key: Key,
+        changed: bool,
+    },
+    Events(Vec<Event>),
+    /// `log --verify`: how many events the intact chain holds.
+    ChainIntact(u64),
     Keys(Vec<Key>),
     Key {
         key: Key,
@@ -73,7 +88,7 @@ impl Ctx {
         }
     }
 
-    /// The vault, opened once. `Access::Write` creates it when missing.
+    /// The vault, opened once. `Access::OrCreate` creates it when missing.
     pub fn vault(&mut self, access: Access) -> Result<&mut Vault> {
         let vault = match self.vault.take() {
             Some(v) => v,
@@ -102,6 +117,10 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Create(args) => create::run(args, ctx),
         Command::List(args) => list::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
+        Command::Rotate(args) => rotate::run(args, ctx),
+        Command::Extend(args) => extend::run(args, ctx),
+        Command::Revoke(args) => revoke::run(args, ctx),
+        Command::Log(args) => log::run(args, ctx),
         Command::Verify(args) => verify::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
         Command::Completions(args) => completions::run(args),

@@ -9,7 +9,7 @@ const RECENT_EVENTS: usize = 20;
 
 pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
-    let vault = ctx.vault(Access::Read)?;
+    let vault = ctx.vault(Access::Existing)?;
     let key = vault.find(&KeyRef::parse(&args.key.key), &args.key.env, now)?;
     let events = vault.events(&EventFilter {
         key_id: Some(key.id.clone()),

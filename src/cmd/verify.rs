@@ -83,7 +83,7 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         return Ok(Report::Verified(Verdict::invalid(VerifyCode::Invalid)));
     };
     let now = ctx.now();
-    let vault = ctx.vault(Access::Read)?;
+    let vault = ctx.vault(Access::Existing)?;
     let Some(key) = vault.key_for_secret(&secret)? else {
         return Ok(Report::Verified(Verdict::invalid(VerifyCode::Invalid)));
     };

@@ -81,6 +81,19 @@ pub struct Created<'a> {
 }
 
 #[derive(Debug, Serialize)]
+pub struct Rotated<'a> {
+    pub key: KeyJson<'a>,
+    pub secret: &'a str,
+    pub previous: KeyJson<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChainIntact {
+    pub intact: bool,
+    pub events: u64,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Shown<'a> {
     #[serde(flatten)]
     pub key: KeyJson<'a>,

@@ -34,6 +34,21 @@ impl Printer {
                 key: json::KeyJson::new(key, now),
                 secret: secret.expose(),
             }),
+            Report::Rotated(r) => serde_json::to_string_pretty(&json::Rotated {
+                key: json::KeyJson::new(&r.key, now),
+                secret: r.secret.expose(),
+                previous: json::KeyJson::new(&r.previous, now),
+            }),
+            Report::Updated(key) | Report::Revoked { key, .. } => {
+                serde_json::to_string_pretty(&json::KeyJson::new(key, now))
+            }
+            Report::Events(events) => serde_json::to_string_pretty(
+                &events.iter().map(json::EventJson::new).collect::<Vec<_>>(),
+            ),
+            Report::ChainIntact(n) => serde_json::to_string_pretty(&json::ChainIntact {
+                intact: true,
+                events: *n,
+            }),
             Report::Keys(keys) => serde_json::to_string_pretty(
                 &keys
                     .iter()
@@ -71,6 +86,51 @@ impl Printer {
                     },
                 ));
                 Ok(())
+            }
+            Report::Rotated(r) => {
+                writeln!(out, "{}", r.secret.expose())?;
+                let old = &r.previous;
+                let until = match old.expires_at {
+                    Some(t) if t > now => {
+                        format!("keeps working until {t} ({})", t.relative_to(now))
+                    }
+                    _ => "stopped working now".to_string(),
+                };
+                note(&format!(
+                    "Rotated '{}' in environment '{}': {} is active now.\n\
+                     The old key {} {until}.\n\
+                     Copy the secret now: it will not be shown again.",
+                    escape(&r.key.name),
+                    escape(&r.key.env),
+                    r.key.id,
+                    old.id,
+                ));
+                Ok(())
+            }
+            Report::Updated(key) => writeln!(out, "{}", table::ends(key, now)),
+            Report::Revoked { key, changed: true } => writeln!(
+                out,
+                "Revoked {} '{}' in environment '{}': it stops working now.",
+                key.id,
+                escape(&key.name),
+                escape(&key.env)
+            ),
+            Report::Revoked {
+                key,
+                changed: false,
+            } => writeln!(
+                out,
+                "{} was already revoked ({}); nothing changed.",
+                key.id,
+                table::when(key.revoked_at, now, "earlier")
+            ),
+            Report::Events(events) if events.is_empty() => {
+                note("No events match.");
+                Ok(())
+            }
+            Report::Events(events) => writeln!(out, "{}", table::events(events, now)),
+            Report::ChainIntact(n) => {
+                writeln!(out, "The activity log is intact: {n} events checked.")
             }
             Report::Keys(keys) if keys.is_empty() => {
                 note("No keys to show (keyward list --all includes expired and revoked keys).");

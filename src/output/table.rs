@@ -3,7 +3,7 @@
 use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::event::Event;
-use crate::key::Key;
+use crate::key::{Key, Status};
 use crate::text::escape;
 use crate::when::Timestamp;
 
@@ -26,6 +26,17 @@ fn exact(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
         || none.to_string(),
         |t| format!("{t} ({})", t.relative_to(now)),
     )
+}
+
+/// When a key stops working, in words: for `extend`.
+pub fn ends(k: &Key, now: Timestamp) -> String {
+    let state = match (k.status(now), k.expires_at) {
+        (Status::Grace, Some(t)) => format!("is in grace until {t} ({})", t.relative_to(now)),
+        (Status::Active, Some(t)) => format!("is active and expires {t} ({})", t.relative_to(now)),
+        (Status::Active, None) => "is active and never expires".to_string(),
+        (status, _) => format!("is {status}: it stopped working now"),
+    };
+    format!("{} '{}' {state}.", k.id, escape(&k.name))
 }
 
 pub fn keys(keys: &[Key], now: Timestamp) -> String {
@@ -119,16 +130,77 @@ pub fn events(events: &[Event], now: Timestamp) -> String {
     t.to_string()
 }
 
-/// An event's details as `field: value` pairs.
+/// An event's details as a sentence: "grace 24h, ends in 24h", "reason: …".
+/// Times are relative to the event, so the sentence reads as it happened.
 fn details(e: &Event) -> String {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&e.details) else {
+    let Ok(serde_json::Value::Object(d)) = serde_json::from_str(&e.details) else {
         return e.details.clone();
     };
-    map.iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => format!("{k}: {s}"),
-            other => format!("{k}: {other}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let time = |k: &str| {
+        text(k)
+            .and_then(|t| Timestamp::parse_rfc3339(&t))
+            .map_or_else(|| "never".to_string(), |t| t.relative_to(e.at))
+    };
+    match e.kind.as_str() {
+        "created" => {
+            let scopes = d
+                .get("scopes")
+                .and_then(|v| v.as_array())
+                .map_or(0, Vec::len);
+            let mut s = format!("expires {}", time("expires_at"));
+            if scopes > 0 {
+                let list: Vec<_> = d["scopes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                s.push_str(&format!(", scopes {}", list.join(" ")));
+            }
+            if d.get("default").and_then(|v| v.as_bool()) == Some(true) {
+                s.push_str(", default key");
+            }
+            s
+        }
+        "rotated" => {
+            let grace = d
+                .get("grace_seconds")
+                .and_then(|v| v.as_i64())
+                .map_or_else(String::new, |g| crate::when::short_span(g.unsigned_abs()));
+            let to = e.related_key_id.as_deref().unwrap_or("?");
+            if grace == "0s" {
+                format!("replaced by {to}; no grace, stopped working at once")
+            } else {
+                format!(
+                    "replaced by {to}; grace {grace}, ends {}",
+                    time("grace_ends_at")
+                )
+            }
+        }
+        "grace_changed" if text("new_ends_at") == Some(e.at.rfc3339()) => {
+            format!("grace ended at once (was to end {})", time("old_ends_at"))
+        }
+        "grace_changed" => format!(
+            "grace now ends {} (was {})",
+            time("new_ends_at"),
+            time("old_ends_at")
+        ),
+        "expiry_changed" => format!(
+            "expires {} (was {})",
+            time("new_expires_at"),
+            time("old_expires_at")
+        ),
+        "revoked" => match text("reason") {
+            Some(r) => format!("reason: {r}"),
+            None => "no reason given".to_string(),
+        },
+        "config_changed" => format!(
+            "{}: {} -> {}",
+            text("setting").unwrap_or_default(),
+            text("old").unwrap_or_default(),
+            text("new").unwrap_or_default()
+        ),
+        _ => e.details.clone(),
+    }
 }

@@ -162,11 +162,16 @@ fn verify_chain(conn: &Connection) -> Result<u64> {
         if stored_prev.as_deref() != Some(prev.as_str()) {
             return Err(broken("it does not link to the event before it").into());
         }
+        let Ok(at) = r.get::<_, i64>(1) else {
+            return Err(
+                broken("its time is not a number (it was changed after it was written)").into(),
+            );
+        };
         let computed = chain_hash(
             &prev,
             &Canonical {
                 id,
-                at: r.get(1)?,
+                at,
                 kind: kind.as_deref().unwrap_or_default(),
                 key_id: key_id.as_deref(),
                 related_key_id: related.as_deref(),

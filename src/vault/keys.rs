@@ -266,7 +266,7 @@ mod tests {
 
     fn vault() -> (tempfile::TempDir, Vault) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let v = Vault::open(&dir.path().join("v.db"), Access::Write).expect("open");
+        let v = Vault::open(&dir.path().join("v.db"), Access::OrCreate).expect("open");
         (dir, v)
     }
 

@@ -4,6 +4,7 @@
 
 mod events;
 mod keys;
+mod lifecycle;
 mod schema;
 mod settings;
 
@@ -20,18 +21,20 @@ use crate::error::{Error, Result};
 
 pub use events::{EventFilter, EventPage};
 pub use keys::{KeyFilter, NewKey};
+pub use lifecycle::{Rotated, Rotation};
 pub use settings::{Setting, Settings};
 
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Whether a command may create the vault.
+/// Whether opening may create the vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// `list`, `show`, `log`, `verify`, `config`: a missing vault is an error.
-    Read,
-    /// Commands that change the vault create it when it does not exist.
-    Write,
+    /// A missing vault is an error naming the path: read commands, and
+    /// commands that act on a key that must already exist.
+    Existing,
+    /// `create` and `config set` create the vault when it does not exist.
+    OrCreate,
 }
 
 pub struct Vault {
@@ -47,15 +50,15 @@ impl std::fmt::Debug for Vault {
 
 impl Vault {
     /// Opens the vault at `path`, creating it (file 0600, new directories
-    /// 0700) for [`Access::Write`]. A directory, a file that is not a keyward
+    /// 0700) for [`Access::OrCreate`]. A directory, a file that is not a keyward
     /// vault, or a vault from a newer keyward is refused and left untouched.
     pub fn open(path: &Path, access: Access) -> Result<Self> {
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => return Err(not_a_vault(path, "it is a directory").into()),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => match access {
-                Access::Read => return Err(Error::VaultMissing(path.to_path_buf()).into()),
-                Access::Write => create_file(path)?,
+                Access::Existing => return Err(Error::VaultMissing(path.to_path_buf()).into()),
+                Access::OrCreate => create_file(path)?,
             },
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot read {}", path.display()));

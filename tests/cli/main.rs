@@ -5,5 +5,8 @@ mod common;
 mod config;
 mod create;
 mod list_show;
+mod log;
+mod revoke;
+mod rotate;
 mod vault_file;
 mod verify;

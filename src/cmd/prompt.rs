@@ -1,0 +1,69 @@
+//! Questions for a person at a terminal, on stderr. Only asked when
+//! [`Ctx::interactive`](super::Ctx::interactive) holds; scripts never see one.
+//! Esc, q or Ctrl-C cancel: nothing is changed.
+
+use std::io;
+
+use dialoguer::{Confirm, Input, Select};
+
+use crate::error::{Error, Result};
+use crate::when::{Timestamp, parse_moment};
+
+/// The grace presets offered by `rotate`: label and value.
+pub const GRACE_PRESETS: [(&str, &str); 5] = [
+    ("Now (the old key stops working at once)", "now"),
+    ("1 hour", "1h"),
+    ("24 hours", "24h"),
+    ("3 days", "3d"),
+    ("7 days", "7d"),
+];
+const DEFAULT_GRACE: usize = 2;
+
+/// Asks how long the old key keeps working; returns when its grace ends.
+pub fn grace(now: Timestamp) -> Result<Timestamp> {
+    let mut items: Vec<&str> = GRACE_PRESETS.iter().map(|(label, _)| *label).collect();
+    items.push("Custom…");
+    let choice = Select::new()
+        .with_prompt("How long should the old key keep working?")
+        .items(&items)
+        .default(DEFAULT_GRACE)
+        .interact_opt()
+        .map_err(cancelled)?;
+    match choice {
+        None => Err(cancel()),
+        Some(i) if i < GRACE_PRESETS.len() => Ok(parse_moment(GRACE_PRESETS[i].1, now)?),
+        Some(_) => {
+            let text: String = Input::new()
+                .with_prompt("Grace period (e.g. 36h, 2d, 1h 30m)")
+                .validate_with(|s: &String| {
+                    parse_moment(s, now).map(|_| ()).map_err(|e| e.to_string())
+                })
+                .interact_text()
+                .map_err(cancelled)?;
+            Ok(parse_moment(&text, now)?)
+        }
+    }
+}
+
+/// Asks a yes/no question that defaults to No.
+pub fn confirm(question: &str) -> Result<bool> {
+    Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_opt()
+        .map_err(cancelled)?
+        .ok_or_else(cancel)
+}
+
+fn cancel() -> anyhow::Error {
+    let _ = dialoguer::console::Term::stderr().show_cursor();
+    Error::Cancelled.into()
+}
+
+fn cancelled(e: dialoguer::Error) -> anyhow::Error {
+    let dialoguer::Error::IO(io) = e;
+    if io.kind() == io::ErrorKind::Interrupted {
+        return cancel();
+    }
+    anyhow::Error::new(io).context("cannot read the answer from the terminal")
+}
