@@ -94,11 +94,7 @@ impl Vault {
                 .into());
             }
             schema::Found::Current => {}
-            schema::Found::Empty | schema::Found::Older(_) => {
-                self.conn
-                    .pragma_update(None, "journal_mode", "WAL")
-                    .context("cannot switch the vault to WAL mode")?;
-            }
+            schema::Found::Empty | schema::Found::Older(_) => enable_wal(&self.conn)?,
         }
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -139,6 +135,28 @@ impl Vault {
         tx.commit()
             .context("cannot commit the change to the vault")?;
         Ok(value)
+    }
+}
+
+/// Switches to WAL (a no-op when already on). The switch needs an exclusive
+/// lock, and SQLite answers BUSY at once there instead of calling the busy
+/// handler, so parallel first uses retry here, within `BUSY_TIMEOUT`. Only a
+/// new or older vault takes this path.
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context("cannot switch the vault to WAL mode"));
+            }
+        }
     }
 }
 

@@ -25,11 +25,17 @@ pub enum Found {
     Foreign(&'static str),
 }
 
-/// Reads what the file holds without writing to it.
+/// Reads what the file holds without writing to it. One statement, so the
+/// three values come from one snapshot even while another process is
+/// creating the schema.
 pub fn inspect(conn: &Connection) -> Result<Found> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let app_id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let (version, app_id, tables): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version), \
+                (SELECT application_id FROM pragma_application_id), \
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     Ok(match (version, app_id) {
         (0, 0) if tables == 0 => Found::Empty,
         (_, id) if id != APPLICATION_ID => {

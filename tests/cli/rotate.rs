@@ -284,9 +284,7 @@ fn extend_grace_on_an_active_key_is_refused_and_points_at_its_predecessor() {
     v.kw(["extend", "svc", "--grace", "1d"])
         .assert()
         .code(4)
-        .stderr(
-            predicate::str::contains(format!("give that id")).and(predicate::str::contains(old)),
-        );
+        .stderr(predicate::str::contains("give that id").and(predicate::str::contains(old)));
     v.kw(["extend", old, "--expires", "30d"])
         .assert()
         .code(4)
