@@ -89,6 +89,8 @@ const CREATE_EXAMPLES: &str = "Examples:\n  \
 const LIST_EXAMPLES: &str = "Examples:\n  \
     keyward list\n  \
     keyward list --env prod --all\n  \
+    keyward list --expiring-within 7d                  # expiries and grace ends coming up\n  \
+    keyward list --unused-for 30d                      # keys nobody has used lately\n  \
     keyward --json list | jq '.[] | select(.status == \"grace\")'";
 
 const SHOW_EXAMPLES: &str = "Examples:\n  \
@@ -182,6 +184,14 @@ pub struct ListArgs {
     /// Include expired and revoked keys
     #[arg(long)]
     pub all: bool,
+
+    /// Only keys whose expiry or grace ends within DUR (e.g. 7d)
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub expiring_within: Option<String>,
+
+    /// Only keys not verified for DUR, or never (e.g. 30d)
+    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    pub unused_for: Option<String>,
 }
 
 /// A KEY argument: an id, a unique id prefix (key_ + at least 4 characters),

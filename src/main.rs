@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use clap::error::ErrorKind;
 use keyward::cli::Cli;
 use keyward::cmd::{self, Ctx};
 use keyward::error::{Error, Result};
-use keyward::output::{self, Printer};
+use keyward::output::{self, Layout, Printer};
 use keyward::text::{Field, validate_text};
 use keyward::when::Timestamp;
 
@@ -30,9 +31,15 @@ fn run(cli: Cli) -> Result<u8> {
     let actor = actor(cli.actor.as_deref())?;
     let mut ctx = Ctx::new(vault_path(cli.vault)?, actor, now, cli.json);
     let report = cmd::run(&cli.command, &mut ctx)?;
+    let layout = Layout {
+        color: std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        width: None,
+    };
     Printer {
         json: cli.json,
         now,
+        layout,
     }
     .print(&report)?;
     Ok(report.exit_code())

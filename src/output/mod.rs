@@ -12,9 +12,12 @@ use crate::error::Error;
 use crate::text::escape;
 use crate::when::Timestamp;
 
+pub use table::Layout;
+
 pub struct Printer {
     pub json: bool,
     pub now: Timestamp,
+    pub layout: Layout,
 }
 
 impl Printer {
@@ -128,7 +131,7 @@ impl Printer {
                 note("No events match.");
                 Ok(())
             }
-            Report::Events(events) => writeln!(out, "{}", table::events(events, now)),
+            Report::Events(events) => writeln!(out, "{}", table::events(events, now, self.layout)),
             Report::ChainIntact(n) => {
                 writeln!(out, "The activity log is intact: {n} events checked.")
             }
@@ -136,8 +139,10 @@ impl Printer {
                 note("No keys to show (keyward list --all includes expired and revoked keys).");
                 Ok(())
             }
-            Report::Keys(keys) => writeln!(out, "{}", table::keys(keys, now)),
-            Report::Key { key, events } => writeln!(out, "{}", table::key_detail(key, events, now)),
+            Report::Keys(keys) => writeln!(out, "{}", table::keys(keys, now, self.layout)),
+            Report::Key { key, events } => {
+                writeln!(out, "{}", table::key_detail(key, events, now, self.layout))
+            }
             Report::Verified(v) => {
                 if let Some(w) = &v.warning {
                     note(&format!("warning: {w}"));

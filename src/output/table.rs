@@ -1,18 +1,53 @@
 //! Human output: tables with relative times, every stored text escaped.
 
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Row, Table, Width, presets};
 
 use crate::event::Event;
 use crate::key::{Key, Status};
 use crate::text::escape;
 use crate::when::Timestamp;
 
-fn table(header: &[&str]) -> Table {
+/// How tables are drawn: in colour or not, and to what width (None: the
+/// terminal's when stdout is one, else unlimited so scripts get whole lines).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Layout {
+    pub color: bool,
+    pub width: Option<u16>,
+}
+
+fn table(header: &[&str], layout: Layout) -> Table {
     let mut t = Table::new();
     t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_truncation_indicator("…")
         .set_header(header.to_vec());
+    if let Some(width) = layout.width {
+        t.set_width(width);
+    }
     t
+}
+
+/// Keeps these columns as wide as their content: ids, statuses and times
+/// are never cut; names and details give way instead.
+fn fixed(t: &mut Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+}
+
+fn status_cell(status: Status, layout: Layout) -> Cell {
+    let cell = Cell::new(status.as_str());
+    if !layout.color {
+        return cell;
+    }
+    cell.fg(match status {
+        Status::Active => Color::Green,
+        Status::Grace => Color::Yellow,
+        Status::Expired => Color::DarkGrey,
+        Status::Revoked => Color::Red,
+    })
 }
 
 /// "in 23h", "5m ago", or `none` when there is no time.
@@ -39,8 +74,10 @@ pub fn ends(k: &Key, now: Timestamp) -> String {
     format!("{} '{}' {state}.", k.id, escape(&k.name))
 }
 
-pub fn keys(keys: &[Key], now: Timestamp) -> String {
-    let mut t = table(&[
+/// The `list` table: one line per key; long names and environments are
+/// shortened with … to fit the width.
+pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
+    const HEADER: [&str; 8] = [
         "ID",
         "NAME",
         "ENV",
@@ -49,25 +86,47 @@ pub fn keys(keys: &[Key], now: Timestamp) -> String {
         "CREATED",
         "EXPIRES",
         "LAST USED",
-    ]);
+    ];
+    let mut t = table(&HEADER, layout);
     for k in keys {
-        t.add_row(vec![
-            k.id.clone(),
-            escape(&k.name),
-            escape(&k.env),
-            k.status(now).to_string(),
-            k.masked(),
-            k.created_at.relative_to(now),
-            when(k.expires_at, now, "never"),
-            when(k.last_used_at, now, "never"),
+        let mut row = Row::from(vec![
+            Cell::new(&k.id),
+            Cell::new(escape(&k.name)),
+            Cell::new(escape(&k.env)),
+            status_cell(k.status(now), layout),
+            Cell::new(escape(&k.masked())),
+            Cell::new(k.created_at.relative_to(now)),
+            Cell::new(when(k.expires_at, now, "never")),
+            Cell::new(when(k.last_used_at, now, "never")),
         ]);
+        row.max_height(1);
+        t.add_row(row);
+    }
+    fixed(&mut t, &[0, 3, 4, 5, 6, 7]);
+    for (column, min) in [(1, 10), (2, 8)] {
+        if let Some(c) = t.column_mut(column) {
+            c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(min)));
+        }
+    }
+    // Below 100 columns CREATED gives its room to the names (`show` has it).
+    if t.width().is_some_and(|w| w < NARROW) {
+        if let Some(c) = t.column_mut(5) {
+            c.set_constraint(ColumnConstraint::Hidden);
+        }
     }
     t.to_string()
 }
 
-pub fn key_detail(k: &Key, events: &[Event], now: Timestamp) -> String {
+/// Terminals narrower than this get the compact `list` table.
+const NARROW: u16 = 100;
+
+pub fn key_detail(k: &Key, events: &[Event], now: Timestamp, layout: Layout) -> String {
     let mut t = Table::new();
-    t.load_style(presets::NOTHING);
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = layout.width {
+        t.set_width(width);
+    }
     let scopes = if k.scopes.is_empty() {
         "(none)".to_string()
     } else {
@@ -82,7 +141,7 @@ pub fn key_detail(k: &Key, events: &[Event], now: Timestamp) -> String {
         ("name", escape(&k.name)),
         ("env", escape(&k.env)),
         ("status", k.status(now).to_string()),
-        ("key", k.masked()),
+        ("key", escape(&k.masked())),
         (
             "default",
             if k.is_default { "yes" } else { "no" }.to_string(),
@@ -111,12 +170,16 @@ pub fn key_detail(k: &Key, events: &[Event], now: Timestamp) -> String {
     }
     let mut out = t.to_string();
     out.push_str("\n\nRecent events:\n");
-    out.push_str(&self::events(events, now));
+    out.push_str(&self::events(events, now, layout));
     out
 }
 
-pub fn events(events: &[Event], now: Timestamp) -> String {
-    let mut t = table(&["TIME", "EVENT", "KEY", "NAME", "ACTOR", "DETAILS"]);
+/// The `log` table. Details wrap rather than being cut: they are the point.
+pub fn events(events: &[Event], now: Timestamp, layout: Layout) -> String {
+    let mut t = table(
+        &["TIME", "EVENT", "KEY", "NAME", "ACTOR", "DETAILS"],
+        layout,
+    );
     for e in events {
         t.add_row(vec![
             e.at.relative_to(now),
@@ -127,6 +190,7 @@ pub fn events(events: &[Event], now: Timestamp) -> String {
             escape(&details(e)),
         ]);
     }
+    fixed(&mut t, &[0, 1, 2]);
     t.to_string()
 }
 
@@ -202,5 +266,170 @@ fn details(e: &Event) -> String {
             text("new").unwrap_or_default()
         ),
         _ => e.details.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_795_000_000);
+
+    fn key(id: &str, name: &str, env: &str) -> Key {
+        Key {
+            id: id.to_string(),
+            name: name.to_string(),
+            env: env.to_string(),
+            prefix: "kw".to_string(),
+            hint: "a1B2".to_string(),
+            scopes: vec![],
+            is_default: false,
+            created_at: NOW.plus_secs(-3 * 86_400),
+            expires_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+            last_used_at: None,
+            rotated_from: None,
+            rotated_to: None,
+        }
+    }
+
+    fn sample() -> Vec<Key> {
+        let mut web = key("key_aaaaaaaaaaaaaaaa", "web", "prod");
+        web.expires_at = Some(NOW.plus_secs(23 * 3600 + 120));
+        web.last_used_at = Some(NOW.plus_secs(-300));
+        let mut old = key("key_bbbbbbbbbbbbbbbb", "web", "prod");
+        old.rotated_to = Some(web.id.clone());
+        old.expires_at = Some(NOW.plus_secs(3600));
+        let long = key(
+            "key_cccccccccccccccc",
+            "billing-reconciliation-nightly-export-to-the-finance-warehouse",
+            "staging-eu-west",
+        );
+        let mut evil = key("key_dddddddddddddddd", "evil\u{1b}[31mred", "prod");
+        evil.revoked_at = Some(NOW.plus_secs(-60));
+        vec![web, old, long, evil]
+    }
+
+    fn trimmed(table: &str) -> Vec<String> {
+        table.lines().map(|l| l.trim_end().to_string()).collect()
+    }
+
+    fn narrow() -> Layout {
+        Layout {
+            color: false,
+            width: Some(80),
+        }
+    }
+
+    #[test]
+    fn list_at_80_columns_shortens_names_and_keeps_ids_and_times() {
+        let out = keys(&sample(), NOW, narrow());
+        assert_eq!(
+            trimmed(&out),
+            [
+                " ID                    NAME      ENV     STATUS   KEY       EXPIRES  LAST USED",
+                " key_aaaaaaaaaaaaaaaa  web       prod    active   kw_…a1B2  in 23h   5m ago",
+                " key_bbbbbbbbbbbbbbbb  web       prod    grace    kw_…a1B2  in 60m   never",
+                " key_cccccccccccccccc  billing…  stagi…  active   kw_…a1B2  never    never",
+                r" key_dddddddddddddddd  evil\u{…  prod    revoked  kw_…a1B2  never    never",
+            ]
+        );
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    }
+
+    #[test]
+    fn list_on_a_wide_terminal_shows_created_and_whole_names() {
+        let wide = Layout {
+            color: false,
+            width: Some(160),
+        };
+        let out = trimmed(&keys(&sample(), NOW, wide));
+        assert!(out[0].contains("CREATED"));
+        assert!(out[3].contains("billing-reconciliation-nightly-export-to-the-finance-warehouse"));
+        assert!(out[3].contains("3d ago"));
+    }
+
+    #[test]
+    fn without_a_width_nothing_is_cut() {
+        let out = keys(&sample(), NOW, Layout::default());
+        assert!(out.contains("billing-reconciliation-nightly-export-to-the-finance-warehouse"));
+        assert!(
+            !out.contains('…') || out.matches('…').count() == 4,
+            "only the hints' …"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_control_characters_never_reach_the_terminal() {
+        let plain = keys(&sample(), NOW, narrow());
+        assert!(!plain.contains('\u{1b}'));
+        let coloured = Layout {
+            color: true,
+            width: Some(80),
+        };
+        // comfy-table styles only on a terminal, so force it to see the codes.
+        let mut t = table(&["STATUS"], coloured);
+        t.enforce_styling();
+        t.add_row(vec![status_cell(Status::Active, coloured)]);
+        assert!(t.to_string().contains("\u{1b}["), "status is coloured");
+        let shown = key_detail(&sample()[3], &[], NOW, narrow());
+        assert!(
+            !shown.contains('\u{1b}') && shown.contains(r"evil\u{1b}[31mred"),
+            "{shown}"
+        );
+    }
+
+    fn event(id: i64, at: i64, kind: &str, details: &str) -> Event {
+        Event {
+            id,
+            at: NOW.plus_secs(at),
+            kind: kind.to_string(),
+            key_id: Some("key_aaaaaaaaaaaaaaaa".to_string()),
+            related_key_id: (kind == "rotated").then(|| "key_bbbbbbbbbbbbbbbb".to_string()),
+            env: Some("prod".to_string()),
+            actor: "ci@deploy".to_string(),
+            details: details.to_string(),
+            key_name: Some("web".to_string()),
+        }
+    }
+
+    #[test]
+    fn log_details_read_as_sentences_at_80_columns() {
+        let ends = NOW.plus_secs(-3600 + 86_400).rfc3339();
+        let events = [
+            event(
+                3,
+                -60,
+                "revoked",
+                r#"{"reason":"leaked in ticket 42","status_before":"grace"}"#,
+            ),
+            event(
+                2,
+                -3600,
+                "rotated",
+                &format!(r#"{{"grace_seconds":86400,"grace_ends_at":"{ends}"}}"#),
+            ),
+            event(
+                1,
+                -86_400 * 3,
+                "created",
+                r#"{"expires_at":null,"scopes":["read"],"default":true}"#,
+            ),
+        ];
+        assert_eq!(
+            trimmed(&self::events(&events, NOW, narrow())),
+            [
+                " TIME     EVENT    KEY                   NAME  ACTOR      DETAILS",
+                " 1m ago   revoked  key_aaaaaaaaaaaaaaaa  web   ci@deploy  reason: leaked in",
+                "                                                          ticket 42",
+                " 60m ago  rotated  key_aaaaaaaaaaaaaaaa  web   ci@deploy  replaced by",
+                "                                                          key_bbbbbbbbbbbbbbbb;",
+                "                                                          grace 24h, ends in",
+                "                                                          24h",
+                " 3d ago   created  key_aaaaaaaaaaaaaaaa  web   ci@deploy  expires never, scopes",
+                "                                                          read, default key",
+            ]
+        );
     }
 }

@@ -32,6 +32,22 @@ pub struct KeyFilter {
     pub env: Option<String>,
     /// Include expired and revoked keys.
     pub all: bool,
+    /// Only keys whose expiry or grace ends after now and by this time.
+    pub expiring_by: Option<Timestamp>,
+    /// Only keys not used since this time (or never).
+    pub unused_since: Option<Timestamp>,
+}
+
+impl KeyFilter {
+    fn matches(&self, k: &Key, now: Timestamp) -> bool {
+        (self.all || k.status(now).is_live())
+            && self
+                .expiring_by
+                .is_none_or(|by| k.expires_at.is_some_and(|t| t > now && t <= by))
+            && self
+                .unused_since
+                .is_none_or(|since| k.last_used_at.is_none_or(|t| t <= since))
+    }
 }
 
 const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
@@ -101,7 +117,7 @@ impl Vault {
             Some(env) => query_keys(&self.conn, &sql, [env])?,
             None => query_keys(&self.conn, &sql, [])?,
         };
-        keys.retain(|k| filter.all || k.status(now).is_live());
+        keys.retain(|k| filter.matches(k, now));
         Ok(keys)
     }
 

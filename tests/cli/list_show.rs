@@ -165,3 +165,95 @@ fn a_too_short_id_prefix_says_how_long_it_must_be() {
         .code(3)
         .stderr(predicate::str::contains("at least 4 characters"));
 }
+
+fn names(doc: &serde_json::Value) -> Vec<String> {
+    let mut n: Vec<String> = doc
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| k["name"].as_str().expect("name").to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn expiring_within_finds_expiries_and_grace_ends_coming_up() {
+    let v = TestVault::new();
+    v.kw(["config", "set", "max-keys", "10"]).assert().success();
+    v.create(&["--name", "soon", "--expires", "3d"]);
+    v.create(&["--name", "later", "--expires", "30d"]);
+    v.create(&["--name", "forever"]);
+    v.create(&["--name", "prod-soon", "--env", "prod", "--expires", "2d"]);
+    v.create(&["--name", "gone", "--expires", "1h"]);
+    v.kw(["rotate", "forever", "--grace", "24h"])
+        .assert()
+        .success();
+    let at = "2026-11-23T13:00:00Z"; // 'gone' has just expired
+    let doc = json(
+        &v.kw_at(at, ["--json", "list", "--expiring-within", "7d"])
+            .assert()
+            .success(),
+    );
+    assert_eq!(
+        names(&doc),
+        ["forever", "prod-soon", "soon"],
+        "the old 'forever' is in grace"
+    );
+    let doc = json(
+        &v.kw_at(
+            at,
+            [
+                "--json",
+                "list",
+                "--expiring-within",
+                "7d",
+                "--env",
+                "default",
+            ],
+        )
+        .assert()
+        .success(),
+    );
+    assert_eq!(names(&doc), ["forever", "soon"]);
+    let out = stdout(
+        &v.kw_at(at, ["list", "--expiring-within", "7d"])
+            .assert()
+            .success(),
+    );
+    assert!(out.contains("soon") && !out.contains("later"), "{out}");
+}
+
+#[test]
+fn unused_for_finds_keys_not_verified_lately_or_never() {
+    let v = TestVault::new();
+    let used = v.create(&["--name", "used"]);
+    let stale = v.create(&["--name", "stale"]);
+    v.create(&["--name", "never"]);
+    v.kw_at("2026-11-01T00:00:00Z", ["verify"])
+        .write_stdin(stale)
+        .assert()
+        .code(0);
+    v.kw_at("2026-11-22T00:00:00Z", ["verify"])
+        .write_stdin(used)
+        .assert()
+        .code(0);
+    let doc = v.json(["list", "--unused-for", "7d"]);
+    assert_eq!(names(&doc), ["never", "stale"]);
+    let doc = v.json(["list", "--unused-for", "30d"]);
+    assert_eq!(names(&doc), ["never"]);
+}
+
+#[test]
+fn finders_refuse_bad_durations() {
+    let v = TestVault::new();
+    v.create(&["--name", "a"]);
+    v.kw(["list", "--expiring-within", "soon"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'soon'"));
+    v.kw(["list", "--unused-for", "-3d"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'-3d'"));
+}
