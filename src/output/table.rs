@@ -109,10 +109,10 @@ pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
         }
     }
     // Below 100 columns CREATED gives its room to the names (`show` has it).
-    if t.width().is_some_and(|w| w < NARROW) {
-        if let Some(c) = t.column_mut(5) {
-            c.set_constraint(ColumnConstraint::Hidden);
-        }
+    if t.width().is_some_and(|w| w < NARROW)
+        && let Some(c) = t.column_mut(5)
+    {
+        c.set_constraint(ColumnConstraint::Hidden);
     }
     t.to_string()
 }
