@@ -31,7 +31,13 @@ pub fn command() -> clap::Command {
 )]
 pub struct Cli {
     /// The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]
-    #[arg(long, global = true, value_name = "PATH", env = "KEYWARD_VAULT")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "KEYWARD_VAULT",
+        hide_env_values = true
+    )]
     pub vault: Option<PathBuf>,
 
     /// Print one JSON document on stdout (errors as JSON on stderr)
@@ -39,7 +45,13 @@ pub struct Cli {
     pub json: bool,
 
     /// Who is acting, for the activity log [default: user@host]
-    #[arg(long, global = true, value_name = "NAME", env = "KEYWARD_ACTOR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "KEYWARD_ACTOR",
+        hide_env_values = true
+    )]
     pub actor: Option<String>,
 
     #[command(subcommand)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod event;
+pub mod generated;
 pub mod key;
 pub mod lifecycle;
 pub mod output;

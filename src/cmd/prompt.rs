@@ -19,8 +19,26 @@ pub const GRACE_PRESETS: [(&str, &str); 5] = [
 ];
 const DEFAULT_GRACE: usize = 2;
 
+/// Ctrl-C at a prompt ends keyward as Esc does: cursor shown again, a short
+/// message, exit 1, nothing changed. (The terminal delivers SIGINT between
+/// key reads, so dialoguer cannot always see it.) Installed once, and only
+/// by a prompt: nothing is being written while one is on screen.
+fn cancel_on_ctrl_c() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            let term = dialoguer::console::Term::stderr();
+            let _ = term.show_cursor();
+            let _ = term.write_line("");
+            let _ = term.write_line(&format!("keyward: {}", Error::Cancelled));
+            std::process::exit(i32::from(Error::Cancelled.exit_code()));
+        });
+    });
+}
+
 /// Asks how long the old key keeps working; returns when its grace ends.
 pub fn grace(now: Timestamp) -> Result<Timestamp> {
+    cancel_on_ctrl_c();
     let mut items: Vec<&str> = GRACE_PRESETS.iter().map(|(label, _)| *label).collect();
     items.push("Custom…");
     let choice = Select::new()
@@ -47,6 +65,7 @@ pub fn grace(now: Timestamp) -> Result<Timestamp> {
 
 /// Asks a yes/no question that defaults to No.
 pub fn confirm(question: &str) -> Result<bool> {
+    cancel_on_ctrl_c();
     Confirm::new()
         .with_prompt(question)
         .default(false)

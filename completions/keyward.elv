@@ -1,0 +1,195 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[keyward] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'keyward'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'keyward'= {
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Create a key and print its secret, once'
+            cand list 'List keys with their status, expiry and last use'
+            cand show 'Show one key in full: fields, lineage, last use and recent events'
+            cand rotate 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
+            cand extend 'Change when a running grace period ends, or an active key''s expiry'
+            cand revoke 'Make a key invalid at once (the record stays for audit)'
+            cand log 'Read the activity log, newest first, or check its hash chain'
+            cand verify 'Check a presented secret, read from stdin or an environment variable'
+            cand config 'Show or change the vault''s settings (max-keys, prefix)'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keyward;create'= {
+            cand --name 'The key''s name, unique among the environment''s active keys [default: its id]'
+            cand --env 'The environment the key belongs to'
+            cand --expires 'When the key stops verifying'
+            cand --scope 'A scope the key grants (repeat for several)'
+            cand --prefix 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyward;list'= {
+            cand --env 'Only keys of this environment [default: all]'
+            cand --expiring-within 'Only keys whose expiry or grace ends within DUR (e.g. 7d)'
+            cand --unused-for 'Only keys not verified for DUR, or never (e.g. 30d)'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --all 'Include expired and revoked keys'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;show'= {
+            cand --env 'The environment in which a key name is looked up'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;rotate'= {
+            cand --env 'The environment in which a key name is looked up'
+            cand --grace 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time'
+            cand --expires 'The new key''s expiry [default: the old key''s lifetime again, else never]'
+            cand --name 'The new key''s name [default: the old key''s name]'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'keyward;extend'= {
+            cand --env 'The environment in which a key name is looked up'
+            cand --grace 'End a running grace period DUR from now instead (longer or shorter; now ends it)'
+            cand --expires 'Set an active key''s expiry to DUR from now, a time, or never'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;revoke'= {
+            cand --env 'The environment in which a key name is looked up'
+            cand --reason 'Why, for the activity log'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand -y 'Do not ask for confirmation (required without a terminal)'
+            cand --yes 'Do not ask for confirmation (required without a terminal)'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;log'= {
+            cand --env 'Only events of this environment (and where KEY is a name, look it up here)'
+            cand --event 'Only events of this type (repeatable)'
+            cand --since 'Only events since this long ago (24h, 7d) or since this RFC 3339 time'
+            cand --limit 'At most this many events'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --verify 'Check the log''s hash chain instead: exit 0 when intact, 1 naming the first bad event'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;verify'= {
+            cand --key-env 'Read the secret from this environment variable instead of stdin'
+            cand --require-scope 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)'
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;config'= {
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand set 'Change a setting: max-keys (active keys per environment) or prefix'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keyward;config;set'= {
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;config;help'= {
+            cand set 'Change a setting: max-keys (active keys per environment) or prefix'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keyward;config;help;set'= {
+        }
+        &'keyward;config;help;help'= {
+        }
+        &'keyward;completions'= {
+            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keyward;help'= {
+            cand create 'Create a key and print its secret, once'
+            cand list 'List keys with their status, expiry and last use'
+            cand show 'Show one key in full: fields, lineage, last use and recent events'
+            cand rotate 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
+            cand extend 'Change when a running grace period ends, or an active key''s expiry'
+            cand revoke 'Make a key invalid at once (the record stays for audit)'
+            cand log 'Read the activity log, newest first, or check its hash chain'
+            cand verify 'Check a presented secret, read from stdin or an environment variable'
+            cand config 'Show or change the vault''s settings (max-keys, prefix)'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keyward;help;create'= {
+        }
+        &'keyward;help;list'= {
+        }
+        &'keyward;help;show'= {
+        }
+        &'keyward;help;rotate'= {
+        }
+        &'keyward;help;extend'= {
+        }
+        &'keyward;help;revoke'= {
+        }
+        &'keyward;help;log'= {
+        }
+        &'keyward;help;verify'= {
+        }
+        &'keyward;help;config'= {
+            cand set 'Change a setting: max-keys (active keys per environment) or prefix'
+        }
+        &'keyward;help;config;set'= {
+        }
+        &'keyward;help;completions'= {
+        }
+        &'keyward;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,177 @@
+//! Prompts, driven through a real pseudo-terminal: stdin and stderr are the
+//! terminal; stdout goes to a file, as in `NEW=$(keyward rotate web)`.
+
+use std::process::Command;
+
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+use crate::common::*;
+
+const DOWN: &str = "\x1b[B";
+const ESC: &str = "\x1b";
+
+/// Runs keyward on a terminal with stdout redirected to `out`.
+fn on_terminal(v: &TestVault, args: &str, out: &std::path::Path) -> PtySession {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("exec \"$KW\" --vault \"$VAULT\" {args} > \"$OUT\""))
+        .env("KW", BIN)
+        .env("VAULT", &v.path)
+        .env("OUT", out)
+        .env("KEYWARD_NOW", NOW)
+        .env("KEYWARD_ACTOR", ACTOR)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    spawn_command(cmd, Some(10_000)).expect("spawn on a pty")
+}
+
+/// Types keys the way a person does: after the prompt is up. console puts
+/// the terminal in raw mode with TCSAFLUSH, which drops keys typed earlier.
+/// This paces input; nothing here measures time.
+fn type_keys(p: &mut PtySession, keys: &[&str]) {
+    for key in keys {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        p.send(key).expect("send");
+        p.flush().expect("flush");
+    }
+}
+
+fn exit_code(p: &PtySession) -> Option<i32> {
+    match p.process().wait() {
+        Ok(WaitStatus::Exited(_, code)) => Some(code),
+        _ => None,
+    }
+}
+
+fn grace_end_of_old_key(v: &TestVault) -> serde_json::Value {
+    let keys = v.json(["list"]);
+    keys.as_array()
+        .expect("array")
+        .iter()
+        .find(|k| k["status"] == "grace")
+        .map(|k| k["expires_at"].clone())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn the_grace_picker_preselects_24_hours_and_the_secret_goes_alone_to_stdout() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let out = v.dir().join("out");
+    let mut p = on_terminal(&v, "rotate web", &out);
+    p.exp_string("How long should the old key keep working?")
+        .expect("picker");
+    p.exp_string("24 hours").expect("presets");
+    type_keys(&mut p, &["\r"]);
+    p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(0));
+    assert_eq!(grace_end_of_old_key(&v), "2026-11-24T12:00:00Z");
+    let stdout = std::fs::read_to_string(&out).expect("stdout file");
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(
+        stdout.starts_with("kw_") && !stdout.contains('\x1b'),
+        "{stdout:?}"
+    );
+}
+
+#[test]
+fn picking_3_days_gives_a_3_day_grace() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let mut p = on_terminal(&v, "rotate web", &v.dir().join("out"));
+    p.exp_string("How long").expect("picker");
+    type_keys(&mut p, &[DOWN, "\r"]);
+    p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(0));
+    assert_eq!(grace_end_of_old_key(&v), "2026-11-26T12:00:00Z");
+}
+
+#[test]
+fn a_custom_grace_is_asked_again_until_it_parses() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let mut p = on_terminal(&v, "rotate web", &v.dir().join("out"));
+    p.exp_string("How long").expect("picker");
+    type_keys(&mut p, &[DOWN, DOWN, DOWN, "\r"]);
+    p.exp_string("Grace period").expect("custom prompt");
+    type_keys(&mut p, &["soonish\r"]);
+    p.exp_string("'soonish' is not a duration")
+        .expect("error shown");
+    type_keys(&mut p, &["36h\r"]);
+    p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(0));
+    assert_eq!(grace_end_of_old_key(&v), "2026-11-25T00:00:00Z");
+}
+
+#[test]
+fn esc_or_ctrl_c_at_the_picker_changes_nothing() {
+    for key in [ESC, "\x03"] {
+        let v = TestVault::new();
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        let mut p = on_terminal(&v, "rotate web", &v.dir().join("out"));
+        p.exp_string("How long").expect("picker");
+        type_keys(&mut p, &[key]);
+        p.exp_string("cancelled").expect("message");
+        p.exp_eof().expect("eof");
+        assert_eq!(exit_code(&p), Some(1));
+        assert_eq!(v.dump(), before, "{key:?} changed the vault");
+    }
+}
+
+#[test]
+fn answering_no_to_revoke_leaves_the_key_active() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    v.create(&["--name", "partner"]);
+    let before = v.dump();
+    let mut p = on_terminal(&v, "revoke partner", &v.dir().join("out"));
+    p.exp_string("Revoke 'partner'").expect("question");
+    p.exp_string("last used never")
+        .expect("what will be revoked");
+    type_keys(&mut p, &["n"]);
+    p.exp_eof().expect("eof");
+    assert_ne!(exit_code(&p), Some(0));
+    assert_eq!(v.dump(), before);
+    assert_eq!(v.json(["show", "partner"])["status"], "active");
+}
+
+#[test]
+fn enter_at_the_revoke_question_means_no() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    v.create(&["--name", "partner"]);
+    let mut p = on_terminal(&v, "revoke partner", &v.dir().join("out"));
+    p.exp_string("Revoke 'partner'").expect("question");
+    type_keys(&mut p, &["\r"]);
+    p.exp_eof().expect("eof");
+    assert_eq!(v.json(["show", "partner"])["status"], "active");
+}
+
+#[test]
+fn answering_yes_to_revoke_revokes() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    let (k, _) = v.create_json(&["--name", "partner"]);
+    let mut p = on_terminal(&v, "revoke partner --reason leaked", &v.dir().join("out"));
+    p.exp_string("Revoke 'partner'").expect("question");
+    type_keys(&mut p, &["y"]);
+    p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(0));
+    assert_eq!(
+        v.json(["show", k["id"].as_str().expect("id")])["status"],
+        "revoked"
+    );
+}
+
+#[test]
+fn json_mode_never_prompts() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let mut p = on_terminal(&v, "--json rotate web", &v.dir().join("out"));
+    p.exp_string("--grace")
+        .expect("usage error instead of a prompt");
+    p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(2));
+}
