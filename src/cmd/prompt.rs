@@ -63,6 +63,17 @@ pub fn grace(now: Timestamp) -> Result<Timestamp> {
     }
 }
 
+/// Reads a secret without echoing it, for `verify` typed at a terminal.
+pub fn secret() -> Result<zeroize::Zeroizing<String>> {
+    cancel_on_ctrl_c();
+    let text = dialoguer::Password::new()
+        .with_prompt("Secret to verify (not shown)")
+        .allow_empty_password(true)
+        .interact()
+        .map_err(cancelled)?;
+    Ok(zeroize::Zeroizing::new(text))
+}
+
 /// Asks a yes/no question that defaults to No.
 pub fn confirm(question: &str) -> Result<bool> {
     cancel_on_ctrl_c();

@@ -1,10 +1,11 @@
 //! `verify`: is this secret a key that works now? The secret comes from
-//! stdin or an environment variable, never from argv; its form and checksum
-//! are checked before the vault is opened.
+//! stdin or an environment variable, never from argv (typed at a terminal,
+//! it is not echoed); its form and checksum are checked before the vault is
+//! opened.
 
 use std::io::{BufRead, Read};
 
-use super::{Ctx, Report, validate_all};
+use super::{Ctx, Report, prompt, validate_all};
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::key::{Key, Status};
@@ -65,7 +66,10 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         .into());
     }
     validate_all(Field::Scope, &args.require_scopes)?;
-    let presented = zeroize::Zeroizing::new(read_presented(args.key_env.as_deref())?);
+    let presented = match args.key_env {
+        None if ctx.interactive() => zeroize::Zeroizing::new(prompt::secret()?.as_bytes().to_vec()),
+        _ => zeroize::Zeroizing::new(read_presented(args.key_env.as_deref())?),
+    };
     let Some(text) = std::str::from_utf8(&presented).ok().map(str::trim) else {
         return Ok(Report::Verified(Verdict::invalid(VerifyCode::Invalid)));
     };

@@ -175,3 +175,24 @@ fn json_mode_never_prompts() {
     p.exp_eof().expect("eof");
     assert_eq!(exit_code(&p), Some(2));
 }
+
+#[test]
+fn a_secret_typed_at_a_terminal_is_not_echoed() {
+    let v = TestVault::new();
+    let secret = v.create(&["--name", "web"]);
+    let out = v.dir().join("out");
+    let mut p = on_terminal(&v, "verify", &out);
+    p.exp_string("Secret to verify").expect("hidden prompt");
+    type_keys(&mut p, &[&format!("{secret}\r")]);
+    let screen = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(0));
+    assert!(
+        !screen.contains(&secret[3..]),
+        "the secret was echoed: {screen:?}"
+    );
+    assert!(
+        std::fs::read_to_string(&out)
+            .expect("stdout")
+            .starts_with("VALID")
+    );
+}
