@@ -2,7 +2,9 @@
 
 mod bad_input;
 mod common;
+mod concurrency;
 mod config;
+mod crash;
 mod create;
 mod help;
 mod list_show;
