@@ -115,6 +115,12 @@ pub fn parse_moment(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
     if v.eq_ignore_ascii_case("now") {
         return Ok(now);
     }
+    if v.eq_ignore_ascii_case("never") {
+        return Err(Error::usage(format!(
+            "'{}' is not allowed here: this must end, so give a duration or time ({EXAMPLES}) or now",
+            quote(value)
+        )));
+    }
     if let Some(at) = Timestamp::parse_rfc3339(v) {
         if at < now {
             return Err(Error::usage(format!(

@@ -131,16 +131,144 @@ const CASES: &[Case] = &[
         code: 5,
         fragment: "",
     },
+    // rotate.
+    case(&["rotate", "web", "--grace", "-1h"], 2, "'-1h' is negative"),
+    case(
+        &["rotate", "web", "--grace", "never"],
+        2,
+        "'never' is not allowed here",
+    ),
+    case(
+        &["rotate", "web", "--grace", "11y"],
+        2,
+        "more than 10 years",
+    ),
+    case(
+        &["rotate", "web", "--grace", "2020-02-02T00:00:00Z"],
+        2,
+        "in the past",
+    ),
+    case(
+        &["rotate", "web", "--grace", "1h", "--expires", "now"],
+        2,
+        "expired at once",
+    ),
+    case(
+        &["rotate", "web", "--grace", "1h", "--expires", "sometime"],
+        2,
+        "'sometime'",
+    ),
+    case(
+        &["rotate", "web", "--grace", "1h", "--name", ""],
+        2,
+        "the name '' is empty",
+    ),
+    case(
+        &["rotate", "web", "--grace", "1h", "--env", "a\u{8}"],
+        2,
+        "environment 'a\\u{8}'",
+    ),
+    case(&["rotate", "web"], 2, "needs --grace"),
+    case(
+        &["rotate", "nope", "--grace", "1h"],
+        3,
+        "no key matches 'nope'",
+    ),
+    case(
+        &["rotate", "key_ab", "--grace", "1h"],
+        3,
+        "at least 4 characters",
+    ),
+    // extend.
+    case(&["extend", "web"], 2, "--grace"),
+    case(
+        &["extend", "web", "--grace", "1h", "--expires", "1h"],
+        2,
+        "cannot be used with",
+    ),
+    case(
+        &["extend", "web", "--expires", "yesterday"],
+        2,
+        "'yesterday'",
+    ),
+    case(&["extend", "web", "--grace", ""], 2, "''"),
+    case(&["extend", "web", "--grace", "1h"], 4, "not in grace"),
+    case(&["extend", "nope", "--expires", "1d"], 3, "'nope'"),
+    // revoke.
+    case(
+        &["revoke", "web", "--yes", "--reason", ""],
+        2,
+        "reason '' is empty",
+    ),
+    case(
+        &["revoke", "web", "--yes", "--reason", "a\u{1b}[8m"],
+        2,
+        "reason 'a\\u{1b}[8m'",
+    ),
+    case(&["revoke", "web", "--yes"], 4, "rotate it first"),
+    case(&["revoke", "web"], 4, "rotate it first"),
+    case(&["revoke", "nope", "--yes"], 3, "'nope'"),
+    // log.
+    case(&["log", "--limit", "0"], 2, "0"),
+    case(&["log", "--limit", "-1"], 2, "-1"),
+    case(&["log", "--limit", "lots"], 2, "lots"),
+    case(&["log", "--since", "-1h"], 2, "'-1h'"),
+    case(
+        &["log", "--since", "the dawn of time"],
+        2,
+        "'the dawn of time'",
+    ),
+    case(&["log", "--event", "deleted"], 2, "deleted"),
+    case(&["log", "--verify", "web"], 2, "cannot be used with"),
+    case(&["log", "--env", ""], 2, "environment '' is empty"),
+    case(&["log", "nope"], 3, "'nope'"),
+    // Global flags.
+    case(&["--actor", "x\u{7f}", "list"], 2, "control characters"),
+    Case {
+        args: &["verify"],
+        stdin: "kw_\0\0\0\n",
+        code: 5,
+        fragment: "",
+    },
+    Case {
+        args: &["--json", "verify"],
+        stdin: "\u{feff}kw_abc",
+        code: 5,
+        fragment: "",
+    },
     // Unknown commands and flags.
     case(&["frobnicate"], 2, "frobnicate"),
     case(&["create", "--colour"], 2, "--colour"),
 ];
+
+/// The vault's files, byte for byte.
+fn files(v: &TestVault) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(v.dir())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn there_are_at_least_40_cases() {
+    assert!(CASES.len() >= 40, "{}", CASES.len());
+}
 
 #[test]
 fn every_bad_input_is_refused_with_its_exit_code_and_leaves_the_vault_unchanged() {
     let v = TestVault::new();
     v.create(&["--name", "web"]);
     let before = v.dump();
+    let bytes = files(&v);
     let mut failures = Vec::new();
     for c in CASES {
         let out = v.kw(c.args).write_stdin(c.stdin).output().expect("run");
@@ -168,7 +296,7 @@ fn every_bad_input_is_refused_with_its_exit_code_and_leaves_the_vault_unchanged(
                 c.args
             ));
         }
-        if v.dump() != before {
+        if v.dump() != before || files(&v) != bytes {
             failures.push(format!("{:?} changed the vault", c.args));
         }
     }
@@ -199,4 +327,59 @@ fn bad_input_in_json_mode_is_a_json_error_on_stderr_and_nothing_on_stdout() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn invalid_utf8_arguments_are_usage_errors() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    v.create(&["--name", "other"]);
+    let before = v.dump();
+    let bad = OsStr::from_bytes(b"caf\xe9\xff");
+    for flag in [
+        &["create", "--name"][..],
+        &["create", "--env"],
+        &["create", "--scope"],
+        &["log", "--since"],
+        &["show"],
+    ] {
+        let out = v.kw(flag).arg(bad).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("UTF-8"),
+            "{flag:?}"
+        );
+    }
+    let out = v
+        .kw(["revoke", "other", "--yes", "--reason"])
+        .arg(bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(v.dump(), before);
+}
+
+#[test]
+fn an_empty_vault_path_is_a_usage_error() {
+    let v = TestVault::new();
+    v.bare()
+        .args(["--vault", "", "create"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "a value is required for '--vault",
+        ));
+    v.bare()
+        .env("KEYWARD_VAULT", "")
+        .arg("create")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--vault"));
+    assert!(
+        !v.dir().join("home").exists(),
+        "nothing was created anywhere"
+    );
 }
