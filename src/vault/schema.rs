@@ -10,7 +10,7 @@ use crate::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -108,4 +108,14 @@ CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
+"#;
+
+/// Create, rotate and name lookups ask for an environment's keys that are
+/// neither superseded nor revoked. A partial index holds only those, so the
+/// lookups stay small however long an environment's history grows. The
+/// index on created_at served no query.
+const V2: &str = r#"
+CREATE INDEX keys_current_by_env_name ON keys(env, name)
+    WHERE revoked_at IS NULL AND rotated_to IS NULL;
+DROP INDEX keys_by_created;
 "#;

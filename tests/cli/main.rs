@@ -9,6 +9,7 @@ mod create;
 mod help;
 mod list_show;
 mod log;
+mod migration;
 mod prompts;
 mod revoke;
 mod rotate;

@@ -1,0 +1,86 @@
+//! A vault written by the first schema version is migrated on open, and
+//! everything in it still works.
+
+use crate::common::*;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vault-v1.db");
+const SECRETS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/vault-v1.secrets"
+);
+const THEN: &str = "2026-11-02T00:00:00Z";
+
+fn fixture_copy() -> TestVault {
+    let v = TestVault::new();
+    std::fs::copy(FIXTURE, &v.path).expect("copy fixture");
+    v
+}
+
+#[test]
+fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
+    let v = fixture_copy();
+    let version = |v: &TestVault| -> i64 {
+        v.sql()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version")
+    };
+    assert_eq!(version(&v), 1);
+    let secrets = std::fs::read_to_string(SECRETS).expect("secrets");
+    for line in secrets.lines().filter(|l| !l.starts_with('#')) {
+        let (status, secret) = line.split_once(' ').expect("status secret");
+        let out = v
+            .kw_at(THEN, ["--json", "verify"])
+            .write_stdin(secret)
+            .output()
+            .expect("run");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let expected = match status {
+            "revoked" => "API_KEY_REVOKED",
+            _ => "VALID",
+        };
+        assert_eq!(doc["code"], expected, "{status} key");
+        if expected == "VALID" {
+            assert_eq!(doc["key"]["status"], status);
+        }
+    }
+    assert_eq!(version(&v), 2);
+    let conn = v.sql();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let index: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'keys_current_by_env_name'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert_eq!(index, 1);
+    drop(conn);
+    let all = json(
+        &v.kw_at(THEN, ["--json", "list", "--all"])
+            .assert()
+            .success(),
+    );
+    assert_eq!(all.as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        json(&v.kw_at(THEN, ["--json", "config"]).assert().success())["max_keys"],
+        4
+    );
+    v.kw(["log", "--verify"]).assert().success();
+    v.kw_at(THEN, ["rotate", "web", "--env", "prod", "--grace", "1h"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_checked_in_fixture_is_never_modified_by_tests() {
+    let conn =
+        rusqlite::Connection::open_with_flags(FIXTURE, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 1, "tests must work on a copy of the fixture");
+}
