@@ -55,6 +55,13 @@ pub enum Error {
         known: i64,
     },
 
+    #[error(
+        "cannot change {}: it is read-only for this user \
+         (check the permissions of the file and of its directory)",
+        .0.display()
+    )]
+    VaultReadOnly(PathBuf),
+
     #[error("the activity log is broken at event {id}: {reason}")]
     BrokenChain { id: i64, reason: String },
 
@@ -87,6 +94,7 @@ impl Error {
             Error::VaultMissing(_)
             | Error::NotAVault { .. }
             | Error::VaultTooNew { .. }
+            | Error::VaultReadOnly(_)
             | Error::BrokenChain { .. }
             | Error::Cancelled => exit::RUNTIME,
         }
@@ -103,6 +111,7 @@ impl Error {
             Error::VaultMissing(_) => "VAULT_MISSING",
             Error::NotAVault { .. } => "VAULT_INVALID",
             Error::VaultTooNew { .. } => "VAULT_TOO_NEW",
+            Error::VaultReadOnly(_) => "VAULT_READ_ONLY",
             Error::BrokenChain { .. } => "LOG_BROKEN",
             Error::Cancelled => "CANCELLED",
         }

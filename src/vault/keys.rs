@@ -145,8 +145,11 @@ impl Vault {
             .prepare_cached(
                 "UPDATE keys SET last_used_at = ?1 WHERE id = ?2
                  AND (last_used_at IS NULL OR last_used_at <= ?1 - ?3)",
-            )?
-            .execute(rusqlite::params![now.unix(), key.id, LAST_USED_RESOLUTION])?;
+            )
+            .and_then(|mut s| {
+                s.execute(rusqlite::params![now.unix(), key.id, LAST_USED_RESOLUTION])
+            })
+            .map_err(|e| super::read_only(&self.path, e.into()))?;
         Ok(changed > 0)
     }
 }

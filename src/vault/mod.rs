@@ -72,7 +72,9 @@ impl Vault {
             conn,
             path: path.to_path_buf(),
         };
-        vault.prepare().map_err(|e| vault.explain(e))?;
+        vault
+            .prepare()
+            .map_err(|e| read_only(path, vault.explain(e)))?;
         Ok(vault)
     }
 
@@ -80,7 +82,8 @@ impl Vault {
         &self.path
     }
 
-    /// Checks what the file is, then brings its schema up to date.
+    /// Checks what the file is, then brings its schema up to date (a vault
+    /// from an older keyward needs write access once, for its migration).
     fn prepare(&mut self) -> Result<()> {
         let found = schema::inspect(&self.conn).map_err(|e| self.explain(e))?;
         match found {
@@ -127,14 +130,16 @@ impl Vault {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: its checks and writes
     /// see no other writer between them, and an error leaves nothing behind.
     fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("cannot start a write transaction on the vault")?;
-        let value = f(&tx)?;
-        tx.commit()
-            .context("cannot commit the change to the vault")?;
-        Ok(value)
+        let run = |conn: &mut Connection| -> Result<T> {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("cannot start a write transaction on the vault")?;
+            let value = f(&tx)?;
+            tx.commit()
+                .context("cannot commit the change to the vault")?;
+            Ok(value)
+        };
+        run(&mut self.conn).map_err(|e| read_only(&self.path, e))
     }
 }
 
@@ -157,6 +162,19 @@ fn enable_wal(conn: &Connection) -> Result<()> {
                 return Err(anyhow::Error::new(e).context("cannot switch the vault to WAL mode"));
             }
         }
+    }
+}
+
+/// SQLite's "attempt to write a readonly database", as a sentence naming the file.
+fn read_only(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    let is_read_only = err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
+        .any(|e| e.sqlite_error_code() == Some(ErrorCode::ReadOnly));
+    if is_read_only {
+        Error::VaultReadOnly(path.to_path_buf()).into()
+    } else {
+        err
     }
 }
 

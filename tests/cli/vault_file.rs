@@ -185,3 +185,99 @@ fn the_events_table_refuses_update_and_delete() {
     let delete = conn.execute("DELETE FROM events", []);
     assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
 }
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Root ignores file modes, so as root (CI) the vault is handed to nobody,
+/// and [`unprivileged`] runs keyward as nobody through setpriv.
+fn hand_over(v: &TestVault) {
+    if is_root() {
+        let status = std::process::Command::new("chown")
+            .args(["-R", "65534"])
+            .arg(v.dir())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "chown");
+    }
+}
+
+/// Runs keyward as a user who owns the vault but may lack write access.
+fn unprivileged(v: &TestVault, args: &[&str]) -> std::process::Command {
+    let root = is_root();
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        std::process::Command::new(BIN)
+    };
+    cmd.arg("--vault")
+        .arg(&v.path)
+        .args(args)
+        .env("KEYWARD_ACTOR", ACTOR)
+        .env_remove("KEYWARD_VAULT");
+    cmd
+}
+
+fn run_with_stdin(mut cmd: std::process::Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn a_read_only_vault_can_be_read_and_verified_but_not_changed() {
+    for dir_read_only in [false, true] {
+        let v = TestVault::new();
+        let secret = v.create(&["--name", "web"]);
+        v.create(&["--name", "other"]);
+        let before = v.dump();
+        hand_over(&v);
+        std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+        if dir_read_only {
+            std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o500))
+                .expect("chmod dir");
+        }
+        let list = run_with_stdin(unprivileged(&v, &["--json", "list"]), "");
+        assert!(
+            list.status.success(),
+            "list: {}",
+            String::from_utf8_lossy(&list.stderr)
+        );
+        let verify = run_with_stdin(unprivileged(&v, &["verify"]), &secret);
+        assert_eq!(verify.status.code(), Some(0), "verify still answers");
+        assert!(String::from_utf8_lossy(&verify.stderr).contains("read-only"));
+        for args in [
+            &["create", "--name", "x"][..],
+            &["revoke", "other", "--yes"],
+            &["config", "set", "max-keys", "9"],
+        ] {
+            let out = run_with_stdin(unprivileged(&v, args), "");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains("read-only for this user") && err.contains("vault.db"),
+                "{args:?}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+        std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod dir back");
+        assert_eq!(v.dump(), before, "dir read-only: {dir_read_only}");
+    }
+}
