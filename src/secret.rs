@@ -64,12 +64,17 @@ pub fn hash(bytes: &[u8]) -> [u8; 32] {
 pub fn generate(prefix: &str) -> anyhow::Result<Secret> {
     let mut random = Zeroizing::new([0u8; RANDOM_LEN]);
     fill_base62(&mut random[..])?;
+    Ok(Secret(encode(prefix, &random)))
+}
+
+/// `{prefix}_{random}{checksum}` for a random part of base62 characters.
+fn encode(prefix: &str, random: &[u8; RANDOM_LEN]) -> String {
     let mut text = String::with_capacity(prefix.len() + 1 + BODY_LEN);
     text.push_str(prefix);
     text.push('_');
     text.extend(random.iter().map(|&b| char::from(b)));
     text.push_str(&checksum(&random[..]));
-    Ok(Secret(text))
+    text
 }
 
 /// Fills `out` with base62 characters drawn uniformly from the OS CSPRNG
@@ -232,6 +237,51 @@ mod tests {
         assert_eq!(s.hint(), &s.expose()[s.expose().len() - 4..]);
         let debug = format!("{s:?}");
         assert!(!debug.contains(&s.expose()[3..]), "{debug}");
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn base62() -> impl Strategy<Value = [u8; RANDOM_LEN]> {
+            proptest::array::uniform32(proptest::sample::select(BASE62.to_vec()))
+        }
+
+        fn prefix() -> impl Strategy<Value = String> {
+            "[a-z][a-z0-9_]{0,15}"
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            #[test]
+            fn parse_never_panics(s in any::<String>()) {
+                let _ = parse(&s);
+            }
+
+            #[test]
+            fn every_encoded_secret_parses(p in prefix(), random in base62()) {
+                let text = encode(&p, &random);
+                prop_assert_eq!(parse(&text).map(|s| s.expose().to_string()).ok(), Some(text));
+            }
+
+            #[test]
+            fn any_single_character_change_in_the_body_is_caught(
+                p in prefix(),
+                random in base62(),
+                at in 0..BODY_LEN,
+                with in proptest::sample::select(BASE62.to_vec()),
+            ) {
+                let text = encode(&p, &random);
+                let mut bytes = text.clone().into_bytes();
+                let i = p.len() + 1 + at;
+                prop_assume!(bytes[i] != with);
+                bytes[i] = with;
+                let changed = String::from_utf8(bytes).expect("ascii");
+                prop_assert_eq!(parse(&changed).err(), Some(Malformed::Checksum));
+            }
+        }
     }
 
     #[test]

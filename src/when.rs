@@ -289,6 +289,46 @@ mod tests {
         }
     }
 
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            /// Any input either parses to a time from now to ten years ahead,
+            /// or is a usage error that quotes it, escaped.
+            #[test]
+            fn moments_are_in_range_or_a_usage_error(s in any::<String>()) {
+                match parse_moment(&s, NOW) {
+                    Ok(t) => prop_assert!(t >= NOW && t.unix() - NOW.unix() <= MAX_AHEAD_SECS),
+                    Err(Error::Usage(msg)) => {
+                        let quoted = format!("'{}'", quote(&s));
+                        prop_assert!(msg.contains(&quoted), "{}", msg);
+                        prop_assert!(!msg.chars().any(char::is_control));
+                    }
+                    Err(other) => prop_assert!(false, "unexpected {:?}", other),
+                }
+                let _ = parse_deadline(&s, NOW);
+                let _ = parse_since(&s, NOW);
+            }
+
+            #[test]
+            fn durations_count_exactly_from_now(secs in 0u64..=MAX_AHEAD_SECS as u64) {
+                let text = humantime::format_duration(std::time::Duration::from_secs(secs)).to_string();
+                prop_assert_eq!(parse_moment(&text, NOW), Ok(NOW.plus_secs(secs as i64)));
+                prop_assert_eq!(parse_since(&text, NOW), Ok(NOW.plus_secs(-(secs as i64))));
+            }
+
+            #[test]
+            fn rfc3339_times_round_trip(secs in 0i64..=MAX_AHEAD_SECS) {
+                let at = NOW.plus_secs(secs);
+                prop_assert_eq!(parse_moment(&at.rfc3339(), NOW), Ok(at));
+            }
+        }
+    }
+
     #[test]
     fn relative_times_use_the_largest_unit() {
         assert_eq!(

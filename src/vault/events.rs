@@ -154,11 +154,18 @@ fn verify_chain(conn: &Connection) -> Result<u64> {
             }
             .into());
         }
-        let text = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
+        // Read as raw values: a tampered column may hold anything.
+        let text = |i: usize| -> Result<Option<String>, Error> {
+            match r.get_ref(i).map(|v| v.as_str_or_null()) {
+                Ok(Ok(v)) => Ok(v.map(str::to_string)),
+                _ => Err(broken(
+                    "it holds a value that is not text (it was changed after it was written)",
+                )),
+            }
+        };
         let (kind, actor, details) = (text(2)?, text(6)?, text(7)?);
         let (key_id, related, env) = (text(3)?, text(4)?, text(5)?);
-        let stored_prev: Option<String> = r.get(8)?;
-        let stored_hash: Option<String> = r.get(9)?;
+        let (stored_prev, stored_hash) = (text(8)?, text(9)?);
         if stored_prev.as_deref() != Some(prev.as_str()) {
             return Err(broken("it does not link to the event before it").into());
         }
@@ -191,4 +198,100 @@ fn verify_chain(conn: &Connection) -> Result<u64> {
         count += 1;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::vault::{Access, NewKey, Setting};
+    use crate::when::Deadline;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
+    const TEXT_COLUMNS: [&str; 8] = [
+        "event",
+        "key_id",
+        "related_key_id",
+        "env",
+        "actor",
+        "details",
+        "prev_hash",
+        "hash",
+    ];
+
+    /// A vault with a few of every kind of event.
+    fn vault() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut v = Vault::open(&dir.path().join("v.db"), Access::OrCreate).expect("open");
+        v.set_setting(Setting::MaxKeys, "50", "setup", NOW)
+            .expect("config");
+        for i in 0..6 {
+            let new = NewKey {
+                name: Some(format!("k{i}")),
+                env: format!("env{}", i % 2),
+                expires: Deadline::Never,
+                scopes: vec!["read".into()],
+                prefix: None,
+            };
+            v.create(new, "setup\u{e9}", NOW.plus_secs(i))
+                .expect("create");
+        }
+        (dir, v)
+    }
+
+    fn broken_at(v: &Vault) -> Option<i64> {
+        match v.verify_chain() {
+            Ok(_) => None,
+            Err(e) => match e.downcast::<Error>() {
+                Ok(Error::BrokenChain { id, .. }) => Some(id),
+                other => panic!("not a broken chain: {other:?}"),
+            },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        /// Any single-byte change to any stored field of any event is found,
+        /// and the event named is the one that was changed.
+        #[test]
+        fn any_single_byte_change_is_detected(
+            row in 1i64..=7,
+            column in 0usize..=TEXT_COLUMNS.len(),
+            at in any::<prop::sample::Index>(),
+            xor in 1u8..=255,
+        ) {
+            thread_local!(static VAULT: (tempfile::TempDir, Vault) = vault());
+            VAULT.with(|(_, v)| {
+                assert_eq!(broken_at(v), None, "the chain starts intact");
+                v.conn.execute_batch(
+                    "BEGIN; DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;",
+                ).expect("begin");
+                if column == TEXT_COLUMNS.len() {
+                    v.conn.execute("UPDATE events SET at = (at | ?1) - (at & ?1) WHERE id = ?2", (i64::from(xor), row)).expect("at");
+                } else {
+                    let name = TEXT_COLUMNS[column];
+                    let old: Option<Vec<u8>> = v
+                        .conn
+                        .query_row(&format!("SELECT CAST({name} AS BLOB) FROM events WHERE id = ?1"), [row], |r| r.get(0))
+                        .expect("read");
+                    let mut bytes = old.unwrap_or_default();
+                    if bytes.is_empty() {
+                        bytes.push(xor);
+                    } else {
+                        let i = at.index(bytes.len());
+                        bytes[i] ^= xor;
+                    }
+                    v.conn
+                        .execute(&format!("UPDATE events SET {name} = CAST(?1 AS TEXT) WHERE id = ?2"), (bytes, row))
+                        .expect("tamper");
+                }
+                let found = broken_at(v);
+                v.conn.execute_batch("ROLLBACK").expect("rollback");
+                prop_assert_eq!(found, Some(row), "column {}", column);
+                Ok(())
+            })?;
+        }
+    }
 }

@@ -345,6 +345,42 @@ mod tests {
     }
 
     #[test]
+    fn id_prefixes_reach_the_ends_of_the_alphabet() {
+        let (_d, mut v) = vault();
+        let (template, _) = v.create(new("a", "default"), "t", NOW).expect("create");
+        for id in [
+            "key_qqqqzzzzzzzzzzzz",
+            "key_qqqq222222222222",
+            "key_qqqq7aaaaaaaaaaa",
+        ] {
+            let k = Key {
+                id: id.to_string(),
+                name: id.to_string(),
+                ..template.clone()
+            };
+            insert(&v.conn, &k, &secret::generate("kw").expect("rng")).expect("insert");
+        }
+        let find = |q: &str| v.find(&KeyRef::parse(q), "default", NOW).map(|k| k.id);
+        assert_eq!(
+            find("key_qqqqz").ok().as_deref(),
+            Some("key_qqqqzzzzzzzzzzzz")
+        );
+        assert_eq!(
+            find("key_qqqq2").ok().as_deref(),
+            Some("key_qqqq222222222222")
+        );
+        assert_eq!(
+            find("key_qqqq7").ok().as_deref(),
+            Some("key_qqqq7aaaaaaaaaaa")
+        );
+        let err = find("key_qqqq").expect_err("three match").to_string();
+        assert!(
+            err.contains("key_qqqqzzzzzzzzzzzz") && err.contains("key_qqqq222222222222"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn expired_keys_do_not_count_against_the_limit_or_hold_names() {
         let (_d, mut v) = vault();
         let mut short = new("web", "default");
@@ -379,5 +415,91 @@ mod tests {
         assert_eq!(k.last_used_at, Some(NOW));
         assert!(!v.touch(&k, NOW.plus_secs(59)).expect("touch"));
         assert!(v.touch(&k, NOW.plus_secs(60)).expect("touch"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::error::Error;
+
+        const STEMS: [&str; 3] = ["aaaa", "aaab", "zz77"];
+        const ALPHABET: &str = "abcdefghijklmnopqrstuvwxyz234567";
+
+        /// A vault holding 40 keys whose ids share a few stems, so that
+        /// prefixes collide; their ids in order.
+        fn vault_with_ids() -> (tempfile::TempDir, Vault, Vec<String>) {
+            let (dir, mut v) = vault();
+            let (template, _) = v
+                .create(new("template", "default"), "t", NOW)
+                .expect("create");
+            let mut ids = vec![template.id.clone()];
+            for i in 0..40usize {
+                let tail: String = (0..12)
+                    .map(|j| ALPHABET.as_bytes()[(i * 7 + j * 13 + i * j) % 32] as char)
+                    .collect();
+                let id = format!("key_{}{tail}", STEMS[i % 3]);
+                let k = Key {
+                    id: id.clone(),
+                    name: format!("n{i}"),
+                    is_default: false,
+                    ..template.clone()
+                };
+                insert(&v.conn, &k, &secret::generate("kw").expect("rng")).expect("insert");
+                ids.push(id);
+            }
+            ids.sort();
+            ids.dedup();
+            (dir, v, ids)
+        }
+
+        fn query() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (0usize..3, "[a-z2-7]{0,12}").prop_map(|(s, t)| format!("key_{}{t}", STEMS[s])),
+                "key_[a-z2-7]{0,16}",
+                "n[0-9]{1,2}",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            /// The vault resolves a KEY exactly as the contract says: a full id,
+            /// else the one key whose id starts with it (4+ chars after key_) or
+            /// that is active with that name; none is not found, several ambiguous.
+            #[test]
+            fn resolution_matches_the_contract(q in query()) {
+                thread_local!(static VAULT: (tempfile::TempDir, Vault, Vec<String>) = vault_with_ids());
+                VAULT.with(|(_, v, ids)| {
+                    let found = v.find(&KeyRef::parse(&q), "default", NOW);
+                    let by_prefix: Vec<&String> = match q.strip_prefix("key_") {
+                        Some(rest) if rest.len() >= 4 && rest.bytes().all(|b| ALPHABET.as_bytes().contains(&b)) => {
+                            ids.iter().filter(|id| id.starts_with(&q)).collect()
+                        }
+                        _ => vec![],
+                    };
+                    let by_name: Vec<String> = (0..40)
+                        .filter(|i| q == format!("n{i}"))
+                        .map(|i| format!("n{i}"))
+                        .chain((q == "template").then(|| "template".to_string()))
+                        .collect();
+                    let expected = if ids.contains(&q) { 1 } else { by_prefix.len() + by_name.len() };
+                    match (expected, found) {
+                        (1, Ok(k)) => prop_assert!(k.id == q || k.id.starts_with(&q) || k.name == q),
+                        (0, Err(e)) => {
+                            let not_found = matches!(e.downcast_ref::<Error>(), Some(Error::NotFound { .. }));
+                            prop_assert!(not_found, "{:?}: {}", q, e);
+                        }
+                        (n, Err(e)) if n > 1 => {
+                            let ambiguous = matches!(e.downcast_ref::<Error>(), Some(Error::Ambiguous { .. }));
+                            prop_assert!(ambiguous, "{:?}: {}", q, e);
+                        }
+                        (n, other) => prop_assert!(false, "{} candidates for {:?}, got {:?}", n, q, other.map(|k| k.id)),
+                    }
+                    Ok(())
+                })?;
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod crash;
 mod create;
 mod help;
+mod hygiene;
 mod list_show;
 mod log;
 mod migration;
