@@ -1,7 +1,7 @@
 //! The activity log: append with the hash chain, read with filters (newest
 //! first, paged by id), and walk the chain to check it.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, types::Value as SqlValue};
+use rusqlite::{Connection, OptionalExtension, Row, types::Value as SqlValue};
 
 use super::Vault;
 use crate::error::{Error, Result};
@@ -90,7 +90,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 /// Appends an event inside the caller's transaction, chained to the last one.
-pub(super) fn append(tx: &Transaction<'_>, e: NewEvent) -> Result<i64> {
+pub(super) fn append(tx: &Connection, e: NewEvent) -> Result<i64> {
     let last: Option<(i64, String)> = tx
         .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))

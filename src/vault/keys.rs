@@ -57,47 +57,7 @@ impl Vault {
     /// Creates a key, unless its environment is at `max-keys` active keys or
     /// an active key there has the name. Returns the key and its secret.
     pub fn create(&mut self, new: NewKey, actor: &str, now: Timestamp) -> Result<(Key, Secret)> {
-        self.write(|tx| {
-            let config = settings::read(tx)?;
-            let active = active_in_env(tx, &new.env, now)?;
-            lifecycle::may_add_active(active.len(), config.max_keys, &new.env)?;
-            let id = key::new_id()?;
-            let name = new.name.clone().unwrap_or_else(|| id.clone());
-            lifecycle::name_is_free(&active, &name, &new.env)?;
-            let prefix = new.prefix.clone().unwrap_or(config.prefix);
-            let secret = secret::generate(&prefix)?;
-            let key = Key {
-                id,
-                name,
-                env: new.env.clone(),
-                prefix,
-                hint: secret.hint(),
-                scopes: new.scopes.clone(),
-                is_default: !env_has_keys(tx, &new.env)?,
-                created_at: now,
-                expires_at: new.expires.timestamp(),
-                revoked_at: None,
-                revoke_reason: None,
-                last_used_at: None,
-                rotated_from: None,
-                rotated_to: None,
-            };
-            insert(tx, &key, &secret)?;
-            let mut details = Map::new();
-            details.insert("name".into(), json!(key.name));
-            details.insert("prefix".into(), json!(key.prefix));
-            details.insert(
-                "expires_at".into(),
-                json!(key.expires_at.map(Timestamp::rfc3339)),
-            );
-            details.insert("scopes".into(), json!(key.scopes));
-            details.insert("default".into(), json!(key.is_default));
-            events::append(
-                tx,
-                key_event(EventKind::Created, &key, None, actor, now, details),
-            )?;
-            Ok((key, secret))
-        })
+        self.write(|tx| create(tx, new, actor, now))
     }
 
     /// The one key a KEY argument names: an id, a unique id prefix, or the
@@ -152,6 +112,53 @@ impl Vault {
             .map_err(|e| super::read_only(&self.path, e.into()))?;
         Ok(changed > 0)
     }
+}
+
+pub(super) fn create(
+    tx: &Connection,
+    new: NewKey,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(Key, Secret)> {
+    let config = settings::read(tx)?;
+    let active = active_in_env(tx, &new.env, now)?;
+    lifecycle::may_add_active(active.len(), config.max_keys, &new.env)?;
+    let id = key::new_id()?;
+    let name = new.name.clone().unwrap_or_else(|| id.clone());
+    lifecycle::name_is_free(&active, &name, &new.env)?;
+    let prefix = new.prefix.clone().unwrap_or(config.prefix);
+    let secret = secret::generate(&prefix)?;
+    let key = Key {
+        id,
+        name,
+        env: new.env.clone(),
+        prefix,
+        hint: secret.hint(),
+        scopes: new.scopes.clone(),
+        is_default: !env_has_keys(tx, &new.env)?,
+        created_at: now,
+        expires_at: new.expires.timestamp(),
+        revoked_at: None,
+        revoke_reason: None,
+        last_used_at: None,
+        rotated_from: None,
+        rotated_to: None,
+    };
+    insert(tx, &key, &secret)?;
+    let mut details = Map::new();
+    details.insert("name".into(), json!(key.name));
+    details.insert("prefix".into(), json!(key.prefix));
+    details.insert(
+        "expires_at".into(),
+        json!(key.expires_at.map(Timestamp::rfc3339)),
+    );
+    details.insert("scopes".into(), json!(key.scopes));
+    details.insert("default".into(), json!(key.is_default));
+    events::append(
+        tx,
+        key_event(EventKind::Created, &key, None, actor, now, details),
+    )?;
+    Ok((key, secret))
 }
 
 pub(super) fn find(conn: &Connection, key: &KeyRef, env: &str, now: Timestamp) -> Result<Key> {

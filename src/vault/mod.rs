@@ -18,6 +18,9 @@ use anyhow::Context;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, Result};
+use crate::key::{Key, KeyRef};
+use crate::secret::Secret;
+use crate::when::{Deadline, Timestamp};
 
 pub use events::{EventFilter, EventPage};
 pub use keys::{KeyFilter, NewKey};
@@ -140,6 +143,47 @@ impl Vault {
             Ok(value)
         };
         run(&mut self.conn).map_err(|e| read_only(&self.path, e))
+    }
+}
+
+/// Several writes in one transaction, for bulk loads such as the seed tool:
+/// all or nothing, each with the same checks as on its own.
+pub struct Batch<'a> {
+    conn: &'a Connection,
+}
+
+impl Batch<'_> {
+    pub fn create(&self, new: NewKey, actor: &str, now: Timestamp) -> Result<(Key, Secret)> {
+        keys::create(self.conn, new, actor, now)
+    }
+
+    pub fn rotate(
+        &self,
+        key: &KeyRef,
+        env: &str,
+        r: Rotation,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Rotated> {
+        lifecycle::rotate(self.conn, key, env, r, actor, now)
+    }
+
+    pub fn change_expiry(
+        &self,
+        key: &KeyRef,
+        env: &str,
+        expires: Deadline,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Key> {
+        lifecycle::change_expiry(self.conn, key, env, expires, actor, now)
+    }
+}
+
+impl Vault {
+    /// Runs `f` in one write transaction; see [`Batch`].
+    pub fn batch<T>(&mut self, f: impl FnOnce(&Batch<'_>) -> Result<T>) -> Result<T> {
+        self.write(|tx| f(&Batch { conn: tx }))
     }
 }
 
