@@ -56,6 +56,63 @@ impl Status {
     pub fn is_live(self) -> bool {
         matches!(self, Status::Active | Status::Grace)
     }
+
+    /// The status of a key from the fields it is derived from.
+    pub fn derive(
+        revoked: bool,
+        expires_at: Option<Timestamp>,
+        superseded: bool,
+        now: Timestamp,
+    ) -> Status {
+        if revoked {
+            Status::Revoked
+        } else if expires_at.is_some_and(|t| t <= now) {
+            Status::Expired
+        } else if superseded {
+            Status::Grace
+        } else {
+            Status::Active
+        }
+    }
+}
+
+/// The answer `verify` gives for a presented secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyCode {
+    Valid,
+    Invalid,
+    Expired,
+    Revoked,
+    InsufficientScope,
+}
+
+impl VerifyCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyCode::Valid => "VALID",
+            VerifyCode::Invalid => "API_KEY_INVALID",
+            VerifyCode::Expired => "API_KEY_EXPIRED",
+            VerifyCode::Revoked => "API_KEY_REVOKED",
+            VerifyCode::InsufficientScope => "INSUFFICIENT_SCOPE",
+        }
+    }
+
+    /// A known key's answer: its status first, then the scopes it grants.
+    /// `has_scope` is only asked when the key is live.
+    pub fn for_status(
+        status: Status,
+        required: &[String],
+        has_scope: impl Fn(&str) -> bool,
+    ) -> Self {
+        match status {
+            Status::Revoked => VerifyCode::Revoked,
+            Status::Expired => VerifyCode::Expired,
+            Status::Active | Status::Grace if required.iter().all(|s| has_scope(s)) => {
+                VerifyCode::Valid
+            }
+            Status::Active | Status::Grace => VerifyCode::InsufficientScope,
+        }
+    }
 }
 
 impl fmt::Display for Status {
@@ -86,15 +143,12 @@ pub struct Key {
 
 impl Key {
     pub fn status(&self, now: Timestamp) -> Status {
-        if self.revoked_at.is_some() {
-            Status::Revoked
-        } else if self.expires_at.is_some_and(|t| t <= now) {
-            Status::Expired
-        } else if self.rotated_to.is_some() {
-            Status::Grace
-        } else {
-            Status::Active
-        }
+        Status::derive(
+            self.revoked_at.is_some(),
+            self.expires_at,
+            self.rotated_to.is_some(),
+            now,
+        )
     }
 
     /// The hint as a person sees it: `kw_…a1B2`.

@@ -12,6 +12,7 @@ pub mod key;
 pub mod lifecycle;
 pub mod output;
 pub mod secret;
+pub mod seed;
 pub mod text;
 pub mod vault;
 pub mod when;

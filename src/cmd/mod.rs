@@ -24,7 +24,7 @@ use crate::secret::Secret;
 use crate::vault::{Access, Rotated, Settings, Vault};
 use crate::when::Timestamp;
 
-pub use verify::{Verdict, VerifyCode};
+pub use verify::Verdict;
 
 /// What a command produced, for output to print.
 #[derive(Debug)]
@@ -61,7 +61,9 @@ impl Report {
     /// The exit code for a command that ran to the end.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Report::Verified(v) if v.code != VerifyCode::Valid => crate::error::exit::INVALID_KEY,
+            Report::Verified(v) if v.code != crate::key::VerifyCode::Valid => {
+                crate::error::exit::INVALID_KEY
+            }
             _ => crate::error::exit::OK,
         }
     }

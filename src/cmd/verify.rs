@@ -8,34 +8,13 @@ use std::io::{BufRead, Read};
 use super::{Ctx, Report, prompt, validate_all};
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
-use crate::key::{Key, Status};
+use crate::key::{Key, KeyRef, VerifyCode};
 use crate::secret;
 use crate::text::Field;
 use crate::vault::Access;
 
 /// Longer input than this cannot be a secret; it is not read further.
 const MAX_INPUT: u64 = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifyCode {
-    Valid,
-    Invalid,
-    Expired,
-    Revoked,
-    InsufficientScope,
-}
-
-impl VerifyCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerifyCode::Valid => "VALID",
-            VerifyCode::Invalid => "API_KEY_INVALID",
-            VerifyCode::Expired => "API_KEY_EXPIRED",
-            VerifyCode::Revoked => "API_KEY_REVOKED",
-            VerifyCode::InsufficientScope => "INSUFFICIENT_SCOPE",
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct Verdict {
@@ -88,35 +67,19 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
     };
     let now = ctx.now();
     let vault = ctx.vault(Access::Existing)?;
-    let Some(key) = vault.key_for_secret(&secret)? else {
-        return Ok(Report::Verified(Verdict::invalid(VerifyCode::Invalid)));
+    let check = vault.check(&secret, &args.require_scopes, now)?;
+    let (Some(id), VerifyCode::Valid) = (&check.key_id, check.code) else {
+        return Ok(Report::Verified(Verdict::invalid(check.code)));
     };
-    let code = match key.status(now) {
-        Status::Revoked => VerifyCode::Revoked,
-        Status::Expired => VerifyCode::Expired,
-        Status::Active | Status::Grace => {
-            if args.require_scopes.iter().all(|s| key.scopes.contains(s)) {
-                VerifyCode::Valid
-            } else {
-                VerifyCode::InsufficientScope
-            }
-        }
-    };
-    if code != VerifyCode::Valid {
-        return Ok(Report::Verified(Verdict::invalid(code)));
-    }
-    let warning = match vault.touch(&key, now) {
+    let warning = match vault.touch(&check, now) {
         Ok(_) => None,
         Err(e) => Some(format!(
             "the key is valid, but its last use could not be recorded: {e:#}"
         )),
     };
-    let key = Key {
-        last_used_at: key.last_used_at.max(Some(now)),
-        ..key
-    };
+    let key = vault.find(&KeyRef::Id(id.clone()), "", now)?;
     Ok(Report::Verified(Verdict {
-        code,
+        code: check.code,
         key: Some(key),
         warning,
     }))

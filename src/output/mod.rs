@@ -7,8 +7,9 @@ mod table;
 
 use std::io::{self, Write};
 
-use crate::cmd::{Report, VerifyCode};
+use crate::cmd::Report;
 use crate::error::Error;
+use crate::key::VerifyCode;
 use crate::text::escape;
 use crate::when::Timestamp;
 

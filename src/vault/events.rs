@@ -24,45 +24,15 @@ pub struct EventFilter {
 /// A page of events, newest first.
 pub type EventPage = Vec<Event>;
 
+pub(super) const LAST_EVENT: &str =
+    "SELECT id, hash FROM events WHERE id = (SELECT max(id) FROM events)";
+
 const EVENT_COLUMNS: &str =
     "e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name";
 
 impl Vault {
     pub fn events(&self, filter: &EventFilter) -> Result<EventPage> {
-        let mut sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN keys k ON k.id = e.key_id WHERE 1=1"
-        );
-        let mut params: Vec<SqlValue> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, value: SqlValue| {
-            params.push(value);
-            sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
-        };
-        if let Some(id) = &filter.key_id {
-            bind(&mut sql, " AND (e.key_id = ? ", id.clone().into());
-            bind(&mut sql, "OR e.related_key_id = ?)", id.clone().into());
-        }
-        if let Some(env) = &filter.env {
-            bind(&mut sql, " AND e.env = ?", env.clone().into());
-        }
-        if !filter.kinds.is_empty() {
-            sql.push_str(" AND e.event IN (");
-            for (i, kind) in filter.kinds.iter().enumerate() {
-                bind(
-                    &mut sql,
-                    if i == 0 { "?" } else { ", ?" },
-                    kind.clone().into(),
-                );
-            }
-            sql.push(')');
-        }
-        if let Some(since) = filter.since {
-            bind(&mut sql, " AND e.at >= ?", since.unix().into());
-        }
-        if let Some(before) = filter.before_id {
-            bind(&mut sql, " AND e.id < ?", before.into());
-        }
-        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
-        bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", limit.into());
+        let (sql, params) = page_query(filter);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(params), event_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -73,6 +43,46 @@ impl Vault {
     pub fn verify_chain(&self) -> Result<u64> {
         verify_chain(&self.conn)
     }
+}
+
+/// The SQL and parameters for a page of the log: newest first, after
+/// `before_id` when paging (keyset, never OFFSET).
+pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
+    let mut sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN keys k ON k.id = e.key_id WHERE 1=1"
+    );
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut bind = |sql: &mut String, clause: &str, value: SqlValue| {
+        params.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
+    };
+    if let Some(id) = &filter.key_id {
+        bind(&mut sql, " AND (e.key_id = ? ", id.clone().into());
+        bind(&mut sql, "OR e.related_key_id = ?)", id.clone().into());
+    }
+    if let Some(env) = &filter.env {
+        bind(&mut sql, " AND e.env = ?", env.clone().into());
+    }
+    if !filter.kinds.is_empty() {
+        sql.push_str(" AND e.event IN (");
+        for (i, kind) in filter.kinds.iter().enumerate() {
+            bind(
+                &mut sql,
+                if i == 0 { "?" } else { ", ?" },
+                kind.clone().into(),
+            );
+        }
+        sql.push(')');
+    }
+    if let Some(since) = filter.since {
+        bind(&mut sql, " AND e.at >= ?", since.unix().into());
+    }
+    if let Some(before) = filter.before_id {
+        bind(&mut sql, " AND e.id < ?", before.into());
+    }
+    let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+    bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", limit.into());
+    (sql, params)
 }
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
@@ -92,7 +102,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 /// Appends an event inside the caller's transaction, chained to the last one.
 pub(super) fn append(tx: &Connection, e: NewEvent) -> Result<i64> {
     let last: Option<(i64, String)> = tx
-        .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?
+        .prepare_cached(LAST_EVENT)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (id, prev_hash) = match last {

@@ -7,13 +7,22 @@ use serde_json::{Map, Value, json};
 use super::{Vault, events, settings};
 use crate::error::Result;
 use crate::event::{EventKind, NewEvent};
-use crate::key::{self, Key, KeyRef, Status};
+use crate::key::{self, Key, KeyRef, Status, VerifyCode};
 use crate::lifecycle;
 use crate::secret::{self, Secret};
 use crate::when::{Deadline, Timestamp};
 
 /// Minimum seconds between two last-used writes for one key.
 pub const LAST_USED_RESOLUTION: i64 = 60;
+
+/// The answer for a presented secret, and which key it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub code: VerifyCode,
+    /// The key the secret belongs to, whatever its status.
+    pub key_id: Option<String>,
+    pub last_used_at: Option<Timestamp>,
+}
 
 /// What `create` asks for; already validated by the caller.
 #[derive(Debug, Clone)]
@@ -50,8 +59,32 @@ impl KeyFilter {
     }
 }
 
-const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
-     revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to";
+/// `SELECT <every key column> FROM keys <tail>`, as a literal.
+macro_rules! select_keys {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
+            "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to FROM keys ",
+            $tail
+        )
+    };
+}
+
+// The hot statements, named so that the query-plan test checks exactly these.
+pub(super) const KEY_BY_ID: &str = select_keys!("WHERE id = ?1");
+/// Ids are [a-z2-7], all below '~', so this range is "starts with".
+pub(super) const KEYS_BY_ID_PREFIX: &str =
+    select_keys!("WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 10");
+pub(super) const CURRENT_BY_NAME: &str =
+    select_keys!("WHERE env = ?1 AND name = ?2 AND revoked_at IS NULL AND rotated_to IS NULL");
+pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
+    "WHERE env = ?1 AND revoked_at IS NULL AND rotated_to IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
+);
+pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
+const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
+pub(super) const CHECK_SECRET: &str = "SELECT id, revoked_at IS NOT NULL, expires_at, rotated_to IS NOT NULL, \
+     scopes, last_used_at FROM keys WHERE secret_sha256 = ?1";
+pub(super) const ENV_HAS_KEYS: &str = "SELECT 1 FROM keys WHERE env = ?1 LIMIT 1";
 
 impl Vault {
     /// Creates a key, unless its environment is at `max-keys` active keys or
@@ -67,34 +100,58 @@ impl Vault {
     }
 
     pub fn keys(&self, filter: &KeyFilter, now: Timestamp) -> Result<Vec<Key>> {
-        let sql = match filter.env {
-            Some(_) => format!(
-                "SELECT {KEY_COLUMNS} FROM keys WHERE env = ?1 ORDER BY env, created_at, id"
-            ),
-            None => format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY env, created_at, id"),
-        };
         let mut keys = match &filter.env {
-            Some(env) => query_keys(&self.conn, &sql, [env])?,
-            None => query_keys(&self.conn, &sql, [])?,
+            Some(env) => query_keys(&self.conn, KEYS_IN_ENV, [env])?,
+            None => query_keys(&self.conn, ALL_KEYS, [])?,
         };
         keys.retain(|k| filter.matches(k, now));
         Ok(keys)
     }
 
-    /// The key whose secret this is, if any, by its SHA-256.
-    pub fn key_for_secret(&self, secret: &Secret) -> Result<Option<Key>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE secret_sha256 = ?1");
-        Ok(self
+    /// What `verify` answers for a presented secret: one indexed lookup of
+    /// the SHA-256, reading only what the answer needs. The scopes are
+    /// parsed only when some are required.
+    pub fn check(&self, secret: &Secret, required: &[String], now: Timestamp) -> Result<Check> {
+        let found = self
             .conn
-            .prepare_cached(&sql)?
-            .query_row([&secret.hash()[..]], key_from_row)
-            .optional()?)
+            .prepare_cached(CHECK_SECRET)?
+            .query_row([&secret.hash()[..]], |r| {
+                let status = Status::derive(
+                    r.get(1)?,
+                    r.get::<_, Option<i64>>(2)?.map(Timestamp::from_unix),
+                    r.get(3)?,
+                    now,
+                );
+                let code = VerifyCode::for_status(status, required, |want| {
+                    let scopes = r
+                        .get_ref(4)
+                        .ok()
+                        .and_then(|v| v.as_str().ok())
+                        .unwrap_or("[]");
+                    serde_json::from_str::<Vec<String>>(scopes)
+                        .is_ok_and(|have| have.iter().any(|s| s == want))
+                });
+                Ok(Check {
+                    code,
+                    key_id: Some(r.get(0)?),
+                    last_used_at: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_unix),
+                })
+            })
+            .optional()?;
+        Ok(found.unwrap_or(Check {
+            code: VerifyCode::Invalid,
+            key_id: None,
+            last_used_at: None,
+        }))
     }
 
     /// Records that the key was used at `now`, at most once a minute per key.
     /// Returns whether it wrote.
-    pub fn touch(&mut self, key: &Key, now: Timestamp) -> Result<bool> {
-        if key
+    pub fn touch(&mut self, check: &Check, now: Timestamp) -> Result<bool> {
+        let Some(id) = &check.key_id else {
+            return Ok(false);
+        };
+        if check
             .last_used_at
             .is_some_and(|t| now.unix() - t.unix() < LAST_USED_RESOLUTION)
         {
@@ -106,9 +163,7 @@ impl Vault {
                 "UPDATE keys SET last_used_at = ?1 WHERE id = ?2
                  AND (last_used_at IS NULL OR last_used_at <= ?1 - ?3)",
             )
-            .and_then(|mut s| {
-                s.execute(rusqlite::params![now.unix(), key.id, LAST_USED_RESOLUTION])
-            })
+            .and_then(|mut s| s.execute(rusqlite::params![now.unix(), id, LAST_USED_RESOLUTION]))
             .map_err(|e| super::read_only(&self.path, e.into()))?;
         Ok(changed > 0)
     }
@@ -165,9 +220,8 @@ pub(super) fn find(conn: &Connection, key: &KeyRef, env: &str, now: Timestamp) -
     let mut candidates = Vec::new();
     match key {
         KeyRef::Id(id) => {
-            let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1");
             if let Some(k) = conn
-                .prepare_cached(&sql)?
+                .prepare_cached(KEY_BY_ID)?
                 .query_row([id], key_from_row)
                 .optional()?
             {
@@ -175,18 +229,11 @@ pub(super) fn find(conn: &Connection, key: &KeyRef, env: &str, now: Timestamp) -
             }
         }
         KeyRef::IdPrefixOrName(prefix) => {
-            // Ids are [a-z2-7], all below '~', so this range is "starts with".
-            let sql = format!(
-                "SELECT {KEY_COLUMNS} FROM keys WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 10"
-            );
-            candidates = query_keys(conn, &sql, [prefix])?;
+            candidates = query_keys(conn, KEYS_BY_ID_PREFIX, [prefix])?;
         }
         KeyRef::Name(_) => {}
     }
-    let sql = format!(
-        "SELECT {KEY_COLUMNS} FROM keys WHERE env = ?1 AND name = ?2 AND revoked_at IS NULL AND rotated_to IS NULL"
-    );
-    let named = query_keys(conn, &sql, [env, key.text()])?;
+    let named = query_keys(conn, CURRENT_BY_NAME, [env, key.text()])?;
     candidates.extend(
         named
             .into_iter()
@@ -197,11 +244,7 @@ pub(super) fn find(conn: &Connection, key: &KeyRef, env: &str, now: Timestamp) -
 
 /// The keys of `env` that are active at `now` (they count against max-keys).
 pub(super) fn active_in_env(conn: &Connection, env: &str, now: Timestamp) -> Result<Vec<Key>> {
-    let sql = format!(
-        "SELECT {KEY_COLUMNS} FROM keys WHERE env = ?1 AND revoked_at IS NULL AND rotated_to IS NULL \
-         AND (expires_at IS NULL OR expires_at > ?2)"
-    );
-    query_keys(conn, &sql, rusqlite::params![env, now.unix()])
+    query_keys(conn, ACTIVE_IN_ENV, rusqlite::params![env, now.unix()])
 }
 
 fn query_keys(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Key>> {
@@ -212,7 +255,7 @@ fn query_keys(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Re
 
 fn env_has_keys(conn: &Connection, env: &str) -> Result<bool> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM keys WHERE env = ?1 LIMIT 1")?
+        .prepare_cached(ENV_HAS_KEYS)?
         .query_row([env], |_| Ok(()))
         .optional()?
         .is_some())
@@ -416,12 +459,14 @@ mod tests {
     #[test]
     fn last_used_is_written_at_most_once_a_minute() {
         let (_d, mut v) = vault();
-        let (k, s) = v.create(new("a", "default"), "t", NOW).expect("a");
-        assert!(v.touch(&k, NOW).expect("touch"));
-        let k = v.key_for_secret(&s).expect("q").expect("found");
-        assert_eq!(k.last_used_at, Some(NOW));
-        assert!(!v.touch(&k, NOW.plus_secs(59)).expect("touch"));
-        assert!(v.touch(&k, NOW.plus_secs(60)).expect("touch"));
+        let (_, s) = v.create(new("a", "default"), "t", NOW).expect("a");
+        let check = v.check(&s, &[], NOW).expect("check");
+        assert_eq!(check.code, VerifyCode::Valid);
+        assert!(v.touch(&check, NOW).expect("touch"));
+        let check = v.check(&s, &[], NOW).expect("check");
+        assert_eq!(check.last_used_at, Some(NOW));
+        assert!(!v.touch(&check, NOW.plus_secs(59)).expect("touch"));
+        assert!(v.touch(&check, NOW.plus_secs(60)).expect("touch"));
     }
 
     mod properties {

@@ -5,6 +5,7 @@
 mod events;
 mod keys;
 mod lifecycle;
+mod plans;
 mod schema;
 mod settings;
 
@@ -23,7 +24,7 @@ use crate::secret::Secret;
 use crate::when::{Deadline, Timestamp};
 
 pub use events::{EventFilter, EventPage};
-pub use keys::{KeyFilter, NewKey};
+pub use keys::{Check, KeyFilter, NewKey};
 pub use lifecycle::{Rotated, Rotation};
 pub use settings::{Setting, Settings};
 
