@@ -114,6 +114,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only events of this environment (and where KEY is a name, look it up here)')
             [CompletionResult]::new('--event', '--event', [CompletionResultType]::ParameterName, 'Only events of this type (repeatable)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since this long ago (24h, 7d) or since this RFC 3339 time')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Only events older than this event id: the next page after a page''s last id')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many events')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')

@@ -526,7 +526,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__log)
-            opts="-h --env --event --since --limit --verify --vault --json --actor --help"
+            opts="-h --env --event --since --before --limit --verify --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,6 +541,10 @@ _keyward() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -104,6 +104,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --env 'Only events of this environment (and where KEY is a name, look it up here)'
             cand --event 'Only events of this type (repeatable)'
             cand --since 'Only events since this long ago (24h, 7d) or since this RFC 3339 time'
+            cand --before 'Only events older than this event id: the next page after a page''s last id'
             cand --limit 'At most this many events'
             cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: user@host]'

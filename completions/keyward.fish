@@ -92,6 +92,7 @@ expiry_changed\t''
 revoked\t''
 config_changed\t''"
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r

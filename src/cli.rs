@@ -140,6 +140,7 @@ const LOG_EXAMPLES: &str = "Examples:\n  \
     keyward log --limit 20\n  \
     keyward log web --since 7d\n  \
     keyward log --env prod --event rotated --event revoked\n  \
+    keyward log --limit 50 --before 1234                # the next page after event 1234\n  \
     keyward log --verify                               # check the hash chain\n  \
     keyward --json log --event revoked --limit 10 | jq -r '.[].details.reason'";
 
@@ -292,12 +293,16 @@ pub struct LogArgs {
     #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
 
+    /// Only events older than this event id: the next page after a page's last id
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+    pub before: Option<i64>,
+
     /// At most this many events
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
 
     /// Check the log's hash chain instead: exit 0 when intact, 1 naming the first bad event
-    #[arg(long, conflicts_with_all = ["key", "env", "events", "since"])]
+    #[arg(long, conflicts_with_all = ["key", "env", "events", "since", "before"])]
     pub verify: bool,
 }
 

@@ -39,7 +39,7 @@ pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
         key_id,
         kinds: args.events.clone(),
         since,
-        before_id: None,
+        before_id: args.before,
         limit: usize::try_from(args.limit).unwrap_or(usize::MAX),
     };
     Ok(Report::Events(vault.events(&filter)?))
