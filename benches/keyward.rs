@@ -108,8 +108,9 @@ fn verify(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % texts.len();
                 let s = secret::parse(&texts[i]).expect("well-formed");
+                // Found, whatever its status: bench/run.sh's rotations expire a few.
                 let check = vault.check(&s, &[], now).expect("query");
-                assert_eq!(check.code, VerifyCode::Valid);
+                assert!(check.key_id.is_some() && check.code != VerifyCode::Invalid);
             })
         });
     }
