@@ -62,8 +62,27 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
     (Vault::open(&path, Access::Existing).expect("open"), secrets)
 }
 
-fn small_only() -> bool {
-    std::env::var_os("KEYWARD_BENCH_SMALL").is_some()
+/// The vault sizes of the verify and log benchmarks (the plans of bench/run.sh).
+fn sizes() -> Vec<(&'static str, Plan)> {
+    let mut sizes = vec![(
+        "1k",
+        Plan {
+            keys: 1_000,
+            envs: 10,
+            events: 2_000,
+        },
+    )];
+    if std::env::var_os("KEYWARD_BENCH_SMALL").is_none() {
+        sizes.push((
+            "1m",
+            Plan {
+                keys: 1_000_000,
+                envs: 100,
+                events: 2_000_000,
+            },
+        ));
+    }
+    sizes
 }
 
 fn secret_generation(c: &mut Criterion) {
@@ -79,27 +98,9 @@ fn secret_generation(c: &mut Criterion) {
 
 /// What `verify` does in-process: checksum, SHA-256, indexed lookup, status.
 fn verify(c: &mut Criterion) {
-    let mut sizes = vec![(
-        "1k",
-        Plan {
-            keys: 1_000,
-            envs: 10,
-            events: 2_000,
-        },
-    )];
-    if !small_only() {
-        sizes.push((
-            "1m",
-            Plan {
-                keys: 1_000_000,
-                envs: 100,
-                events: 2_000_000,
-            },
-        ));
-    }
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));
-    for (name, plan) in sizes {
+    for (name, plan) in sizes() {
         let (vault, secrets) = seeded(name, plan);
         let texts: Vec<String> = secrets.iter().map(|s| s.expose().to_string()).collect();
         let now = Timestamp::now_utc();
@@ -137,26 +138,8 @@ fn list(c: &mut Criterion) {
 }
 
 fn log_page(c: &mut Criterion) {
-    let mut sizes = vec![(
-        "1k",
-        Plan {
-            keys: 1_000,
-            envs: 10,
-            events: 2_000,
-        },
-    )];
-    if !small_only() {
-        sizes.push((
-            "1m",
-            Plan {
-                keys: 1_000_000,
-                envs: 100,
-                events: 2_000_000,
-            },
-        ));
-    }
     let mut group = c.benchmark_group("log page of 50");
-    for (name, plan) in sizes {
+    for (name, plan) in sizes() {
         let (vault, _) = seeded(name, plan);
         let page = EventFilter {
             limit: 50,

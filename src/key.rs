@@ -164,6 +164,29 @@ impl Key {
     }
 }
 
+#[cfg(test)]
+impl Key {
+    /// An active key with no expiry, for unit tests.
+    pub(crate) fn sample(id: &str, name: &str, env: &str, created_at: Timestamp) -> Key {
+        Key {
+            id: id.to_string(),
+            name: name.to_string(),
+            env: env.to_string(),
+            prefix: "kw".to_string(),
+            hint: "a1B2".to_string(),
+            scopes: vec![],
+            is_default: false,
+            created_at,
+            expires_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+            last_used_at: None,
+            rotated_from: None,
+            rotated_to: None,
+        }
+    }
+}
+
 /// How a user addresses a key on the command line (SPEC: a KEY argument).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRef {
@@ -236,22 +259,7 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
     fn key(id: &str) -> Key {
-        Key {
-            id: id.to_string(),
-            name: "web".to_string(),
-            env: "default".to_string(),
-            prefix: "kw".to_string(),
-            hint: "a1B2".to_string(),
-            scopes: vec![],
-            is_default: false,
-            created_at: NOW.plus_secs(-100),
-            expires_at: None,
-            revoked_at: None,
-            revoke_reason: None,
-            last_used_at: None,
-            rotated_from: None,
-            rotated_to: None,
-        }
+        Key::sample(id, "web", "default", NOW.plus_secs(-100))
     }
 
     #[test]

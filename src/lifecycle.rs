@@ -112,22 +112,12 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
     fn key() -> Key {
-        Key {
-            id: "key_aaaaaaaaaaaaaaaa".into(),
-            name: "web".into(),
-            env: "default".into(),
-            prefix: "kw".into(),
-            hint: "a1B2".into(),
-            scopes: vec![],
-            is_default: false,
-            created_at: NOW.plus_secs(-100),
-            expires_at: None,
-            revoked_at: None,
-            revoke_reason: None,
-            last_used_at: None,
-            rotated_from: None,
-            rotated_to: None,
-        }
+        Key::sample(
+            "key_aaaaaaaaaaaaaaaa",
+            "web",
+            "default",
+            NOW.plus_secs(-100),
+        )
     }
 
     fn in_grace() -> Key {

@@ -276,22 +276,7 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix(1_795_000_000);
 
     fn key(id: &str, name: &str, env: &str) -> Key {
-        Key {
-            id: id.to_string(),
-            name: name.to_string(),
-            env: env.to_string(),
-            prefix: "kw".to_string(),
-            hint: "a1B2".to_string(),
-            scopes: vec![],
-            is_default: false,
-            created_at: NOW.plus_secs(-3 * 86_400),
-            expires_at: None,
-            revoked_at: None,
-            revoke_reason: None,
-            last_used_at: None,
-            rotated_from: None,
-            rotated_to: None,
-        }
+        Key::sample(id, name, env, NOW.plus_secs(-3 * 86_400))
     }
 
     fn sample() -> Vec<Key> {

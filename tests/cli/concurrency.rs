@@ -69,16 +69,15 @@ fn eight_writers_in_one_environment_lose_nothing() {
     create_and_rotate(|_| "shared".to_string());
 }
 
-#[test]
-fn twelve_processes_racing_for_three_slots_get_exactly_three() {
-    let v = TestVault::new();
-    v.create(&["--name", "elsewhere", "--env", "other"]);
-    let children: Vec<_> = (0..12)
+/// Starts `n` creates in `env` at once and returns their exit codes,
+/// checking that none saw a locked database.
+fn race_creates(v: &TestVault, n: usize, env: &str) -> Vec<Option<i32>> {
+    let children: Vec<_> = (0..n)
         .map(|i| {
             std::process::Command::new(BIN)
                 .arg("--vault")
                 .arg(&v.path)
-                .args(["create", "--env", "race", "--name", &format!("r{i}")])
+                .args(["create", "--env", env, "--name", &format!("r{i}")])
                 .env("KEYWARD_ACTOR", ACTOR)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
@@ -86,26 +85,50 @@ fn twelve_processes_racing_for_three_slots_get_exactly_three() {
                 .expect("spawn")
         })
         .collect();
-    let codes: Vec<_> = children
+    children
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().expect("wait");
-            assert!(!String::from_utf8_lossy(&out.stderr).contains("locked"));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("locked"), "{err}");
             out.status.code()
         })
-        .collect();
+        .collect()
+}
+
+fn assert_exactly(codes: &[Option<i32>], ok: usize) {
     assert_eq!(
         codes.iter().filter(|c| **c == Some(0)).count(),
-        3,
+        ok,
         "{codes:?}"
     );
     assert_eq!(
         codes.iter().filter(|c| **c == Some(4)).count(),
-        9,
+        codes.len() - ok,
         "{codes:?}"
     );
+}
+
+#[test]
+fn twelve_processes_racing_for_three_slots_get_exactly_three() {
+    let v = TestVault::new();
+    v.create(&["--name", "elsewhere", "--env", "other"]);
+    assert_exactly(&race_creates(&v, 12, "race"), 3);
     assert_eq!(
         v.json(["list", "--env", "race"]).as_array().map(Vec::len),
         Some(3)
     );
+}
+
+#[test]
+fn parallel_first_use_creates_the_vault_and_its_schema_once() {
+    let v = TestVault::new();
+    assert_exactly(&race_creates(&v, 10, "default"), 3);
+    assert_eq!(v.json(["list"]).as_array().map(Vec::len), Some(3));
+    let version: i64 = v
+        .sql()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("v");
+    assert_eq!(version, 2, "the current schema version");
+    v.kw(["log", "--verify"]).assert().success();
 }

@@ -1,5 +1,3 @@
-use std::process::Stdio;
-
 use predicates::prelude::*;
 
 use crate::common::*;
@@ -185,48 +183,6 @@ fn the_limit_refuses_a_key_beyond_max_keys_per_environment() {
     v.create(&["--name", "d", "--env", "prod"]);
     v.kw(["config", "set", "max-keys", "4"]).assert().success();
     v.create(&["--name", "d"]);
-}
-
-#[test]
-fn parallel_creates_never_exceed_the_limit_and_never_see_a_locked_database() {
-    // Also the first use of a vault that does not exist yet, from 10 processes.
-    let v = TestVault::new();
-    let children: Vec<_> = (0..10)
-        .map(|i| {
-            std::process::Command::new(BIN)
-                .args(["--vault"])
-                .arg(&v.path)
-                .args(["create", "--name", &format!("k{i}")])
-                .env("KEYWARD_ACTOR", ACTOR)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
-    let mut codes = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().expect("wait");
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!err.contains("locked"), "{err}");
-        codes.push(out.status.code());
-    }
-    assert_eq!(
-        codes.iter().filter(|c| **c == Some(0)).count(),
-        3,
-        "{codes:?}"
-    );
-    assert_eq!(
-        codes.iter().filter(|c| **c == Some(4)).count(),
-        7,
-        "{codes:?}"
-    );
-    assert_eq!(v.json(["list"]).as_array().map(Vec::len), Some(3));
-    let version: i64 = v
-        .sql()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .expect("v");
-    assert_eq!(version, 2, "the current schema version");
 }
 
 #[test]
