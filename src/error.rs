@@ -75,13 +75,6 @@ impl Error {
         Error::Usage(msg.into())
     }
 
-    pub fn not_found(key: &str) -> Self {
-        Error::NotFound {
-            key: crate::text::escape(key),
-            note: String::new(),
-        }
-    }
-
     pub fn refused(msg: impl Into<String>) -> Self {
         Error::Refused(msg.into())
     }

@@ -103,13 +103,10 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// `--vault`, else `$KEYWARD_VAULT` (both through clap), else the platform data dir.
+/// `--vault`, else `$KEYWARD_VAULT` (both through clap, which refuses an
+/// empty value), else the platform data dir.
 fn vault_path(given: Option<PathBuf>) -> Result<PathBuf> {
     match given {
-        Some(p) if p.as_os_str().is_empty() => Err(Error::usage(
-            "the vault path is empty: give --vault PATH or unset KEYWARD_VAULT",
-        )
-        .into()),
         Some(p) => Ok(p),
         None => directories::ProjectDirs::from("", "", "keyward")
             .map(|d| d.data_dir().join("vault.db"))

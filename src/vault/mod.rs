@@ -85,14 +85,10 @@ impl Vault {
         Ok(vault)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Checks what the file is, then brings its schema up to date (a vault
     /// from an older keyward needs write access once, for its migration).
     fn prepare(&mut self) -> Result<()> {
-        let found = schema::inspect(&self.conn).map_err(|e| self.explain(e))?;
+        let found = schema::inspect(&self.conn)?;
         match found {
             schema::Found::Foreign(reason) => return Err(not_a_vault(&self.path, reason).into()),
             schema::Found::Newer(version) => {
