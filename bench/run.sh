@@ -5,8 +5,8 @@
 #   SIZES="1k 100k" RUNS=50 bench/run.sh
 #
 # Vaults are seeded by the seed example into $KEYWARD_BENCH_DIR (default
-# target/bench-vaults), shared with `cargo bench`, and reused. The in-process
-# figures come from Criterion's last `cargo bench` run, when there is one.
+# target/bench-vaults), shared with `cargo bench --features seed`, and reused. The in-process
+# figures come from Criterion's last `cargo bench --features seed` run, when there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +28,7 @@ need hyperfine
 need sqlite3
 need jq
 
-cargo build -q --release --example seed --example profile_verify
+cargo build -q --release --features seed --example seed --example profile_verify
 cargo build -q --release
 KW=$PWD/target/release/keyward
 SEED=$PWD/target/release/examples/seed

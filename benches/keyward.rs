@@ -1,4 +1,4 @@
-//! In-process benchmarks: `cargo bench`.
+//! In-process benchmarks: `cargo bench --features seed`.
 //!
 //! Vaults are seeded through keyward::seed into $KEYWARD_BENCH_DIR
 //! (default target/bench-vaults) and reused by later runs; the first run
@@ -12,8 +12,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keyward::key::VerifyCode;
 use keyward::secret::{self, Secret};
 use keyward::seed::{Plan, fill};
-use keyward::vault::{Access, EventFilter, KeyFilter, Vault};
-use keyward::when::Timestamp;
+use keyward::store::{Access, EventFilter};
+use keyward::vault::{KeyFilter, Vault};
+use keyward::when::{SystemClock, Timestamp};
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("KEYWARD_BENCH_DIR")
@@ -29,7 +30,12 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
     let secrets_path = dir.join(format!("{name}.secrets"));
     if !path.exists() || !secrets_path.exists() {
         let _ = std::fs::remove_file(&path);
-        let mut vault = Vault::open(&path, Access::OrCreate).expect("create vault");
+        let mut vault = Vault::open(
+            &path,
+            Access::Create,
+            std::sync::Arc::new(Timestamp::now_utc()),
+        )
+        .expect("create vault");
         let step = (plan.keys / 1000).clamp(1, 1000);
         let mut kept = String::new();
         eprintln!(
@@ -41,7 +47,6 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
         fill(
             &mut vault,
             plan,
-            Timestamp::now_utc(),
             |n, s| {
                 if n % step == 0 {
                     kept.push_str(s.expose());
@@ -59,7 +64,10 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
         .lines()
         .filter_map(|l| secret::parse(l).ok())
         .collect();
-    (Vault::open(&path, Access::Existing).expect("open"), secrets)
+    (
+        Vault::open(&path, Access::Read, std::sync::Arc::new(SystemClock)).expect("open"),
+        secrets,
+    )
 }
 
 /// The vault sizes of the verify and log benchmarks (the plans of bench/run.sh).
@@ -103,15 +111,14 @@ fn verify(c: &mut Criterion) {
     for (name, plan) in sizes() {
         let (vault, secrets) = seeded(name, plan);
         let texts: Vec<String> = secrets.iter().map(|s| s.expose().to_string()).collect();
-        let now = Timestamp::now_utc();
         let mut i = 0;
         group.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 1) % texts.len();
                 let s = secret::parse(&texts[i]).expect("well-formed");
                 // Found, whatever its status: bench/run.sh's rotations expire a few.
-                let check = vault.check(&s, &[], now).expect("query");
-                assert!(check.key_id.is_some() && check.code != VerifyCode::Invalid);
+                let verdict = vault.check(&s, &[]).expect("query");
+                assert!(verdict.key.is_some() && verdict.code != VerifyCode::Invalid);
             })
         });
     }
@@ -127,13 +134,12 @@ fn list(c: &mut Criterion) {
             events: 10_000,
         },
     );
-    let now = Timestamp::now_utc();
     let all = KeyFilter {
         all: true,
         ..KeyFilter::default()
     };
     c.bench_function("list/10k keys", |b| {
-        b.iter(|| vault.keys(&all, now).expect("list").len())
+        b.iter(|| vault.keys(&all).expect("list").len())
     });
 }
 

@@ -44,7 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
         'keyward;create' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The key''s name, unique among the environment''s active keys [default: its id]')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment the key belongs to')
-            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'When the key stops verifying')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'When the key stops verifying [default: asked on a terminal, else never]')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'A scope the key grants (repeat for several)')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
@@ -90,7 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
         'keyward;extend' {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'End a running grace period DUR from now instead (longer or shorter; now ends it)')
-            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Set an active key''s expiry to DUR from now, a time, or never')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Set an active key''s expiry to DUR from now, a future time, or never (to end a key now, revoke it)')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')

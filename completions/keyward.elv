@@ -40,7 +40,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         &'keyward;create'= {
             cand --name 'The key''s name, unique among the environment''s active keys [default: its id]'
             cand --env 'The environment the key belongs to'
-            cand --expires 'When the key stops verifying'
+            cand --expires 'When the key stops verifying [default: asked on a terminal, else never]'
             cand --scope 'A scope the key grants (repeat for several)'
             cand --prefix 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]'
             cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
@@ -82,7 +82,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         &'keyward;extend'= {
             cand --env 'The environment in which a key name is looked up'
             cand --grace 'End a running grace period DUR from now instead (longer or shorter; now ends it)'
-            cand --expires 'Set an active key''s expiry to DUR from now, a time, or never'
+            cand --expires 'Set an active key''s expiry to DUR from now, a future time, or never (to end a key now, revoke it)'
             cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'

@@ -42,7 +42,7 @@ complete -c keyward -n "__fish_keyward_needs_command" -f -a "completions" -d 'Pr
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l name -d 'The key\'s name, unique among the environment\'s active keys [default: its id]' -r
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l env -d 'The environment the key belongs to' -r
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l expires -d 'When the key stops verifying' -r
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l expires -d 'When the key stops verifying [default: asked on a terminal, else never]' -r
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A scope the key grants (repeat for several)' -r
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
@@ -72,7 +72,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l json -d 'Prin
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l env -d 'The environment in which a key name is looked up' -r
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l grace -d 'End a running grace period DUR from now instead (longer or shorter; now ends it)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l expires -d 'Set an active key\'s expiry to DUR from now, a time, or never' -r
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l expires -d 'Set an active key\'s expiry to DUR from now, a future time, or never (to end a key now, revoke it)' -r
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'

@@ -6,7 +6,8 @@
 
 use anyhow::Context;
 use keyward::secret;
-use keyward::vault::{Access, Vault};
+use keyward::store::Access;
+use keyward::vault::Vault;
 use keyward::when::Timestamp;
 
 fn main() -> anyhow::Result<()> {
@@ -16,17 +17,20 @@ fn main() -> anyhow::Result<()> {
         args.next().context("SECRETS")?,
     );
     let n: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
-    let vault = Vault::open(std::path::Path::new(&vault), Access::Existing)?;
+    let vault = Vault::open(
+        std::path::Path::new(&vault),
+        Access::Read,
+        std::sync::Arc::new(Timestamp::now_utc()),
+    )?;
     let texts: Vec<String> = std::fs::read_to_string(secrets)?
         .lines()
         .map(String::from)
         .collect();
     anyhow::ensure!(!texts.is_empty(), "no secrets");
-    let now = Timestamp::now_utc();
     let mut found = 0;
     for i in 0..n {
         let s = secret::parse(&texts[i % texts.len()]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        found += usize::from(vault.check(&s, &[], now)?.key_id.is_some());
+        found += usize::from(vault.check(&s, &[])?.key.is_some());
     }
     println!("{found} of {n} found");
     Ok(())

@@ -13,7 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Parser;
 use keyward::seed::{Plan, fill};
-use keyward::vault::{Access, Vault};
+use keyward::store::Access;
+use keyward::vault::Vault;
 use keyward::when::Timestamp;
 
 #[derive(Parser)]
@@ -40,7 +41,11 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let started = Instant::now();
-    let mut vault = Vault::open(&args.vault, Access::OrCreate)?;
+    let mut vault = Vault::open(
+        &args.vault,
+        Access::Create,
+        std::sync::Arc::new(Timestamp::now_utc()),
+    )?;
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(&args.secrets_out)
             .with_context(|| format!("cannot create {}", args.secrets_out.display()))?,
@@ -53,7 +58,6 @@ fn main() -> anyhow::Result<()> {
     let events = fill(
         &mut vault,
         plan,
-        Timestamp::now_utc(),
         |n, secret| {
             if n % 1000 == 0 {
                 writeln!(out, "{}", secret.expose())?;

@@ -1,7 +1,7 @@
 //! Every clap type of keyward: the global flags, one Args struct per
 //! subcommand, their help and examples. The same definitions produce
 //! `--help`, the man pages and the shell completions. Nothing else in the
-//! crate is imported here.
+//! crate is imported here, so the generator example can include this file.
 
 use std::path::PathBuf;
 
@@ -161,9 +161,15 @@ const COMPLETIONS_EXAMPLES: &str = "Examples:\n  \
     keyward completions zsh > ~/.zfunc/_keyward\n  \
     keyward completions fish > ~/.config/fish/completions/keyward.fish";
 
-/// Duration syntax shared by the flags that take one.
-const DURATION_HELP: &str =
-    "now, never, a duration (90s, 15m, 24h, 3d, 1w, '1h 30m') or an RFC 3339 time";
+/// Syntax of the flags that set an expiry.
+const EXPIRES_HELP: &str = "When the key stops verifying: never, a duration (90s, 15m, 24h, 3d, \
+    1w, '1h 30m') or a future RFC 3339 time, at most 10 years ahead. Without --expires, create \
+    asks on a terminal (No expiration, 7, 30, 60 or 90 days) and uses never otherwise.";
+
+/// Syntax of `rotate --expires`.
+const ROTATE_EXPIRES_HELP: &str = "The new key's expiry: never, a duration (90s, 15m, 24h, 3d, \
+    1w, '1h 30m') or a future RFC 3339 time, at most 10 years ahead [default: the old key's \
+    lifetime again, else never]";
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
@@ -175,9 +181,9 @@ pub struct CreateArgs {
     #[arg(long, value_name = "ENV", default_value = "default")]
     pub env: String,
 
-    /// When the key stops verifying
-    #[arg(long, value_name = "DUR|never", default_value = "never", long_help = DURATION_HELP, allow_hyphen_values = true)]
-    pub expires: String,
+    /// When the key stops verifying [default: asked on a terminal, else never]
+    #[arg(long, value_name = "DUR|never", long_help = EXPIRES_HELP, allow_hyphen_values = true)]
+    pub expires: Option<String>,
 
     /// A scope the key grants (repeat for several)
     #[arg(long = "scope", value_name = "SCOPE")]
@@ -236,7 +242,7 @@ pub struct RotateArgs {
     pub grace: Option<String>,
 
     /// The new key's expiry [default: the old key's lifetime again, else never]
-    #[arg(long, value_name = "DUR|never", long_help = DURATION_HELP, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DUR|never", long_help = ROTATE_EXPIRES_HELP, allow_hyphen_values = true)]
     pub expires: Option<String>,
 
     /// The new key's name [default: the old key's name]
@@ -254,7 +260,7 @@ pub struct ExtendArgs {
     #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
     pub grace: Option<String>,
 
-    /// Set an active key's expiry to DUR from now, a time, or never
+    /// Set an active key's expiry to DUR from now, a future time, or never (to end a key now, revoke it)
     #[arg(long, value_name = "DUR|never", allow_hyphen_values = true)]
     pub expires: Option<String>,
 }

@@ -1,9 +1,13 @@
 //! The situations a user can be in when keyward refuses or fails, each with
 //! its exit code (SPEC "Exit codes") and a stable code for `--json` errors.
+//! Every value a message quotes has gone through [`crate::text::quote`]:
+//! escaped, secret shapes masked, cut to 64 characters.
 
 use std::path::PathBuf;
 
-/// Exit codes, named once. SPEC.md "Exit codes" is the contract.
+use crate::key::{KeyId, Status};
+
+/// Exit codes, named once. docs/reference.md "Exit codes" is the contract.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const RUNTIME: u8 = 1;
@@ -19,8 +23,12 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    #[error("no key matches '{key}'{note} (see `keyward list --all`)")]
-    NotFound { key: String, note: String },
+    #[error("no key matches '{key}' in environment '{env}'{note} (see `keyward list --all`)")]
+    NotFound {
+        key: String,
+        env: String,
+        note: String,
+    },
 
     #[error("'{key}' matches more than one key: {}; give more of the id", candidates.join(", "))]
     Ambiguous {
@@ -34,9 +42,39 @@ pub enum Error {
     )]
     LimitReached { env: String, max: u32 },
 
-    /// The key is in the wrong state for the operation, or it is protected.
-    #[error("{0}")]
-    Refused(String),
+    #[error(
+        "an active key in environment '{env}' is already named '{name}' ({holder}): \
+         rotate it, or choose another --name"
+    )]
+    NameTaken {
+        env: String,
+        name: String,
+        holder: KeyId,
+    },
+
+    /// Rotating (or otherwise changing as active) a key that another
+    /// rotation already replaced: the successor is named.
+    #[error("{id} was already rotated: its successor is {successor}; rotate that one instead")]
+    AlreadyRotated { id: KeyId, successor: KeyId },
+
+    #[error(
+        "{id} is the default key of environment '{env}' and cannot be {action}: \
+         rotate it first (`keyward rotate {id} --grace now`), then end the old key if need be"
+    )]
+    DefaultKey {
+        id: KeyId,
+        env: String,
+        action: &'static str,
+    },
+
+    /// The key is not in the state the operation needs.
+    #[error("{id} is {status}, so it cannot be {action}{hint}")]
+    WrongState {
+        id: KeyId,
+        status: Status,
+        action: &'static str,
+        hint: String,
+    },
 
     #[error("no vault at {} (create a key first, or pass --vault PATH)", .0.display())]
     VaultMissing(PathBuf),
@@ -56,14 +94,51 @@ pub enum Error {
     },
 
     #[error(
+        "{} was written by an older keyward and must be upgraded once, which needs write access \
+         (run any write command, e.g. `keyward config set max-keys N`, as a user who can write it)",
+        .0.display()
+    )]
+    VaultNeedsUpgrade(PathBuf),
+
+    #[error(
         "cannot change {}: it is read-only for this user \
          (check the permissions of the file and of its directory)",
         .0.display()
     )]
     VaultReadOnly(PathBuf),
 
+    /// SQLite's locks are per path: two names for one file would let two
+    /// writers in at once.
+    #[error(
+        "{} has {links} hard links: a vault must be reachable by one path only \
+         (remove the other links, or copy the vault)",
+        path.display()
+    )]
+    VaultLinked { path: PathBuf, links: u64 },
+
+    #[error("{} holds corrupt data: {row}: {problem}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        row: String,
+        problem: String,
+    },
+
     #[error("the activity log is broken at event {id}: {reason}")]
     BrokenChain { id: i64, reason: String },
+
+    /// The change was committed, but its secret never reached anyone.
+    #[error(
+        "{action} {id} '{name}' in environment '{env}', but its secret could not be written \
+         to stdout ({cause}): nobody has it. Revoke the key (`keyward revoke {id}`) or rotate \
+         it again with somewhere to write the secret"
+    )]
+    SecretNotDelivered {
+        action: &'static str,
+        id: KeyId,
+        name: String,
+        env: String,
+        cause: String,
+    },
 
     /// Ctrl-C or Esc at a prompt.
     #[error("cancelled, nothing was changed")]
@@ -75,20 +150,24 @@ impl Error {
         Error::Usage(msg.into())
     }
 
-    pub fn refused(msg: impl Into<String>) -> Self {
-        Error::Refused(msg.into())
-    }
-
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::NotFound { .. } | Error::Ambiguous { .. } => exit::NOT_FOUND,
-            Error::LimitReached { .. } | Error::Refused(_) => exit::REFUSED,
+            Error::LimitReached { .. }
+            | Error::NameTaken { .. }
+            | Error::AlreadyRotated { .. }
+            | Error::DefaultKey { .. }
+            | Error::WrongState { .. } => exit::REFUSED,
             Error::VaultMissing(_)
             | Error::NotAVault { .. }
             | Error::VaultTooNew { .. }
+            | Error::VaultNeedsUpgrade(_)
             | Error::VaultReadOnly(_)
+            | Error::VaultLinked { .. }
+            | Error::Corrupt { .. }
             | Error::BrokenChain { .. }
+            | Error::SecretNotDelivered { .. }
             | Error::Cancelled => exit::RUNTIME,
         }
     }
@@ -100,12 +179,19 @@ impl Error {
             Error::NotFound { .. } => "KEY_NOT_FOUND",
             Error::Ambiguous { .. } => "KEY_AMBIGUOUS",
             Error::LimitReached { .. } => "LIMIT_REACHED",
-            Error::Refused(_) => "REFUSED",
+            Error::NameTaken { .. } => "NAME_TAKEN",
+            Error::AlreadyRotated { .. } => "ALREADY_ROTATED",
+            Error::DefaultKey { .. } => "DEFAULT_KEY",
+            Error::WrongState { .. } => "WRONG_STATE",
             Error::VaultMissing(_) => "VAULT_MISSING",
             Error::NotAVault { .. } => "VAULT_INVALID",
             Error::VaultTooNew { .. } => "VAULT_TOO_NEW",
+            Error::VaultNeedsUpgrade(_) => "VAULT_NEEDS_UPGRADE",
             Error::VaultReadOnly(_) => "VAULT_READ_ONLY",
+            Error::VaultLinked { .. } => "VAULT_LINKED",
+            Error::Corrupt { .. } => "VAULT_CORRUPT",
             Error::BrokenChain { .. } => "LOG_BROKEN",
+            Error::SecretNotDelivered { .. } => "SECRET_NOT_DELIVERED",
             Error::Cancelled => "CANCELLED",
         }
     }

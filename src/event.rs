@@ -5,8 +5,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
+use crate::key::KeyId;
+use crate::text::{Actor, Env, Name};
 use crate::when::Timestamp;
 
 /// The hash before the first event.
@@ -64,32 +66,127 @@ impl FromStr for EventKind {
     }
 }
 
+/// What an event says beyond who and when, one shape per kind. Fields are
+/// in alphabetical order, so the stored JSON is the same on every engine
+/// and in every version; times are RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Details {
+    Created(Created),
+    Rotated(Rotated),
+    GraceChanged(GraceChanged),
+    ExpiryChanged(ExpiryChanged),
+    Revoked(Revoked),
+    ConfigChanged(ConfigChanged),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    pub default: bool,
+    pub expires_at: Option<String>,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rotated {
+    pub grace_ends_at: String,
+    pub grace_seconds: i64,
+    pub new_expires_at: Option<String>,
+    pub new_name: String,
+    pub old_expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraceChanged {
+    pub new_ends_at: String,
+    pub old_ends_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpiryChanged {
+    pub new_expires_at: Option<String>,
+    pub old_expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub reason: Option<String>,
+    pub status_before: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    pub new: String,
+    pub old: String,
+    pub setting: String,
+}
+
+impl Details {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Details::Created(_) => EventKind::Created,
+            Details::Rotated(_) => EventKind::Rotated,
+            Details::GraceChanged(_) => EventKind::GraceChanged,
+            Details::ExpiryChanged(_) => EventKind::ExpiryChanged,
+            Details::Revoked(_) => EventKind::Revoked,
+            Details::ConfigChanged(_) => EventKind::ConfigChanged,
+        }
+    }
+
+    /// The stored form: a JSON object in text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// Reads stored details of an event of `kind`; an error means the
+    /// stored text is not what keyward wrote.
+    pub fn parse(kind: EventKind, text: &str) -> serde_json::Result<Self> {
+        Ok(match kind {
+            EventKind::Created => Details::Created(serde_json::from_str(text)?),
+            EventKind::Rotated => Details::Rotated(serde_json::from_str(text)?),
+            EventKind::GraceChanged => Details::GraceChanged(serde_json::from_str(text)?),
+            EventKind::ExpiryChanged => Details::ExpiryChanged(serde_json::from_str(text)?),
+            EventKind::Revoked => Details::Revoked(serde_json::from_str(text)?),
+            EventKind::ConfigChanged => Details::ConfigChanged(serde_json::from_str(text)?),
+        })
+    }
+}
+
 /// An event about to be appended: the vault gives it its id and hashes.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub at: Timestamp,
-    pub kind: EventKind,
-    pub key_id: Option<String>,
-    pub related_key_id: Option<String>,
-    pub env: Option<String>,
-    pub actor: String,
-    pub details: Map<String, Value>,
+    pub key_id: Option<KeyId>,
+    pub related_key_id: Option<KeyId>,
+    pub env: Option<Env>,
+    pub actor: Actor,
+    pub details: Details,
 }
 
-/// An event as stored.
+/// An event as stored, checked on reading.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub id: i64,
     pub at: Timestamp,
-    pub kind: String,
-    pub key_id: Option<String>,
-    pub related_key_id: Option<String>,
-    pub env: Option<String>,
-    pub actor: String,
-    /// The details as stored: a JSON object in text.
-    pub details: String,
+    pub kind: EventKind,
+    pub key_id: Option<KeyId>,
+    pub related_key_id: Option<KeyId>,
+    pub env: Option<Env>,
+    pub actor: Actor,
+    pub details: Details,
     /// The name of the key at read time, for display.
-    pub key_name: Option<String>,
+    pub key_name: Option<Name>,
+}
+
+/// The newest event of the chain: what the next one links to, and the
+/// time the next one may not precede.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub id: i64,
+    pub hash: String,
+    pub at: Timestamp,
 }
 
 /// The fields that the chain covers, in their canonical order.

@@ -8,6 +8,7 @@ use rand::rngs::SysRng;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::text::{Env, Name, Scope, quote};
 use crate::when::Timestamp;
 
 pub const ID_PREFIX: &str = "key_";
@@ -16,17 +17,39 @@ pub const ID_BODY_LEN: usize = 16;
 /// How much of an id after `key_` a prefix must give to address a key.
 pub const MIN_ID_PREFIX: usize = 4;
 
-/// A new random key id: `key_` + 16 lowercase base32 characters.
-pub fn new_id() -> anyhow::Result<String> {
-    let mut bytes = [0u8; ID_BODY_LEN];
-    SysRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
-    let body: String = bytes
-        .iter()
-        .map(|&b| char::from(ID_ALPHABET[usize::from(b & 31)]))
-        .collect();
-    Ok(format!("{ID_PREFIX}{body}"))
+/// A key's public id: `key_` + 16 lowercase base32 characters. Not secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// A new random id.
+    pub fn generate() -> anyhow::Result<Self> {
+        let mut bytes = [0u8; ID_BODY_LEN];
+        SysRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
+        let body: String = bytes
+            .iter()
+            .map(|&b| char::from(ID_ALPHABET[usize::from(b & 31)]))
+            .collect();
+        Ok(KeyId(format!("{ID_PREFIX}{body}")))
+    }
+
+    /// An id as the vault stores it.
+    pub fn stored(id: String) -> Self {
+        KeyId(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,17 +120,14 @@ impl VerifyCode {
         }
     }
 
-    /// A known key's answer: its status first, then the scopes it grants.
-    /// `has_scope` is only asked when the key is live.
-    pub fn for_status(
-        status: Status,
-        required: &[String],
-        has_scope: impl Fn(&str) -> bool,
-    ) -> Self {
-        match status {
+    /// A known key's answer at `now`: its status first, then the scopes it grants.
+    pub fn for_key(key: &Key, required: &[Scope], now: Timestamp) -> Self {
+        match key.status(now) {
             Status::Revoked => VerifyCode::Revoked,
             Status::Expired => VerifyCode::Expired,
-            Status::Active | Status::Grace if required.iter().all(|s| has_scope(s)) => {
+            Status::Active | Status::Grace
+                if required.iter().all(|s| key.has_scope(s.as_str())) =>
+            {
                 VerifyCode::Valid
             }
             Status::Active | Status::Grace => VerifyCode::InsufficientScope,
@@ -124,21 +144,24 @@ impl fmt::Display for Status {
 /// One key record. Holds no secret: only what the vault stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
-    pub id: String,
-    pub name: String,
-    pub env: String,
+    pub id: KeyId,
+    pub name: Name,
+    pub env: Env,
     pub prefix: String,
     pub hint: String,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     pub is_default: bool,
     pub created_at: Timestamp,
     /// Expiry while active (None = never); end of grace once rotated.
     pub expires_at: Option<Timestamp>,
+    /// The expiry the key had while it was active, kept once it is rotated:
+    /// a grace never runs past it.
+    pub own_expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
     pub revoke_reason: Option<String>,
     pub last_used_at: Option<Timestamp>,
-    pub rotated_from: Option<String>,
-    pub rotated_to: Option<String>,
+    pub rotated_from: Option<KeyId>,
+    pub rotated_to: Option<KeyId>,
 }
 
 impl Key {
@@ -156,11 +179,25 @@ impl Key {
         format!("{}_…{}", self.prefix, self.hint)
     }
 
-    /// The key's lifetime from creation to expiry, if it has one.
+    /// The key's lifetime from creation to its own expiry, if it has one.
     pub fn lifetime_secs(&self) -> Option<i64> {
-        self.expires_at
+        self.life_ends_at()
             .map(|e| e.unix() - self.created_at.unix())
             .filter(|&s| s > 0)
+    }
+
+    /// When the key's own life ends (None = never): its expiry while active,
+    /// the expiry it had before its rotation once in grace.
+    pub fn life_ends_at(&self) -> Option<Timestamp> {
+        if self.rotated_to.is_some() {
+            self.own_expires_at
+        } else {
+            self.expires_at
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
     }
 }
 
@@ -169,15 +206,16 @@ impl Key {
     /// An active key with no expiry, for unit tests.
     pub(crate) fn sample(id: &str, name: &str, env: &str, created_at: Timestamp) -> Key {
         Key {
-            id: id.to_string(),
-            name: name.to_string(),
-            env: env.to_string(),
+            id: KeyId::stored(id.to_string()),
+            name: Name::stored(name.to_string()),
+            env: Env::stored(env.to_string()),
             prefix: "kw".to_string(),
             hint: "a1B2".to_string(),
             scopes: vec![],
             is_default: false,
             created_at,
             expires_at: None,
+            own_expires_at: None,
             revoked_at: None,
             revoke_reason: None,
             last_used_at: None,
@@ -222,23 +260,25 @@ fn is_id_body(s: &str) -> bool {
     s.bytes().all(|b| ID_ALPHABET.contains(&b))
 }
 
-/// Picks the one key a KEY argument means among the candidates found for it.
-pub fn pick(key: &KeyRef, mut candidates: Vec<Key>) -> Result<Key, Error> {
+/// Picks the one key a KEY argument means among the candidates found for it
+/// in `env` (a key found twice, by id prefix and by name, is one key).
+pub fn pick(key: &KeyRef, env: &Env, mut candidates: Vec<Key>) -> Result<Key, Error> {
+    candidates.sort_by(|a, b| a.id.cmp(&b.id));
     candidates.dedup_by(|a, b| a.id == b.id);
     match candidates.len() {
         1 => Ok(candidates.remove(0)),
-        0 => Err(not_found(key)),
+        0 => Err(not_found(key, env)),
         _ => Err(Error::Ambiguous {
-            key: crate::text::escape(key.text()),
+            key: quote(key.text()),
             candidates: candidates
                 .iter()
-                .map(|k| format!("{} ({})", k.id, crate::text::escape(&k.name)))
+                .map(|k| format!("{} ({})", k.id, quote(k.name.as_str())))
                 .collect(),
         }),
     }
 }
 
-fn not_found(key: &KeyRef) -> Error {
+fn not_found(key: &KeyRef, env: &Env) -> Error {
     let text = key.text();
     let note = match text.strip_prefix(ID_PREFIX) {
         Some(rest) if rest.len() < MIN_ID_PREFIX => {
@@ -247,7 +287,8 @@ fn not_found(key: &KeyRef) -> Error {
         _ => String::new(),
     };
     Error::NotFound {
-        key: crate::text::escape(text),
+        key: quote(text),
+        env: quote(env.as_str()),
         note,
     }
 }
@@ -264,10 +305,10 @@ mod tests {
 
     #[test]
     fn ids_have_the_documented_shape() {
-        let id = new_id().expect("rng");
-        assert_eq!(id.len(), 20);
-        assert!(matches!(KeyRef::parse(&id), KeyRef::Id(_)));
-        assert_ne!(id, new_id().expect("rng"));
+        let id = KeyId::generate().expect("rng");
+        assert_eq!(id.as_str().len(), 20);
+        assert!(matches!(KeyRef::parse(id.as_str()), KeyRef::Id(_)));
+        assert_ne!(id, KeyId::generate().expect("rng"));
     }
 
     #[test]
@@ -277,7 +318,7 @@ mod tests {
         k.expires_at = Some(NOW.plus_secs(10));
         assert_eq!(k.status(NOW), Status::Active);
         assert_eq!(k.status(NOW.plus_secs(10)), Status::Expired);
-        k.rotated_to = Some("key_bbbbbbbbbbbbbbbb".into());
+        k.rotated_to = Some(KeyId::stored("key_bbbbbbbbbbbbbbbb".into()));
         assert_eq!(k.status(NOW), Status::Grace);
         assert_eq!(k.status(NOW.plus_secs(11)), Status::Expired);
         k.revoked_at = Some(NOW);
@@ -303,11 +344,15 @@ mod tests {
     #[test]
     fn pick_needs_exactly_one_candidate() {
         let r = KeyRef::parse("key_aaaa");
-        assert!(matches!(pick(&r, vec![]), Err(Error::NotFound { .. })));
-        let one = pick(&r, vec![key("key_aaaaaaaaaaaaaaaa")]).expect("one");
-        assert_eq!(one.id, "key_aaaaaaaaaaaaaaaa");
+        let env = Env::default_env();
+        assert!(matches!(
+            pick(&r, &env, vec![]),
+            Err(Error::NotFound { .. })
+        ));
+        let one = pick(&r, &env, vec![key("key_aaaaaaaaaaaaaaaa")]).expect("one");
+        assert_eq!(one.id.as_str(), "key_aaaaaaaaaaaaaaaa");
         let both = vec![key("key_aaaaaaaaaaaaaaaa"), key("key_aaaabbbbbbbbbbbb")];
-        match pick(&r, both) {
+        match pick(&r, &env, both) {
             Err(Error::Ambiguous { candidates, .. }) => {
                 assert_eq!(candidates.len(), 2);
                 assert!(candidates[1].contains("key_aaaabbbbbbbbbbbb"));
@@ -315,12 +360,27 @@ mod tests {
             other => panic!("expected ambiguity, got {other:?}"),
         }
         let same = vec![key("key_aaaaaaaaaaaaaaaa"), key("key_aaaaaaaaaaaaaaaa")];
-        assert!(pick(&r, same).is_ok(), "a key found twice is one key");
+        assert!(pick(&r, &env, same).is_ok(), "a key found twice is one key");
+    }
+
+    /// Finding 16: a key found by id prefix and again by name, with another
+    /// key between them, is listed once.
+    #[test]
+    fn an_ambiguity_lists_each_key_once() {
+        let r = KeyRef::parse("key_aaaa");
+        let (a, b) = (key("key_aaaaaaaaaaaaaaaa"), key("key_aaaabbbbbbbbbbbb"));
+        match pick(&r, &Env::default_env(), vec![a.clone(), b, a]) {
+            Err(Error::Ambiguous { candidates, .. }) => assert_eq!(
+                candidates,
+                ["key_aaaaaaaaaaaaaaaa (web)", "key_aaaabbbbbbbbbbbb (web)"]
+            ),
+            other => panic!("expected ambiguity, got {other:?}"),
+        }
     }
 
     #[test]
     fn too_short_id_prefix_says_how_long_it_must_be() {
-        let err = pick(&KeyRef::parse("key_ab"), vec![]).expect_err("none");
+        let err = pick(&KeyRef::parse("key_ab"), &Env::default_env(), vec![]).expect_err("none");
         assert!(err.to_string().contains("at least 4"), "{err}");
     }
 }

@@ -1,18 +1,20 @@
-//! keyward: issue and administer API keys in a local SQLite vault.
+//! keyward: issue and administer API keys in a vault (a local SQLite file).
 //!
-//! Data flows one way: [`cli`] → [`cmd`] → the core ([`key`], [`secret`],
-//! [`lifecycle`], [`when`]) → [`vault`], and results flow back to [`output`].
+//! Data flows one way: the binary's `cli` → `cmd` → the core ([`key`],
+//! [`secret`], [`text`], [`lifecycle`], [`when`]) and the key rules in
+//! [`intents`] → the storage contract in [`store`], reached through
+//! [`vault::Vault`]; results flow back to the binary's `output`.
 
-pub mod cli;
-pub mod cmd;
 pub mod error;
 pub mod event;
-pub mod generated;
+pub mod intents;
 pub mod key;
 pub mod lifecycle;
-pub mod output;
 pub mod secret;
+#[cfg(feature = "seed")]
 pub mod seed;
+pub mod settings;
+pub mod store;
 pub mod text;
 pub mod vault;
 pub mod when;

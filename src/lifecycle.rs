@@ -1,16 +1,17 @@
-//! Pure rules of a key's life: may this be done to this key at `now`?
-//! A refusal is [`Error::Refused`] or [`Error::LimitReached`] (exit 4).
+//! Pure rules of a key's life: may this be done to this key at `now`, and
+//! which times follow from it? A refusal is one of the exit-4 situations of
+//! [`Error`]. Nothing here reads the clock or the vault.
 
 use crate::error::Error;
 use crate::key::{Key, Status};
-use crate::text::escape as quote;
-use crate::when::Timestamp;
+use crate::text::{Env, Name, quote};
+use crate::when::{MAX_AHEAD_SECS, Timestamp};
 
 /// An environment holds at most `max` active keys.
-pub fn may_add_active(active: usize, max: u32, env: &str) -> Result<(), Error> {
+pub fn may_add_active(active: usize, max: u32, env: &Env) -> Result<(), Error> {
     if active >= usize::try_from(max).unwrap_or(usize::MAX) {
         return Err(Error::LimitReached {
-            env: quote(env),
+            env: quote(env.as_str()),
             max,
         });
     }
@@ -18,14 +19,13 @@ pub fn may_add_active(active: usize, max: u32, env: &str) -> Result<(), Error> {
 }
 
 /// Names are unique among an environment's active keys.
-pub fn name_is_free(active: &[Key], name: &str, env: &str) -> Result<(), Error> {
-    match active.iter().find(|k| k.name == name) {
-        Some(holder) => Err(Error::refused(format!(
-            "an active key in environment '{}' is already named '{}' ({}): rotate it, or choose another --name",
-            quote(env),
-            quote(name),
-            holder.id
-        ))),
+pub fn name_is_free(active: &[Key], name: &Name, env: &Env) -> Result<(), Error> {
+    match active.iter().find(|k| &k.name == name) {
+        Some(holder) => Err(Error::NameTaken {
+            env: quote(env.as_str()),
+            name: quote(name.as_str()),
+            holder: holder.id.clone(),
+        }),
         None => Ok(()),
     }
 }
@@ -34,11 +34,7 @@ pub fn name_is_free(active: &[Key], name: &str, env: &str) -> Result<(), Error> 
 pub fn may_rotate(key: &Key, now: Timestamp) -> Result<(), Error> {
     match key.status(now) {
         Status::Active => Ok(()),
-        Status::Grace => Err(Error::refused(format!(
-            "{} was already rotated: its successor is {}; rotate that one instead",
-            key.id,
-            key.rotated_to.as_deref().unwrap_or("unknown")
-        ))),
+        Status::Grace => Err(already_rotated(key)),
         status => Err(never_back(key, status, "rotated")),
     }
 }
@@ -47,14 +43,19 @@ pub fn may_rotate(key: &Key, now: Timestamp) -> Result<(), Error> {
 pub fn may_change_grace(key: &Key, now: Timestamp) -> Result<(), Error> {
     match key.status(now) {
         Status::Grace => Ok(()),
-        Status::Active => Err(Error::refused(format!(
-            "{} is active, not in grace: only a rotated key has a grace period{}",
-            key.id,
-            match &key.rotated_from {
-                Some(prev) => format!(" (it replaced {prev}: give that id)"),
-                None => "; to change its expiry use --expires".to_string(),
-            }
-        ))),
+        Status::Active => Err(Error::WrongState {
+            id: key.id.clone(),
+            status: Status::Active,
+            action: "given a grace period",
+            hint: match &key.rotated_from {
+                Some(prev) => {
+                    format!(": only a rotated key has one (it replaced {prev}: give that id)")
+                }
+                None => {
+                    ": only a rotated key has one; to change its expiry use --expires".to_string()
+                }
+            },
+        }),
         status => Err(never_back(key, status, "given a grace period")),
     }
 }
@@ -63,10 +64,12 @@ pub fn may_change_grace(key: &Key, now: Timestamp) -> Result<(), Error> {
 pub fn may_change_expiry(key: &Key, now: Timestamp) -> Result<(), Error> {
     match key.status(now) {
         Status::Active => Ok(()),
-        Status::Grace => Err(Error::refused(format!(
-            "{} is in grace: change when its grace ends with --grace",
-            key.id
-        ))),
+        Status::Grace => Err(Error::WrongState {
+            id: key.id.clone(),
+            status: Status::Grace,
+            action: "given a new expiry",
+            hint: ": change when its grace ends with --grace".to_string(),
+        }),
         status => Err(never_back(key, status, "given a new expiry")),
     }
 }
@@ -87,27 +90,64 @@ pub fn may_revoke(key: &Key, now: Timestamp) -> Result<Revocation, Error> {
         return Ok(Revocation::AlreadyRevoked);
     }
     if key.is_default {
-        return Err(Error::refused(format!(
-            "{} is the default key of environment '{}' and cannot be revoked: \
-             rotate it first (`keyward rotate {} --grace now`), then revoke the old key if need be",
-            key.id,
-            quote(&key.env),
-            key.id
-        )));
+        return Err(Error::DefaultKey {
+            id: key.id.clone(),
+            env: quote(key.env.as_str()),
+            action: "revoked",
+        });
     }
     Ok(Revocation::Revoke)
 }
 
-fn never_back(key: &Key, status: Status, what: &str) -> Error {
-    Error::refused(format!(
-        "{} is {status} and cannot be {what}: an {status} key is never brought back",
-        key.id
-    ))
+/// When a grace asked to end at `requested` really ends: never after the
+/// key's own expiry (a rotation never lengthens a key's life). Returns the
+/// end and whether it was capped.
+pub fn grace_end(key: &Key, requested: Timestamp) -> (Timestamp, bool) {
+    match key.life_ends_at() {
+        Some(life) if life < requested => (life, true),
+        _ => (requested, false),
+    }
+}
+
+/// A successor's expiry when none is asked for: the old key's lifetime
+/// again from `now` (at most ten years ahead), else none.
+pub fn successor_expiry(old: &Key, now: Timestamp) -> Option<Timestamp> {
+    old.lifetime_secs()
+        .map(|secs| now.plus_secs(secs.min(MAX_AHEAD_SECS)))
+}
+
+fn already_rotated(key: &Key) -> Error {
+    match &key.rotated_to {
+        Some(successor) => Error::AlreadyRotated {
+            id: key.id.clone(),
+            successor: successor.clone(),
+        },
+        None => never_back(key, Status::Grace, "rotated"),
+    }
+}
+
+/// Any change to a key that has already ended names the successor when
+/// there is one: that is the key the caller is after.
+fn never_back(key: &Key, status: Status, action: &'static str) -> Error {
+    let article = if status == Status::Expired { "an" } else { "a" };
+    let hint = match &key.rotated_to {
+        Some(successor) => format!(
+            ": {article} {status} key is never brought back (it was replaced by {successor})"
+        ),
+        None => format!(": {article} {status} key is never brought back"),
+    };
+    Error::WrongState {
+        id: key.id.clone(),
+        status,
+        action,
+        hint,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::KeyId;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
@@ -122,7 +162,7 @@ mod tests {
 
     fn in_grace() -> Key {
         Key {
-            rotated_to: Some("key_bbbbbbbbbbbbbbbb".into()),
+            rotated_to: Some(KeyId::stored("key_bbbbbbbbbbbbbbbb".into())),
             expires_at: Some(NOW.plus_secs(60)),
             ..key()
         }
@@ -144,9 +184,10 @@ mod tests {
 
     #[test]
     fn the_limit_is_reached_at_max() {
-        assert!(may_add_active(2, 3, "default").is_ok());
+        let env = Env::default_env();
+        assert!(may_add_active(2, 3, &env).is_ok());
         assert!(matches!(
-            may_add_active(3, 3, "default"),
+            may_add_active(3, 3, &env),
             Err(Error::LimitReached { max: 3, .. })
         ));
     }
@@ -155,6 +196,7 @@ mod tests {
     fn only_active_keys_rotate_and_a_rotated_one_names_its_successor() {
         assert!(may_rotate(&key(), NOW).is_ok());
         let err = may_rotate(&in_grace(), NOW).expect_err("grace");
+        assert!(matches!(err, Error::AlreadyRotated { .. }));
         assert!(err.to_string().contains("key_bbbbbbbbbbbbbbbb"), "{err}");
         assert!(may_rotate(&expired(), NOW).is_err());
         assert!(may_rotate(&revoked(), NOW).is_err());
@@ -170,6 +212,22 @@ mod tests {
         assert!(may_change_grace(&key(), NOW).is_err());
         let err = may_change_grace(&revoked(), NOW).expect_err("revoked");
         assert!(err.to_string().contains("never brought back"), "{err}");
+    }
+
+    /// Finding 18: the article agrees with the status.
+    #[test]
+    fn refusals_read_as_english() {
+        let err = may_rotate(&revoked(), NOW)
+            .expect_err("revoked")
+            .to_string();
+        assert!(err.contains("a revoked key is never brought back"), "{err}");
+        let err = may_rotate(&expired(), NOW)
+            .expect_err("expired")
+            .to_string();
+        assert!(
+            err.contains("an expired key is never brought back"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -189,6 +247,39 @@ mod tests {
             ..key()
         };
         let err = may_revoke(&default, NOW).expect_err("default");
+        assert!(matches!(err, Error::DefaultKey { .. }));
         assert!(err.to_string().contains("rotate it first"), "{err}");
+    }
+
+    /// Finding 10: a grace never outlives the key's own expiry, and a
+    /// carried-over lifetime never reaches past ten years.
+    #[test]
+    fn times_are_capped() {
+        let short = Key {
+            expires_at: Some(NOW.plus_secs(3_600)),
+            ..key()
+        };
+        assert_eq!(
+            grace_end(&short, NOW.plus_secs(86_400)),
+            (NOW.plus_secs(3_600), true)
+        );
+        assert_eq!(
+            grace_end(&short, NOW.plus_secs(60)),
+            (NOW.plus_secs(60), false)
+        );
+        let rotated = Key {
+            own_expires_at: Some(NOW.plus_secs(3_600)),
+            ..in_grace()
+        };
+        assert!(grace_end(&rotated, NOW.plus_secs(7_200)).1);
+
+        let old_long = Key {
+            created_at: NOW.plus_secs(-86_400),
+            expires_at: Some(NOW.plus_secs(MAX_AHEAD_SECS)),
+            ..key()
+        };
+        let next = successor_expiry(&old_long, NOW).expect("a lifetime");
+        assert_eq!(next, NOW.plus_secs(MAX_AHEAD_SECS));
+        assert_eq!(successor_expiry(&key(), NOW), None);
     }
 }

@@ -1,17 +1,28 @@
+//! Parse, build the context, run, print, and map the error to an exit code.
+
+mod cli;
+mod cmd;
+mod output;
+
+// The library's modules, under the names the binary's modules use.
+use keyward::{error, event, intents, key, lifecycle, secret, settings, store, text, vault, when};
+
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use keyward::cli::Cli;
-use keyward::cmd::{self, Ctx};
-use keyward::error::{Error, Result};
-use keyward::output::{self, Layout, Printer};
-use keyward::text::{Field, validate_text};
-use keyward::when::Timestamp;
+use crate::cli::Cli;
+use crate::cmd::Ctx;
+use crate::error::{Error, Result};
+use crate::output::{Layout, Printer};
+use crate::text::Actor;
+use crate::when::{Clock, SystemClock, Timestamp};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,15 +32,15 @@ fn main() -> ExitCode {
     let json = cli.json;
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if output::is_quiet_exit(&e) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(output::error(&e, json)),
     }
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let now = clock()?;
+    let clock = clock()?;
     let actor = actor(cli.actor.as_deref())?;
-    let mut ctx = Ctx::new(vault_path(cli.vault)?, actor, now, cli.json);
+    let mut ctx = Ctx::new(vault_path(cli.vault)?, actor, clock, cli.json);
     let report = cmd::run(&cli.command, &mut ctx)?;
     let layout = Layout {
         color: std::io::stdout().is_terminal()
@@ -38,7 +49,7 @@ fn run(cli: Cli) -> Result<u8> {
     };
     Printer {
         json: cli.json,
-        now,
+        now: ctx.now(),
         layout,
     }
     .print(&report)?;
@@ -48,39 +59,72 @@ fn run(cli: Cli) -> Result<u8> {
 /// Help and version print as usual; other parse errors are usage errors
 /// (exit 2), as JSON when `--json` was given.
 fn parse_error(e: &clap::Error) -> u8 {
-    let wants_json = std::env::args_os().any(|a| a == "--json");
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
             0
         }
-        _ if wants_json => {
+        _ if wants_json(std::env::args_os().skip(1)) => {
             let rendered = e.render().to_string();
             let first = rendered.lines().next().unwrap_or_default();
             output::usage_error_json(first.strip_prefix("error: ").unwrap_or(first))
         }
         _ => {
             let _ = e.print();
-            keyward::error::exit::USAGE
+            error::exit::USAGE
         }
     }
 }
 
-/// The time of this run, read once. Debug builds let tests set it with
+/// Whether `--json` stands among the arguments as the flag: not as the
+/// value of an option that takes one (`--name --json`), and not after `--`.
+/// Used only when clap could not parse them.
+fn wants_json(args: impl Iterator<Item = OsString>) -> bool {
+    let cmd = cli::command();
+    let mut sub: Option<&clap::Command> = None;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else { continue };
+        if text == "--" {
+            return false;
+        }
+        if text == "--json" {
+            return true;
+        }
+        if let Some(long) = text.strip_prefix("--") {
+            if long.contains('=') {
+                continue;
+            }
+            let takes_value = |c: &clap::Command| {
+                c.get_arguments()
+                    .any(|a| a.get_long() == Some(long) && a.get_action().takes_values())
+            };
+            if takes_value(&cmd) || sub.is_some_and(takes_value) {
+                args.next();
+            }
+        } else if sub.is_none() && !text.starts_with('-') {
+            sub = cmd.find_subcommand(text);
+        }
+    }
+    false
+}
+
+/// Where the time comes from. Debug builds let tests stop the clock with
 /// `KEYWARD_NOW` (RFC 3339); release builds always use the system clock.
-fn clock() -> Result<Timestamp> {
+fn clock() -> Result<Arc<dyn Clock>> {
     #[cfg(debug_assertions)]
     if let Some(v) = std::env::var_os("KEYWARD_NOW") {
         let v = v.to_string_lossy();
-        return Timestamp::parse_rfc3339(&v).ok_or_else(|| {
-            Error::usage(format!("KEYWARD_NOW '{v}' is not an RFC 3339 time")).into()
-        });
+        return match Timestamp::parse_rfc3339(&v) {
+            Some(t) => Ok(Arc::new(t)),
+            None => Err(Error::usage(format!("KEYWARD_NOW '{v}' is not an RFC 3339 time")).into()),
+        };
     }
-    Ok(Timestamp::now_utc())
+    Ok(Arc::new(SystemClock))
 }
 
 /// `--actor`, else `$KEYWARD_ACTOR` (both through clap), else `user@host`.
-fn actor(given: Option<&str>) -> Result<String> {
+fn actor(given: Option<&str>) -> Result<Actor> {
     let actor = match given {
         Some(a) => a.to_string(),
         None => {
@@ -90,8 +134,7 @@ fn actor(given: Option<&str>) -> Result<String> {
             format!("{user}@{}", hostname())
         }
     };
-    validate_text(Field::Actor, &actor)?;
-    Ok(actor)
+    Ok(Actor::parse(&actor)?)
 }
 
 fn hostname() -> String {
@@ -113,5 +156,26 @@ fn vault_path(given: Option<PathBuf>) -> Result<PathBuf> {
             .context(
                 "cannot find a data directory for the vault (is HOME set?); pass --vault PATH",
             ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(args: &[&str]) -> bool {
+        wants_json(args.iter().map(OsString::from))
+    }
+
+    /// Finding 14: `--json` counts only where it is the flag.
+    #[test]
+    fn json_errors_only_when_json_is_the_flag() {
+        assert!(json(&["--json", "create", "--bogus"]));
+        assert!(json(&["create", "--json", "--bogus"]));
+        assert!(json(&["create", "--name=x", "--json", "--bogus"]));
+        assert!(!json(&["create", "--name", "--json"]));
+        assert!(!json(&["--vault", "--json", "list", "--bogus"]));
+        assert!(!json(&["verify", "--", "--json"]));
+        assert!(!json(&["create", "--bogus"]));
     }
 }

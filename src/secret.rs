@@ -131,6 +131,45 @@ pub fn parse(presented: &str) -> Result<Secret, Malformed> {
     Ok(Secret(presented.to_string()))
 }
 
+/// Masks everything in `text` that has a secret's shape (`_` followed by 38
+/// or more letters and digits) to its hint: `kw_…a1B2`. Checksums are not
+/// checked: a mistyped secret is still a secret. Other text is unchanged.
+pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let run_at = |i: usize| {
+        bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count()
+    };
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'_' {
+            let run = run_at(i + 1);
+            if run >= BODY_LEN {
+                let body_end = i + 1 + run;
+                let masked = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                masked.push_str(&text[copied..=i]);
+                masked.push('…');
+                masked.push_str(&text[body_end - HINT_LEN..body_end]);
+                copied = body_end;
+                i = body_end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut masked) => {
+            masked.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(masked)
+        }
+    }
+}
+
 /// A prefix is 1–16 characters of `[a-z][a-z0-9_]*`.
 pub fn validate_prefix(prefix: &str) -> Result<(), Error> {
     let mut bytes = prefix.bytes();
@@ -142,7 +181,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), Error> {
     Err(Error::usage(format!(
         "'{}' is not a valid prefix: use 1-16 characters, a lowercase letter first, \
          then lowercase letters, digits or _ (e.g. kw, sk_live)",
-        crate::text::escape(prefix)
+        crate::text::quote(prefix)
     )))
 }
 
@@ -260,6 +299,16 @@ mod tests {
                 let _ = parse(&s);
             }
 
+            /// Masking never panics on any text, and what it returns holds no
+            /// secret shape.
+            #[test]
+            fn masked_text_holds_no_secret(s in any::<String>(), p in prefix(), random in base62()) {
+                let text = format!("{s}{}{s}", encode(&p, &random));
+                let masked = mask(&text);
+                prop_assert_eq!(mask(&masked), masked.clone());
+                prop_assert!(parse(&masked).is_err());
+            }
+
             #[test]
             fn every_encoded_secret_parses(p in prefix(), random in base62()) {
                 let text = encode(&p, &random);
@@ -282,6 +331,22 @@ mod tests {
                 prop_assert_eq!(parse(&changed).err(), Some(Malformed::Checksum));
             }
         }
+    }
+
+    #[test]
+    fn secret_shapes_are_masked_to_their_hint_wherever_they_stand() {
+        let s = generate("kw").expect("rng");
+        let t = s.expose();
+        let hint = &t[t.len() - 4..];
+        assert_eq!(mask(t), format!("kw_…{hint}"));
+        assert_eq!(
+            mask(&format!("API_KEY={t}!")),
+            format!("API_KEY=kw_…{hint}!")
+        );
+        let typo = format!("{}x", &t[..t.len() - 1]);
+        assert!(!mask(&typo).contains(&t[3..20]), "a typo is still masked");
+        assert_eq!(mask("web_prod"), "web_prod");
+        assert_eq!(mask("é_ü"), "é_ü");
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! verifies. Events beyond one per key are expiry changes on active keys.
 
 use crate::error::Result;
-use crate::key::KeyRef;
+use crate::intents::{self, NewKey, Rotation};
+use crate::key::KeyId;
 use crate::secret::Secret;
-use crate::vault::{NewKey, Rotation, Setting, Vault};
-use crate::when::{Deadline, Timestamp};
+use crate::settings::Setting;
+use crate::text::{Actor, Env, Name, Scope};
+use crate::vault::Vault;
+use crate::when::{Expiry, Moment};
 
 pub const ACTIVE_PER_ENV: u64 = 3;
 const BATCH: u64 = 5_000;
@@ -29,7 +32,6 @@ pub struct Plan {
 pub fn fill(
     vault: &mut Vault,
     plan: Plan,
-    now: Timestamp,
     mut on_secret: impl FnMut(u64, &Secret) -> Result<()>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64> {
@@ -37,46 +39,47 @@ pub fn fill(
         plan.keys > 0 && plan.envs > 0,
         "keys and envs must be at least 1"
     );
-    vault.set_setting(Setting::MaxKeys, &ACTIVE_PER_ENV.to_string(), ACTOR, now)?;
+    let actor = Actor::parse(ACTOR)?;
+    vault.set_setting(Setting::MaxKeys, &ACTIVE_PER_ENV.to_string(), &actor)?;
     let slots = plan.envs * ACTIVE_PER_ENV;
-    let env_of = |n: u64| format!("env{:03}", (n % slots) % plan.envs);
+    let env_of = |n: u64| Env::stored(format!("env{:03}", (n % slots) % plan.envs));
     // The active key of each (environment, slot), by id.
-    let mut current: Vec<Option<String>> = vec![None; usize::try_from(slots)?];
+    let mut current: Vec<Option<KeyId>> = vec![None; usize::try_from(slots)?];
     let extra = plan.events.saturating_sub(plan.keys + 1);
     let total = plan.keys + extra;
     let mut done = 0u64;
     while done < total {
         let end = (done + BATCH).min(total);
-        vault.batch(|b| {
+        vault.write(|tx, now| {
             for n in done..end {
                 let slot = usize::try_from(n % slots)?;
-                let env = env_of(n);
                 if n >= plan.keys {
                     if let Some(id) = &current[slot] {
                         let days = 30 + i64::try_from(n % 300)?;
-                        let expires = Deadline::At(now.plus_secs(86_400 * days));
-                        b.change_expiry(&KeyRef::Id(id.clone()), &env, expires, ACTOR, now)?;
+                        let expires = Expiry::At(Moment::After(86_400 * days));
+                        intents::change_expiry(tx, id, expires, &actor, now)?;
                     }
                     continue;
                 }
                 let (key, secret) = match &current[slot] {
                     None => {
                         let new = NewKey {
-                            name: Some(format!("svc-{slot}")),
-                            env,
-                            expires: Deadline::Never,
-                            scopes: vec!["read".into()],
+                            name: Some(Name::parse(&format!("svc-{slot}"))?),
+                            env: env_of(n),
+                            expires: Expiry::Never,
+                            scopes: vec![Scope::parse("read")?],
                             prefix: None,
                         };
-                        b.create(new, ACTOR, now)?
+                        let created = intents::create(tx, &new, &actor, now)?;
+                        (created.key, created.secret)
                     }
                     Some(id) => {
                         let r = Rotation {
-                            grace_ends: now.plus_secs(3650 * 86_400),
+                            grace: Moment::After(3650 * 86_400),
                             expires: None,
                             name: None,
                         };
-                        let rotated = b.rotate(&KeyRef::Id(id.clone()), &env, r, ACTOR, now)?;
+                        let rotated = intents::rotate(tx, id, &r, &actor, now)?;
                         (rotated.key, rotated.secret)
                     }
                 };

@@ -1,30 +1,65 @@
 //! Text that users give keyward (names, environments, scopes, actors,
-//! reasons): the rule it must follow, and how it is escaped before it is
-//! shown, so stored control characters never reach a terminal.
+//! reasons): the rule it must follow, the typed values that carry it once
+//! checked, and how any text is shown: escaped so that stored control,
+//! format and bidi characters never reach a terminal, with secret shapes
+//! masked, and cut when quoted in a message.
+
+use std::fmt;
+
+use serde::Serialize;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::error::Error;
 
 pub const MAX_TEXT_LEN: usize = 64;
+/// Reasons are free text for the log, longer than names.
+pub const MAX_REASON_LEN: usize = 500;
+/// How much of a value an error message quotes.
+const MAX_QUOTED: usize = 64;
 
-/// Escapes control characters (`\n`, `\u{1b}`, …); other text is unchanged.
+/// Characters that are never stored and never shown raw: control (Cc),
+/// format (Cf: zero-width, bidi overrides and isolates, BOM) and the line
+/// and paragraph separators.
+fn is_hidden(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+/// Escapes hidden characters (`\n`, `\u{1b}`, `\u{200b}`, `\u{202e}`, …);
+/// other text is unchanged.
 pub fn escape(value: &str) -> String {
-    if !value.chars().any(char::is_control) {
+    if !value.chars().any(is_hidden) {
         return value.to_string();
     }
     value
         .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c.escape_default().to_string(),
+            c if is_hidden(c) => c.escape_unicode().to_string(),
+            c => c.to_string(),
         })
         .collect()
 }
 
+/// A value as an error message quotes it: secret shapes masked to their
+/// hint, hidden characters escaped, and at most 64 characters.
+pub fn quote(value: &str) -> String {
+    let shown = escape(&crate::secret::mask(value));
+    if shown.chars().count() <= MAX_QUOTED {
+        return shown;
+    }
+    let mut cut: String = shown.chars().take(MAX_QUOTED - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// Which user-given text a rule applies to, for the message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Name,
     Env,
@@ -43,34 +78,143 @@ impl Field {
             Field::Reason => "reason",
         }
     }
-}
 
-/// Names, environments, scopes and actors are 1–64 printable characters
-/// with no control characters (SPEC "Commands": `create`).
-pub fn validate_text(field: Field, value: &str) -> Result<(), Error> {
-    validate_text_len(field, value, MAX_TEXT_LEN)
-}
-
-/// As [`validate_text`], with another length limit (reasons are longer).
-pub fn validate_text_len(field: Field, value: &str, max: usize) -> Result<(), Error> {
-    let count = value.chars().count();
-    let problem = if count == 0 || value.trim().is_empty() {
-        Some("is empty".to_string())
-    } else if count > max {
-        Some(format!("is {count} characters long (at most {max})"))
-    } else if value.chars().any(char::is_control) {
-        Some("contains control characters".to_string())
-    } else {
-        None
-    };
-    match problem {
-        None => Ok(()),
-        Some(p) => Err(Error::usage(format!(
-            "the {} '{}' {p}: use 1-{max} printable characters, e.g. web-prod",
-            field.as_str(),
-            escape(value)
-        ))),
+    fn max_len(self) -> usize {
+        match self {
+            Field::Reason => MAX_REASON_LEN,
+            _ => MAX_TEXT_LEN,
+        }
     }
+
+    fn example(self) -> &'static str {
+        match self {
+            Field::Name => "web-prod",
+            Field::Env => "prod",
+            Field::Scope => "deploy",
+            Field::Actor => "ci@deploy",
+            Field::Reason => "leaked in ticket 42",
+        }
+    }
+}
+
+/// SPEC "Rules that hold everywhere", Text: 1–64 characters (reasons 500),
+/// no control, format or separator characters, no leading or trailing
+/// whitespace; and no secret inside, so a secret can never be stored by
+/// way of a name or a reason. Names may not start with `key_`, so that a
+/// name can never be taken for an id.
+pub fn validate(field: Field, value: &str) -> Result<(), Error> {
+    let max = field.max_len();
+    let count = value.chars().count();
+    let problem = if value.trim().is_empty() {
+        "is empty".to_string()
+    } else if count > max {
+        format!("is {count} characters long (at most {max})")
+    } else if value.chars().any(is_hidden) {
+        "contains invisible or control characters (such as zero-width, bidi or line breaks)"
+            .to_string()
+    } else if value.trim() != value {
+        "starts or ends with whitespace".to_string()
+    } else if crate::secret::mask(value) != value {
+        "contains what looks like a secret (never put a secret in a name, scope or reason)"
+            .to_string()
+    } else if field == Field::Name && value.starts_with(crate::key::ID_PREFIX) {
+        "starts with key_, which is kept for key ids".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(Error::usage(format!(
+        "the {} '{}' {problem}: use 1-{max} visible characters, e.g. {}",
+        field.as_str(),
+        quote(value),
+        field.example()
+    )))
+}
+
+/// Declares a validated text value: made once at the edge with `parse`,
+/// read back from the vault with `stored` (which trusts the vault's rules
+/// of the time it was written).
+macro_rules! text_value {
+    ($(#[$doc:meta])* $name:ident, $field:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: &str) -> Result<Self, Error> {
+                validate($field, value)?;
+                Ok($name(value.to_string()))
+            }
+
+            /// A value as the vault stores it.
+            pub fn stored(value: String) -> Self {
+                $name(value)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+text_value!(
+    /// A key's name, unique among its environment's active keys.
+    Name,
+    Field::Name
+);
+text_value!(
+    /// An environment: keys, limits and the default key are per environment.
+    Env,
+    Field::Env
+);
+text_value!(
+    /// A scope a key grants.
+    Scope,
+    Field::Scope
+);
+text_value!(
+    /// Who acted, for the activity log.
+    Actor,
+    Field::Actor
+);
+text_value!(
+    /// Why, for the activity log.
+    Reason,
+    Field::Reason
+);
+
+impl Env {
+    pub fn default_env() -> Self {
+        Env("default".to_string())
+    }
+}
+
+/// Parses each value of a repeated flag, keeping the first of duplicates.
+pub fn parse_all<T: PartialEq>(
+    values: &[String],
+    parse: impl Fn(&str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut out: Vec<T> = Vec::with_capacity(values.len());
+    for v in values {
+        let t = parse(v)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -78,9 +222,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_fields_are_one_to_64_printable_characters() {
-        assert!(validate_text(Field::Name, "web-prod").is_ok());
-        assert!(validate_text(Field::Name, &"é".repeat(64)).is_ok());
+    fn text_fields_are_one_to_64_visible_characters() {
+        assert!(validate(Field::Name, "web-prod").is_ok());
+        assert!(validate(Field::Name, "web prod").is_ok());
+        assert!(validate(Field::Name, &"é".repeat(64)).is_ok());
         for bad in [
             "",
             "   ",
@@ -89,18 +234,64 @@ mod tests {
             "a\x1b[31m",
             "tab\there",
             "nul\0",
+            "web ",
+            " web",
+            "web\u{200b}",
+            "\u{feff}web",
+            "a\u{202e}b",
+            "a\u{2066}b",
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "a\u{00ad}b",
         ] {
-            let err = validate_text(Field::Name, bad).expect_err(bad);
+            let err = validate(Field::Name, bad).expect_err(bad);
             assert!(matches!(err, Error::Usage(_)));
-            assert!(!err.to_string().contains('\x1b'));
+            let msg = err.to_string();
+            assert!(!msg.contains('\x1b') && !msg.contains('\u{202e}'), "{msg}");
         }
     }
 
     #[test]
-    fn escape_makes_control_characters_visible() {
+    fn names_may_not_look_like_ids_but_environments_may() {
+        assert!(validate(Field::Name, "key_web").is_err());
+        assert!(validate(Field::Env, "key_web").is_ok());
+        assert!(validate(Field::Name, "my_key_web").is_ok());
+    }
+
+    #[test]
+    fn text_holding_a_secret_is_refused_and_not_echoed() {
+        let s = crate::secret::generate("kw").expect("rng");
+        let name = format!("web {}", s.expose());
+        let err = validate(Field::Reason, &name).expect_err("secret");
+        let msg = err.to_string();
+        assert!(!msg.contains(&s.expose()[3..]), "{msg}");
+        assert!(msg.contains(&format!("kw_…{}", s.hint())), "{msg}");
+    }
+
+    #[test]
+    fn escape_makes_hidden_characters_visible() {
         assert_eq!(escape("plain é"), "plain é");
         assert_eq!(escape("a\nb"), "a\\nb");
         assert_eq!(escape("\x1b[31mred"), "\\u{1b}[31mred");
         assert_eq!(escape("\u{7f}"), "\\u{7f}");
+        assert_eq!(escape("web\u{200b}"), "web\\u{200b}");
+        assert_eq!(escape("a\u{202e}b"), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn quotes_are_cut_to_64_characters() {
+        let long = "x".repeat(500);
+        let q = quote(&long);
+        assert_eq!(q.chars().count(), 64);
+        assert!(q.ends_with('…'));
+        assert_eq!(quote("short"), "short");
+    }
+
+    #[test]
+    fn repeated_values_are_kept_once_in_order() {
+        let v: Vec<String> = ["b", "a", "b"].iter().map(|s| s.to_string()).collect();
+        let scopes = parse_all(&v, Scope::parse).expect("valid");
+        let names: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
+        assert_eq!(names, ["b", "a"]);
     }
 }

@@ -1,6 +1,7 @@
 //! Times and durations as the user writes them: `now`, `never`, humantime
 //! durations (`90s`, `24h`, `1h 30m`, `3d`) and RFC 3339 times in the future,
-//! up to ten years ahead. Nothing here reads the clock: `now` is passed in.
+//! up to ten years ahead. Nothing here reads the clock: `now` is passed in,
+//! or a [`Clock`] that the vault reads while it holds its write lock.
 
 use std::fmt;
 
@@ -8,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
-use crate::text::escape as quote;
+use crate::text::quote;
 
 /// A point in time, in whole seconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,6 +68,30 @@ impl Timestamp {
     }
 }
 
+/// Where the time comes from. The vault asks it once a write holds the
+/// lock, so that waiting for the lock or at a prompt never judges a key by
+/// a time that has passed.
+pub trait Clock {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now_utc()
+    }
+}
+
+/// A clock stopped at one time, for tests (and `KEYWARD_NOW` in debug builds).
+impl Clock for Timestamp {
+    fn now(&self) -> Timestamp {
+        *self
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rfc3339())
@@ -92,18 +117,37 @@ pub fn short_span(secs: u64) -> String {
     "0s".to_string()
 }
 
-/// When something ends: at a time, or never.
+/// A time given on the command line, kept in the form it was given, so
+/// that a duration counts from the `now` at which a write holds the lock,
+/// not from when the command started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deadline {
-    Never,
+pub enum Moment {
+    /// This many seconds after `now` (0 = now).
+    After(i64),
     At(Timestamp),
 }
 
-impl Deadline {
-    pub fn timestamp(self) -> Option<Timestamp> {
+impl Moment {
+    pub fn at(self, now: Timestamp) -> Timestamp {
         match self {
-            Deadline::Never => None,
-            Deadline::At(t) => Some(t),
+            Moment::After(secs) => now.plus_secs(secs),
+            Moment::At(t) => t,
+        }
+    }
+}
+
+/// A key's expiry as asked for: never, or a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    At(Moment),
+}
+
+impl Expiry {
+    pub fn at(self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            Expiry::Never => None,
+            Expiry::At(m) => Some(m.at(now)),
         }
     }
 }
@@ -111,9 +155,14 @@ impl Deadline {
 /// Parses a point in time that must not be in the past: `now`, a duration
 /// from `now`, or an RFC 3339 time. `never` is not accepted here.
 pub fn parse_moment(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
+    parse_span(value, now).map(|m| m.at(now))
+}
+
+/// As [`parse_moment`], keeping the form: a duration stays a duration.
+pub fn parse_span(value: &str, now: Timestamp) -> Result<Moment, Error> {
     let v = value.trim();
     if v.eq_ignore_ascii_case("now") {
-        return Ok(now);
+        return Ok(Moment::After(0));
     }
     if v.eq_ignore_ascii_case("never") {
         return Err(Error::usage(format!(
@@ -128,7 +177,7 @@ pub fn parse_moment(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
                 quote(value)
             )));
         }
-        return within_limit(value, at, now);
+        return within_limit(value, at, now).map(Moment::At);
     }
     if v.starts_with('-') {
         return Err(Error::usage(format!(
@@ -146,15 +195,25 @@ pub fn parse_moment(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
     if secs > MAX_AHEAD_SECS {
         return Err(too_far(value));
     }
-    Ok(now.plus_secs(secs))
+    Ok(Moment::After(secs))
 }
 
-/// Parses an expiry: `never` or anything [`parse_moment`] takes.
-pub fn parse_deadline(value: &str, now: Timestamp) -> Result<Deadline, Error> {
+/// Parses a new expiry for `flag`: `never`, or a time after `now` (`now`
+/// itself, `0s` and past times are refused: ending a key at once is
+/// `revoke` or `rotate --grace now`).
+pub fn parse_expiry(flag: &str, value: &str, now: Timestamp) -> Result<Expiry, Error> {
     if value.trim().eq_ignore_ascii_case("never") {
-        return Ok(Deadline::Never);
+        return Ok(Expiry::Never);
     }
-    parse_moment(value, now).map(Deadline::At)
+    let moment = parse_span(value, now)?;
+    if moment.at(now) <= now {
+        return Err(Error::usage(format!(
+            "{flag} '{}' is not in the future: a key's expiry must be later than now \
+             (try 30d, 90d or never; to end a key at once use revoke or rotate --grace now)",
+            quote(value)
+        )));
+    }
+    Ok(Expiry::At(moment))
 }
 
 /// Parses the start of a window that ends now: a duration ago (`24h`,
@@ -261,19 +320,32 @@ mod tests {
     }
 
     #[test]
-    fn never_is_a_deadline_but_not_a_moment() {
-        assert_eq!(parse_deadline("never", NOW), Ok(Deadline::Never));
+    fn never_is_an_expiry_but_not_a_moment() {
+        assert_eq!(parse_expiry("--expires", "never", NOW), Ok(Expiry::Never));
         assert!(parse_moment("never", NOW).is_err());
-        assert_eq!(
-            parse_deadline("1h", NOW),
-            Ok(Deadline::At(NOW.plus_secs(3_600)))
-        );
+        let one_hour = parse_expiry("--expires", "1h", NOW).expect("1h");
+        assert_eq!(one_hour, Expiry::At(Moment::After(3_600)));
+        assert_eq!(one_hour.at(NOW.plus_secs(10)), Some(NOW.plus_secs(3_610)));
     }
 
     #[test]
     fn control_characters_in_bad_values_are_escaped() {
         let err = parse_moment("1h\x1b[31m", NOW).expect_err("escape");
         assert!(!err.to_string().contains('\x1b'));
+    }
+
+    #[test]
+    fn an_expiry_must_be_in_the_future() {
+        for bad in ["now", "0s", "0m"] {
+            let err = parse_expiry("--expires", bad, NOW)
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains(&format!("--expires '{bad}'")), "{err}");
+        }
+        assert_eq!(
+            parse_expiry("--expires", "1s", NOW),
+            Ok(Expiry::At(Moment::After(1)))
+        );
     }
 
     #[test]
@@ -310,7 +382,7 @@ mod tests {
                     }
                     Err(other) => prop_assert!(false, "unexpected {:?}", other),
                 }
-                let _ = parse_deadline(&s, NOW);
+                let _ = parse_expiry("--expires", &s, NOW);
                 let _ = parse_since(&s, NOW);
             }
 

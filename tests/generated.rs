@@ -1,9 +1,13 @@
 //! The checked-in completions and man pages are what the code generates.
 
+#[allow(dead_code)]
+#[path = "../examples/generate.rs"]
+mod generate;
+
 #[test]
 fn checked_in_completions_and_man_pages_are_fresh() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let files = keyward::generated::files().expect("generate");
+    let files = generate::files().expect("generate");
     let stale: Vec<String> = files
         .iter()
         .filter(|(path, bytes)| {
@@ -15,7 +19,7 @@ fn checked_in_completions_and_man_pages_are_fresh() {
         stale.is_empty(),
         "stale or missing generated files: {}\nregenerate them all with: {}",
         stale.join(", "),
-        keyward::generated::REGENERATE
+        generate::REGENERATE
     );
     let names: Vec<_> = files.iter().map(|(p, _)| p.display().to_string()).collect();
     for expected in [

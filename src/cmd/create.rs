@@ -1,47 +1,33 @@
-use super::{Ctx, Report, validate_all};
+use super::{Ctx, Report, prompt, stdout_must_be_open};
 use crate::cli::CreateArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::intents::NewKey;
 use crate::secret::validate_prefix;
-use crate::text::{Field, validate_text};
-use crate::vault::{Access, NewKey};
-use crate::when::{Deadline, parse_deadline};
+use crate::store::Access;
+use crate::text::{Env, Name, Scope, parse_all};
+use crate::when::{Expiry, parse_expiry};
 
 pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
-    if let Some(name) = &args.name {
-        validate_text(Field::Name, name)?;
-    }
-    validate_text(Field::Env, &args.env)?;
-    validate_all(Field::Scope, &args.scopes)?;
+    let name = args.name.as_deref().map(Name::parse).transpose()?;
+    let env = Env::parse(&args.env)?;
+    let scopes = parse_all(&args.scopes, Scope::parse)?;
     if let Some(prefix) = &args.prefix {
         validate_prefix(prefix)?;
     }
-    let expires = parse_deadline(&args.expires, ctx.now())?;
-    if expires == Deadline::At(ctx.now()) {
-        return Err(Error::usage(format!(
-            "--expires '{}' would create a key that is already expired: try 30d, 90d or never",
-            crate::text::escape(&args.expires)
-        ))
-        .into());
-    }
+    let expires = match &args.expires {
+        Some(e) => parse_expiry("--expires", e, ctx.now())?,
+        None if ctx.interactive() => prompt::expiry()?,
+        None => Expiry::Never,
+    };
+    stdout_must_be_open()?;
     let new = NewKey {
-        name: args.name.clone(),
-        env: args.env.clone(),
+        name,
+        env,
         expires,
-        scopes: dedup(&args.scopes),
+        scopes,
         prefix: args.prefix.clone(),
     };
-    let (actor, now) = (ctx.actor().to_string(), ctx.now());
-    let (key, secret) = ctx.vault(Access::OrCreate)?.create(new, &actor, now)?;
-    Ok(Report::Created { key, secret })
-}
-
-/// Scopes in the order given, each once.
-fn dedup(scopes: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
-    for s in scopes {
-        if !out.contains(s) {
-            out.push(s.clone());
-        }
-    }
-    out
+    let actor = ctx.actor().clone();
+    let created = ctx.vault(Access::Create)?.create(&new, &actor)?;
+    Ok(Report::Created(created))
 }

@@ -2,33 +2,41 @@ use super::{Ctx, Report};
 use crate::cli::ExtendArgs;
 use crate::error::{Error, Result};
 use crate::key::KeyRef;
-use crate::text::{Field, validate_text};
-use crate::vault::Access;
-use crate::when::{parse_deadline, parse_moment};
+use crate::store::Access;
+use crate::text::Env;
+use crate::when::{parse_expiry, parse_span};
 
 pub fn run(args: &ExtendArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
-    validate_text(Field::Env, &args.key.env)?;
-    let key = KeyRef::parse(&args.key.key);
-    let actor = ctx.actor().to_string();
-    let env = &args.key.env;
-    let updated = match (&args.grace, &args.expires) {
-        (Some(grace), None) => {
-            let ends = parse_moment(grace, now)?;
-            ctx.vault(Access::Existing)?
-                .change_grace(&key, env, ends, &actor, now)?
+    let env = Env::parse(&args.key.env)?;
+    let actor = ctx.actor().clone();
+    // Check the values before the vault is opened: bad input changes nothing.
+    let grace = args
+        .grace
+        .as_deref()
+        .map(|g| parse_span(g, now))
+        .transpose()?;
+    let expires = args
+        .expires
+        .as_deref()
+        .map(|e| parse_expiry("--expires", e, now))
+        .transpose()?;
+    let vault = ctx.vault(Access::Write)?;
+    let key = vault.resolve(&KeyRef::parse(&args.key.key), &env)?;
+    match (grace, expires) {
+        (Some(ends), None) => {
+            let changed = vault.change_grace(&key.id, ends, &actor)?;
+            Ok(Report::Extended {
+                key: changed.key,
+                capped: changed.capped,
+            })
         }
-        (None, Some(expires)) => {
-            let deadline = parse_deadline(expires, now)?;
-            ctx.vault(Access::Existing)?
-                .change_expiry(&key, env, deadline, &actor, now)?
-        }
-        _ => {
-            return Err(Error::usage(
-                "extend needs exactly one of --grace DUR or --expires DUR|never",
-            )
-            .into());
-        }
-    };
-    Ok(Report::Updated(updated))
+        (None, Some(expires)) => Ok(Report::Extended {
+            key: vault.change_expiry(&key.id, expires, &actor)?,
+            capped: false,
+        }),
+        _ => Err(
+            Error::usage("extend needs exactly one of --grace DUR or --expires DUR|never").into(),
+        ),
+    }
 }

@@ -1,17 +1,15 @@
 use super::{Ctx, Report};
 use crate::cli::ListArgs;
 use crate::error::Result;
-use crate::text::{Field, validate_text};
-use crate::vault::{Access, KeyFilter};
+use crate::store::Access;
+use crate::text::Env;
+use crate::vault::KeyFilter;
 use crate::when::{parse_moment, parse_since};
 
 pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
-    if let Some(env) = &args.env {
-        validate_text(Field::Env, env)?;
-    }
     let now = ctx.now();
     let filter = KeyFilter {
-        env: args.env.clone(),
+        env: args.env.as_deref().map(Env::parse).transpose()?,
         all: args.all,
         expiring_by: args
             .expiring_within
@@ -24,7 +22,5 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             .map(|d| parse_since(d, now))
             .transpose()?,
     };
-    Ok(Report::Keys(
-        ctx.vault(Access::Existing)?.keys(&filter, now)?,
-    ))
+    Ok(Report::Keys(ctx.vault(Access::Read)?.keys(&filter)?))
 }

@@ -1,43 +1,44 @@
 use super::{Ctx, Report};
 use crate::cli::LogArgs;
 use crate::error::Result;
+use crate::event::EventKind;
 use crate::key::KeyRef;
-use crate::text::{Field, validate_text};
-use crate::vault::{Access, EventFilter};
+use crate::store::{Access, EventFilter};
+use crate::text::Env;
 use crate::when::parse_since;
 
 pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
     if args.verify {
         return Ok(Report::ChainIntact(
-            ctx.vault(Access::Existing)?.verify_chain()?,
+            ctx.vault(Access::Read)?.verify_chain()?,
         ));
     }
-    if let Some(env) = &args.env {
-        validate_text(Field::Env, env)?;
-    }
+    let env = args.env.as_deref().map(Env::parse).transpose()?;
     let since = args
         .since
         .as_deref()
         .map(|s| parse_since(s, now))
         .transpose()?;
-    let vault = ctx.vault(Access::Existing)?;
+    let kinds = args
+        .events
+        .iter()
+        .map(|e| e.parse::<EventKind>().map_err(crate::error::Error::usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let vault = ctx.vault(Access::Read)?;
     let key_id = match &args.key {
         Some(k) => {
-            let env = args.env.as_deref().unwrap_or("default");
-            Some(vault.find(&KeyRef::parse(k), env, now)?.id)
+            let lookup = env.clone().unwrap_or_else(Env::default_env);
+            Some(vault.resolve(&KeyRef::parse(k), &lookup)?.id)
         }
         None => None,
     };
     let filter = EventFilter {
         // A key's events are all in its environment; --env only names where to look it up.
-        env: if key_id.is_some() {
-            None
-        } else {
-            args.env.clone()
-        },
+        env: if key_id.is_some() { None } else { env },
         key_id,
-        kinds: args.events.clone(),
+        kinds,
+        actor: None,
         since,
         before_id: args.before,
         limit: usize::try_from(args.limit).unwrap_or(usize::MAX),

@@ -1,5 +1,6 @@
-//! One file per subcommand: each reads its arguments, asks the vault, and
-//! returns a [`Report`] for output. Prompts live here; printing does not.
+//! One file per subcommand: each reads its arguments, makes typed values of
+//! them, asks the vault, and returns a [`Report`] for output. Prompts live
+//! here; printing does not.
 
 mod completions;
 mod config;
@@ -15,27 +16,29 @@ mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::cli::Command;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::Event;
-use crate::key::Key;
-use crate::secret::Secret;
-use crate::vault::{Access, Rotated, Settings, Vault};
-use crate::when::Timestamp;
-
-pub use verify::Verdict;
+use crate::intents::{Created, Rotated};
+use crate::key::{Key, VerifyCode};
+use crate::settings::Settings;
+use crate::store::Access;
+use crate::text::Actor;
+use crate::vault::{Vault, Verdict};
+use crate::when::{Clock, Timestamp};
 
 /// What a command produced, for output to print.
 #[derive(Debug)]
 pub enum Report {
-    Created {
-        key: Key,
-        secret: Secret,
-    },
+    Created(Created),
     Rotated(Box<Rotated>),
-    /// A key after `extend`.
-    Updated(Key),
+    /// A key after `extend`; `capped` when a grace was cut to its expiry.
+    Extended {
+        key: Key,
+        capped: bool,
+    },
     Revoked {
         key: Key,
         changed: bool,
@@ -61,50 +64,50 @@ impl Report {
     /// The exit code for a command that ran to the end.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Report::Verified(v) if v.code != crate::key::VerifyCode::Valid => {
-                crate::error::exit::INVALID_KEY
-            }
+            Report::Verified(v) if v.code != VerifyCode::Valid => crate::error::exit::INVALID_KEY,
             _ => crate::error::exit::OK,
         }
     }
 }
 
 /// What every command may need: the vault (opened on first use), the actor,
-/// the time, and whether a person is at a terminal.
+/// the clock, and whether a person is at a terminal.
 pub struct Ctx {
     vault_path: PathBuf,
     vault: Option<Vault>,
-    actor: String,
-    now: Timestamp,
+    actor: Actor,
+    clock: Arc<dyn Clock>,
     pub json: bool,
 }
 
 impl Ctx {
-    pub fn new(vault_path: PathBuf, actor: String, now: Timestamp, json: bool) -> Self {
+    pub fn new(vault_path: PathBuf, actor: Actor, clock: Arc<dyn Clock>, json: bool) -> Self {
         Ctx {
             vault_path,
             vault: None,
             actor,
-            now,
+            clock,
             json,
         }
     }
 
-    /// The vault, opened once. `Access::OrCreate` creates it when missing.
+    /// The vault, opened once.
     pub fn vault(&mut self, access: Access) -> Result<&mut Vault> {
         let vault = match self.vault.take() {
             Some(v) => v,
-            None => Vault::open(&self.vault_path, access)?,
+            None => Vault::open(&self.vault_path, access, Arc::clone(&self.clock))?,
         };
         Ok(self.vault.insert(vault))
     }
 
-    pub fn actor(&self) -> &str {
+    pub fn actor(&self) -> &Actor {
         &self.actor
     }
 
+    /// The time now, for checking what the user typed. Writes judge by the
+    /// time they read once they hold the vault's lock.
     pub fn now(&self) -> Timestamp {
-        self.now
+        self.clock.now()
     }
 
     /// Whether prompts may be shown: stdin and stderr are terminals and the
@@ -129,9 +132,15 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
     }
 }
 
-/// Checks each value of a repeated text flag.
-fn validate_all(field: crate::text::Field, values: &[String]) -> Result<(), Error> {
-    values
-        .iter()
-        .try_for_each(|v| crate::text::validate_text(field, v))
+/// A secret is printed once, on stdout: when stdout is closed, nothing is
+/// created that nobody could ever use.
+fn stdout_must_be_open() -> Result<()> {
+    use std::os::fd::AsFd;
+    if std::io::stdout().as_fd().try_clone_to_owned().is_err() {
+        anyhow::bail!(
+            "stdout is closed, so the new secret could not be shown: nothing was changed \
+             (run keyward with stdout open, e.g. KEY=$(keyward create ...))"
+        );
+    }
+    Ok(())
 }

@@ -7,7 +7,9 @@ use std::io;
 use dialoguer::{Confirm, Input, Select};
 
 use crate::error::{Error, Result};
-use crate::when::{Timestamp, parse_moment};
+use crate::key::Key;
+use crate::text::escape;
+use crate::when::{Expiry, Moment, Timestamp, parse_expiry, parse_span};
 
 /// The grace presets offered by `rotate`: label and value.
 pub const GRACE_PRESETS: [(&str, &str); 5] = [
@@ -18,6 +20,15 @@ pub const GRACE_PRESETS: [(&str, &str); 5] = [
     ("7 days", "7d"),
 ];
 const DEFAULT_GRACE: usize = 2;
+
+/// The expiry presets offered by `create`: label and value.
+pub const EXPIRY_PRESETS: [(&str, &str); 5] = [
+    ("No expiration", "never"),
+    ("7 days", "7d"),
+    ("30 days", "30d"),
+    ("60 days", "60d"),
+    ("90 days", "90d"),
+];
 
 /// Ctrl-C at a prompt ends keyward as Esc does: cursor shown again, a short
 /// message, exit 1, nothing changed. (The terminal delivers SIGINT between
@@ -36,31 +47,51 @@ fn cancel_on_ctrl_c() {
     });
 }
 
-/// Asks how long the old key keeps working; returns when its grace ends.
-pub fn grace(now: Timestamp) -> Result<Timestamp> {
+/// Asks how long the old key keeps working. The answer counts from the
+/// moment the rotation takes the vault's lock, not from the question.
+pub fn grace(old: &Key, now: Timestamp) -> Result<Moment> {
     cancel_on_ctrl_c();
     let mut items: Vec<&str> = GRACE_PRESETS.iter().map(|(label, _)| *label).collect();
     items.push("Custom…");
     let choice = Select::new()
-        .with_prompt("How long should the old key keep working?")
+        .with_prompt(format!(
+            "How long should the old key keep working? (rotating {} '{}')",
+            old.id,
+            escape(old.name.as_str())
+        ))
         .items(&items)
         .default(DEFAULT_GRACE)
         .interact_opt()
         .map_err(cancelled)?;
     match choice {
         None => Err(cancel()),
-        Some(i) if i < GRACE_PRESETS.len() => Ok(parse_moment(GRACE_PRESETS[i].1, now)?),
+        Some(i) if i < GRACE_PRESETS.len() => Ok(parse_span(GRACE_PRESETS[i].1, now)?),
         Some(_) => {
             let text: String = Input::new()
                 .with_prompt("Grace period (e.g. 36h, 2d, 1h 30m)")
                 .validate_with(|s: &String| {
-                    parse_moment(s, now).map(|_| ()).map_err(|e| e.to_string())
+                    parse_span(s, now).map(|_| ()).map_err(|e| e.to_string())
                 })
                 .interact_text()
                 .map_err(cancelled)?;
-            Ok(parse_moment(&text, now)?)
+            Ok(parse_span(&text, now)?)
         }
     }
+}
+
+/// Asks when a new key should expire; No expiration is preselected.
+pub fn expiry() -> Result<Expiry> {
+    cancel_on_ctrl_c();
+    let items: Vec<&str> = EXPIRY_PRESETS.iter().map(|(label, _)| *label).collect();
+    let choice = Select::new()
+        .with_prompt("When should the new key expire?")
+        .items(&items)
+        .default(0)
+        .interact_opt()
+        .map_err(cancelled)?
+        .ok_or_else(cancel)?;
+    let value = EXPIRY_PRESETS.get(choice).map_or("never", |(_, v)| *v);
+    Ok(parse_expiry("--expires", value, Timestamp::from_unix(0))?)
 }
 
 /// Reads a secret without echoing it, for `verify` typed at a terminal.

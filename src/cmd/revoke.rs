@@ -3,22 +3,18 @@ use crate::cli::RevokeArgs;
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyRef};
 use crate::lifecycle::{self, Revocation};
-use crate::text::{Field, escape, validate_text, validate_text_len};
-use crate::vault::Access;
-
-/// Reasons are free text for the log, longer than names.
-const MAX_REASON_LEN: usize = 500;
+use crate::store::Access;
+use crate::text::{Env, Reason, escape};
+use crate::when::Timestamp;
 
 pub fn run(args: &RevokeArgs, ctx: &mut Ctx) -> Result<Report> {
-    let now = ctx.now();
-    validate_text(Field::Env, &args.key.env)?;
-    if let Some(reason) = &args.reason {
-        validate_text_len(Field::Reason, reason, MAX_REASON_LEN)?;
-    }
+    let env = Env::parse(&args.key.env)?;
+    let reason = args.reason.as_deref().map(Reason::parse).transpose()?;
     let interactive = ctx.interactive();
-    let key_ref = KeyRef::parse(&args.key.key);
-    let vault = ctx.vault(Access::Existing)?;
-    let key = vault.find(&key_ref, &args.key.env, now)?;
+    let now = ctx.now();
+    let key = ctx
+        .vault(Access::Write)?
+        .resolve(&KeyRef::parse(&args.key.key), &env)?;
     if lifecycle::may_revoke(&key, now)? == Revocation::AlreadyRevoked {
         return Ok(Report::Revoked {
             key,
@@ -36,29 +32,24 @@ pub fn run(args: &RevokeArgs, ctx: &mut Ctx) -> Result<Report> {
             return Err(Error::Cancelled.into());
         }
     }
-    let key_ref = KeyRef::Id(key.id.clone());
-    let actor = ctx.actor().to_string();
-    let (key, outcome) = ctx.vault(Access::Existing)?.revoke(
-        &key_ref,
-        &args.key.env,
-        args.reason.as_deref(),
-        &actor,
-        now,
-    )?;
+    let actor = ctx.actor().clone();
+    let (key, outcome) = ctx
+        .vault(Access::Write)?
+        .revoke(&key.id, reason.as_ref(), &actor)?;
     Ok(Report::Revoked {
         key,
         changed: outcome == Revocation::Revoke,
     })
 }
 
-fn question(key: &Key, now: crate::when::Timestamp) -> String {
+fn question(key: &Key, now: Timestamp) -> String {
     let last_used = key
         .last_used_at
         .map_or_else(|| "never".to_string(), |t| t.relative_to(now));
     format!(
         "Revoke '{}' ({}) in environment '{}', last used {last_used}? It stops working at once",
-        escape(&key.name),
+        escape(key.name.as_str()),
         key.id,
-        escape(&key.env)
+        escape(key.env.as_str())
     )
 }

@@ -1,50 +1,52 @@
-use super::{Ctx, Report, prompt};
+use super::{Ctx, Report, prompt, stdout_must_be_open};
 use crate::cli::RotateArgs;
 use crate::error::{Error, Result};
+use crate::intents::Rotation;
 use crate::key::KeyRef;
-use crate::text::{Field, validate_text};
-use crate::vault::{Access, Rotation};
-use crate::when::{Deadline, parse_deadline, parse_moment};
+use crate::store::Access;
+use crate::text::{Env, Name};
+use crate::when::{parse_expiry, parse_span};
 
 pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
-    if let Some(name) = &args.name {
-        validate_text(Field::Name, name)?;
-    }
-    validate_text(Field::Env, &args.key.env)?;
+    let name = args.name.as_deref().map(Name::parse).transpose()?;
+    let env = Env::parse(&args.key.env)?;
     let expires = args
         .expires
         .as_deref()
-        .map(|e| parse_deadline(e, now))
+        .map(|e| parse_expiry("--expires", e, now))
         .transpose()?;
-    if expires == Some(Deadline::At(now)) {
-        return Err(Error::usage(
-            "--expires now would make the new key expired at once: try 30d, 90d or never",
-        )
-        .into());
+    let grace = args
+        .grace
+        .as_deref()
+        .map(|g| parse_span(g, now))
+        .transpose()?;
+    if grace.is_none() && !ctx.interactive() {
+        return Err(missing_grace().into());
     }
-    let key = KeyRef::parse(&args.key.key);
-    let grace_ends = match &args.grace {
-        Some(g) => parse_moment(g, now)?,
-        None if ctx.interactive() => {
-            // Say which key before asking, and fail before asking if there is none.
-            let old = ctx
-                .vault(Access::Existing)?
-                .find(&key, &args.key.env, now)?;
-            crate::lifecycle::may_rotate(&old, now)?;
-            prompt::grace(now)?
+    stdout_must_be_open()?;
+    // The KEY is resolved once, here; if another process rotates or
+    // revokes that key before this write takes the lock, it is refused.
+    let old = ctx
+        .vault(Access::Write)?
+        .resolve(&KeyRef::parse(&args.key.key), &env)?;
+    let grace = match grace {
+        Some(g) => g,
+        None => {
+            // Say which key before asking, and fail before asking if it cannot be rotated.
+            crate::lifecycle::may_rotate(&old, ctx.now())?;
+            prompt::grace(&old, ctx.now())?
         }
-        None => return Err(missing_grace().into()),
     };
     let rotation = Rotation {
-        grace_ends,
+        grace,
         expires,
-        name: args.name.clone(),
+        name,
     };
-    let actor = ctx.actor().to_string();
-    let rotated =
-        ctx.vault(Access::Existing)?
-            .rotate(&key, &args.key.env, rotation, &actor, now)?;
+    let actor = ctx.actor().clone();
+    let rotated = ctx
+        .vault(Access::Write)?
+        .rotate(&old.id, &rotation, &actor)?;
     Ok(Report::Rotated(Box::new(rotated)))
 }
 

@@ -5,35 +5,16 @@
 
 use std::io::{BufRead, Read};
 
-use super::{Ctx, Report, prompt, validate_all};
+use super::{Ctx, Report, prompt};
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
-use crate::key::{Key, KeyRef, VerifyCode};
 use crate::secret;
-use crate::text::Field;
-use crate::vault::Access;
+use crate::store::Access;
+use crate::text::{Scope, parse_all, quote};
+use crate::vault::Verdict;
 
 /// Longer input than this cannot be a secret; it is not read further.
 const MAX_INPUT: u64 = 4096;
-
-#[derive(Debug)]
-pub struct Verdict {
-    pub code: VerifyCode,
-    /// The key, when the secret is valid.
-    pub key: Option<Key>,
-    /// Set when last-used could not be recorded; the verdict stands.
-    pub warning: Option<String>,
-}
-
-impl Verdict {
-    fn invalid(code: VerifyCode) -> Self {
-        Verdict {
-            code,
-            key: None,
-            warning: None,
-        }
-    }
-}
 
 pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
     if !args.refused_secret.is_empty() {
@@ -44,17 +25,17 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         )
         .into());
     }
-    validate_all(Field::Scope, &args.require_scopes)?;
+    let required = parse_all(&args.require_scopes, Scope::parse)?;
     let presented = match args.key_env {
         None if ctx.interactive() => zeroize::Zeroizing::new(prompt::secret()?.as_bytes().to_vec()),
         _ => zeroize::Zeroizing::new(read_presented(args.key_env.as_deref())?),
     };
     let Some(text) = std::str::from_utf8(&presented).ok().map(str::trim) else {
-        return Ok(Report::Verified(Verdict::invalid(VerifyCode::Invalid)));
+        return Ok(Report::Verified(Verdict::invalid()));
     };
     if text.is_empty() {
         let source = match &args.key_env {
-            Some(var) => format!("the variable {} is empty", crate::text::escape(var)),
+            Some(var) => format!("the variable {} is empty", quote(var)),
             None => "stdin is empty".to_string(),
         };
         return Err(Error::usage(format!(
@@ -63,26 +44,10 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         .into());
     }
     let Ok(secret) = secret::parse(text) else {
-        return Ok(Report::Verified(Verdict::invalid(VerifyCode::Invalid)));
+        return Ok(Report::Verified(Verdict::invalid()));
     };
-    let now = ctx.now();
-    let vault = ctx.vault(Access::Existing)?;
-    let check = vault.check(&secret, &args.require_scopes, now)?;
-    let (Some(id), VerifyCode::Valid) = (&check.key_id, check.code) else {
-        return Ok(Report::Verified(Verdict::invalid(check.code)));
-    };
-    let warning = match vault.touch(&check, now) {
-        Ok(_) => None,
-        Err(e) => Some(format!(
-            "the key is valid, but its last use could not be recorded: {e:#}"
-        )),
-    };
-    let key = vault.find(&KeyRef::Id(id.clone()), "", now)?;
-    Ok(Report::Verified(Verdict {
-        code: check.code,
-        key: Some(key),
-        warning,
-    }))
+    let verdict = ctx.vault(Access::Read)?.verify(&secret, &required)?;
+    Ok(Report::Verified(verdict))
 }
 
 /// The first line of stdin, or the named variable, as bytes. At most
@@ -92,7 +57,7 @@ fn read_presented(key_env: Option<&str>) -> Result<Vec<u8>> {
         if var.is_empty() || var.contains('=') || var.contains('\0') {
             return Err(Error::usage(format!(
                 "'{}' is not an environment variable name: try --key-env API_KEY",
-                crate::text::escape(var)
+                quote(var)
             ))
             .into());
         }
@@ -100,7 +65,7 @@ fn read_presented(key_env: Option<&str>) -> Result<Vec<u8>> {
             Some(v) => Ok(v.into_encoded_bytes()),
             None => Err(Error::usage(format!(
                 "the environment variable {} is not set: export it, or pipe the secret on stdin",
-                crate::text::escape(var)
+                quote(var)
             ))
             .into()),
         };

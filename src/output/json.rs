@@ -2,30 +2,30 @@
 //! Field names are snake_case and stable: scripts depend on them.
 
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::cmd::Verdict;
-use crate::event::Event;
-use crate::key::{Key, Status};
-use crate::vault::Settings;
+use crate::event::{Details, Event};
+use crate::key::{Key, KeyId, Status, VerifyCode};
+use crate::settings::Settings;
+use crate::text::{Actor, Env, Name, Scope};
+use crate::vault::Verdict;
 use crate::when::Timestamp;
 
 #[derive(Debug, Serialize)]
 pub struct KeyJson<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub env: &'a str,
+    pub id: &'a KeyId,
+    pub name: &'a Name,
+    pub env: &'a Env,
     pub prefix: &'a str,
     pub hint: &'a str,
     pub status: Status,
     pub default: bool,
-    pub scopes: &'a [String],
+    pub scopes: &'a [Scope],
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
-    pub rotated_from: Option<&'a str>,
-    pub rotated_to: Option<&'a str>,
+    pub rotated_from: Option<&'a KeyId>,
+    pub rotated_to: Option<&'a KeyId>,
 }
 
 impl<'a> KeyJson<'a> {
@@ -43,8 +43,8 @@ impl<'a> KeyJson<'a> {
             expires_at: k.expires_at.map(Timestamp::rfc3339),
             revoked_at: k.revoked_at.map(Timestamp::rfc3339),
             last_used_at: k.last_used_at.map(Timestamp::rfc3339),
-            rotated_from: k.rotated_from.as_deref(),
-            rotated_to: k.rotated_to.as_deref(),
+            rotated_from: k.rotated_from.as_ref(),
+            rotated_to: k.rotated_to.as_ref(),
         }
     }
 }
@@ -53,11 +53,11 @@ impl<'a> KeyJson<'a> {
 pub struct EventJson<'a> {
     pub id: i64,
     pub at: String,
-    pub event: &'a str,
-    pub key_id: Option<&'a str>,
-    pub related_key_id: Option<&'a str>,
-    pub actor: &'a str,
-    pub details: Value,
+    pub event: &'static str,
+    pub key_id: Option<&'a KeyId>,
+    pub related_key_id: Option<&'a KeyId>,
+    pub actor: &'a Actor,
+    pub details: &'a Details,
 }
 
 impl<'a> EventJson<'a> {
@@ -65,11 +65,11 @@ impl<'a> EventJson<'a> {
         EventJson {
             id: e.id,
             at: e.at.rfc3339(),
-            event: &e.kind,
-            key_id: e.key_id.as_deref(),
-            related_key_id: e.related_key_id.as_deref(),
+            event: e.kind.as_str(),
+            key_id: e.key_id.as_ref(),
+            related_key_id: e.related_key_id.as_ref(),
             actor: &e.actor,
-            details: serde_json::from_str(&e.details).unwrap_or(Value::Null),
+            details: &e.details,
         }
     }
 }
@@ -111,9 +111,13 @@ pub struct Verified<'a> {
 impl<'a> Verified<'a> {
     pub fn new(v: &'a Verdict, now: Timestamp) -> Self {
         Verified {
-            valid: v.key.is_some(),
+            valid: v.code == VerifyCode::Valid,
             code: v.code.as_str(),
-            key: v.key.as_ref().map(|k| KeyJson::new(k, now)),
+            key: v
+                .key
+                .as_ref()
+                .filter(|_| v.code == VerifyCode::Valid)
+                .map(|k| KeyJson::new(k, now)),
         }
     }
 }

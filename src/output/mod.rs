@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use crate::cmd::Report;
 use crate::error::Error;
-use crate::key::VerifyCode;
+use crate::key::{Key, VerifyCode};
 use crate::text::escape;
 use crate::when::Timestamp;
 
@@ -22,28 +22,41 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn print(&self, report: &Report) -> io::Result<()> {
+    /// Prints a report on stdout. A closed stdout is a quiet end for read
+    /// output, but an error naming the key when a new secret is lost.
+    pub fn print(&self, report: &Report) -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
-        if self.json {
-            let doc = self.json_doc(report).map_err(io::Error::other)?;
-            return writeln!(out, "{doc}");
+        let printed = if self.json {
+            self.json_doc(report)
+                .map_err(io::Error::other)
+                .and_then(|doc| writeln!(out, "{doc}"))
+        } else {
+            self.human(report, &mut out)
         }
-        self.human(report, &mut out)
+        .and_then(|()| out.flush());
+        match (printed, report) {
+            (Ok(()), _) => Ok(()),
+            (Err(e), Report::Created(c)) => Err(not_delivered("created", &c.key, &e)),
+            (Err(e), Report::Rotated(r)) => {
+                Err(not_delivered("rotated; the new key is", &r.key, &e))
+            }
+            (Err(e), _) => Err(e.into()),
+        }
     }
 
     fn json_doc(&self, report: &Report) -> serde_json::Result<String> {
         let now = self.now;
         match report {
-            Report::Created { key, secret } => serde_json::to_string_pretty(&json::Created {
-                key: json::KeyJson::new(key, now),
-                secret: secret.expose(),
+            Report::Created(c) => serde_json::to_string_pretty(&json::Created {
+                key: json::KeyJson::new(&c.key, now),
+                secret: c.secret.expose(),
             }),
             Report::Rotated(r) => serde_json::to_string_pretty(&json::Rotated {
                 key: json::KeyJson::new(&r.key, now),
                 secret: r.secret.expose(),
                 previous: json::KeyJson::new(&r.previous, now),
             }),
-            Report::Updated(key) | Report::Revoked { key, .. } => {
+            Report::Extended { key, .. } | Report::Revoked { key, .. } => {
                 serde_json::to_string_pretty(&json::KeyJson::new(key, now))
             }
             Report::Events(events) => serde_json::to_string_pretty(
@@ -74,15 +87,16 @@ impl Printer {
     fn human(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
         let now = self.now;
         match report {
-            Report::Created { key, secret } => {
-                writeln!(out, "{}", secret.expose())?;
+            Report::Created(c) => {
+                let key = &c.key;
+                writeln!(out, "{}", c.secret.expose())?;
                 let expires = table::when(key.expires_at, now, "never");
                 note(&format!(
                     "Created {} '{}' in environment '{}' (expires {expires}{}).\n\
                      Copy the secret now: it will not be shown again.",
                     key.id,
-                    escape(&key.name),
-                    escape(&key.env),
+                    escape(key.name.as_str()),
+                    escape(key.env.as_str()),
                     if key.is_default {
                         ", the environment's default key"
                     } else {
@@ -95,6 +109,11 @@ impl Printer {
                 writeln!(out, "{}", r.secret.expose())?;
                 let old = &r.previous;
                 let until = match old.expires_at {
+                    Some(t) if t > now && r.grace_capped => format!(
+                        "keeps working until {t} ({}), when it expires: a grace never \
+                         outlives the key's own expiry",
+                        t.relative_to(now)
+                    ),
                     Some(t) if t > now => {
                         format!("keeps working until {t} ({})", t.relative_to(now))
                     }
@@ -104,20 +123,26 @@ impl Printer {
                     "Rotated '{}' in environment '{}': {} is active now.\n\
                      The old key {} {until}.\n\
                      Copy the secret now: it will not be shown again.",
-                    escape(&r.key.name),
-                    escape(&r.key.env),
+                    escape(r.key.name.as_str()),
+                    escape(r.key.env.as_str()),
                     r.key.id,
                     old.id,
                 ));
                 Ok(())
             }
-            Report::Updated(key) => writeln!(out, "{}", table::ends(key, now)),
+            Report::Extended { key, capped } => {
+                writeln!(out, "{}", table::ends(key, now))?;
+                if *capped {
+                    note("The grace was cut to the key's own expiry: a grace never outlives it.");
+                }
+                Ok(())
+            }
             Report::Revoked { key, changed: true } => writeln!(
                 out,
                 "Revoked {} '{}' in environment '{}': it stops working now.",
                 key.id,
-                escape(&key.name),
-                escape(&key.env)
+                escape(key.name.as_str()),
+                escape(key.env.as_str())
             ),
             Report::Revoked {
                 key,
@@ -153,8 +178,8 @@ impl Printer {
                         out,
                         "VALID {} '{}' in environment '{}' ({})",
                         k.id,
-                        escape(&k.name),
-                        escape(&k.env),
+                        escape(k.name.as_str()),
+                        escape(k.env.as_str()),
                         k.status(now)
                     ),
                     (_, code) => writeln!(out, "{}", code.as_str()),
@@ -174,6 +199,18 @@ impl Printer {
             Report::Text(text) => out.write_all(text.as_bytes()),
         }
     }
+}
+
+/// The error for a committed key whose secret never reached stdout.
+fn not_delivered(action: &'static str, key: &Key, cause: &io::Error) -> anyhow::Error {
+    Error::SecretNotDelivered {
+        action,
+        id: key.id.clone(),
+        name: crate::text::quote(key.name.as_str()),
+        env: crate::text::quote(key.env.as_str()),
+        cause: cause.kind().to_string(),
+    }
+    .into()
 }
 
 /// Commentary for a person, on stderr. A closed stderr is not worth failing over.
@@ -222,9 +259,18 @@ pub fn usage_error_json(message: &str) -> u8 {
     crate::error::exit::USAGE
 }
 
-/// Whether an error is only a closed stdout (`keyward log | head -3`).
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+/// Whether an error is only a closed stdout (`keyward log | head -3`),
+/// which ends read output quietly. A lost secret is never quiet.
+pub fn is_quiet_exit(err: &anyhow::Error) -> bool {
+    let lost_secret = err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<Error>(),
+            Some(Error::SecretNotDelivered { .. })
+        )
+    });
+    !lost_secret
+        && err
+            .chain()
+            .filter_map(|e| e.downcast_ref::<io::Error>())
+            .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }

@@ -2,7 +2,7 @@
 
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Row, Table, Width, presets};
 
-use crate::event::Event;
+use crate::event::{Details, Event};
 use crate::key::{Key, Status};
 use crate::text::escape;
 use crate::when::Timestamp;
@@ -71,7 +71,7 @@ pub fn ends(k: &Key, now: Timestamp) -> String {
         (Status::Active, None) => "is active and never expires".to_string(),
         (status, _) => format!("is {status}: it stopped working now"),
     };
-    format!("{} '{}' {state}.", k.id, escape(&k.name))
+    format!("{} '{}' {state}.", k.id, escape(k.name.as_str()))
 }
 
 /// The `list` table: one line per key; long names and environments are
@@ -91,8 +91,8 @@ pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
     for k in keys {
         let mut row = Row::from(vec![
             Cell::new(&k.id),
-            Cell::new(escape(&k.name)),
-            Cell::new(escape(&k.env)),
+            Cell::new(escape(k.name.as_str())),
+            Cell::new(escape(k.env.as_str())),
             status_cell(k.status(now), layout),
             Cell::new(escape(&k.masked())),
             Cell::new(k.created_at.relative_to(now)),
@@ -132,14 +132,14 @@ pub fn key_detail(k: &Key, events: &[Event], now: Timestamp, layout: Layout) -> 
     } else {
         k.scopes
             .iter()
-            .map(|s| escape(s))
+            .map(|s| escape(s.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let mut rows: Vec<(&str, String)> = vec![
-        ("id", k.id.clone()),
-        ("name", escape(&k.name)),
-        ("env", escape(&k.env)),
+        ("id", k.id.to_string()),
+        ("name", escape(k.name.as_str())),
+        ("env", escape(k.env.as_str())),
         ("status", k.status(now).to_string()),
         ("key", escape(&k.masked())),
         (
@@ -152,11 +152,15 @@ pub fn key_detail(k: &Key, events: &[Event], now: Timestamp, layout: Layout) -> 
         ("last used", exact(k.last_used_at, now, "never")),
         (
             "rotated from",
-            k.rotated_from.clone().unwrap_or_else(|| "-".into()),
+            k.rotated_from
+                .as_ref()
+                .map_or_else(|| "-".into(), ToString::to_string),
         ),
         (
             "rotated to",
-            k.rotated_to.clone().unwrap_or_else(|| "-".into()),
+            k.rotated_to
+                .as_ref()
+                .map_or_else(|| "-".into(), ToString::to_string),
         ),
     ];
     if let Some(at) = k.revoked_at {
@@ -183,10 +187,14 @@ pub fn events(events: &[Event], now: Timestamp, layout: Layout) -> String {
     for e in events {
         t.add_row(vec![
             e.at.relative_to(now),
-            e.kind.clone(),
-            e.key_id.clone().unwrap_or_else(|| "-".into()),
-            e.key_name.as_deref().map_or_else(|| "-".into(), escape),
-            escape(&e.actor),
+            e.kind.to_string(),
+            e.key_id
+                .as_ref()
+                .map_or_else(|| "-".into(), ToString::to_string),
+            e.key_name
+                .as_ref()
+                .map_or_else(|| "-".into(), |n| escape(n.as_str())),
+            escape(e.actor.as_str()),
             escape(&details(e)),
         ]);
     }
@@ -197,86 +205,85 @@ pub fn events(events: &[Event], now: Timestamp, layout: Layout) -> String {
 /// An event's details as a sentence: "grace 24h, ends in 24h", "reason: …".
 /// Times are relative to the event, so the sentence reads as it happened.
 fn details(e: &Event) -> String {
-    let Ok(serde_json::Value::Object(d)) = serde_json::from_str(&e.details) else {
-        return e.details.clone();
-    };
-    let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    let time = |k: &str| {
-        text(k)
-            .and_then(|t| Timestamp::parse_rfc3339(&t))
+    let time = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(Timestamp::parse_rfc3339)
             .map_or_else(|| "never".to_string(), |t| t.relative_to(e.at))
     };
-    match e.kind.as_str() {
-        "created" => {
-            let scopes = d
-                .get("scopes")
-                .and_then(|v| v.as_array())
-                .map_or(0, Vec::len);
-            let mut s = format!("expires {}", time("expires_at"));
-            if scopes > 0 {
-                let list: Vec<_> = d["scopes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str())
-                    .collect();
-                s.push_str(&format!(", scopes {}", list.join(" ")));
+    match &e.details {
+        Details::Created(d) => {
+            let mut s = format!("expires {}", time(&d.expires_at));
+            if !d.scopes.is_empty() {
+                s.push_str(&format!(", scopes {}", d.scopes.join(" ")));
             }
-            if d.get("default").and_then(|v| v.as_bool()) == Some(true) {
+            if d.default {
                 s.push_str(", default key");
             }
             s
         }
-        "rotated" => {
-            let grace = d
-                .get("grace_seconds")
-                .and_then(|v| v.as_i64())
-                .map_or_else(String::new, |g| crate::when::short_span(g.unsigned_abs()));
-            let to = e.related_key_id.as_deref().unwrap_or("?");
-            if grace == "0s" {
+        Details::Rotated(d) => {
+            let to = e
+                .related_key_id
+                .as_ref()
+                .map_or_else(|| "?".to_string(), ToString::to_string);
+            if d.grace_seconds <= 0 {
                 format!("replaced by {to}; no grace, stopped working at once")
             } else {
                 format!(
-                    "replaced by {to}; grace {grace}, ends {}",
-                    time("grace_ends_at")
+                    "replaced by {to}; grace {}, ends {}",
+                    crate::when::short_span(d.grace_seconds.unsigned_abs()),
+                    time(&Some(d.grace_ends_at.clone()))
                 )
             }
         }
-        "grace_changed" if text("new_ends_at") == Some(e.at.rfc3339()) => {
-            format!("grace ended at once (was to end {})", time("old_ends_at"))
+        Details::GraceChanged(d) if d.new_ends_at == e.at.rfc3339() => {
+            format!("grace ended at once (was to end {})", time(&d.old_ends_at))
         }
-        "grace_changed" => format!(
+        Details::GraceChanged(d) => format!(
             "grace now ends {} (was {})",
-            time("new_ends_at"),
-            time("old_ends_at")
+            time(&Some(d.new_ends_at.clone())),
+            time(&d.old_ends_at)
         ),
-        "expiry_changed" => format!(
+        Details::ExpiryChanged(d) => format!(
             "expires {} (was {})",
-            time("new_expires_at"),
-            time("old_expires_at")
+            time(&d.new_expires_at),
+            time(&d.old_expires_at)
         ),
-        "revoked" => match text("reason") {
+        Details::Revoked(d) => match &d.reason {
             Some(r) => format!("reason: {r}"),
             None => "no reason given".to_string(),
         },
-        "config_changed" => format!(
-            "{}: {} -> {}",
-            text("setting").unwrap_or_default(),
-            text("old").unwrap_or_default(),
-            text("new").unwrap_or_default()
-        ),
-        _ => e.details.clone(),
+        Details::ConfigChanged(d) => format!("{}: {} -> {}", d.setting, d.old, d.new),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventKind;
+    use crate::key::KeyId;
+    use crate::text::{Actor, Env, Name};
 
     const NOW: Timestamp = Timestamp::from_unix(1_795_000_000);
 
     fn key(id: &str, name: &str, env: &str) -> Key {
-        Key::sample(id, name, env, NOW.plus_secs(-3 * 86_400))
+        Key {
+            id: KeyId::stored(id.to_string()),
+            name: Name::stored(name.to_string()),
+            env: Env::stored(env.to_string()),
+            prefix: "kw".to_string(),
+            hint: "a1B2".to_string(),
+            scopes: vec![],
+            is_default: false,
+            created_at: NOW.plus_secs(-3 * 86_400),
+            expires_at: None,
+            own_expires_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+            last_used_at: None,
+            rotated_from: None,
+            rotated_to: None,
+        }
     }
 
     fn sample() -> Vec<Key> {
@@ -366,16 +373,18 @@ mod tests {
     }
 
     fn event(id: i64, at: i64, kind: &str, details: &str) -> Event {
+        let kind: EventKind = kind.parse().expect("kind");
         Event {
             id,
             at: NOW.plus_secs(at),
-            kind: kind.to_string(),
-            key_id: Some("key_aaaaaaaaaaaaaaaa".to_string()),
-            related_key_id: (kind == "rotated").then(|| "key_bbbbbbbbbbbbbbbb".to_string()),
-            env: Some("prod".to_string()),
-            actor: "ci@deploy".to_string(),
-            details: details.to_string(),
-            key_name: Some("web".to_string()),
+            kind,
+            key_id: Some(KeyId::stored("key_aaaaaaaaaaaaaaaa".to_string())),
+            related_key_id: (kind == EventKind::Rotated)
+                .then(|| KeyId::stored("key_bbbbbbbbbbbbbbbb".to_string())),
+            env: Some(Env::stored("prod".to_string())),
+            actor: Actor::stored("ci@deploy".to_string()),
+            details: Details::parse(kind, details).expect("details"),
+            key_name: Some(Name::stored("web".to_string())),
         }
     }
 
@@ -393,13 +402,15 @@ mod tests {
                 2,
                 -3600,
                 "rotated",
-                &format!(r#"{{"grace_seconds":86400,"grace_ends_at":"{ends}"}}"#),
+                &format!(
+                    r#"{{"grace_seconds":86400,"grace_ends_at":"{ends}","new_expires_at":null,"new_name":"web","old_expires_at":null}}"#
+                ),
             ),
             event(
                 1,
                 -86_400 * 3,
                 "created",
-                r#"{"expires_at":null,"scopes":["read"],"default":true}"#,
+                r#"{"expires_at":null,"scopes":["read"],"default":true,"name":"web","prefix":"kw"}"#,
             ),
         ];
         assert_eq!(

@@ -39,7 +39,7 @@ const CASES: &[Case] = &[
         2,
         "more than 10 years",
     ),
-    case(&["create", "--expires", "now"], 2, "already expired"),
+    case(&["create", "--expires", "now"], 2, "not in the future"),
     case(&["create", "--expires", "3 fortnights"], 2, "24h"),
     // Names, environments, scopes, actors.
     case(&["create", "--name", ""], 2, "the name '' is empty"),
@@ -151,7 +151,7 @@ const CASES: &[Case] = &[
     case(
         &["rotate", "web", "--grace", "1h", "--expires", "now"],
         2,
-        "expired at once",
+        "not in the future",
     ),
     case(
         &["rotate", "web", "--grace", "1h", "--expires", "sometime"],
@@ -192,7 +192,11 @@ const CASES: &[Case] = &[
         "'yesterday'",
     ),
     case(&["extend", "web", "--grace", ""], 2, "''"),
-    case(&["extend", "web", "--grace", "1h"], 4, "not in grace"),
+    case(
+        &["extend", "web", "--grace", "1h"],
+        4,
+        "cannot be given a grace period",
+    ),
     case(&["extend", "nope", "--expires", "1d"], 3, "'nope'"),
     // revoke.
     case(

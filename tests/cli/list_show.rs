@@ -139,15 +139,18 @@ fn an_ambiguous_key_is_exit_3_listing_the_candidates() {
     let v = TestVault::new();
     let (a, _) = v.create_json(&["--name", "a"]);
     let id = a["id"].as_str().expect("id");
-    // A second key named like the first key's id prefix: the argument matches both.
+    // A second key named like the first key's id prefix, as a vault from
+    // before names could not start with key_ may hold: the argument matches both.
     let prefix = &id[..8];
-    let (b, _) = v.create_json(&["--name", prefix]);
+    let (b, _) = v.create_json(&["--name", "b"]);
+    let b_id = b["id"].as_str().expect("id");
+    v.sql()
+        .execute("UPDATE keys SET name = ?1 WHERE id = ?2", [prefix, b_id])
+        .expect("rename");
     let out = v.kw(["show", prefix]).assert().code(3);
     let err = stderr(&out);
-    assert!(
-        err.contains(id) && err.contains(b["id"].as_str().expect("id")),
-        "{err}"
-    );
+    assert!(err.contains(id) && err.contains(b_id), "{err}");
+    assert_eq!(err.matches(id).count(), 1, "each key once: {err}");
     assert_eq!(
         v.json(["show", id])["name"],
         "a",

@@ -43,7 +43,7 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
             assert_eq!(doc["key"]["status"], status);
         }
     }
-    assert_eq!(version(&v), 2);
+    assert_eq!(version(&v), 3);
     let conn = v.sql();
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -57,6 +57,18 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
         )
         .expect("index");
     assert_eq!(index, 1);
+    // v3 keeps a rotated key's own expiry, filled in from its rotation event.
+    let (rotated, kept): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE k.own_expires_at IS \
+                 unixepoch(json_extract(e.details, '$.old_expires_at'))) \
+             FROM keys k JOIN events e ON e.key_id = k.id AND e.event = 'rotated'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("own expiry");
+    assert!(rotated > 0, "the fixture has rotated keys");
+    assert_eq!(kept, rotated);
     drop(conn);
     let all = json(
         &v.kw_at(THEN, ["--json", "list", "--all"])

@@ -10,7 +10,7 @@ use crate::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -118,4 +118,15 @@ const V2: &str = r#"
 CREATE INDEX keys_current_by_env_name ON keys(env, name)
     WHERE revoked_at IS NULL AND rotated_to IS NULL;
 DROP INDEX keys_by_created;
+"#;
+
+/// A rotated key's grace never runs past the expiry it had while active,
+/// so that expiry is kept once `expires_at` holds the grace end. Keys
+/// rotated before this version get it back from their `rotated` event.
+const V3: &str = r#"
+ALTER TABLE keys ADD COLUMN own_expires_at INTEGER;
+UPDATE keys SET own_expires_at = (
+    SELECT unixepoch(json_extract(e.details, '$.old_expires_at'))
+    FROM events e WHERE e.event = 'rotated' AND e.key_id = keys.id
+) WHERE rotated_to IS NOT NULL;
 "#;

@@ -6,12 +6,13 @@
 mod tests {
     use rusqlite::Connection;
 
-    use super::super::events::{EventFilter, LAST_EVENT, page_query};
+    use super::super::Sqlite;
+    use super::super::events::{LAST_EVENT, page_query};
     use super::super::keys::{
-        ACTIVE_IN_ENV, CHECK_SECRET, CURRENT_BY_NAME, ENV_HAS_KEYS, KEY_BY_ID, KEYS_BY_ID_PREFIX,
-        KEYS_IN_ENV,
+        ACTIVE_IN_ENV, CURRENT_BY_NAME, KEY_BY_ID, KEY_BY_SECRET, KEYS_BY_ID_PREFIX, KEYS_IN_ENV,
     };
-    use super::super::{Access, Vault};
+    use crate::store::Access;
+    use crate::store::EventFilter;
 
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
         let mut stmt = conn
@@ -36,23 +37,25 @@ mod tests {
     #[test]
     fn hot_queries_use_indexes_and_never_sort() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let vault = Vault::open(&dir.path().join("v.db"), Access::OrCreate).expect("open");
+        let vault = Sqlite::open(&dir.path().join("v.db"), Access::Create).expect("open");
         let queries = [
-            ("verify", CHECK_SECRET.to_string()),
+            ("verify", KEY_BY_SECRET.to_string()),
             ("KEY by id", KEY_BY_ID.to_string()),
             ("KEY by id prefix", KEYS_BY_ID_PREFIX.to_string()),
             ("KEY by name", CURRENT_BY_NAME.to_string()),
             ("limit check", ACTIVE_IN_ENV.to_string()),
-            ("default key check", ENV_HAS_KEYS.to_string()),
             ("list --env", KEYS_IN_ENV.to_string()),
             ("chain append", LAST_EVENT.to_string()),
             ("log", filter(|_| {})),
-            ("log KEY", filter(|f| f.key_id = Some("key_x".into()))),
+            (
+                "log KEY",
+                filter(|f| f.key_id = Some(crate::key::KeyId::stored("key_x".into()))),
+            ),
             ("log next page", filter(|f| f.before_id = Some(1000))),
         ];
         let mut failures = Vec::new();
         for (name, sql) in queries {
-            let steps = plan(&vault.conn, &sql);
+            let steps = plan(vault.connection(), &sql);
             for step in &steps {
                 // The unfiltered page walks the rowid backwards and stops at
                 // its LIMIT (keyset paging); one key's events are few to sort.

@@ -1,48 +1,45 @@
-//! The activity log: append with the hash chain, read with filters (newest
-//! first, paged by id), and walk the chain to check it.
+//! The activity log in SQLite: append, read with filters (newest first,
+//! paged by id), and walk the chain to check it.
 
 use rusqlite::{Connection, OptionalExtension, Row, types::Value as SqlValue};
 
-use super::Vault;
+use super::{Conn, Sql, bad_row};
 use crate::error::{Error, Result};
-use crate::event::{Canonical, Event, GENESIS, NewEvent, chain_hash};
+use crate::event::{Canonical, Details, Event, EventKind, GENESIS, Head, chain_hash};
+use crate::key::KeyId;
+use crate::store::{EventFilter, StoredEvent};
+use crate::text::{Actor, Env, Name};
 use crate::when::Timestamp;
 
-/// Which events to read. Empty fields do not filter.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    /// Events about this key, or naming it as the related key.
-    pub key_id: Option<String>,
-    pub env: Option<String>,
-    pub kinds: Vec<String>,
-    pub since: Option<Timestamp>,
-    /// Only events older than this id (the next page after it).
-    pub before_id: Option<i64>,
-    pub limit: usize,
-}
-
-/// A page of events, newest first.
-pub type EventPage = Vec<Event>;
-
 pub(super) const LAST_EVENT: &str =
-    "SELECT id, hash FROM events WHERE id = (SELECT max(id) FROM events)";
+    "SELECT id, hash, at FROM events WHERE id = (SELECT max(id) FROM events)";
 
 const EVENT_COLUMNS: &str =
     "e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name";
 
-impl Vault {
-    pub fn events(&self, filter: &EventFilter) -> Result<EventPage> {
+impl<C: Conn> Sql<C> {
+    pub(super) fn read_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         let (sql, params) = page_query(filter);
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(params), event_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let run = || -> rusqlite::Result<Vec<Event>> {
+            let mut stmt = self.c().prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), event_from_row)?;
+            rows.collect()
+        };
+        run().map_err(|e| self.explain(e))
     }
+}
 
-    /// Walks the whole chain, oldest first. Returns how many events it checked,
-    /// or the first event whose link or hash does not hold.
-    pub fn verify_chain(&self) -> Result<u64> {
-        verify_chain(&self.conn)
-    }
+pub(super) fn head(conn: &Connection) -> Result<Option<Head>> {
+    Ok(conn
+        .prepare_cached(LAST_EVENT)?
+        .query_row([], |r| {
+            Ok(Head {
+                id: r.get(0)?,
+                hash: r.get(1)?,
+                at: Timestamp::from_unix(r.get(2)?),
+            })
+        })
+        .optional()?)
 }
 
 /// The SQL and parameters for a page of the log: newest first, after
@@ -57,11 +54,26 @@ pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
         sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
     };
     if let Some(id) = &filter.key_id {
-        bind(&mut sql, " AND (e.key_id = ? ", id.clone().into());
-        bind(&mut sql, "OR e.related_key_id = ?)", id.clone().into());
+        bind(
+            &mut sql,
+            " AND (e.key_id = ? ",
+            id.as_str().to_string().into(),
+        );
+        bind(
+            &mut sql,
+            "OR e.related_key_id = ?)",
+            id.as_str().to_string().into(),
+        );
     }
     if let Some(env) = &filter.env {
-        bind(&mut sql, " AND e.env = ?", env.clone().into());
+        bind(&mut sql, " AND e.env = ?", env.as_str().to_string().into());
+    }
+    if let Some(actor) = &filter.actor {
+        bind(
+            &mut sql,
+            " AND e.actor = ?",
+            actor.as_str().to_string().into(),
+        );
     }
     if !filter.kinds.is_empty() {
         sql.push_str(" AND e.event IN (");
@@ -69,7 +81,7 @@ pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
             bind(
                 &mut sql,
                 if i == 0 { "?" } else { ", ?" },
-                kind.clone().into(),
+                kind.as_str().to_string().into(),
             );
         }
         sql.push(')');
@@ -85,64 +97,60 @@ pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
     (sql, params)
 }
 
+/// An event row, checked: its kind must be one keyward writes and its
+/// details the shape of that kind.
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let id: i64 = r.get(0)?;
+    let kind_text: String = r.get(2)?;
+    let kind: EventKind = kind_text.parse().map_err(|_| {
+        bad_row(
+            2,
+            format!("event {id}"),
+            "its type is not one keyward writes",
+        )
+    })?;
+    let details_text: String = r.get(7)?;
+    let details = Details::parse(kind, &details_text).map_err(|_| {
+        bad_row(
+            7,
+            format!("event {id}"),
+            format!("its details are not those of a {kind} event"),
+        )
+    })?;
     Ok(Event {
-        id: r.get(0)?,
+        id,
         at: Timestamp::from_unix(r.get(1)?),
-        kind: r.get(2)?,
-        key_id: r.get(3)?,
-        related_key_id: r.get(4)?,
-        env: r.get(5)?,
-        actor: r.get(6)?,
-        details: r.get(7)?,
-        key_name: r.get(8)?,
+        kind,
+        key_id: r.get::<_, Option<String>>(3)?.map(KeyId::stored),
+        related_key_id: r.get::<_, Option<String>>(4)?.map(KeyId::stored),
+        env: r.get::<_, Option<String>>(5)?.map(Env::stored),
+        actor: Actor::stored(r.get(6)?),
+        details,
+        key_name: r.get::<_, Option<String>>(8)?.map(Name::stored),
     })
 }
 
-/// Appends an event inside the caller's transaction, chained to the last one.
-pub(super) fn append(tx: &Connection, e: NewEvent) -> Result<i64> {
-    let last: Option<(i64, String)> = tx
-        .prepare_cached(LAST_EVENT)?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (id, prev_hash) = match last {
-        Some((id, hash)) => (id + 1, hash),
-        None => (1, GENESIS.to_string()),
-    };
-    let details = serde_json::Value::Object(e.details).to_string();
-    let hash = chain_hash(
-        &prev_hash,
-        &Canonical {
-            id,
-            at: e.at.unix(),
-            kind: e.kind.as_str(),
-            key_id: e.key_id.as_deref(),
-            related_key_id: e.related_key_id.as_deref(),
-            env: e.env.as_deref(),
-            actor: &e.actor,
-            details: &details,
-        },
-    );
-    tx.prepare_cached(
+pub(super) fn insert(conn: &Connection, e: &StoredEvent<'_>) -> Result<()> {
+    conn.prepare_cached(
         "INSERT INTO events (id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(rusqlite::params![
-        id,
+        e.id,
         e.at.unix(),
         e.kind.as_str(),
         e.key_id,
         e.related_key_id,
         e.env,
         e.actor,
-        details,
-        prev_hash,
-        hash
+        e.details,
+        e.prev_hash,
+        e.hash
     ])?;
-    Ok(id)
+    Ok(())
 }
 
-fn verify_chain(conn: &Connection) -> Result<u64> {
+pub(super) fn verify_chain(conn: &Connection) -> Result<u64> {
     let mut stmt = conn.prepare(
         "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash
          FROM events ORDER BY id",
@@ -214,9 +222,16 @@ fn verify_chain(conn: &Connection) -> Result<u64> {
 mod tests {
     use proptest::prelude::*;
 
+    use std::sync::Arc;
+
     use super::*;
-    use crate::vault::{Access, NewKey, Setting};
-    use crate::when::Deadline;
+    use crate::intents::NewKey;
+    use crate::settings::Setting;
+    use crate::store::sqlite::Sqlite;
+    use crate::store::{Access, Read};
+    use crate::text::Scope;
+    use crate::vault::Vault;
+    use crate::when::Expiry;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
     const TEXT_COLUMNS: [&str; 8] = [
@@ -231,26 +246,28 @@ mod tests {
     ];
 
     /// A vault with a few of every kind of event.
-    fn vault() -> (tempfile::TempDir, Vault) {
+    fn vault() -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut v = Vault::open(&dir.path().join("v.db"), Access::OrCreate).expect("open");
-        v.set_setting(Setting::MaxKeys, "50", "setup", NOW)
+        let path = dir.path().join("v.db");
+        let mut v = Vault::open(&path, Access::Create, Arc::new(NOW)).expect("open");
+        let actor = Actor::parse("setup\u{e9}").expect("actor");
+        v.set_setting(Setting::MaxKeys, "50", &actor)
             .expect("config");
         for i in 0..6 {
             let new = NewKey {
-                name: Some(format!("k{i}")),
-                env: format!("env{}", i % 2),
-                expires: Deadline::Never,
-                scopes: vec!["read".into()],
+                name: Some(Name::parse(&format!("k{i}")).expect("name")),
+                env: Env::parse(&format!("env{}", i % 2)).expect("env"),
+                expires: Expiry::Never,
+                scopes: vec![Scope::parse("read").expect("scope")],
                 prefix: None,
             };
-            v.create(new, "setup\u{e9}", NOW.plus_secs(i))
-                .expect("create");
+            v.create(&new, &actor).expect("create");
         }
-        (dir, v)
+        drop(v);
+        (dir, Sqlite::open(&path, Access::Write).expect("reopen"))
     }
 
-    fn broken_at(v: &Vault) -> Option<i64> {
+    fn broken_at(v: &Sqlite) -> Option<i64> {
         match v.verify_chain() {
             Ok(_) => None,
             Err(e) => match e.downcast::<Error>() {
@@ -272,18 +289,18 @@ mod tests {
             at in any::<prop::sample::Index>(),
             xor in 1u8..=255,
         ) {
-            thread_local!(static VAULT: (tempfile::TempDir, Vault) = vault());
+            thread_local!(static VAULT: (tempfile::TempDir, Sqlite) = vault());
             VAULT.with(|(_, v)| {
                 assert_eq!(broken_at(v), None, "the chain starts intact");
-                v.conn.execute_batch(
+                v.connection().execute_batch(
                     "BEGIN; DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;",
                 ).expect("begin");
                 if column == TEXT_COLUMNS.len() {
-                    v.conn.execute("UPDATE events SET at = (at | ?1) - (at & ?1) WHERE id = ?2", (i64::from(xor), row)).expect("at");
+                    v.connection().execute("UPDATE events SET at = (at | ?1) - (at & ?1) WHERE id = ?2", (i64::from(xor), row)).expect("at");
                 } else {
                     let name = TEXT_COLUMNS[column];
                     let old: Option<Vec<u8>> = v
-                        .conn
+                        .connection()
                         .query_row(&format!("SELECT CAST({name} AS BLOB) FROM events WHERE id = ?1"), [row], |r| r.get(0))
                         .expect("read");
                     let mut bytes = old.unwrap_or_default();
@@ -293,12 +310,12 @@ mod tests {
                         let i = at.index(bytes.len());
                         bytes[i] ^= xor;
                     }
-                    v.conn
+                    v.connection()
                         .execute(&format!("UPDATE events SET {name} = CAST(?1 AS TEXT) WHERE id = ?2"), (bytes, row))
                         .expect("tamper");
                 }
                 let found = broken_at(v);
-                v.conn.execute_batch("ROLLBACK").expect("rollback");
+                v.connection().execute_batch("ROLLBACK").expect("rollback");
                 prop_assert_eq!(found, Some(row), "column {}", column);
                 Ok(())
             })?;

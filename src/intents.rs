@@ -1,0 +1,368 @@
+//! The key rules, written once over the storage contract: create, rotate,
+//! change a grace or an expiry, revoke, change a setting, and append to the
+//! chain. Each runs inside one [`WriteTx`] and is handed the `now` read
+//! while that transaction holds the vault's write lock; the pure rules are
+//! in [`crate::lifecycle`]. No SQL and no engine type here.
+
+use crate::error::{Error, Result};
+use crate::event::{self, Canonical, Details, GENESIS, NewEvent, chain_hash};
+use crate::key::{Key, KeyId};
+use crate::lifecycle::{self, Revocation};
+use crate::secret::{self, Secret};
+use crate::settings::{Setting, Settings};
+use crate::store::{StoredEvent, WriteTx};
+use crate::text::{Actor, Env, Name, Reason, Scope};
+use crate::when::{Expiry, Moment, Timestamp};
+
+/// What `create` asks for, already checked at the edge.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// None: the key is named after its id.
+    pub name: Option<Name>,
+    pub env: Env,
+    pub expires: Expiry,
+    pub scopes: Vec<Scope>,
+    /// None: the vault's `prefix` setting.
+    pub prefix: Option<String>,
+}
+
+/// What a rotation asks for.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// When the old key stops verifying (`After(0)` = at once).
+    pub grace: Moment,
+    /// The new key's expiry; None = the old key's lifetime again, or never.
+    pub expires: Option<Expiry>,
+    /// The new key's name; None = the old key's.
+    pub name: Option<Name>,
+}
+
+#[derive(Debug)]
+pub struct Created {
+    pub key: Key,
+    pub secret: Secret,
+}
+
+#[derive(Debug)]
+pub struct Rotated {
+    pub key: Key,
+    pub secret: Secret,
+    pub previous: Key,
+    /// The grace asked for would have outlived the old key's own expiry.
+    pub grace_capped: bool,
+}
+
+/// A key after `extend --grace`, and whether the grace was capped.
+#[derive(Debug)]
+pub struct GraceChanged {
+    pub key: Key,
+    pub capped: bool,
+}
+
+/// The key a resolved id names, as it is inside the transaction.
+fn current(tx: &dyn WriteTx, id: &KeyId) -> Result<Key> {
+    tx.key(id)?.ok_or_else(|| {
+        Error::NotFound {
+            key: id.to_string(),
+            env: "any".to_string(),
+            note: String::new(),
+        }
+        .into()
+    })
+}
+
+/// A new expiry must still be in the future at the time the write is judged.
+fn future(flag: &str, expires: Expiry, now: Timestamp) -> Result<Option<Timestamp>> {
+    match expires.at(now) {
+        Some(t) if t <= now => Err(Error::usage(format!(
+            "{flag} {t} is no longer in the future: give a later time, a duration or never"
+        ))
+        .into()),
+        at => Ok(at),
+    }
+}
+
+/// Creates a key, unless its environment is at `max-keys` active keys or
+/// an active key there has the name. The first key of an environment, or
+/// the first after its default key expired, is the environment's default.
+pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> Result<Created> {
+    let settings = tx.settings()?;
+    let active = tx.active_in_env(&new.env, now)?;
+    lifecycle::may_add_active(active.len(), settings.max_keys, &new.env)?;
+    let id = KeyId::generate()?;
+    let name = new
+        .name
+        .clone()
+        .unwrap_or_else(|| Name::stored(id.to_string()));
+    lifecycle::name_is_free(&active, &name, &new.env)?;
+    let expires_at = future("--expires", new.expires, now)?;
+    let prefix = new.prefix.clone().unwrap_or(settings.prefix);
+    let secret = secret::generate(&prefix)?;
+    let key = Key {
+        id,
+        name,
+        env: new.env.clone(),
+        prefix,
+        hint: secret.hint(),
+        scopes: new.scopes.clone(),
+        is_default: !active.iter().any(|k| k.is_default),
+        created_at: now,
+        expires_at,
+        own_expires_at: None,
+        revoked_at: None,
+        revoke_reason: None,
+        last_used_at: None,
+        rotated_from: None,
+        rotated_to: None,
+    };
+    tx.insert_key(&key, &secret.hash())?;
+    let details = Details::Created(event::Created {
+        default: key.is_default,
+        expires_at: key.expires_at.map(Timestamp::rfc3339),
+        name: key.name.to_string(),
+        prefix: key.prefix.clone(),
+        scopes: key.scopes.iter().map(Scope::to_string).collect(),
+    });
+    append(tx, key_event(&key, None, actor, now, details))?;
+    Ok(Created { key, secret })
+}
+
+/// Replaces an active key: the successor is active at once with the old
+/// key's env, name, prefix, scopes and default flag, and takes its place
+/// in the limit; the old key verifies until its grace ends, never after its
+/// own expiry.
+pub fn rotate(
+    tx: &dyn WriteTx,
+    id: &KeyId,
+    r: &Rotation,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Rotated> {
+    let old = current(tx, id)?;
+    lifecycle::may_rotate(&old, now)?;
+    let name = r.name.clone().unwrap_or_else(|| old.name.clone());
+    if name != old.name {
+        let others: Vec<Key> = tx
+            .active_in_env(&old.env, now)?
+            .into_iter()
+            .filter(|k| k.id != old.id)
+            .collect();
+        lifecycle::name_is_free(&others, &name, &old.env)?;
+    }
+    let asked = r.expires.map(|e| future("--expires", e, now)).transpose()?;
+    let expires_at = match asked {
+        Some(at) => at,
+        None => lifecycle::successor_expiry(&old, now),
+    };
+    let (grace_ends, grace_capped) = lifecycle::grace_end(&old, r.grace.at(now).max(now));
+    let secret = secret::generate(&old.prefix)?;
+    let new = Key {
+        id: KeyId::generate()?,
+        name,
+        hint: secret.hint(),
+        created_at: now,
+        expires_at,
+        own_expires_at: None,
+        revoked_at: None,
+        revoke_reason: None,
+        last_used_at: None,
+        rotated_from: Some(old.id.clone()),
+        rotated_to: None,
+        ..old.clone()
+    };
+    tx.insert_key(&new, &secret.hash())?;
+    let previous = Key {
+        expires_at: Some(grace_ends),
+        own_expires_at: old.expires_at,
+        rotated_to: Some(new.id.clone()),
+        is_default: false,
+        ..old.clone()
+    };
+    tx.update_key(&previous)?;
+    let details = Details::Rotated(event::Rotated {
+        grace_ends_at: grace_ends.rfc3339(),
+        grace_seconds: grace_ends.unix() - now.unix(),
+        new_expires_at: new.expires_at.map(Timestamp::rfc3339),
+        new_name: new.name.to_string(),
+        old_expires_at: old.expires_at.map(Timestamp::rfc3339),
+    });
+    append(tx, key_event(&old, Some(&new.id), actor, now, details))?;
+    Ok(Rotated {
+        key: new,
+        secret,
+        previous,
+        grace_capped,
+    })
+}
+
+/// Ends a running grace period at `ends` instead (sooner or later, never
+/// past the key's own expiry).
+pub fn change_grace(
+    tx: &dyn WriteTx,
+    id: &KeyId,
+    ends: Moment,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<GraceChanged> {
+    let k = current(tx, id)?;
+    lifecycle::may_change_grace(&k, now)?;
+    let (ends, capped) = lifecycle::grace_end(&k, ends.at(now).max(now));
+    let changed = Key {
+        expires_at: Some(ends),
+        ..k.clone()
+    };
+    tx.update_key(&changed)?;
+    let details = Details::GraceChanged(event::GraceChanged {
+        new_ends_at: ends.rfc3339(),
+        old_ends_at: k.expires_at.map(Timestamp::rfc3339),
+    });
+    append(tx, key_event(&k, None, actor, now, details))?;
+    Ok(GraceChanged {
+        key: changed,
+        capped,
+    })
+}
+
+/// Sets an active key's expiry (never, or a time still in the future).
+pub fn change_expiry(
+    tx: &dyn WriteTx,
+    id: &KeyId,
+    expires: Expiry,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Key> {
+    let k = current(tx, id)?;
+    lifecycle::may_change_expiry(&k, now)?;
+    let expires_at = future("--expires", expires, now)?;
+    let changed = Key {
+        expires_at,
+        ..k.clone()
+    };
+    tx.update_key(&changed)?;
+    let details = Details::ExpiryChanged(event::ExpiryChanged {
+        new_expires_at: expires_at.map(Timestamp::rfc3339),
+        old_expires_at: k.expires_at.map(Timestamp::rfc3339),
+    });
+    append(tx, key_event(&k, None, actor, now, details))?;
+    Ok(changed)
+}
+
+/// Revokes a key at once. A revoked key stays revoked and unchanged; the
+/// default key is refused.
+pub fn revoke(
+    tx: &dyn WriteTx,
+    id: &KeyId,
+    reason: Option<&Reason>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(Key, Revocation)> {
+    let k = current(tx, id)?;
+    let outcome = lifecycle::may_revoke(&k, now)?;
+    if outcome == Revocation::AlreadyRevoked {
+        return Ok((k, outcome));
+    }
+    let revoked = Key {
+        revoked_at: Some(now),
+        revoke_reason: reason.map(Reason::to_string),
+        ..k.clone()
+    };
+    tx.update_key(&revoked)?;
+    let details = Details::Revoked(event::Revoked {
+        reason: reason.map(Reason::to_string),
+        status_before: k.status(now).as_str().to_string(),
+    });
+    append(tx, key_event(&k, None, actor, now, details))?;
+    Ok((revoked, outcome))
+}
+
+/// Sets a setting and records a `config_changed` event, unless the value
+/// is already the one in force. Returns the settings and whether it changed.
+pub fn set_setting(
+    tx: &dyn WriteTx,
+    setting: Setting,
+    value: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(Settings, bool)> {
+    let before = tx.settings()?;
+    let mut after = before.clone();
+    after.set(setting, value)?;
+    if after == before {
+        return Ok((before, false));
+    }
+    tx.put_setting(setting, &after.get(setting))?;
+    let details = Details::ConfigChanged(event::ConfigChanged {
+        new: after.get(setting),
+        old: before.get(setting),
+        setting: setting.as_str().to_string(),
+    });
+    append(
+        tx,
+        NewEvent {
+            at: now,
+            key_id: None,
+            related_key_id: None,
+            env: None,
+            actor: actor.clone(),
+            details,
+        },
+    )?;
+    Ok((after, true))
+}
+
+/// Appends an event, chained to the newest one. Returns its id.
+pub fn append(tx: &dyn WriteTx, e: NewEvent) -> Result<i64> {
+    let (id, prev_hash) = match tx.head()? {
+        Some(head) => (head.id + 1, head.hash),
+        None => (1, GENESIS.to_string()),
+    };
+    let details = e.details.to_json();
+    let kind = e.details.kind();
+    let key_id = e.key_id.as_ref().map(KeyId::as_str);
+    let related_key_id = e.related_key_id.as_ref().map(KeyId::as_str);
+    let env = e.env.as_ref().map(Env::as_str);
+    let hash = chain_hash(
+        &prev_hash,
+        &Canonical {
+            id,
+            at: e.at.unix(),
+            kind: kind.as_str(),
+            key_id,
+            related_key_id,
+            env,
+            actor: e.actor.as_str(),
+            details: &details,
+        },
+    );
+    tx.insert_event(&StoredEvent {
+        id,
+        at: e.at,
+        kind,
+        key_id,
+        related_key_id,
+        env,
+        actor: e.actor.as_str(),
+        details: &details,
+        prev_hash: &prev_hash,
+        hash: &hash,
+    })?;
+    Ok(id)
+}
+
+/// An event about one key, carrying its environment.
+fn key_event(
+    key: &Key,
+    related: Option<&KeyId>,
+    actor: &Actor,
+    now: Timestamp,
+    details: Details,
+) -> NewEvent {
+    NewEvent {
+        at: now,
+        key_id: Some(key.id.clone()),
+        related_key_id: related.cloned(),
+        env: Some(key.env.clone()),
+        actor: actor.clone(),
+        details,
+    }
+}

@@ -1,0 +1,117 @@
+//! Vault settings: `max-keys` and `prefix`. Unset settings read as defaults;
+//! a stored value that breaks its rule is an error, never a default.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+use crate::text::quote;
+
+pub const DEFAULT_MAX_KEYS: u32 = 3;
+pub const DEFAULT_PREFIX: &str = "kw";
+/// The largest `max-keys` accepted: a typo guard, not a design limit.
+pub const MAX_MAX_KEYS: u32 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    MaxKeys,
+    Prefix,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 2] = [Setting::MaxKeys, Setting::Prefix];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Setting::MaxKeys => "max-keys",
+            Setting::Prefix => "prefix",
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Setting {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Setting::ALL
+            .into_iter()
+            .find(|setting| setting.as_str() == s)
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "'{}' is not a setting: use max-keys or prefix",
+                    quote(s)
+                ))
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub max_keys: u32,
+    pub prefix: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_keys: DEFAULT_MAX_KEYS,
+            prefix: DEFAULT_PREFIX.to_string(),
+        }
+    }
+}
+
+impl Settings {
+    /// A setting's value in its stored form.
+    pub fn get(&self, setting: Setting) -> String {
+        match setting {
+            Setting::MaxKeys => self.max_keys.to_string(),
+            Setting::Prefix => self.prefix.clone(),
+        }
+    }
+
+    /// Checks `value` against the setting's rule and takes it.
+    pub fn set(&mut self, setting: Setting, value: &str) -> Result<(), Error> {
+        match setting {
+            Setting::MaxKeys => {
+                self.max_keys = match value.parse::<u32>() {
+                    Ok(n) if (1..=MAX_MAX_KEYS).contains(&n) && n.to_string() == value => n,
+                    _ => {
+                        return Err(Error::usage(format!(
+                            "'{}' is not a valid max-keys: give a whole number from 1 to {MAX_MAX_KEYS}, e.g. 5",
+                            quote(value)
+                        )));
+                    }
+                }
+            }
+            Setting::Prefix => {
+                crate::secret::validate_prefix(value)?;
+                self.prefix = value.to_string();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_follow_their_rules() {
+        let mut s = Settings::default();
+        s.set(Setting::MaxKeys, "5").expect("5");
+        assert_eq!(s.max_keys, 5);
+        for bad in ["0", "-1", "10001", "five", "", " 5", "05"] {
+            assert!(s.set(Setting::MaxKeys, bad).is_err(), "{bad:?}");
+        }
+        s.set(Setting::Prefix, "sk_live").expect("prefix");
+        assert!(s.set(Setting::Prefix, "Bad").is_err());
+        assert_eq!(s.get(Setting::Prefix), "sk_live");
+    }
+}

@@ -1,0 +1,106 @@
+//! The storage contract: what the key rules ([`crate::intents`]) and the
+//! commands need from a vault, with no SQL and no engine type in sight.
+//! Each engine (today [`sqlite`]) implements it in its own folder, with its
+//! own schema and migrations.
+//!
+//! A [`WriteTx`] is one transaction that holds the vault's write lock from
+//! [`Store::begin`] to [`WriteTx::commit`]: every check made through it and
+//! every write it does see no other writer in between. Dropping it without
+//! committing leaves nothing behind.
+
+pub mod sqlite;
+
+use crate::error::Result;
+use crate::event::{Event, EventKind, Head};
+use crate::key::{Key, KeyId};
+use crate::settings::{Setting, Settings};
+use crate::text::{Actor, Env};
+use crate::when::Timestamp;
+
+/// Whether opening may create the vault, and whether it will be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read commands and `verify`: never create, convert or migrate
+    /// anything that is not already a keyward vault; a read-only vault is
+    /// fine.
+    Read,
+    /// Commands that change an existing vault.
+    Write,
+    /// `create` and `config set`: create the vault when it does not exist.
+    Create,
+}
+
+/// Which events to read. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Events about this key, or naming it as the related key.
+    pub key_id: Option<KeyId>,
+    pub env: Option<Env>,
+    pub kinds: Vec<EventKind>,
+    pub actor: Option<Actor>,
+    pub since: Option<Timestamp>,
+    /// Only events older than this id (the next page after it).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// An event with its place in the chain, as it is stored.
+#[derive(Debug, Clone)]
+pub struct StoredEvent<'a> {
+    pub id: i64,
+    pub at: Timestamp,
+    pub kind: EventKind,
+    pub key_id: Option<&'a str>,
+    pub related_key_id: Option<&'a str>,
+    pub env: Option<&'a str>,
+    pub actor: &'a str,
+    pub details: &'a str,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+/// What every engine answers, inside a write transaction or outside one.
+pub trait Read {
+    fn key(&self, id: &KeyId) -> Result<Option<Key>>;
+    /// At most a few keys whose id starts with `prefix`.
+    fn keys_by_id_prefix(&self, prefix: &str) -> Result<Vec<Key>>;
+    /// The keys of `env` named `name` that are neither rotated nor revoked
+    /// (possibly expired: the caller judges at its `now`).
+    fn current_by_name(&self, env: &Env, name: &str) -> Result<Vec<Key>>;
+    /// Every key, or those of one environment, oldest first.
+    fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>>;
+    /// The keys of `env` that are active at `now` (they count against max-keys).
+    fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>>;
+    /// The key whose secret has this SHA-256, whatever its status.
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;
+    fn settings(&self) -> Result<Settings>;
+    /// The newest event, if any.
+    fn head(&self) -> Result<Option<Head>>;
+    /// A page of the log, newest first.
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
+    /// Walks the whole chain, oldest first: how many events it holds, or
+    /// the first event whose link or hash does not hold.
+    fn verify_chain(&self) -> Result<u64>;
+}
+
+/// One write transaction holding the vault's write lock.
+pub trait WriteTx: Read {
+    fn insert_key(&self, key: &Key, secret_hash: &[u8; 32]) -> Result<()>;
+    /// Writes the fields a key's life changes: expiry, own expiry, rotated
+    /// to, default flag, revocation.
+    fn update_key(&self, key: &Key) -> Result<()>;
+    fn put_setting(&self, setting: Setting, value: &str) -> Result<()>;
+    fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// An opened vault.
+pub trait Store: Read {
+    /// Takes the write lock (waiting for other writers up to a bound) and
+    /// starts a transaction.
+    fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>>;
+    /// Records that a key was used at `now`, at most once a minute per key,
+    /// without waiting for other writers and without failing on a read-only
+    /// vault. Returns whether it wrote.
+    fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool>;
+}

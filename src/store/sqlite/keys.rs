@@ -1,0 +1,178 @@
+//! Key queries and writes in SQLite, and the [`Read`] side of the storage
+//! contract (with the event reads in `events.rs`).
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::{Conn, Sql, bad_row, events};
+use crate::error::Result;
+use crate::event::{Event, Head};
+use crate::key::{Key, KeyId};
+use crate::settings::Settings;
+use crate::store::{EventFilter, Read};
+use crate::text::{Env, Name, Scope};
+use crate::when::Timestamp;
+
+/// `SELECT <every key column> FROM keys <tail>`, as a literal.
+macro_rules! select_keys {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
+            "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at ",
+            "FROM keys ",
+            $tail
+        )
+    };
+}
+
+// The hot statements, named so that the query-plan test checks exactly these.
+pub(super) const KEY_BY_ID: &str = select_keys!("WHERE id = ?1");
+/// Ids are [a-z2-7], all below '~', so this range is "starts with".
+pub(super) const KEYS_BY_ID_PREFIX: &str =
+    select_keys!("WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 10");
+pub(super) const CURRENT_BY_NAME: &str =
+    select_keys!("WHERE env = ?1 AND name = ?2 AND revoked_at IS NULL AND rotated_to IS NULL");
+pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
+    "WHERE env = ?1 AND revoked_at IS NULL AND rotated_to IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
+);
+pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
+const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
+pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
+
+impl<C: Conn> Sql<C> {
+    fn query_keys(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Key>> {
+        let run = || -> rusqlite::Result<Vec<Key>> {
+            let mut stmt = self.c().prepare_cached(sql)?;
+            let rows = stmt.query_map(params, key_from_row)?;
+            rows.collect()
+        };
+        run().map_err(|e| self.explain(e))
+    }
+
+    fn query_key(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Key>> {
+        self.c()
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params, key_from_row).optional())
+            .map_err(|e| self.explain(e))
+    }
+}
+
+impl<C: Conn> Read for Sql<C> {
+    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+        self.query_key(KEY_BY_ID, [id.as_str()])
+    }
+
+    fn keys_by_id_prefix(&self, prefix: &str) -> Result<Vec<Key>> {
+        self.query_keys(KEYS_BY_ID_PREFIX, [prefix])
+    }
+
+    fn current_by_name(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
+        self.query_keys(CURRENT_BY_NAME, [env.as_str(), name])
+    }
+
+    fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>> {
+        match env {
+            Some(env) => self.query_keys(KEYS_IN_ENV, [env.as_str()]),
+            None => self.query_keys(ALL_KEYS, []),
+        }
+    }
+
+    fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>> {
+        self.query_keys(ACTIVE_IN_ENV, rusqlite::params![env.as_str(), now.unix()])
+    }
+
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>> {
+        self.query_key(KEY_BY_SECRET, [&hash[..]])
+    }
+
+    fn settings(&self) -> Result<Settings> {
+        self.read_settings()
+    }
+
+    fn head(&self) -> Result<Option<Head>> {
+        events::head(self.c())
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        self.read_events(filter)
+    }
+
+    fn verify_chain(&self) -> Result<u64> {
+        events::verify_chain(self.c())
+    }
+}
+
+pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
+                           expires_at, own_expires_at, rotated_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(rusqlite::params![
+        k.id.as_str(),
+        k.name.as_str(),
+        k.env.as_str(),
+        k.prefix,
+        k.hint,
+        &secret_hash[..],
+        serde_json::to_string(&k.scopes)?,
+        k.is_default,
+        k.created_at.unix(),
+        k.expires_at.map(Timestamp::unix),
+        k.own_expires_at.map(Timestamp::unix),
+        k.rotated_from.as_ref().map(KeyId::as_str),
+    ])?;
+    Ok(())
+}
+
+pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE keys SET expires_at = ?1, own_expires_at = ?2, rotated_to = ?3, is_default = ?4,
+                         revoked_at = ?5, revoke_reason = ?6
+         WHERE id = ?7",
+    )?
+    .execute(rusqlite::params![
+        k.expires_at.map(Timestamp::unix),
+        k.own_expires_at.map(Timestamp::unix),
+        k.rotated_to.as_ref().map(KeyId::as_str),
+        k.is_default,
+        k.revoked_at.map(Timestamp::unix),
+        k.revoke_reason,
+        k.id.as_str(),
+    ])?;
+    Ok(())
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
+    let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_unix))
+    };
+    let id: String = r.get(0)?;
+    let scopes: String = r.get(5)?;
+    let scopes: Vec<String> = serde_json::from_str(&scopes).map_err(|_| {
+        bad_row(
+            5,
+            format!("key {id}"),
+            "its scopes are not a JSON list of text",
+        )
+    })?;
+    let id_of = |i: usize| -> rusqlite::Result<Option<KeyId>> {
+        Ok(r.get::<_, Option<String>>(i)?.map(KeyId::stored))
+    };
+    Ok(Key {
+        name: Name::stored(r.get(1)?),
+        env: Env::stored(r.get(2)?),
+        prefix: r.get(3)?,
+        hint: r.get(4)?,
+        scopes: scopes.into_iter().map(Scope::stored).collect(),
+        is_default: r.get(6)?,
+        created_at: Timestamp::from_unix(r.get(7)?),
+        expires_at: ts(8)?,
+        revoked_at: ts(9)?,
+        revoke_reason: r.get(10)?,
+        last_used_at: ts(11)?,
+        rotated_from: id_of(12)?,
+        rotated_to: id_of(13)?,
+        own_expires_at: ts(14)?,
+        id: KeyId::stored(id),
+    })
+}

@@ -1,0 +1,496 @@
+//! The SQLite engine: one file holding keys, events and settings. This
+//! module owns opening it (permissions, pragmas, refusing what is not ours,
+//! reading a read-only vault) and is, with its siblings, the only place in
+//! keyward with SQLite's SQL.
+
+mod events;
+mod keys;
+mod plans;
+mod schema;
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Transaction};
+
+use super::{Access, Store, WriteTx};
+use crate::error::{Error, Result};
+use crate::key::KeyId;
+use crate::settings::{Setting, Settings};
+use crate::when::Timestamp;
+
+pub use schema::CURRENT as SCHEMA_VERSION;
+
+/// How much of the vault file reads may map into memory.
+const MMAP_SIZE: i64 = 1 << 30;
+
+/// How long a writer waits for another writer before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long recording last-used may wait for another writer: it never
+/// delays a verdict by more than this.
+const TOUCH_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// Minimum seconds between two last-used writes for one key.
+pub const LAST_USED_RESOLUTION: i64 = 60;
+
+/// A connection, or a transaction on one: [`Read`] works on both.
+pub trait Conn {
+    fn conn(&self) -> &Connection;
+}
+
+impl Conn for Connection {
+    fn conn(&self) -> &Connection {
+        self
+    }
+}
+
+impl Conn for Transaction<'_> {
+    fn conn(&self) -> &Connection {
+        self
+    }
+}
+
+/// The SQLite vault at `path`: opened ([`Sqlite`]) or in a write
+/// transaction ([`SqliteTx`]).
+pub struct Sql<C> {
+    conn: C,
+    path: PathBuf,
+}
+
+pub type Sqlite = Sql<Connection>;
+pub type SqliteTx<'a> = Sql<Transaction<'a>>;
+
+impl<C> std::fmt::Debug for Sql<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sqlite").field("path", &self.path).finish()
+    }
+}
+
+impl<C: Conn> Sql<C> {
+    fn c(&self) -> &Connection {
+        self.conn.conn()
+    }
+
+    /// Turns a row that does not hold what keyward wrote into a sentence
+    /// naming the vault and the row.
+    fn explain(&self, err: rusqlite::Error) -> anyhow::Error {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &err
+            && let Some(bad) = inner.downcast_ref::<BadRow>()
+        {
+            return Error::Corrupt {
+                path: self.path.clone(),
+                row: bad.row.clone(),
+                problem: bad.problem.clone(),
+            }
+            .into();
+        }
+        err.into()
+    }
+
+    fn corrupt(&self, row: String, problem: impl Into<String>) -> anyhow::Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            row,
+            problem: problem.into(),
+        }
+        .into()
+    }
+}
+
+/// A stored value that is not what keyward wrote, carried out of a row
+/// conversion to [`Sql::explain`].
+#[derive(Debug)]
+struct BadRow {
+    row: String,
+    problem: String,
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.row, self.problem)
+    }
+}
+
+impl std::error::Error for BadRow {}
+
+fn bad_row(column: usize, row: String, problem: impl Into<String>) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        Box::new(BadRow {
+            row,
+            problem: problem.into(),
+        }),
+    )
+}
+
+impl Sqlite {
+    /// Opens the vault at `path`. Only a regular file with one link is a
+    /// vault. [`Access::Create`] creates it (file 0600, new directories
+    /// 0700); [`Access::Read`] never writes to anything that is not
+    /// already a keyward vault, and reads a vault it cannot write.
+    pub fn open(path: &Path, access: Access) -> Result<Self> {
+        check_file(path, access)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mut vault = Sql {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let found = match schema::inspect(vault.c()) {
+            Ok(found) => found,
+            Err(e) if access == Access::Read && cannot_share_memory(&e) && !has_wal(path) => {
+                vault.conn = open_immutable(path)?;
+                schema::inspect(vault.c()).map_err(|e| vault.explain_open(e))?
+            }
+            Err(e) => return Err(vault.explain_open(e)),
+        };
+        vault
+            .prepare(found, access)
+            .map_err(|e| read_only(path, vault.explain_open(e)))?;
+        Ok(vault)
+    }
+
+    /// Brings the schema up to date where that is allowed, and sets the
+    /// connection's pragmas.
+    fn prepare(&mut self, found: schema::Found, access: Access) -> Result<()> {
+        match found {
+            schema::Found::Foreign(reason) => return Err(not_a_vault(&self.path, reason).into()),
+            schema::Found::Newer(version) => {
+                return Err(Error::VaultTooNew {
+                    path: self.path.clone(),
+                    found: version,
+                    known: schema::CURRENT,
+                }
+                .into());
+            }
+            schema::Found::Empty if access != Access::Create => {
+                return Err(not_a_vault(
+                    &self.path,
+                    "it holds no keyward data (an empty file or an empty database)",
+                )
+                .into());
+            }
+            schema::Found::Older(_) if self.read_only() => {
+                return Err(Error::VaultNeedsUpgrade(self.path.clone()).into());
+            }
+            schema::Found::Current => {}
+            schema::Found::Empty | schema::Found::Older(_) => enable_wal(self.c())?,
+        }
+        if !self.read_only() {
+            self.c().pragma_update(None, "synchronous", "FULL")?;
+            self.c().pragma_update(None, "foreign_keys", "ON")?;
+        }
+        // Reads map the file rather than copy pages through read(2): a lookup
+        // in a large vault then costs page-table hits instead of syscalls.
+        self.c().pragma_update(None, "mmap_size", MMAP_SIZE)?;
+        if found != schema::Found::Current {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            schema::migrate(&tx)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn read_only(&self) -> bool {
+        self.c().is_readonly(MAIN_DB).unwrap_or(true)
+    }
+
+    /// Turns SQLite's "not a database" and "malformed" into a sentence naming the file.
+    fn explain_open(&self, err: anyhow::Error) -> anyhow::Error {
+        let code = err
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code);
+        match code {
+            Some(ErrorCode::NotADatabase) => {
+                not_a_vault(&self.path, "the file is not an SQLite database").into()
+            }
+            Some(ErrorCode::DatabaseCorrupt) => {
+                not_a_vault(&self.path, "the database is corrupt (truncated or damaged)").into()
+            }
+            _ => err,
+        }
+    }
+
+    /// The connection, for the query-plan and tamper tests.
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Store for Sqlite {
+    fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        if self.read_only() {
+            return Err(Error::VaultReadOnly(self.path.clone()).into());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| read_only(&path, anyhow::Error::new(e)))
+            .context("cannot start a write transaction on the vault")?;
+        Ok(Box::new(Sql { conn: tx, path }))
+    }
+
+    fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
+        if self.read_only() {
+            return Ok(false);
+        }
+        self.conn.busy_timeout(TOUCH_TIMEOUT)?;
+        let result = self
+            .conn
+            .prepare_cached(
+                "UPDATE keys SET last_used_at = ?1 WHERE id = ?2
+                 AND (last_used_at IS NULL OR last_used_at <= ?1 - ?3)",
+            )
+            .and_then(|mut s| {
+                s.execute(rusqlite::params![
+                    now.unix(),
+                    id.as_str(),
+                    LAST_USED_RESOLUTION
+                ])
+            });
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        match result {
+            Ok(changed) => Ok(changed > 0),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::ReadOnly)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn insert_key(&self, key: &crate::key::Key, secret_hash: &[u8; 32]) -> Result<()> {
+        keys::insert(self.c(), key, secret_hash)
+    }
+
+    fn update_key(&self, key: &crate::key::Key) -> Result<()> {
+        keys::update(self.c(), key)
+    }
+
+    fn put_setting(&self, setting: Setting, value: &str) -> Result<()> {
+        self.c().execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (setting.as_str(), value),
+        )?;
+        Ok(())
+    }
+
+    fn insert_event(&self, event: &super::StoredEvent<'_>) -> Result<()> {
+        events::insert(self.c(), event)
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        let path = self.path;
+        self.conn
+            .commit()
+            .map_err(|e| read_only(&path, anyhow::Error::new(e)))
+            .context("cannot commit the change to the vault")
+    }
+}
+
+impl<C: Conn> Sql<C> {
+    fn read_settings(&self) -> Result<Settings> {
+        let get = |name: &str| -> Result<Option<String>> {
+            self.c()
+                .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.explain(e))
+        };
+        let mut settings = Settings::default();
+        for setting in Setting::ALL {
+            if let Some(value) = get(setting.as_str())? {
+                settings.set(setting, &value).map_err(|_| {
+                    self.corrupt(
+                        format!("setting {setting}"),
+                        format!(
+                            "'{}' is not a valid value (set it again with `keyward config set {setting} VALUE`)",
+                            crate::text::quote(&value)
+                        ),
+                    )
+                })?;
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// The file checks SQLite cannot make: what kind of file it is, how many
+/// names it has, and creating it with the right permissions.
+fn check_file(path: &Path, access: Access) -> Result<()> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return match access {
+                Access::Read | Access::Write => Err(Error::VaultMissing(path.to_path_buf()).into()),
+                Access::Create => create_file(path),
+            };
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let kind = meta.file_type();
+    let not_regular = if kind.is_dir() {
+        Some("it is a directory")
+    } else if kind.is_fifo() {
+        Some("it is a FIFO (only regular files are vaults)")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("it is a device (only regular files are vaults)")
+    } else if kind.is_socket() {
+        Some("it is a socket (only regular files are vaults)")
+    } else {
+        None
+    };
+    if let Some(reason) = not_regular {
+        return Err(not_a_vault(path, reason).into());
+    }
+    if meta.nlink() > 1 {
+        return Err(Error::VaultLinked {
+            path: path.to_path_buf(),
+            links: meta.nlink(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// SQLite answers a read of a WAL vault whose directory it cannot write
+/// (so that it cannot make the shared-memory file) with READONLY_CANTINIT
+/// or CANTOPEN.
+fn cannot_share_memory(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<rusqlite::Error>()
+        .and_then(rusqlite::Error::sqlite_error_code)
+        .is_some_and(|c| matches!(c, ErrorCode::ReadOnly | ErrorCode::CannotOpen))
+}
+
+/// Whether the vault has a write-ahead log with content: then the main file
+/// alone is not the whole vault, and it cannot be read as immutable.
+fn has_wal(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// Opens a vault that nobody here can write as immutable: SQLite then needs
+/// no shared-memory file. Safe because the write-ahead log is empty and the
+/// file cannot be written by this user.
+fn open_immutable(path: &Path) -> Result<Connection> {
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(uri, flags)
+        .with_context(|| format!("cannot open {} for reading", path.display()))
+}
+
+/// A path as a URI path: everything but unreserved characters and `/`
+/// percent-encoded.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    abs.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Switches to WAL (a no-op when already on). The switch needs an exclusive
+/// lock, and SQLite answers BUSY at once there instead of calling the busy
+/// handler, so parallel first uses retry here, within `BUSY_TIMEOUT`. Only a
+/// new or older vault takes this path.
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context("cannot switch the vault to WAL mode"));
+            }
+        }
+    }
+}
+
+/// SQLite's "attempt to write a readonly database", as a sentence naming the file.
+fn read_only(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    let is_read_only = err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
+        .any(|e| e.sqlite_error_code() == Some(ErrorCode::ReadOnly));
+    if is_read_only {
+        Error::VaultReadOnly(path.to_path_buf()).into()
+    } else {
+        err
+    }
+}
+
+fn not_a_vault(path: &Path, reason: impl Into<String>) -> Error {
+    Error::NotAVault {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Creates the vault file 0600 and any missing parent directories 0700,
+/// whatever the umask. Safe to race: another process may create them first.
+fn create_file(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dirs(parent)?;
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot set the permissions of {}", path.display())),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create the vault {}", path.display())),
+    }
+}
+
+fn create_private_dirs(dir: &Path) -> Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for d in missing.into_iter().rev() {
+        match DirBuilder::new().mode(0o700).create(d) {
+            Ok(()) => fs::set_permissions(d, fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot set the permissions of {}", d.display()))?,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot create the directory {}", d.display()));
+            }
+        }
+    }
+    Ok(())
+}

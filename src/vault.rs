@@ -1,0 +1,547 @@
+//! A vault as the commands use it: opened from its location, read through
+//! the storage contract, and written through [`crate::intents`] inside one
+//! transaction whose `now` is read from the clock once the write lock is
+//! held (and never before the newest event's time, so the log's times
+//! never go backwards).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::event::Event;
+use crate::intents::{self, Created, GraceChanged, NewKey, Rotated, Rotation};
+use crate::key::{self, Key, KeyId, KeyRef, Status, VerifyCode};
+use crate::lifecycle::Revocation;
+use crate::secret::Secret;
+use crate::settings::{Setting, Settings};
+use crate::store::sqlite::Sqlite;
+use crate::store::{Access, EventFilter, Store, WriteTx};
+#[cfg(test)]
+use crate::text::Name;
+use crate::text::{Actor, Env, Reason, Scope};
+use crate::when::{Clock, Expiry, Moment, Timestamp};
+
+pub struct Vault {
+    store: Box<dyn Store>,
+    clock: Arc<dyn Clock>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("path", &self.path).finish()
+    }
+}
+
+/// Which keys `list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    pub env: Option<Env>,
+    /// Include expired and revoked keys.
+    pub all: bool,
+    /// Only keys whose expiry or grace ends after now and by this time.
+    pub expiring_by: Option<Timestamp>,
+    /// Only keys not used since this time (or never).
+    pub unused_since: Option<Timestamp>,
+}
+
+impl KeyFilter {
+    fn matches(&self, k: &Key, now: Timestamp) -> bool {
+        (self.all || k.status(now).is_live())
+            && self
+                .expiring_by
+                .is_none_or(|by| k.expires_at.is_some_and(|t| t > now && t <= by))
+            && self
+                .unused_since
+                .is_none_or(|since| k.last_used_at.is_none_or(|t| t <= since))
+    }
+}
+
+/// The answer for a presented secret, from one read of the vault.
+#[derive(Debug)]
+pub struct Verdict {
+    pub code: VerifyCode,
+    /// The key the secret belongs to, whatever its status.
+    pub key: Option<Key>,
+    /// Set when last-used could not be recorded for a reason other than a
+    /// busy or read-only vault; the verdict stands.
+    pub warning: Option<String>,
+}
+
+impl Verdict {
+    pub fn invalid() -> Self {
+        Verdict {
+            code: VerifyCode::Invalid,
+            key: None,
+            warning: None,
+        }
+    }
+}
+
+impl Vault {
+    /// Opens the vault at `path` (see [`Access`]), reading time from `clock`.
+    pub fn open(path: &Path, access: Access, clock: Arc<dyn Clock>) -> Result<Self> {
+        Ok(Vault {
+            store: Box::new(Sqlite::open(path, access)?),
+            clock,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The time for a read.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The one key a KEY argument names: an id, a unique id prefix, or the
+    /// name of a key in `env` that is active now. Commands resolve once, at
+    /// the start, and then act on the id.
+    pub fn resolve(&self, key: &KeyRef, env: &Env) -> Result<Key> {
+        let now = self.now();
+        let mut candidates = Vec::new();
+        match key {
+            KeyRef::Id(id) => {
+                if let Some(k) = self.store.key(&KeyId::stored(id.clone()))? {
+                    return Ok(k);
+                }
+            }
+            KeyRef::IdPrefixOrName(prefix) => {
+                candidates = self.store.keys_by_id_prefix(prefix)?;
+            }
+            KeyRef::Name(_) => {}
+        }
+        let named = self.store.current_by_name(env, key.text())?;
+        candidates.extend(
+            named
+                .into_iter()
+                .filter(|k| k.status(now) == Status::Active),
+        );
+        Ok(key::pick(key, env, candidates)?)
+    }
+
+    pub fn keys(&self, filter: &KeyFilter) -> Result<Vec<Key>> {
+        let now = self.now();
+        let mut keys = self.store.keys(filter.env.as_ref())?;
+        keys.retain(|k| filter.matches(k, now));
+        Ok(keys)
+    }
+
+    pub fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        self.store.events(filter)
+    }
+
+    pub fn settings(&self) -> Result<Settings> {
+        self.store.settings()
+    }
+
+    pub fn verify_chain(&self) -> Result<u64> {
+        self.store.verify_chain()
+    }
+
+    /// Is this secret a key that works now, with these scopes? One read
+    /// gives the key and the verdict; nothing is written.
+    pub fn check(&self, secret: &Secret, required: &[Scope]) -> Result<Verdict> {
+        let now = self.now();
+        Ok(match self.store.key_by_secret(&secret.hash())? {
+            None => Verdict::invalid(),
+            Some(key) => Verdict {
+                code: VerifyCode::for_key(&key, required, now),
+                key: Some(key),
+                warning: None,
+            },
+        })
+    }
+
+    /// [`check`](Self::check), then last-used recorded for a valid key
+    /// without waiting for other writers (skipped when the vault is busy or
+    /// read-only): the verdict never waits for it.
+    pub fn verify(&mut self, secret: &Secret, required: &[Scope]) -> Result<Verdict> {
+        let mut verdict = self.check(secret, required)?;
+        let now = self.now();
+        if let (VerifyCode::Valid, Some(key)) = (verdict.code, &verdict.key) {
+            let recent = key.last_used_at.is_some_and(|t| {
+                now.unix() - t.unix() < crate::store::sqlite::LAST_USED_RESOLUTION
+            });
+            if !recent && let Err(e) = self.store.touch(&key.id, now) {
+                verdict.warning = Some(format!(
+                    "the key is valid, but its last use could not be recorded: {e:#}"
+                ));
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// Runs `f` in one write transaction, with the time read once the write
+    /// lock is held: the clock, or the newest event's time if the clock is
+    /// behind it.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&dyn WriteTx, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self.store.begin()?;
+        let now = match tx.head()? {
+            Some(head) => self.clock.now().max(head.at),
+            None => self.clock.now(),
+        };
+        let value = f(tx.as_ref(), now)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    pub fn create(&mut self, new: &NewKey, actor: &Actor) -> Result<Created> {
+        self.write(|tx, now| intents::create(tx, new, actor, now))
+    }
+
+    pub fn rotate(&mut self, id: &KeyId, r: &Rotation, actor: &Actor) -> Result<Rotated> {
+        self.write(|tx, now| intents::rotate(tx, id, r, actor, now))
+    }
+
+    pub fn change_grace(
+        &mut self,
+        id: &KeyId,
+        ends: Moment,
+        actor: &Actor,
+    ) -> Result<GraceChanged> {
+        self.write(|tx, now| intents::change_grace(tx, id, ends, actor, now))
+    }
+
+    pub fn change_expiry(&mut self, id: &KeyId, expires: Expiry, actor: &Actor) -> Result<Key> {
+        self.write(|tx, now| intents::change_expiry(tx, id, expires, actor, now))
+    }
+
+    pub fn revoke(
+        &mut self,
+        id: &KeyId,
+        reason: Option<&Reason>,
+        actor: &Actor,
+    ) -> Result<(Key, Revocation)> {
+        self.write(|tx, now| intents::revoke(tx, id, reason, actor, now))
+    }
+
+    pub fn set_setting(
+        &mut self,
+        setting: Setting,
+        value: &str,
+        actor: &Actor,
+    ) -> Result<(Settings, bool)> {
+        self.write(|tx, now| intents::set_setting(tx, setting, value, actor, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::*;
+    use crate::error::Error;
+    use crate::secret;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
+
+    /// A clock the test moves.
+    struct TestClock(AtomicI64);
+
+    impl Clock for TestClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_unix(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        vault: Vault,
+        clock: Arc<TestClock>,
+    }
+
+    impl Fixture {
+        fn set_now(&self, t: Timestamp) {
+            self.clock.0.store(t.unix(), Ordering::SeqCst);
+        }
+
+        fn create(&mut self, name: &str, env: &str) -> Result<Created> {
+            self.create_with(name, env, Expiry::Never)
+        }
+
+        fn create_with(&mut self, name: &str, env: &str, expires: Expiry) -> Result<Created> {
+            let new = NewKey {
+                name: Some(Name::parse(name)?),
+                env: Env::parse(env)?,
+                expires,
+                scopes: vec![],
+                prefix: None,
+            };
+            self.vault.create(&new, &actor())
+        }
+
+        /// Stores a copy of `template` under another id, as a tamperer or an
+        /// older keyward might have.
+        fn insert_as(&mut self, template: &Key, id: &str, name: &str) {
+            let k = Key {
+                id: KeyId::stored(id.to_string()),
+                name: Name::stored(name.to_string()),
+                is_default: false,
+                ..template.clone()
+            };
+            let hash = secret::generate("kw").expect("rng").hash();
+            self.vault
+                .write(|tx, _| tx.insert_key(&k, &hash))
+                .expect("insert");
+        }
+
+        fn find(&self, r: &str, env: &str) -> Result<KeyId> {
+            Ok(self
+                .vault
+                .resolve(&KeyRef::parse(r), &Env::stored(env.to_string()))?
+                .id)
+        }
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(TestClock(AtomicI64::new(NOW.unix())));
+        let vault =
+            Vault::open(&dir.path().join("v.db"), Access::Create, clock.clone()).expect("open");
+        Fixture {
+            _dir: dir,
+            vault,
+            clock,
+        }
+    }
+
+    fn actor() -> Actor {
+        Actor::parse("t").expect("actor")
+    }
+
+    #[test]
+    fn resolves_by_id_prefix_and_active_name() {
+        let mut f = fixture();
+        let web = f.create("web", "default").expect("create").key;
+        let id = web.id.as_str();
+        assert_eq!(
+            f.find(id, "other").ok(),
+            Some(web.id.clone()),
+            "ids ignore --env"
+        );
+        assert_eq!(f.find(&id[..8], "default").ok(), Some(web.id.clone()));
+        assert_eq!(f.find("web", "default").ok(), Some(web.id.clone()));
+        assert!(
+            f.find("web", "staging").is_err(),
+            "names are per environment"
+        );
+        assert!(f.find("nope", "default").is_err());
+    }
+
+    #[test]
+    fn shared_id_prefix_is_ambiguous_and_names_the_candidates() {
+        let mut f = fixture();
+        let template = f.create("a", "default").expect("create").key;
+        for id in ["key_zzzzbbbbbbbbbbbb", "key_zzzzcccccccccccc"] {
+            f.insert_as(&template, id, id);
+        }
+        let msg = f
+            .find("key_zzzz", "default")
+            .expect_err("ambiguous")
+            .to_string();
+        assert!(
+            msg.contains("key_zzzzbbbbbbbbbbbb") && msg.contains("key_zzzzcccccccccccc"),
+            "{msg}"
+        );
+        let one = f.find("key_zzzzc", "default").expect("unique");
+        assert_eq!(one.as_str(), "key_zzzzcccccccccccc");
+    }
+
+    #[test]
+    fn id_prefixes_reach_the_ends_of_the_alphabet() {
+        let mut f = fixture();
+        let template = f.create("a", "default").expect("create").key;
+        for id in [
+            "key_qqqqzzzzzzzzzzzz",
+            "key_qqqq222222222222",
+            "key_qqqq7aaaaaaaaaaa",
+        ] {
+            f.insert_as(&template, id, id);
+        }
+        let find = |q: &str| f.find(q, "default").map(|k| k.to_string());
+        assert_eq!(
+            find("key_qqqqz").ok().as_deref(),
+            Some("key_qqqqzzzzzzzzzzzz")
+        );
+        assert_eq!(
+            find("key_qqqq2").ok().as_deref(),
+            Some("key_qqqq222222222222")
+        );
+        assert_eq!(
+            find("key_qqqq7").ok().as_deref(),
+            Some("key_qqqq7aaaaaaaaaaa")
+        );
+        let err = find("key_qqqq").expect_err("three match").to_string();
+        assert!(
+            err.contains("key_qqqqzzzzzzzzzzzz") && err.contains("key_qqqq222222222222"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn expired_keys_do_not_count_against_the_limit_or_hold_names() {
+        let mut f = fixture();
+        f.create_with("web", "default", Expiry::At(Moment::After(60)))
+            .expect("create");
+        f.create("b", "default").expect("b");
+        f.create("c", "default").expect("c");
+        assert!(f.create("d", "default").is_err(), "limit of 3");
+        f.set_now(NOW.plus_secs(61));
+        f.create("web", "default")
+            .expect("name and slot are free again");
+    }
+
+    #[test]
+    fn the_first_key_of_an_environment_is_its_default_and_so_is_the_next_after_it_expired() {
+        let mut f = fixture();
+        let a = f
+            .create_with("a", "default", Expiry::At(Moment::After(60)))
+            .expect("a")
+            .key;
+        let b = f.create("b", "default").expect("b").key;
+        let c = f.create("c", "prod").expect("c").key;
+        assert!(a.is_default && !b.is_default && c.is_default);
+        f.set_now(NOW.plus_secs(61));
+        let d = f.create("d", "default").expect("d").key;
+        assert!(
+            d.is_default,
+            "the default key expired: the next key takes over"
+        );
+    }
+
+    #[test]
+    fn last_used_is_written_at_most_once_a_minute() {
+        let mut f = fixture();
+        let created = f.create("a", "default").expect("a");
+        let v = f.vault.verify(&created.secret, &[]).expect("verify");
+        assert_eq!(v.code, VerifyCode::Valid);
+        let last = |f: &Fixture| {
+            f.vault
+                .resolve(&KeyRef::parse("a"), &Env::default_env())
+                .expect("a")
+                .last_used_at
+        };
+        assert_eq!(last(&f), Some(NOW));
+        f.set_now(NOW.plus_secs(59));
+        f.vault.verify(&created.secret, &[]).expect("verify");
+        assert_eq!(last(&f), Some(NOW));
+        f.set_now(NOW.plus_secs(60));
+        f.vault.verify(&created.secret, &[]).expect("verify");
+        assert_eq!(last(&f), Some(NOW.plus_secs(60)));
+    }
+
+    /// Finding 1, at the library: a write judges by the time it reads once
+    /// it holds the lock, not by the time its command started.
+    #[test]
+    fn writes_judge_by_the_time_under_the_lock_and_never_go_back() {
+        let mut f = fixture();
+        let web = f
+            .create_with("web", "default", Expiry::At(Moment::After(60)))
+            .expect("web")
+            .key;
+        f.create("other", "default").expect("other");
+        // The command resolved `web` at NOW; the lock is taken after it expired.
+        f.set_now(NOW.plus_secs(61));
+        let r = Rotation {
+            grace: Moment::After(3_600),
+            expires: None,
+            name: None,
+        };
+        let err = f.vault.rotate(&web.id, &r, &actor()).expect_err("expired");
+        assert!(matches!(
+            err.downcast_ref::<Error>(),
+            Some(Error::WrongState { .. })
+        ));
+        // A clock behind the log's newest event is taken as that event's time.
+        f.set_now(NOW.plus_secs(-3_600));
+        let late = f.create("late", "default").expect("late").key;
+        assert_eq!(late.created_at, NOW);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const STEMS: [&str; 3] = ["aaaa", "aaab", "zz77"];
+        const ALPHABET: &str = "abcdefghijklmnopqrstuvwxyz234567";
+
+        /// A vault holding 40 keys whose ids share a few stems, so that
+        /// prefixes collide; their ids in order.
+        fn vault_with_ids() -> (Fixture, Vec<String>) {
+            let mut f = fixture();
+            f.vault
+                .set_setting(Setting::MaxKeys, "100", &actor())
+                .expect("max-keys");
+            let template = f.create("template", "default").expect("create").key;
+            let mut ids = vec![template.id.to_string()];
+            for i in 0..40usize {
+                let tail: String = (0..12)
+                    .map(|j| ALPHABET.as_bytes()[(i * 7 + j * 13 + i * j) % 32] as char)
+                    .collect();
+                let id = format!("key_{}{tail}", STEMS[i % 3]);
+                f.insert_as(&template, &id, &format!("n{i}"));
+                ids.push(id);
+            }
+            ids.sort();
+            ids.dedup();
+            (f, ids)
+        }
+
+        fn query() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (0usize..3, "[a-z2-7]{0,12}").prop_map(|(s, t)| format!("key_{}{t}", STEMS[s])),
+                "key_[a-z2-7]{0,16}",
+                "n[0-9]{1,2}",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            /// The vault resolves a KEY exactly as the contract says: a full id,
+            /// else the one key whose id starts with it (4+ chars after key_) or
+            /// that is active with that name; none is not found, several ambiguous.
+            #[test]
+            fn resolution_matches_the_contract(q in query()) {
+                thread_local!(static VAULT: (Fixture, Vec<String>) = vault_with_ids());
+                VAULT.with(|(f, ids)| {
+                    let found = f.find(&q, "default");
+                    let by_prefix: Vec<&String> = match q.strip_prefix("key_") {
+                        Some(rest) if rest.len() >= 4 && rest.bytes().all(|b| ALPHABET.as_bytes().contains(&b)) => {
+                            ids.iter().filter(|id| id.starts_with(&q)).collect()
+                        }
+                        _ => vec![],
+                    };
+                    let by_name: Vec<String> = (0..40)
+                        .filter(|i| q == format!("n{i}"))
+                        .map(|i| format!("n{i}"))
+                        .chain((q == "template").then(|| "template".to_string()))
+                        .collect();
+                    let expected = if ids.contains(&q) { 1 } else { by_prefix.len() + by_name.len() };
+                    match (expected, found) {
+                        (1, Ok(_)) => {}
+                        (0, Err(e)) => {
+                            let not_found = matches!(e.downcast_ref::<Error>(), Some(Error::NotFound { .. }));
+                            prop_assert!(not_found, "{:?}: {}", q, e);
+                        }
+                        (n, Err(e)) if n > 1 => {
+                            let ambiguous = matches!(e.downcast_ref::<Error>(), Some(Error::Ambiguous { .. }));
+                            prop_assert!(ambiguous, "{:?}: {}", q, e);
+                        }
+                        (n, other) => prop_assert!(false, "{} candidates for {:?}, got {:?}", n, q, other.map(|k| k.to_string())),
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+    }
+}
