@@ -19,10 +19,10 @@ use clap::error::ErrorKind;
 
 use crate::cli::Cli;
 use crate::cmd::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{Layout, Printer};
 use crate::text::Actor;
-use crate::when::{Clock, SystemClock, Timestamp};
+use crate::when::{Clock, SystemClock};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -115,9 +115,12 @@ fn clock() -> Result<Arc<dyn Clock>> {
     #[cfg(debug_assertions)]
     if let Some(v) = std::env::var_os("KEYWARD_NOW") {
         let v = v.to_string_lossy();
-        return match Timestamp::parse_rfc3339(&v) {
+        return match crate::when::Timestamp::parse_rfc3339(&v) {
             Some(t) => Ok(Arc::new(t)),
-            None => Err(Error::usage(format!("KEYWARD_NOW '{v}' is not an RFC 3339 time")).into()),
+            None => Err(crate::error::Error::usage(format!(
+                "KEYWARD_NOW '{v}' is not an RFC 3339 time"
+            ))
+            .into()),
         };
     }
     Ok(Arc::new(SystemClock))

@@ -132,14 +132,24 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
     }
 }
 
-/// A secret is printed once, on stdout: when stdout is closed, nothing is
-/// created that nobody could ever use.
+/// A secret is printed once, on stdout: when stdout is closed or
+/// /dev/null, nothing is created that nobody could ever use. (Rust reopens
+/// a closed stdout on /dev/null before main, so both look the same here.)
 fn stdout_must_be_open() -> Result<()> {
     use std::os::fd::AsFd;
-    if std::io::stdout().as_fd().try_clone_to_owned().is_err() {
+    use std::os::unix::fs::MetadataExt;
+    let nowhere = match std::io::stdout().as_fd().try_clone_to_owned() {
+        Err(_) => true,
+        Ok(fd) => {
+            let out = std::fs::File::from(fd).metadata();
+            let null = std::fs::metadata("/dev/null");
+            matches!((out, null), (Ok(o), Ok(n)) if o.file_type() == n.file_type() && o.rdev() == n.rdev())
+        }
+    };
+    if nowhere {
         anyhow::bail!(
-            "stdout is closed, so the new secret could not be shown: nothing was changed \
-             (run keyward with stdout open, e.g. KEY=$(keyward create ...))"
+            "stdout is closed or /dev/null, so the new secret would be lost: nothing was changed \
+             (keep stdout open, e.g. KEY=$(keyward create ...))"
         );
     }
     Ok(())

@@ -6,6 +6,7 @@ mod concurrency;
 mod config;
 mod crash;
 mod create;
+mod hardening;
 mod help;
 mod hygiene;
 mod list_show;

@@ -196,3 +196,51 @@ fn a_secret_typed_at_a_terminal_is_not_echoed() {
             .starts_with("VALID")
     );
 }
+
+/// Finding 12: while a person is at the grace picker, a CI job rotates the
+/// same key. The person's answer is refused (exit 4) naming the successor,
+/// instead of rotating the successor and putting the job's secret in grace.
+#[test]
+fn a_rotation_made_while_the_picker_is_open_is_not_rotated_again() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let mut p = on_terminal(&v, "rotate web", &v.dir().join("out"));
+    p.exp_string("How long").expect("picker");
+    let job = v
+        .kw(["--json", "rotate", "web", "--grace", "1h"])
+        .assert()
+        .success();
+    let successor = json(&job)["key"]["id"].as_str().expect("id").to_string();
+    type_keys(&mut p, &["\r"]);
+    let screen = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(4), "{screen}");
+    assert!(
+        screen.contains("already rotated") && screen.contains(&successor),
+        "{screen}"
+    );
+    let keys = v.json(["list", "--all"]);
+    assert_eq!(keys.as_array().expect("array").len(), 2, "one successor");
+    assert_eq!(v.json(["show", "web"])["id"], successor.as_str());
+}
+
+/// Finding 17: `create` at a terminal without --expires offers the expiry
+/// presets, No expiration preselected.
+#[test]
+fn create_at_a_terminal_offers_the_expiry_presets() {
+    for (keys, expires) in [
+        (&["\r"][..], serde_json::Value::Null),
+        (&[DOWN, DOWN, "\r"], "2026-12-23T12:00:00Z".into()),
+    ] {
+        let v = TestVault::new();
+        let mut p = on_terminal(&v, "create --name web", &v.dir().join("out"));
+        p.exp_string("When should the new key expire?")
+            .expect("picker");
+        for label in ["No expiration", "7 days", "30 days", "60 days", "90 days"] {
+            p.exp_string(label).expect(label);
+        }
+        type_keys(&mut p, keys);
+        p.exp_eof().expect("eof");
+        assert_eq!(exit_code(&p), Some(0));
+        assert_eq!(v.json(["show", "web"])["expires_at"], expires);
+    }
+}

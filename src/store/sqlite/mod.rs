@@ -150,7 +150,7 @@ impl Sqlite {
                 vault.conn = open_immutable(path)?;
                 schema::inspect(vault.c()).map_err(|e| vault.explain_open(e))?
             }
-            Err(e) => return Err(vault.explain_open(e)),
+            Err(e) => return Err(read_only(path, vault.explain_open(e))),
         };
         vault
             .prepare(found, access)

@@ -74,6 +74,27 @@ impl TestVault {
         cmd
     }
 
+    /// As [`kw`](Self::kw), as a plain `std::process::Command`, for tests
+    /// that spawn or redirect the process themselves.
+    pub fn std<I, S>(&self, args: I) -> std::process::Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let home = self.dir.path().join("home");
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env_remove("KEYWARD_VAULT")
+            .env_remove("NO_COLOR")
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("KEYWARD_ACTOR", ACTOR)
+            .env("KEYWARD_NOW", NOW)
+            .arg("--vault")
+            .arg(&self.path)
+            .args(args);
+        cmd
+    }
+
     /// As [`kw`](Self::kw), at another time.
     pub fn kw_at<I, S>(&self, now: &str, args: I) -> Command
     where
