@@ -132,25 +132,42 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
     }
 }
 
-/// A secret is printed once, on stdout: when stdout is closed or
-/// /dev/null, nothing is created that nobody could ever use. (Rust reopens
-/// a closed stdout on /dev/null before main, so both look the same here.)
+/// A secret is printed once, on stdout: when stdout is closed, nothing is
+/// created that nobody could ever use. Rust reopens a closed stdout on
+/// /dev/null, read-write, before main; a shell's `> /dev/null` opens it
+/// write-only, which is the user's choice and is left alone.
 fn stdout_must_be_open() -> Result<()> {
     use std::os::fd::AsFd;
     use std::os::unix::fs::MetadataExt;
-    let nowhere = match std::io::stdout().as_fd().try_clone_to_owned() {
+    let closed = match std::io::stdout().as_fd().try_clone_to_owned() {
         Err(_) => true,
         Ok(fd) => {
             let out = std::fs::File::from(fd).metadata();
             let null = std::fs::metadata("/dev/null");
-            matches!((out, null), (Ok(o), Ok(n)) if o.file_type() == n.file_type() && o.rdev() == n.rdev())
+            let is_null = matches!((out, null), (Ok(o), Ok(n)) if o.file_type() == n.file_type() && o.rdev() == n.rdev());
+            is_null && opened_read_write(1)
         }
     };
-    if nowhere {
+    if closed {
         anyhow::bail!(
-            "stdout is closed or /dev/null, so the new secret would be lost: nothing was changed \
+            "stdout is closed, so the new secret would be lost: nothing was changed \
              (keep stdout open, e.g. KEY=$(keyward create ...))"
         );
     }
     Ok(())
+}
+
+/// Whether file descriptor `fd` was opened read-write (Linux: from
+/// /proc/self/fdinfo; elsewhere unknown, taken as no).
+fn opened_read_write(fd: u32) -> bool {
+    const O_ACCMODE: u32 = 0o3;
+    const O_RDWR: u32 = 0o2;
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        })
+        .is_some_and(|flags| flags & O_ACCMODE == O_RDWR)
 }
