@@ -80,6 +80,11 @@ fn assert_consistent(v: &TestVault, round: usize) {
     v.kw(["log", "--verify"]).assert().success();
 }
 
+/// How many events the vault holds, read without taking any lock.
+fn events(v: &TestVault) -> i64 {
+    count(&v.sql(), "SELECT count(*) FROM events")
+}
+
 #[test]
 fn writers_killed_at_random_moments_leave_a_consistent_vault() {
     let v = TestVault::new();
@@ -88,20 +93,30 @@ fn writers_killed_at_random_moments_leave_a_consistent_vault() {
         .assert()
         .success();
     for round in 0..ROUNDS {
+        let before = events(&v);
         let mut writers: Vec<_> = (0..WRITERS)
             .map(|n| writer(&v, round * WRITERS + n))
             .collect();
-        std::thread::sleep(Duration::from_millis(rand::random_range(15..120)));
+        // Kill at a random moment once the writers are writing, however
+        // slow the machine: no assumption about how long that takes.
+        for _ in 0..600 {
+            if events(&v) > before {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(rand::random_range(0..60)));
         for w in &mut writers {
             kill_group(w);
         }
+        assert!(
+            events(&v) > before,
+            "round {round}: the writers never wrote"
+        );
         assert_consistent(&v, round);
     }
-    let events = v.json(["log", "--verify"])["events"]
+    let checked = v.json(["log", "--verify"])["events"]
         .as_u64()
         .expect("count");
-    assert!(
-        events > ROUNDS as u64,
-        "the writers did write ({events} events)"
-    );
+    assert_eq!(i64::try_from(checked).ok(), Some(events(&v)));
 }

@@ -10,11 +10,8 @@ const GRACE_END_MINUS_1S: &str = "2026-11-24T11:59:59Z";
 const GRACE_END: &str = "2026-11-24T12:00:00Z";
 
 fn code_at(v: &TestVault, now: &str, secret: &str) -> String {
-    let a = v
-        .kw_at(now, ["--json", "verify"])
-        .write_stdin(secret.to_string())
-        .assert();
-    json(&a)["code"].as_str().expect("code").to_string()
+    let (_, verdict) = v.verify_at(now, secret, &[]);
+    verdict["code"].as_str().expect("code").to_string()
 }
 
 fn rotate(v: &TestVault, args: &[&str]) -> (serde_json::Value, String) {

@@ -2,24 +2,11 @@ use predicates::prelude::*;
 
 use crate::common::*;
 
-fn verify_json(
-    v: &TestVault,
-    now: &str,
-    input: &str,
-    extra: &[&str],
-) -> (Option<i32>, serde_json::Value) {
-    let mut args = vec!["--json", "verify"];
-    args.extend_from_slice(extra);
-    let a = v.kw_at(now, args).write_stdin(input.to_string()).assert();
-    let code = a.get_output().status.code();
-    (code, json(&a))
-}
-
 #[test]
 fn a_valid_secret_on_stdin_is_valid() {
     let v = TestVault::new();
     let secret = v.create(&["--name", "web"]);
-    let (code, doc) = verify_json(&v, NOW, &format!("{secret}\n"), &[]);
+    let (code, doc) = v.verify_at(NOW, &format!("{secret}\n"), &[]);
     assert_eq!(code, Some(0));
     assert_eq!(fields(&doc), ["code", "key", "valid"]);
     assert_eq!(doc["valid"], true);
@@ -90,7 +77,7 @@ fn malformed_secrets_are_invalid_without_opening_the_vault() {
         &format!("{good}extra"),
         "KW_\u{1b}[31m",
     ] {
-        let (code, doc) = verify_json(&v, NOW, bad, &[]);
+        let (code, doc) = v.verify_at(NOW, bad, &[]);
         assert_eq!(code, Some(5), "{bad:?}");
         assert_eq!(
             doc,
@@ -105,7 +92,7 @@ fn malformed_secrets_are_invalid_without_opening_the_vault() {
 fn a_well_formed_unknown_secret_is_invalid() {
     let v = TestVault::new();
     v.create(&["--name", "web"]);
-    let (code, doc) = verify_json(&v, NOW, &foreign_secret(), &[]);
+    let (code, doc) = v.verify_at(NOW, &foreign_secret(), &[]);
     assert_eq!(
         (code, doc["code"].as_str()),
         (Some(5), Some("API_KEY_INVALID"))
@@ -134,15 +121,13 @@ fn a_well_formed_secret_against_a_missing_vault_is_an_error_naming_it() {
 fn required_scopes_must_all_be_granted() {
     let v = TestVault::new();
     let secret = v.create(&["--name", "web", "--scope", "read", "--scope", "deploy"]);
-    let ok = verify_json(
-        &v,
+    let ok = v.verify_at(
         NOW,
         &secret,
         &["--require-scope", "read", "--require-scope", "deploy"],
     );
     assert_eq!(ok.0, Some(0));
-    let (code, doc) = verify_json(
-        &v,
+    let (code, doc) = v.verify_at(
         NOW,
         &secret,
         &["--require-scope", "read", "--require-scope", "admin"],

@@ -133,6 +133,25 @@ impl TestVault {
         json(&cmd.assert().success())
     }
 
+    /// `keyward --json verify ARGS…` at `now` with `input` on stdin: the exit
+    /// code and the verdict document. The one way tests verify a secret.
+    pub fn verify_at(&self, now: &str, input: &str, args: &[&str]) -> (Option<i32>, Value) {
+        let mut all = vec!["--json", "verify"];
+        all.extend_from_slice(args);
+        let out = self
+            .kw_at(now, all)
+            .write_stdin(input.to_string())
+            .output()
+            .expect("run verify");
+        let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), doc)
+    }
+
+    /// [`verify_at`](Self::verify_at) of one secret at `NOW`.
+    pub fn verify(&self, secret: &str, args: &[&str]) -> (Option<i32>, Value) {
+        self.verify_at(NOW, &format!("{secret}\n"), args)
+    }
+
     /// Every row of every table and the schema version, for "unchanged" checks.
     pub fn dump(&self) -> String {
         if !self.path.exists() {
