@@ -29,10 +29,7 @@ fn create_prints_only_the_secret_on_stdout() {
 fn created_secret_verifies() {
     let v = TestVault::new();
     let secret = v.create(&["--name", "web"]);
-    v.kw(["verify"])
-        .write_stdin(format!("{secret}\n"))
-        .assert()
-        .code(0);
+    assert_eq!(v.verify(&secret, &[]).0, Some(0));
 }
 
 #[test]
@@ -86,7 +83,7 @@ fn prefix_comes_from_the_flag_or_the_vault_setting() {
     v.kw(["config", "set", "prefix", "uspl"]).assert().success();
     let secret = v.create(&["--name", "b"]);
     assert!(is_secret(&secret, "uspl"), "{secret}");
-    v.kw(["verify"]).write_stdin(secret).assert().code(0);
+    assert_eq!(v.verify(&secret, &[]).0, Some(0));
 }
 
 #[test]
@@ -189,10 +186,7 @@ fn the_limit_refuses_a_key_beyond_max_keys_per_environment() {
 fn the_vault_never_holds_the_secret() {
     let v = TestVault::new();
     let secret = v.create(&["--name", "web"]);
-    v.kw(["verify"])
-        .write_stdin(secret.clone())
-        .assert()
-        .code(0);
+    assert_eq!(v.verify(&secret, &[]).0, Some(0));
     let random_part = &secret[3..35];
     for entry in std::fs::read_dir(v.dir()).expect("dir").flatten() {
         if entry.path().is_file() {
