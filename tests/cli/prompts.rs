@@ -11,29 +11,88 @@ use crate::common::*;
 const DOWN: &str = "\x1b[B";
 const ESC: &str = "\x1b";
 
+/// keyward on a pseudo-terminal, and its process id.
+struct Terminal {
+    session: PtySession,
+    pid_file: std::path::PathBuf,
+}
+
+impl std::ops::Deref for Terminal {
+    type Target = PtySession;
+    fn deref(&self) -> &PtySession {
+        &self.session
+    }
+}
+
+impl std::ops::DerefMut for Terminal {
+    fn deref_mut(&mut self) -> &mut PtySession {
+        &mut self.session
+    }
+}
+
 /// Runs keyward on a terminal with stdout redirected to `out`.
-fn on_terminal(v: &TestVault, args: &str, out: &std::path::Path) -> PtySession {
+fn on_terminal(v: &TestVault, args: &str, out: &std::path::Path) -> Terminal {
+    let pid_file = out.with_extension("pid");
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg(format!("exec \"$KW\" --vault \"$VAULT\" {args} > \"$OUT\""))
+        .arg(format!(
+            "echo $$ > \"$PID_FILE\"; exec \"$KW\" --vault \"$VAULT\" {args} > \"$OUT\""
+        ))
         .env("KW", BIN)
         .env("VAULT", &v.path)
         .env("OUT", out)
+        .env("PID_FILE", &pid_file)
         .env("KEYWARD_NOW", NOW)
         .env("KEYWARD_ACTOR", ACTOR)
         .env("TERM", "xterm")
         .env_remove("NO_COLOR");
-    spawn_command(cmd, Some(10_000)).expect("spawn on a pty")
+    Terminal {
+        session: spawn_command(cmd, Some(10_000)).expect("spawn on a pty"),
+        pid_file,
+    }
 }
 
-/// Types keys the way a person does: after the prompt is up. console puts
-/// the terminal in raw mode with TCSAFLUSH, which drops keys typed earlier.
-/// This paces input; nothing here measures time.
-fn type_keys(p: &mut PtySession, keys: &[&str]) {
+/// The numbers of the system calls that wait for terminal input (read,
+/// poll, ppoll), as /proc/PID/syscall shows them.
+#[cfg(target_arch = "x86_64")]
+const WAITING: &[&str] = &["0", "7", "271"];
+#[cfg(target_arch = "aarch64")]
+const WAITING: &[&str] = &["63", "73"];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const WAITING: &[&str] = &[];
+
+/// Waits until keyward is blocked waiting for a key. The terminal's mode
+/// is switched before each key is read (with TCSAFLUSH for a hidden
+/// secret, which drops input typed earlier); once keyward waits in read or
+/// poll, a key sent is a key received.
+fn until_reading(t: &Terminal) {
+    let pid = (0..1000).find_map(|_| {
+        let pid = std::fs::read_to_string(&t.pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if pid.is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        pid
+    });
+    let Some(pid) = pid else { return };
+    let syscall = format!("/proc/{pid}/syscall");
+    for _ in 0..1000 {
+        let now = std::fs::read_to_string(&syscall).unwrap_or_default();
+        let first = now.split_whitespace().next().unwrap_or_default();
+        if WAITING.is_empty() || WAITING.contains(&first) || now.is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Types keys the way a person does: each once keyward is waiting for it.
+fn type_keys(t: &mut Terminal, keys: &[&str]) {
     for key in keys {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        p.send(key).expect("send");
-        p.flush().expect("flush");
+        until_reading(t);
+        t.send(key).expect("send");
+        t.flush().expect("flush");
     }
 }
 
