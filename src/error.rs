@@ -129,15 +129,16 @@ pub enum Error {
     /// The change was committed, but its secret never reached anyone.
     #[error(
         "{action} {id} '{name}' in environment '{env}', but its secret could not be written \
-         to stdout ({cause}): nobody has it. Revoke the key (`keyward revoke {id}`) or rotate \
-         it again with somewhere to write the secret"
+         to stdout ({cause}): nobody has it. {remedy}"
     )]
     SecretNotDelivered {
         action: &'static str,
         id: KeyId,
         name: String,
         env: String,
-        cause: String,
+        cause: std::io::ErrorKind,
+        /// What to do: revoke it, or (a default key) rotate it again.
+        remedy: String,
     },
 
     /// Ctrl-C or Esc at a prompt.

@@ -57,7 +57,8 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 /// Help and version print as usual; other parse errors are usage errors
-/// (exit 2), as JSON when `--json` was given.
+/// (exit 2), as JSON when `--json` was given. The values clap quotes are
+/// shown as keyward quotes them: secret shapes masked, cut to 64 characters.
 fn parse_error(e: &clap::Error) -> u8 {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -65,15 +66,33 @@ fn parse_error(e: &clap::Error) -> u8 {
             0
         }
         _ if wants_json(std::env::args_os().skip(1)) => {
-            let rendered = e.render().to_string();
+            let rendered = quote_values(&e.render().to_string());
             let first = rendered.lines().next().unwrap_or_default();
             output::usage_error_json(first.strip_prefix("error: ").unwrap_or(first))
         }
         _ => {
-            let _ = e.print();
+            use std::io::Write;
+            let rendered = quote_values(&e.render().to_string());
+            let _ = write!(std::io::stderr().lock(), "{rendered}");
             error::exit::USAGE
         }
     }
+}
+
+/// Every 'quoted' value of a clap message through [`text::quote`].
+fn quote_values(message: &str) -> String {
+    message
+        .split('\'')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                text::quote(part)
+            } else {
+                text::escape(&secret::mask(part))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("'")
 }
 
 /// Whether `--json` stands among the arguments as the flag: not as the
@@ -168,6 +187,24 @@ mod tests {
 
     fn json(args: &[&str]) -> bool {
         wants_json(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn clap_messages_quote_values_as_keyward_does() {
+        let s = secret::generate("kw").expect("rng");
+        let msg = format!("error: unexpected argument '{}' found\n", s.expose());
+        let shown = quote_values(&msg);
+        assert!(!shown.contains(&s.expose()[3..]), "{shown}");
+        assert!(shown.contains(&format!("'kw_…{}'", s.hint())), "{shown}");
+        let long = format!(
+            "error: invalid value '{}' for '--before <ID>'",
+            "y".repeat(300)
+        );
+        let shown = quote_values(&long);
+        assert!(
+            shown.len() < 150 && shown.contains("'--before <ID>'"),
+            "{shown}"
+        );
     }
 
     /// Finding 14: `--json` counts only where it is the flag.

@@ -12,8 +12,6 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use crate::error::Error;
 
 pub const MAX_TEXT_LEN: usize = 64;
-/// Reasons are free text for the log, longer than names.
-pub const MAX_REASON_LEN: usize = 500;
 /// How much of a value an error message quotes.
 const MAX_QUOTED: usize = 64;
 
@@ -79,13 +77,6 @@ impl Field {
         }
     }
 
-    fn max_len(self) -> usize {
-        match self {
-            Field::Reason => MAX_REASON_LEN,
-            _ => MAX_TEXT_LEN,
-        }
-    }
-
     fn example(self) -> &'static str {
         match self {
             Field::Name => "web-prod",
@@ -97,13 +88,13 @@ impl Field {
     }
 }
 
-/// SPEC "Rules that hold everywhere", Text: 1–64 characters (reasons 500),
+/// docs/reference.md "Rules that hold everywhere", Text: 1–64 characters,
 /// no control, format or separator characters, no leading or trailing
 /// whitespace; and no secret inside, so a secret can never be stored by
 /// way of a name or a reason. Names may not start with `key_`, so that a
 /// name can never be taken for an id.
 pub fn validate(field: Field, value: &str) -> Result<(), Error> {
-    let max = field.max_len();
+    let max = MAX_TEXT_LEN;
     let count = value.chars().count();
     let problem = if value.trim().is_empty() {
         "is empty".to_string()
@@ -249,6 +240,12 @@ mod tests {
             let msg = err.to_string();
             assert!(!msg.contains('\x1b') && !msg.contains('\u{202e}'), "{msg}");
         }
+    }
+
+    #[test]
+    fn reasons_are_64_characters_too() {
+        assert!(validate(Field::Reason, &"x".repeat(64)).is_ok());
+        assert!(validate(Field::Reason, &"x".repeat(65)).is_err());
     }
 
     #[test]

@@ -25,6 +25,13 @@ impl Timestamp {
         Timestamp(secs)
     }
 
+    /// A time read from storage: None unless it is a date RFC 3339 can
+    /// show (years 1 to 9999).
+    pub fn checked_from_unix(secs: i64) -> Option<Self> {
+        let t = OffsetDateTime::from_unix_timestamp(secs).ok()?;
+        (1..=9999).contains(&t.year()).then_some(Timestamp(secs))
+    }
+
     pub const fn unix(self) -> i64 {
         self.0
     }

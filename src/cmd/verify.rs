@@ -1,7 +1,7 @@
 //! `verify`: is this secret a key that works now? The secret comes from
 //! stdin or an environment variable, never from argv (typed at a terminal,
-//! it is not echoed); its form and checksum are checked before the vault is
-//! opened.
+//! it is not echoed); a malformed secret or a bad checksum is invalid
+//! without a lookup.
 
 use std::io::{BufRead, Read};
 
@@ -30,10 +30,8 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         None if ctx.interactive() => zeroize::Zeroizing::new(prompt::secret()?.as_bytes().to_vec()),
         _ => zeroize::Zeroizing::new(read_presented(args.key_env.as_deref())?),
     };
-    let Some(text) = std::str::from_utf8(&presented).ok().map(str::trim) else {
-        return Ok(Report::Verified(Verdict::invalid()));
-    };
-    if text.is_empty() {
+    let text = std::str::from_utf8(&presented).ok().map(str::trim);
+    if text == Some("") {
         let source = match &args.key_env {
             Some(var) => format!("the variable {} is empty", quote(var)),
             None => "stdin is empty".to_string(),
@@ -43,11 +41,13 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         ))
         .into());
     }
-    let Ok(secret) = secret::parse(text) else {
+    // The vault is opened even for a malformed secret, so that a wrong
+    // --vault is always exit 1, never a quiet API_KEY_INVALID.
+    let vault = ctx.vault(Access::Read)?;
+    let Some(Ok(secret)) = text.map(secret::parse) else {
         return Ok(Report::Verified(Verdict::invalid()));
     };
-    let verdict = ctx.vault(Access::Read)?.verify(&secret, &required)?;
-    Ok(Report::Verified(verdict))
+    Ok(Report::Verified(vault.verify(&secret, &required)?))
 }
 
 /// The first line of stdin, or the named variable, as bytes. At most

@@ -208,7 +208,20 @@ fn not_delivered(action: &'static str, key: &Key, cause: &io::Error) -> anyhow::
         id: key.id.clone(),
         name: crate::text::quote(key.name.as_str()),
         env: crate::text::quote(key.env.as_str()),
-        cause: cause.kind().to_string(),
+        cause: cause.kind(),
+        remedy: if key.is_default {
+            format!(
+                "It is its environment's default key, so rotate it again \
+                 (`keyward rotate {} --grace now`) with somewhere to write the secret",
+                key.id
+            )
+        } else {
+            format!(
+                "Revoke it (`keyward revoke {} --yes`), or rotate it again with somewhere \
+                 to write the secret",
+                key.id
+            )
+        },
     }
     .into()
 }

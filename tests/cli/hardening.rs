@@ -184,31 +184,7 @@ fn a_read_only_vault_without_wal_files_serves_reads_and_verify() {
     }
     std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
-    let as_user = |args: &[&str], stdin: &str| -> Output {
-        let mut cmd = if is_root() {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
-            c
-        } else {
-            Command::new(BIN)
-        };
-        let mut child = cmd
-            .arg("--vault")
-            .arg(&v.path)
-            .args(args)
-            .env("KEYWARD_ACTOR", ACTOR)
-            .env("KEYWARD_NOW", NOW)
-            .env_remove("KEYWARD_VAULT")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("write");
-        drop(input);
-        child.wait_with_output().expect("wait")
-    };
+    let as_user = |args: &[&str], stdin: &str| as_nobody(&v, args, stdin);
     for args in [
         &["list"][..],
         &["--json", "show", "web"],
@@ -620,7 +596,27 @@ fn two_rotations_of_one_key_yield_one_successor() {
 /// row, never silently replaced by a default.
 #[test]
 fn corrupt_stored_values_are_errors_naming_the_row() {
-    let cases: [(&str, &[&str], &str); 3] = [
+    let cases: [(&str, &[&str], &str); 7] = [
+        (
+            "UPDATE keys SET expires_at = 'tomorrow'",
+            &["list"],
+            "its expires_at",
+        ),
+        (
+            "UPDATE keys SET expires_at = 99999999999999",
+            &["show", "web"],
+            "its expires_at",
+        ),
+        (
+            "UPDATE keys SET is_default = 7",
+            &["list"],
+            "its default flag",
+        ),
+        (
+            "DROP TRIGGER events_append_only_update; UPDATE events SET at = 'x'",
+            &["log"],
+            "event 1",
+        ),
         (
             "INSERT INTO settings (name, value) VALUES ('max-keys', 'many')",
             &["config"],
@@ -765,4 +761,138 @@ fn eight_jobs_rotating_one_name_hand_out_no_orphaned_secret() {
         "one key per success, plus the first"
     );
     v.kw(["log", "--verify"]).assert().success();
+}
+
+/// Runs keyward as an unprivileged user (nobody, through setpriv, when the
+/// tests run as root: root ignores file modes), with `stdin`.
+fn as_nobody(v: &TestVault, args: &[&str], stdin: &str) -> Output {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let mut child = cmd
+        .arg("--vault")
+        .arg(&v.path)
+        .args(args)
+        .env("KEYWARD_ACTOR", ACTOR)
+        .env("KEYWARD_NOW", NOW)
+        .env_remove("KEYWARD_VAULT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+/// Found by the hostile tester: a read of a vault file this user cannot
+/// write made -wal and -shm files with the file's read-only mode, so once
+/// the file was writable again every write failed.
+#[test]
+fn reading_a_read_only_file_leaves_nothing_behind_that_blocks_later_writes() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(v.dir())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "chown");
+    }
+    std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+    let list = as_nobody(&v, &["list"], "");
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    for suffix in ["-wal", "-shm"] {
+        let mut p = v.path.as_os_str().to_owned();
+        p.push(suffix);
+        assert!(!std::path::Path::new(&p).exists(), "the read made {suffix}");
+    }
+    std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let write = as_nobody(&v, &["config", "set", "max-keys", "5"], "");
+    assert!(write.status.success(), "{}", text(&write.stderr));
+}
+
+/// Found by the hostile tester: clap's own errors quoted a secret given in
+/// the wrong place, and values of any length.
+#[test]
+fn parse_errors_mask_secrets_and_cut_long_values() {
+    let v = TestVault::new();
+    let secret = v.create(&["--name", "web"]);
+    let body = &secret[3..secret.len() - 4];
+    let long = "y".repeat(300);
+    for args in [
+        vec!["show", "web", secret.as_str()],
+        vec!["log", "--limit", secret.as_str()],
+        vec!["log", "--before", secret.as_str()],
+        vec!["config", "set", secret.as_str(), "3"],
+        vec!["--json", "list", secret.as_str()],
+        vec![secret.as_str()],
+        vec!["log", "--before", long.as_str()],
+    ] {
+        let out = v.kw(&args).output().expect("run");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains(body), "{args:?} echoed the secret: {err}");
+        assert!(!err.contains(&"y".repeat(65)), "{args:?}: {err}");
+    }
+}
+
+/// Found by the hostile tester: reasons follow the same 64-character rule.
+#[test]
+fn a_reason_longer_than_64_characters_is_refused() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    v.create(&["--name", "partner"]);
+    let before = v.dump();
+    let out = v
+        .kw(["revoke", "partner", "--yes", "--reason", &"x".repeat(65)])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(v.dump(), before);
+}
+
+/// Found by the hostile tester: the advice after a lost default-key secret
+/// was to revoke it, which the default-key rule refuses.
+#[test]
+fn a_lost_default_key_secret_says_to_rotate_it() {
+    let v = TestVault::new();
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let out = v
+        .std(["create", "--name", "first"])
+        .stdout(full)
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--grace now") && !err.contains("keyward revoke"),
+        "{err}"
+    );
+}
+
+/// Found by the hostile tester: a malformed secret was answered as invalid
+/// without opening the vault, so a wrong --vault went unnoticed.
+#[test]
+fn verify_of_a_malformed_secret_still_needs_a_vault() {
+    let v = TestVault::new();
+    for input in ["kw_x\n", "\u{ff}\n"] {
+        let out = v.kw(["verify"]).write_stdin(input).output().expect("run");
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("no vault at"));
+    }
+    v.create(&["--name", "web"]);
+    let (code, verdict) = v.verify("kw_x", &[]);
+    assert_eq!(
+        (code, &verdict["code"]),
+        (Some(5), &"API_KEY_INVALID".into())
+    );
 }

@@ -3,13 +3,12 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, types::Value as SqlValue};
 
-use super::{Conn, Sql, bad_row};
+use super::{Conn, Sql, bad_row, column, time_column};
 use crate::error::{Error, Result};
 use crate::event::{Canonical, Details, Event, EventKind, GENESIS, Head, chain_hash};
 use crate::key::KeyId;
 use crate::store::{EventFilter, StoredEvent};
 use crate::text::{Actor, Env, Name};
-use crate::when::Timestamp;
 
 pub(super) const LAST_EVENT: &str =
     "SELECT id, hash, at FROM events WHERE id = (SELECT max(id) FROM events)";
@@ -29,17 +28,25 @@ impl<C: Conn> Sql<C> {
     }
 }
 
-pub(super) fn head(conn: &Connection) -> Result<Option<Head>> {
-    Ok(conn
-        .prepare_cached(LAST_EVENT)?
-        .query_row([], |r| {
-            Ok(Head {
-                id: r.get(0)?,
-                hash: r.get(1)?,
-                at: Timestamp::from_unix(r.get(2)?),
+impl<C: Conn> Sql<C> {
+    pub(super) fn read_head(&self) -> Result<Option<Head>> {
+        self.c()
+            .prepare_cached(LAST_EVENT)
+            .and_then(|mut s| {
+                s.query_row([], |r| {
+                    let id: i64 = column(r, 0, "the newest event")?;
+                    let row = format!("event {id}");
+                    Ok(Head {
+                        id,
+                        hash: column(r, 1, &row)?,
+                        at: time_column(r, 2, &row)?
+                            .ok_or_else(|| bad_row(2, row.clone(), "it has no time"))?,
+                    })
+                })
+                .optional()
             })
-        })
-        .optional()?)
+            .map_err(|e| self.explain(e))
+    }
 }
 
 /// The SQL and parameters for a page of the log: newest first, after
@@ -100,8 +107,10 @@ pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
 /// An event row, checked: its kind must be one keyward writes and its
 /// details the shape of that kind.
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
-    let id: i64 = r.get(0)?;
-    let kind_text: String = r.get(2)?;
+    let id: i64 = column(r, 0, "an event")?;
+    let row = format!("event {id}");
+    let text = |i: usize| column::<Option<String>>(r, i, &row);
+    let kind_text: String = column(r, 2, &row)?;
     let kind: EventKind = kind_text.parse().map_err(|_| {
         bad_row(
             2,
@@ -109,7 +118,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
             "its type is not one keyward writes",
         )
     })?;
-    let details_text: String = r.get(7)?;
+    let details_text: String = column(r, 7, &row)?;
     let details = Details::parse(kind, &details_text).map_err(|_| {
         bad_row(
             7,
@@ -119,14 +128,14 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
     })?;
     Ok(Event {
         id,
-        at: Timestamp::from_unix(r.get(1)?),
+        at: time_column(r, 1, &row)?.ok_or_else(|| bad_row(1, row.clone(), "it has no time"))?,
         kind,
-        key_id: r.get::<_, Option<String>>(3)?.map(KeyId::stored),
-        related_key_id: r.get::<_, Option<String>>(4)?.map(KeyId::stored),
-        env: r.get::<_, Option<String>>(5)?.map(Env::stored),
-        actor: Actor::stored(r.get(6)?),
+        key_id: text(3)?.map(KeyId::stored),
+        related_key_id: text(4)?.map(KeyId::stored),
+        env: text(5)?.map(Env::stored),
+        actor: Actor::stored(column(r, 6, &row)?),
         details,
-        key_name: r.get::<_, Option<String>>(8)?.map(Name::stored),
+        key_name: text(8)?.map(Name::stored),
     })
 }
 
@@ -232,6 +241,7 @@ mod tests {
     use crate::text::Scope;
     use crate::vault::Vault;
     use crate::when::Expiry;
+    use crate::when::Timestamp;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
     const TEXT_COLUMNS: [&str; 8] = [

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::{Conn, Sql, bad_row, events};
+use super::{Conn, Sql, bad_row, column, events, time_column};
 use crate::error::Result;
 use crate::event::{Event, Head};
 use crate::key::{Key, KeyId};
@@ -89,7 +89,7 @@ impl<C: Conn> Read for Sql<C> {
     }
 
     fn head(&self) -> Result<Option<Head>> {
-        events::head(self.c())
+        self.read_head()
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
@@ -143,32 +143,31 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
 }
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
-    let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
-        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_unix))
-    };
-    let id: String = r.get(0)?;
-    let scopes: String = r.get(5)?;
-    let scopes: Vec<String> = serde_json::from_str(&scopes).map_err(|_| {
-        bad_row(
-            5,
-            format!("key {id}"),
-            "its scopes are not a JSON list of text",
-        )
-    })?;
+    let id: String = column(r, 0, "a key")?;
+    let row = format!("key {id}");
+    let text = |i: usize| column::<String>(r, i, &row);
+    let ts = |i: usize| time_column(r, i, &row);
     let id_of = |i: usize| -> rusqlite::Result<Option<KeyId>> {
-        Ok(r.get::<_, Option<String>>(i)?.map(KeyId::stored))
+        Ok(column::<Option<String>>(r, i, &row)?.map(KeyId::stored))
+    };
+    let scopes: Vec<String> = serde_json::from_str(&text(5)?)
+        .map_err(|_| bad_row(5, row.clone(), "its scopes are not a JSON list of text"))?;
+    let is_default = match column::<i64>(r, 6, &row)? {
+        0 => false,
+        1 => true,
+        _ => return Err(bad_row(6, row, "its default flag is neither 0 nor 1")),
     };
     Ok(Key {
-        name: Name::stored(r.get(1)?),
-        env: Env::stored(r.get(2)?),
-        prefix: r.get(3)?,
-        hint: r.get(4)?,
+        name: Name::stored(text(1)?),
+        env: Env::stored(text(2)?),
+        prefix: text(3)?,
+        hint: text(4)?,
         scopes: scopes.into_iter().map(Scope::stored).collect(),
-        is_default: r.get(6)?,
-        created_at: Timestamp::from_unix(r.get(7)?),
+        is_default,
+        created_at: ts(7)?.ok_or_else(|| bad_row(7, row.clone(), "it has no creation time"))?,
         expires_at: ts(8)?,
         revoked_at: ts(9)?,
-        revoke_reason: r.get(10)?,
+        revoke_reason: column(r, 10, &row)?,
         last_used_at: ts(11)?,
         rotated_from: id_of(12)?,
         rotated_to: id_of(13)?,

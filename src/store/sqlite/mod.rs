@@ -118,6 +118,41 @@ impl std::fmt::Display for BadRow {
 
 impl std::error::Error for BadRow {}
 
+/// Column `i` of a row about `row` ("key key_…", "event 7"): a value of
+/// the wrong type, or a time keyward could never have written, is a
+/// [`BadRow`] naming the row and the column.
+fn column<T: rusqlite::types::FromSql>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    row: &str,
+) -> rusqlite::Result<T> {
+    r.get(i).map_err(|e| match e {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => bad_column(r, i, row),
+        other => other,
+    })
+}
+
+/// A time column (seconds since the epoch), checked to be a time.
+fn time_column(r: &rusqlite::Row<'_>, i: usize, row: &str) -> rusqlite::Result<Option<Timestamp>> {
+    match column::<Option<i64>>(r, i, row)? {
+        None => Ok(None),
+        Some(secs) => Timestamp::checked_from_unix(secs)
+            .map(Some)
+            .ok_or_else(|| bad_column(r, i, row)),
+    }
+}
+
+fn bad_column(r: &rusqlite::Row<'_>, i: usize, row: &str) -> rusqlite::Error {
+    let name = r.as_ref().column_name(i).unwrap_or("a column").to_string();
+    bad_row(
+        i,
+        row.to_string(),
+        format!("its {name} holds a value keyward never writes"),
+    )
+}
+
 fn bad_row(column: usize, row: String, problem: impl Into<String>) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         column,
@@ -136,9 +171,16 @@ impl Sqlite {
     /// already a keyward vault, and reads a vault it cannot write.
     pub fn open(path: &Path, access: Access) -> Result<Self> {
         check_file(path, access)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        // A reader that cannot write the file must not make the -wal and
+        // -shm files either: SQLite would give them the file's read-only
+        // mode, and every later writer would fail on them.
+        let conn = if access == Access::Read && !writable(path) && !has_wal(path) {
+            open_immutable(path)?
+        } else {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(path, flags)
+                .with_context(|| format!("cannot open {}", path.display()))?
+        };
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mut vault = Sql {
             conn,
@@ -381,6 +423,12 @@ fn cannot_share_memory(err: &anyhow::Error) -> bool {
         .is_some_and(|c| matches!(c, ErrorCode::ReadOnly | ErrorCode::CannotOpen))
 }
 
+/// Whether this process may write the file (permissions, read-only mount).
+/// Opening it for writing changes nothing.
+fn writable(path: &Path) -> bool {
+    OpenOptions::new().write(true).open(path).is_ok()
+}
+
 /// Whether the vault has a write-ahead log with content: then the main file
 /// alone is not the whole vault, and it cannot be read as immutable.
 fn has_wal(path: &Path) -> bool {
@@ -389,9 +437,9 @@ fn has_wal(path: &Path) -> bool {
     fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
 }
 
-/// Opens a vault that nobody here can write as immutable: SQLite then needs
-/// no shared-memory file. Safe because the write-ahead log is empty and the
-/// file cannot be written by this user.
+/// Opens a vault that this user cannot write as immutable: SQLite then
+/// needs no shared-memory file and creates none. The write-ahead log is
+/// empty, so the main file holds the whole vault.
 fn open_immutable(path: &Path) -> Result<Connection> {
     let uri = format!("file:{}?immutable=1", uri_path(path));
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
