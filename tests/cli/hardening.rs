@@ -896,3 +896,36 @@ fn verify_of_a_malformed_secret_still_needs_a_vault() {
         (Some(5), &"API_KEY_INVALID".into())
     );
 }
+
+/// Finding 15: the key `verify` prints is the one its verdict judged. A
+/// revoke that commits while verify is still running (here: while it would
+/// wait to record last-used) must not turn up as `valid: true` with a
+/// revoked key.
+#[test]
+fn a_verdict_and_its_key_come_from_one_read() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    let secret = v.create(&["--name", "partner"]);
+    let lock = WriteLock::take(&v);
+    let mut child = v
+        .std(["--json", "verify"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(secret.as_bytes()).expect("write");
+    drop(input);
+    std::thread::sleep(Duration::from_secs(1));
+    lock.0
+        .execute_batch("UPDATE keys SET revoked_at = 0 WHERE name = 'partner'; COMMIT")
+        .expect("revoke while verify runs");
+    let out = wait_bounded(child, 60).expect("verify ended");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    if doc["valid"] == true {
+        assert_eq!(doc["key"]["status"], "active", "{doc}");
+    } else {
+        assert_eq!(doc["code"], "API_KEY_REVOKED", "{doc}");
+    }
+}
