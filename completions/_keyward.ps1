@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'keyward' {
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -34,32 +34,34 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period')
             [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Change when a running grace period ends, or an active key''s expiry')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Make a key invalid at once (the record stays for audit)')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Rename an active key, add or remove scopes, or set its note')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Read the activity log, newest first, or check its hash chain')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a presented secret, read from stdin or an environment variable')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show or change the vault''s settings (max-keys, prefix)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Key names or environments, one a line, for the completion scripts')
             break
         }
         'keyward;create' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The key''s name, unique among the environment''s active keys [default: its id]')
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment the key belongs to')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment the key belongs to [default: $KEYWARD_ENV, else default]')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'When the key stops verifying [default: asked on a terminal, else never]')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'A scope the key grants (repeat for several)')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A note for people: who owns the key, what it is for')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'keyward;list' {
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only keys of this environment [default: all]')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only keys of this environment [default: $KEYWARD_ENV, else all]')
             [CompletionResult]::new('--expiring-within', '--expiring-within', [CompletionResultType]::ParameterName, 'Only keys whose expiry or grace ends within DUR (e.g. 7d)')
             [CompletionResult]::new('--unused-for', '--unused-for', [CompletionResultType]::ParameterName, 'Only keys not verified for DUR, or never (e.g. 30d)')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include expired and revoked keys')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -67,42 +69,42 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             break
         }
         'keyward;show' {
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'keyward;rotate' {
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'The new key''s expiry [default: the old key''s lifetime again, else never]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The new key''s name [default: the old key''s name]')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'keyward;extend' {
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'End a running grace period DUR from now instead (longer or shorter; now ends it)')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Set an active key''s expiry to DUR from now, a future time, or never (to end a key now, revoke it)')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'keyward;revoke' {
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the activity log')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (required without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (required without a terminal)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
@@ -110,14 +112,28 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'keyward;update' {
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'A new name, unique among the environment''s active keys')
+            [CompletionResult]::new('--add-scope', '--add-scope', [CompletionResultType]::ParameterName, 'A scope to grant (repeatable)')
+            [CompletionResult]::new('--remove-scope', '--remove-scope', [CompletionResultType]::ParameterName, 'A scope to take away (repeatable; one the key lacks is ignored)')
+            [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A new note ("" clears it)')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'keyward;log' {
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only events of this environment (and where KEY is a name, look it up here)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only events of this environment (and where KEY is a name, look it up here) [default: $KEYWARD_ENV, else all]')
             [CompletionResult]::new('--event', '--event', [CompletionResultType]::ParameterName, 'Only events of this type (repeatable)')
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Only events by this actor')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since this long ago (24h, 7d) or since this RFC 3339 time')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Only events older than this event id: the next page after a page''s last id')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many events')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Check the log''s hash chain instead: exit 0 when intact, 1 naming the first bad event')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -127,99 +143,44 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
         'keyward;verify' {
             [CompletionResult]::new('--key-env', '--key-env', [CompletionResultType]::ParameterName, 'Read the secret from this environment variable instead of stdin')
             [CompletionResult]::new('--require-scope', '--require-scope', [CompletionResultType]::ParameterName, 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)')
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'keyward;config' {
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a setting: max-keys (active keys per environment) or prefix')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'keyward;config;set' {
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'keyward;config;help' {
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a setting: max-keys (active keys per environment) or prefix')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'keyward;config;help;set' {
-            break
-        }
-        'keyward;config;help;help' {
             break
         }
         'keyward;completions' {
-            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: user@host]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
-        'keyward;help' {
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a key and print its secret, once')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List keys with their status, expiry and last use')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one key in full: fields, lineage, last use and recent events')
-            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period')
-            [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Change when a running grace period ends, or an active key''s expiry')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Make a key invalid at once (the record stays for audit)')
-            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Read the activity log, newest first, or check its hash chain')
-            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a presented secret, read from stdin or an environment variable')
-            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show or change the vault''s settings (max-keys, prefix)')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'keyward;help;create' {
-            break
-        }
-        'keyward;help;list' {
-            break
-        }
-        'keyward;help;show' {
-            break
-        }
-        'keyward;help;rotate' {
-            break
-        }
-        'keyward;help;extend' {
-            break
-        }
-        'keyward;help;revoke' {
-            break
-        }
-        'keyward;help;log' {
-            break
-        }
-        'keyward;help;verify' {
-            break
-        }
-        'keyward;help;config' {
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a setting: max-keys (active keys per environment) or prefix')
-            break
-        }
-        'keyward;help;config;set' {
-            break
-        }
-        'keyward;help;completions' {
-            break
-        }
-        'keyward;help;help' {
+        'keyward;__complete' {
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
     })

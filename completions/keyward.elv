@@ -18,8 +18,8 @@ set edit:completion:arg-completer[keyward] = {|@words|
     }
     var completions = [
         &'keyward'= {
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -31,83 +31,98 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand rotate 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
             cand extend 'Change when a running grace period ends, or an active key''s expiry'
             cand revoke 'Make a key invalid at once (the record stays for audit)'
+            cand update 'Rename an active key, add or remove scopes, or set its note'
             cand log 'Read the activity log, newest first, or check its hash chain'
             cand verify 'Check a presented secret, read from stdin or an environment variable'
             cand config 'Show or change the vault''s settings (max-keys, prefix)'
             cand completions 'Print a shell completion script'
-            cand help 'Print this message or the help of the given subcommand(s)'
+            cand __complete 'Key names or environments, one a line, for the completion scripts'
         }
         &'keyward;create'= {
             cand --name 'The key''s name, unique among the environment''s active keys [default: its id]'
-            cand --env 'The environment the key belongs to'
+            cand --env 'The environment the key belongs to [default: $KEYWARD_ENV, else default]'
             cand --expires 'When the key stops verifying [default: asked on a terminal, else never]'
             cand --scope 'A scope the key grants (repeat for several)'
             cand --prefix 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --note 'A note for people: who owns the key, what it is for'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyward;list'= {
-            cand --env 'Only keys of this environment [default: all]'
+            cand --env 'Only keys of this environment [default: $KEYWARD_ENV, else all]'
             cand --expiring-within 'Only keys whose expiry or grace ends within DUR (e.g. 7d)'
             cand --unused-for 'Only keys not verified for DUR, or never (e.g. 30d)'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --all 'Include expired and revoked keys'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyward;show'= {
-            cand --env 'The environment in which a key name is looked up'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyward;rotate'= {
-            cand --env 'The environment in which a key name is looked up'
+            cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
             cand --grace 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time'
             cand --expires 'The new key''s expiry [default: the old key''s lifetime again, else never]'
             cand --name 'The new key''s name [default: the old key''s name]'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyward;extend'= {
-            cand --env 'The environment in which a key name is looked up'
+            cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
             cand --grace 'End a running grace period DUR from now instead (longer or shorter; now ends it)'
             cand --expires 'Set an active key''s expiry to DUR from now, a future time, or never (to end a key now, revoke it)'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyward;revoke'= {
-            cand --env 'The environment in which a key name is looked up'
+            cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
             cand --reason 'Why, for the activity log'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand -y 'Do not ask for confirmation (required without a terminal)'
             cand --yes 'Do not ask for confirmation (required without a terminal)'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'keyward;update'= {
+            cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
+            cand --name 'A new name, unique among the environment''s active keys'
+            cand --add-scope 'A scope to grant (repeatable)'
+            cand --remove-scope 'A scope to take away (repeatable; one the key lacks is ignored)'
+            cand --note 'A new note ("" clears it)'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'keyward;log'= {
-            cand --env 'Only events of this environment (and where KEY is a name, look it up here)'
+            cand --env 'Only events of this environment (and where KEY is a name, look it up here) [default: $KEYWARD_ENV, else all]'
             cand --event 'Only events of this type (repeatable)'
+            cand --by 'Only events by this actor'
             cand --since 'Only events since this long ago (24h, 7d) or since this RFC 3339 time'
             cand --before 'Only events older than this event id: the next page after a page''s last id'
             cand --limit 'At most this many events'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --verify 'Check the log''s hash chain instead: exit 0 when intact, 1 naming the first bad event'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -116,80 +131,40 @@ set edit:completion:arg-completer[keyward] = {|@words|
         &'keyward;verify'= {
             cand --key-env 'Read the secret from this environment variable instead of stdin'
             cand --require-scope 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)'
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyward;config'= {
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand set 'Change a setting: max-keys (active keys per environment) or prefix'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keyward;config;set'= {
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
-        }
-        &'keyward;config;help'= {
-            cand set 'Change a setting: max-keys (active keys per environment) or prefix'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'keyward;config;help;set'= {
-        }
-        &'keyward;config;help;help'= {
         }
         &'keyward;completions'= {
-            cand --vault 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
-            cand --actor 'Who is acting, for the activity log [default: user@host]'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'keyward;help'= {
-            cand create 'Create a key and print its secret, once'
-            cand list 'List keys with their status, expiry and last use'
-            cand show 'Show one key in full: fields, lineage, last use and recent events'
-            cand rotate 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
-            cand extend 'Change when a running grace period ends, or an active key''s expiry'
-            cand revoke 'Make a key invalid at once (the record stays for audit)'
-            cand log 'Read the activity log, newest first, or check its hash chain'
-            cand verify 'Check a presented secret, read from stdin or an environment variable'
-            cand config 'Show or change the vault''s settings (max-keys, prefix)'
-            cand completions 'Print a shell completion script'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'keyward;help;create'= {
-        }
-        &'keyward;help;list'= {
-        }
-        &'keyward;help;show'= {
-        }
-        &'keyward;help;rotate'= {
-        }
-        &'keyward;help;extend'= {
-        }
-        &'keyward;help;revoke'= {
-        }
-        &'keyward;help;log'= {
-        }
-        &'keyward;help;verify'= {
-        }
-        &'keyward;help;config'= {
-            cand set 'Change a setting: max-keys (active keys per environment) or prefix'
-        }
-        &'keyward;help;config;set'= {
-        }
-        &'keyward;help;completions'= {
-        }
-        &'keyward;help;help'= {
+        &'keyward;__complete'= {
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
     ]
     $completions[$command]

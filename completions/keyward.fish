@@ -24,8 +24,8 @@ function __fish_keyward_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c keyward -n "__fish_keyward_needs_command" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_needs_command" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_needs_command" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_needs_command" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_needs_command" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_needs_command" -s V -l version -d 'Print version'
@@ -35,101 +35,103 @@ complete -c keyward -n "__fish_keyward_needs_command" -f -a "show" -d 'Show one 
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "rotate" -d 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "extend" -d 'Change when a running grace period ends, or an active key\'s expiry'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "revoke" -d 'Make a key invalid at once (the record stays for audit)'
+complete -c keyward -n "__fish_keyward_needs_command" -f -a "update" -d 'Rename an active key, add or remove scopes, or set its note'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "log" -d 'Read the activity log, newest first, or check its hash chain'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "verify" -d 'Check a presented secret, read from stdin or an environment variable'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "config" -d 'Show or change the vault\'s settings (max-keys, prefix)'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c keyward -n "__fish_keyward_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l name -d 'The key\'s name, unique among the environment\'s active keys [default: its id]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l env -d 'The environment the key belongs to' -r
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l expires -d 'When the key stops verifying [default: asked on a terminal, else never]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A scope the key grants (repeat for several)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_needs_command" -f -a "__complete" -d 'Key names or environments, one a line, for the completion scripts'
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l name -d 'The key\'s name, unique among the environment\'s active keys [default: its id]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l env -d 'The environment the key belongs to [default: $KEYWARD_ENV, else default]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l expires -d 'When the key stops verifying [default: asked on a terminal, else never]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A scope the key grants (repeat for several)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l note -d 'A note for people: who owns the key, what it is for' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyward -n "__fish_keyward_using_subcommand list" -l env -d 'Only keys of this environment [default: all]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand list" -l expiring-within -d 'Only keys whose expiry or grace ends within DUR (e.g. 7d)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand list" -l unused-for -d 'Only keys not verified for DUR, or never (e.g. 30d)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand list" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand list" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l env -d 'Only keys of this environment [default: $KEYWARD_ENV, else all]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l expiring-within -d 'Only keys whose expiry or grace ends within DUR (e.g. 7d)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l unused-for -d 'Only keys not verified for DUR, or never (e.g. 30d)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l all -d 'Include expired and revoked keys'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand show" -l env -d 'The environment in which a key name is looked up' -r
-complete -c keyward -n "__fish_keyward_using_subcommand show" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand show" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand show" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand show" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand show" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand show" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand show" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l env -d 'The environment in which a key name is looked up' -r
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l grace -d 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time' -r
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l expires -d 'The new key\'s expiry [default: the old key\'s lifetime again, else never]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l name -d 'The new key\'s name [default: the old key\'s name]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l grace -d 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l expires -d 'The new key\'s expiry [default: the old key\'s lifetime again, else never]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l name -d 'The new key\'s name [default: the old key\'s name]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l env -d 'The environment in which a key name is looked up' -r
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l grace -d 'End a running grace period DUR from now instead (longer or shorter; now ends it)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l expires -d 'Set an active key\'s expiry to DUR from now, a future time, or never (to end a key now, revoke it)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l grace -d 'End a running grace period DUR from now instead (longer or shorter; now ends it)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l expires -d 'Set an active key\'s expiry to DUR from now, a future time, or never (to end a key now, revoke it)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l env -d 'The environment in which a key name is looked up' -r
-complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l reason -d 'Why, for the activity log' -r
-complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l reason -d 'Why, for the activity log' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s y -l yes -d 'Do not ask for confirmation (required without a terminal)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l env -d 'Only events of this environment (and where KEY is a name, look it up here)' -r
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l name -d 'A new name, unique among the environment\'s active keys' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l add-scope -d 'A scope to grant (repeatable)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l remove-scope -d 'A scope to take away (repeatable; one the key lacks is ignored)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l note -d 'A new note ("" clears it)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
+complete -c keyward -n "__fish_keyward_using_subcommand update" -s h -l help -d 'Print help'
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l env -d 'Only events of this environment (and where KEY is a name, look it up here) [default: $KEYWARD_ENV, else all]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l event -d 'Only events of this type (repeatable)' -r -f -a "created\t''
 rotated\t''
 grace_changed\t''
 expiry_changed\t''
 revoked\t''
+updated\t''
 config_changed\t''"
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l by -d 'Only events by this actor' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l verify -d 'Check the log\'s hash chain instead: exit 0 when intact, 1 naming the first bad event'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand verify" -l key-env -d 'Read the secret from this environment variable instead of stdin' -r
-complete -c keyward -n "__fish_keyward_using_subcommand verify" -l require-scope -d 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)' -r
-complete -c keyward -n "__fish_keyward_using_subcommand verify" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand verify" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l key-env -d 'Read the secret from this environment variable instead of stdin' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l require-scope -d 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set help" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set help" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set help" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set help" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set help" -f -a "set" -d 'Change a setting: max-keys (active keys per environment) or prefix'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -f -a "set" -d 'Change a setting: max-keys (active keys per environment) or prefix'
+complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a setting: max-keys (active keys per environment) or prefix'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand completions" -l actor -d 'Who is acting, for the activity log [default: user@host]' -r
+complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand completions" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "create" -d 'Create a key and print its secret, once'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "list" -d 'List keys with their status, expiry and last use'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "show" -d 'Show one key in full: fields, lineage, last use and recent events'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "rotate" -d 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "extend" -d 'Change when a running grace period ends, or an active key\'s expiry'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "revoke" -d 'Make a key invalid at once (the record stays for audit)'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "log" -d 'Read the activity log, newest first, or check its hash chain'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "verify" -d 'Check a presented secret, read from stdin or an environment variable'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "config" -d 'Show or change the vault\'s settings (max-keys, prefix)'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and not __fish_seen_subcommand_from create list show rotate extend revoke log verify config completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c keyward -n "__fish_keyward_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Change a setting: max-keys (active keys per environment) or prefix'
+complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
+complete -c keyward -n "__fish_keyward_using_subcommand __complete" -s h -l help -d 'Print help'

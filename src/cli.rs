@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueHint};
 
 /// The clap command, for the completion and man page generators.
 pub fn command() -> clap::Command {
@@ -26,37 +26,31 @@ pub fn command() -> clap::Command {
         keyward list --env prod\n  \
         printf '%s\\n' \"$KEY\" | keyward verify\n  \
         keyward --json list | jq -r '.[].id'\n\n\
+        Environment: KEYWARD_VAULT (the vault), KEYWARD_ACTOR (the actor), \
+        KEYWARD_ENV (the default environment).\n\n\
         Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 no such key, \
-        4 refused, 5 key not valid (verify)."
+        4 refused, 5 key not valid (verify).",
+    disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// The vault file [default: the platform data dir, e.g. ~/.local/share/keyward/vault.db]
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "KEYWARD_VAULT",
-        hide_env_values = true
-    )]
+    /// The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]
+    #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::FilePath, help_heading = GLOBAL)]
     pub vault: Option<PathBuf>,
 
     /// Print one JSON document on stdout (errors as JSON on stderr)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
-    /// Who is acting, for the activity log [default: user@host]
-    #[arg(
-        long,
-        global = true,
-        value_name = "NAME",
-        env = "KEYWARD_ACTOR",
-        hide_env_values = true
-    )]
+    /// Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]
+    #[arg(long, global = true, value_name = "NAME", value_hint = ValueHint::Other, help_heading = GLOBAL)]
     pub actor: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The heading of the flags every command takes.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -78,6 +72,9 @@ pub enum Command {
     /// Make a key invalid at once (the record stays for audit)
     #[command(after_help = REVOKE_EXAMPLES)]
     Revoke(RevokeArgs),
+    /// Rename an active key, add or remove scopes, or set its note
+    #[command(after_help = UPDATE_EXAMPLES)]
+    Update(UpdateArgs),
     /// Read the activity log, newest first, or check its hash chain
     #[command(after_help = LOG_EXAMPLES)]
     Log(LogArgs),
@@ -90,6 +87,9 @@ pub enum Command {
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
+    /// Key names or environments, one a line, for the completion scripts
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
 }
 
 const CREATE_EXAMPLES: &str = "Examples:\n  \
@@ -136,10 +136,18 @@ const REVOKE_EXAMPLES: &str = "Examples:\n  \
     keyward revoke partner --env prod --yes            # no terminal: --yes is required\n\n\
     An environment's default key cannot be revoked: rotate it first.";
 
+const UPDATE_EXAMPLES: &str = "Examples:\n  \
+    keyward update web --name web-frontend\n  \
+    keyward update web --add-scope deploy --remove-scope admin\n  \
+    keyward update web --note \"owned by the payments team, ticket 42\"\n  \
+    keyward update web --note \"\"                        # clear the note\n\n\
+    Only an active key can be updated; a rotation carries the name, scopes and note over.";
+
 const LOG_EXAMPLES: &str = "Examples:\n  \
     keyward log --limit 20\n  \
     keyward log web --since 7d\n  \
     keyward log --env prod --event rotated --event revoked\n  \
+    keyward log --by ci@deploy --since 24h\n  \
     keyward log --limit 50 --before 1234                # the next page after event 1234\n  \
     keyward log --verify                               # check the hash chain\n  \
     keyward --json log --event revoked --limit 10 | jq -r '.[].details.reason'";
@@ -157,9 +165,13 @@ const CONFIG_EXAMPLES: &str = "Examples:\n  \
     keyward config set prefix uspl";
 
 const COMPLETIONS_EXAMPLES: &str = "Examples:\n  \
+    mkdir -p ~/.local/share/bash-completion/completions\n  \
     keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  \
-    keyward completions zsh > ~/.zfunc/_keyward\n  \
-    keyward completions fish > ~/.config/fish/completions/keyward.fish";
+    mkdir -p ~/.zfunc && keyward completions zsh > ~/.zfunc/_keyward\n  \
+    mkdir -p ~/.config/fish/completions\n  \
+    keyward completions fish > ~/.config/fish/completions/keyward.fish\n\n\
+    bash needs the bash-completion package; zsh needs ~/.zfunc in $fpath before compinit. \
+    The bash and fish scripts complete key names and environments from the vault.";
 
 /// Syntax of the flags that set an expiry.
 const EXPIRES_HELP: &str = "When the key stops verifying: never, a duration (90s, 15m, 24h, 3d, \
@@ -174,30 +186,34 @@ const ROTATE_EXPIRES_HELP: &str = "The new key's expiry: never, a duration (90s,
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The key's name, unique among the environment's active keys [default: its id]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// The environment the key belongs to
-    #[arg(long, value_name = "ENV", default_value = "default")]
-    pub env: String,
+    /// The environment the key belongs to [default: $KEYWARD_ENV, else default]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
 
     /// When the key stops verifying [default: asked on a terminal, else never]
-    #[arg(long, value_name = "DUR|never", long_help = EXPIRES_HELP, allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR|never", long_help = EXPIRES_HELP, allow_hyphen_values = true)]
     pub expires: Option<String>,
 
     /// A scope the key grants (repeat for several)
-    #[arg(long = "scope", value_name = "SCOPE")]
+    #[arg(long = "scope", value_hint = ValueHint::Other, value_name = "SCOPE")]
     pub scopes: Vec<String>,
 
     /// The secret's prefix, e.g. sk_live [default: the vault's prefix setting]
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(long, value_name = "PREFIX", value_hint = ValueHint::Other)]
     pub prefix: Option<String>,
+
+    /// A note for people: who owns the key, what it is for
+    #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only keys of this environment [default: all]
-    #[arg(long, value_name = "ENV")]
+    /// Only keys of this environment [default: $KEYWARD_ENV, else all]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
     pub env: Option<String>,
 
     /// Include expired and revoked keys
@@ -205,11 +221,11 @@ pub struct ListArgs {
     pub all: bool,
 
     /// Only keys whose expiry or grace ends within DUR (e.g. 7d)
-    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", allow_hyphen_values = true)]
     pub expiring_within: Option<String>,
 
     /// Only keys not verified for DUR, or never (e.g. 30d)
-    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", allow_hyphen_values = true)]
     pub unused_for: Option<String>,
 }
 
@@ -218,12 +234,12 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct KeyArg {
     /// Key id, unique id prefix, or name of an active key in --env
-    #[arg(value_name = "KEY")]
+    #[arg(value_name = "KEY", value_hint = ValueHint::Other)]
     pub key: String,
 
-    /// The environment in which a key name is looked up
-    #[arg(long, value_name = "ENV", default_value = "default")]
-    pub env: String,
+    /// The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -238,15 +254,15 @@ pub struct RotateArgs {
     pub key: KeyArg,
 
     /// How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time
-    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", allow_hyphen_values = true)]
     pub grace: Option<String>,
 
     /// The new key's expiry [default: the old key's lifetime again, else never]
-    #[arg(long, value_name = "DUR|never", long_help = ROTATE_EXPIRES_HELP, allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR|never", long_help = ROTATE_EXPIRES_HELP, allow_hyphen_values = true)]
     pub expires: Option<String>,
 
     /// The new key's name [default: the old key's name]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "NAME")]
     pub name: Option<String>,
 }
 
@@ -257,11 +273,11 @@ pub struct ExtendArgs {
     pub key: KeyArg,
 
     /// End a running grace period DUR from now instead (longer or shorter; now ends it)
-    #[arg(long, value_name = "DUR", allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", allow_hyphen_values = true)]
     pub grace: Option<String>,
 
     /// Set an active key's expiry to DUR from now, a future time, or never (to end a key now, revoke it)
-    #[arg(long, value_name = "DUR|never", allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR|never", allow_hyphen_values = true)]
     pub expires: Option<String>,
 }
 
@@ -275,28 +291,54 @@ pub struct RevokeArgs {
     pub yes: bool,
 
     /// Why, for the activity log
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "TEXT")]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+
+    /// A new name, unique among the environment's active keys
+    #[arg(long, value_name = "NAME", value_hint = ValueHint::Other)]
+    pub name: Option<String>,
+
+    /// A scope to grant (repeatable)
+    #[arg(long = "add-scope", value_name = "SCOPE", value_hint = ValueHint::Other)]
+    pub add_scopes: Vec<String>,
+
+    /// A scope to take away (repeatable; one the key lacks is ignored)
+    #[arg(long = "remove-scope", value_name = "SCOPE", value_hint = ValueHint::Other)]
+    pub remove_scopes: Vec<String>,
+
+    /// A new note ("" clears it)
+    #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Only this key's events, including the rotation that created it
-    #[arg(value_name = "KEY")]
+    #[arg(value_hint = ValueHint::Other, value_name = "KEY")]
     pub key: Option<String>,
 
-    /// Only events of this environment (and where KEY is a name, look it up here)
-    #[arg(long, value_name = "ENV")]
+    /// Only events of this environment (and where KEY is a name, look it up here) [default: $KEYWARD_ENV, else all]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
     pub env: Option<String>,
 
     /// Only events of this type (repeatable)
     #[arg(long = "event", value_name = "TYPE", value_parser = [
-        "created", "rotated", "grace_changed", "expiry_changed", "revoked", "config_changed",
+        "created", "rotated", "grace_changed", "expiry_changed", "revoked", "updated", "config_changed",
     ])]
     pub events: Vec<String>,
 
+    /// Only events by this actor
+    #[arg(long = "by", value_name = "ACTOR", value_hint = ValueHint::Other)]
+    pub by: Option<String>,
+
     /// Only events since this long ago (24h, 7d) or since this RFC 3339 time
-    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR|TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
 
     /// Only events older than this event id: the next page after a page's last id
@@ -308,18 +350,18 @@ pub struct LogArgs {
     pub limit: u32,
 
     /// Check the log's hash chain instead: exit 0 when intact, 1 naming the first bad event
-    #[arg(long, conflicts_with_all = ["key", "env", "events", "since", "before"])]
+    #[arg(long, conflicts_with_all = ["key", "env", "events", "by", "since", "before"])]
     pub verify: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Read the secret from this environment variable instead of stdin
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", value_hint = ValueHint::Other)]
     pub key_env: Option<String>,
 
     /// Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)
-    #[arg(long = "require-scope", value_name = "SCOPE")]
+    #[arg(long = "require-scope", value_name = "SCOPE", value_hint = ValueHint::Other)]
     pub require_scopes: Vec<String>,
 
     /// Refused: a secret must not be passed as an argument.
@@ -341,15 +383,22 @@ pub enum ConfigAction {
         #[arg(value_name = "NAME", value_parser = ["max-keys", "prefix"])]
         name: String,
         /// The new value
-        #[arg(value_name = "VALUE")]
+        #[arg(value_name = "VALUE", value_hint = ValueHint::Other)]
         value: String,
     },
 }
 
 #[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// What to list
+    #[arg(value_parser = ["keys", "envs"])]
+    pub what: String,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
-    #[arg(value_name = "SHELL")]
+    #[arg(value_hint = ValueHint::Other, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
 

@@ -21,16 +21,18 @@ pub enum EventKind {
     GraceChanged,
     ExpiryChanged,
     Revoked,
+    Updated,
     ConfigChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::Created,
         EventKind::Rotated,
         EventKind::GraceChanged,
         EventKind::ExpiryChanged,
         EventKind::Revoked,
+        EventKind::Updated,
         EventKind::ConfigChanged,
     ];
 
@@ -41,6 +43,7 @@ impl EventKind {
             EventKind::GraceChanged => "grace_changed",
             EventKind::ExpiryChanged => "expiry_changed",
             EventKind::Revoked => "revoked",
+            EventKind::Updated => "updated",
             EventKind::ConfigChanged => "config_changed",
         }
     }
@@ -77,6 +80,7 @@ pub enum Details {
     GraceChanged(GraceChanged),
     ExpiryChanged(ExpiryChanged),
     Revoked(Revoked),
+    Updated(Updated),
     ConfigChanged(ConfigChanged),
 }
 
@@ -116,6 +120,17 @@ pub struct Revoked {
     pub status_before: String,
 }
 
+/// `update`: the name, scopes and note before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Updated {
+    pub new_name: String,
+    pub new_note: Option<String>,
+    pub new_scopes: Vec<String>,
+    pub old_name: String,
+    pub old_note: Option<String>,
+    pub old_scopes: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigChanged {
     pub new: String,
@@ -131,6 +146,7 @@ impl Details {
             Details::GraceChanged(_) => EventKind::GraceChanged,
             Details::ExpiryChanged(_) => EventKind::ExpiryChanged,
             Details::Revoked(_) => EventKind::Revoked,
+            Details::Updated(_) => EventKind::Updated,
             Details::ConfigChanged(_) => EventKind::ConfigChanged,
         }
     }
@@ -149,6 +165,7 @@ impl Details {
             EventKind::GraceChanged => Details::GraceChanged(serde_json::from_str(text)?),
             EventKind::ExpiryChanged => Details::ExpiryChanged(serde_json::from_str(text)?),
             EventKind::Revoked => Details::Revoked(serde_json::from_str(text)?),
+            EventKind::Updated => Details::Updated(serde_json::from_str(text)?),
             EventKind::ConfigChanged => Details::ConfigChanged(serde_json::from_str(text)?),
         })
     }

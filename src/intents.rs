@@ -11,7 +11,7 @@ use crate::lifecycle::{self, Revocation};
 use crate::secret::{self, Secret};
 use crate::settings::{Setting, Settings};
 use crate::store::{StoredEvent, WriteTx};
-use crate::text::{Actor, Env, Name, Reason, Scope};
+use crate::text::{Actor, Env, Name, Note, Reason, Scope};
 use crate::when::{Expiry, Moment, Timestamp};
 
 /// What `create` asks for, already checked at the edge.
@@ -24,6 +24,17 @@ pub struct NewKey {
     pub scopes: Vec<Scope>,
     /// None: the vault's `prefix` setting.
     pub prefix: Option<String>,
+    pub note: Option<Note>,
+}
+
+/// What `update` asks for; empty fields change nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    pub name: Option<Name>,
+    pub add_scopes: Vec<Scope>,
+    pub remove_scopes: Vec<Scope>,
+    /// Some(None) clears the note.
+    pub note: Option<Option<Note>>,
 }
 
 /// What a rotation asks for.
@@ -114,6 +125,7 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         last_used_at: None,
         rotated_from: None,
         rotated_to: None,
+        note: new.note.as_ref().map(Note::to_string),
     };
     tx.insert_key(&key, &secret.hash())?;
     let details = Details::Created(event::Created {
@@ -273,6 +285,64 @@ pub fn revoke(
     });
     append(tx, key_event(&k, None, actor, now, details))?;
     Ok((revoked, outcome))
+}
+
+/// Changes an active key's name, scopes or note, with an `updated` event
+/// holding the old and new values. Returns the key and whether it changed.
+pub fn update(
+    tx: &dyn WriteTx,
+    id: &KeyId,
+    u: &Update,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(Key, bool)> {
+    let k = current(tx, id)?;
+    lifecycle::may_update(&k, now)?;
+    let name = u.name.clone().unwrap_or_else(|| k.name.clone());
+    if name != k.name {
+        let others: Vec<Key> = tx
+            .active_in_env(&k.env, now)?
+            .into_iter()
+            .filter(|o| o.id != k.id)
+            .collect();
+        lifecycle::name_is_free(&others, &name, &k.env)?;
+    }
+    let mut scopes: Vec<Scope> = k
+        .scopes
+        .iter()
+        .filter(|s| !u.remove_scopes.contains(s))
+        .cloned()
+        .collect();
+    for add in &u.add_scopes {
+        if !scopes.contains(add) {
+            scopes.push(add.clone());
+        }
+    }
+    let note = match &u.note {
+        Some(n) => n.as_ref().map(Note::to_string),
+        None => k.note.clone(),
+    };
+    let changed = Key {
+        name,
+        scopes,
+        note,
+        ..k.clone()
+    };
+    if changed == k {
+        return Ok((k, false));
+    }
+    tx.update_key(&changed)?;
+    let texts = |scopes: &[Scope]| scopes.iter().map(Scope::to_string).collect();
+    let details = Details::Updated(event::Updated {
+        new_name: changed.name.to_string(),
+        new_note: changed.note.clone(),
+        new_scopes: texts(&changed.scopes),
+        old_name: k.name.to_string(),
+        old_note: k.note.clone(),
+        old_scopes: texts(&k.scopes),
+    });
+    append(tx, key_event(&k, None, actor, now, details))?;
+    Ok((changed, true))
 }
 
 /// Sets a setting and records a `config_changed` event, unless the value

@@ -162,6 +162,8 @@ pub struct Key {
     pub last_used_at: Option<Timestamp>,
     pub rotated_from: Option<KeyId>,
     pub rotated_to: Option<KeyId>,
+    /// A free-text note for people (`create --note`, `update --note`).
+    pub note: Option<String>,
 }
 
 impl Key {
@@ -221,6 +223,7 @@ impl Key {
             last_used_at: None,
             rotated_from: None,
             rotated_to: None,
+            note: None,
         }
     }
 }

@@ -74,6 +74,16 @@ pub fn may_change_expiry(key: &Key, now: Timestamp) -> Result<(), Error> {
     }
 }
 
+/// Only an active key's name, scopes and note change; a rotated key names
+/// its successor.
+pub fn may_update(key: &Key, now: Timestamp) -> Result<(), Error> {
+    match key.status(now) {
+        Status::Active => Ok(()),
+        Status::Grace => Err(already_rotated(key)),
+        status => Err(never_back(key, status, "updated")),
+    }
+}
+
 /// What revoking a key would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revocation {

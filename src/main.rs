@@ -145,18 +145,57 @@ fn clock() -> Result<Arc<dyn Clock>> {
     Ok(Arc::new(SystemClock))
 }
 
-/// `--actor`, else `$KEYWARD_ACTOR` (both through clap), else `user@host`.
+/// `--actor`, else `$KEYWARD_ACTOR`, else `user@host`: the user from `USER`
+/// or `LOGNAME`, else the account's name in /etc/passwd.
 fn actor(given: Option<&str>) -> Result<Actor> {
     let actor = match given {
         Some(a) => a.to_string(),
-        None => {
-            let user = std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".to_string());
-            format!("{user}@{}", hostname())
-        }
+        None => match env_value("KEYWARD_ACTOR")? {
+            Some(a) => a,
+            None => format!("{}@{}", user(), hostname()),
+        },
     };
     Ok(Actor::parse(&actor)?)
+}
+
+/// A variable keyward reads: unset or empty is None; not UTF-8 is an error.
+fn env_value(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(error::Error::usage(format!("${name} is not valid UTF-8")).into())
+        }
+    }
+}
+
+/// Who runs keyward: `USER`, `LOGNAME`, else this process's account.
+fn user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(account)
+}
+
+/// The name of this process's account, from /etc/passwd; `uid-N` when it
+/// has none (a container's arbitrary uid).
+fn account() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".to_string();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                let id = fields.nth(1)?.parse::<u32>().ok()?;
+                (id == uid && !name.is_empty()).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid-{uid}"))
 }
 
 fn hostname() -> String {
@@ -168,17 +207,28 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// `--vault`, else `$KEYWARD_VAULT` (both through clap, which refuses an
-/// empty value), else the platform data dir.
+/// `--vault`, else `$KEYWARD_VAULT`, else the platform data dir. (The
+/// variables are read here, not by clap, so that usage lines never show a
+/// flag as given when it came from the environment.)
 fn vault_path(given: Option<PathBuf>) -> Result<PathBuf> {
-    match given {
-        Some(p) => Ok(p),
-        None => directories::ProjectDirs::from("", "", "keyward")
-            .map(|d| d.data_dir().join("vault.db"))
-            .context(
-                "cannot find a data directory for the vault (is HOME set?); pass --vault PATH",
-            ),
+    if let Some(p) = given {
+        return Ok(p);
     }
+    match std::env::var_os("KEYWARD_VAULT") {
+        // An empty variable is most often a CI secret that is not set: never
+        // fall back to another vault for it.
+        Some(p) if p.is_empty() => {
+            return Err(error::Error::usage(
+                "KEYWARD_VAULT is set but empty: set it to the vault's path, or unset it",
+            )
+            .into());
+        }
+        Some(p) => return Ok(PathBuf::from(p)),
+        None => {}
+    }
+    directories::ProjectDirs::from("", "", "keyward")
+        .map(|d| d.data_dir().join("vault.db"))
+        .context("cannot find a data directory for the vault (is HOME set?); pass --vault PATH")
 }
 
 #[cfg(test)]

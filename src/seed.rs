@@ -69,6 +69,7 @@ pub fn fill(
                             expires: Expiry::Never,
                             scopes: vec![Scope::parse("read")?],
                             prefix: None,
+                            note: None,
                         };
                         let created = intents::create(tx, &new, &actor, now)?;
                         (created.key, created.secret)

@@ -64,7 +64,11 @@ pub enum Field {
     Scope,
     Actor,
     Reason,
+    Note,
 }
+
+/// Notes are sentences for people, longer than names.
+pub const MAX_NOTE_LEN: usize = 500;
 
 impl Field {
     fn as_str(self) -> &'static str {
@@ -74,6 +78,7 @@ impl Field {
             Field::Scope => "scope",
             Field::Actor => "actor",
             Field::Reason => "reason",
+            Field::Note => "note",
         }
     }
 
@@ -84,17 +89,23 @@ impl Field {
             Field::Scope => "deploy",
             Field::Actor => "ci@deploy",
             Field::Reason => "leaked in ticket 42",
+            Field::Note => "owned by the payments team",
         }
     }
 }
 
-/// docs/reference.md "Rules that hold everywhere", Text: 1–64 characters,
+/// docs/reference.md "Rules that hold everywhere", Text: 1–64 characters
+/// (notes 500),
 /// no control, format or separator characters, no leading or trailing
 /// whitespace; and no secret inside, so a secret can never be stored by
 /// way of a name or a reason. Names may not start with `key_`, so that a
 /// name can never be taken for an id.
 pub fn validate(field: Field, value: &str) -> Result<(), Error> {
-    let max = MAX_TEXT_LEN;
+    let max = if field == Field::Note {
+        MAX_NOTE_LEN
+    } else {
+        MAX_TEXT_LEN
+    };
     let count = value.chars().count();
     let problem = if value.trim().is_empty() {
         "is empty".to_string()
@@ -185,6 +196,12 @@ text_value!(
     /// Why, for the activity log.
     Reason,
     Field::Reason
+);
+
+text_value!(
+    /// A note on a key, for people.
+    Note,
+    Field::Note
 );
 
 impl Env {

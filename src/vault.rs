@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::intents::{self, Created, GraceChanged, NewKey, Rotated, Rotation};
+use crate::intents::{self, Created, GraceChanged, NewKey, Rotated, Rotation, Update};
 use crate::key::{self, Key, KeyId, KeyRef, Status, VerifyCode};
 use crate::lifecycle::Revocation;
 use crate::secret::Secret;
@@ -78,6 +78,14 @@ impl Verdict {
     }
 }
 
+/// A complete id names its key, whatever else matches.
+fn exact(key: &KeyRef, candidates: &[Key]) -> Option<Key> {
+    match key {
+        KeyRef::Id(_) => candidates.first().cloned(),
+        _ => None,
+    }
+}
+
 impl Vault {
     /// Opens the vault at `path` (see [`Access`]), reading time from `clock`.
     pub fn open(path: &Path, access: Access, clock: Arc<dyn Clock>) -> Result<Self> {
@@ -97,22 +105,16 @@ impl Vault {
         self.clock.now()
     }
 
-    /// The one key a KEY argument names: an id, a unique id prefix, or the
-    /// name of a key in `env` that is active now. Commands resolve once, at
-    /// the start, and then act on the id.
+    /// The one key a KEY argument names for a command that changes it: an
+    /// id, a unique id prefix, or the name of a key in `env` that is active
+    /// now. Commands resolve once, at the start, and then act on the id.
+    /// When a name only belongs to keys that are no longer active, the
+    /// error says so and names the newest of them.
     pub fn resolve(&self, key: &KeyRef, env: &Env) -> Result<Key> {
         let now = self.now();
-        let mut candidates = Vec::new();
-        match key {
-            KeyRef::Id(id) => {
-                if let Some(k) = self.store.key(&KeyId::stored(id.clone()))? {
-                    return Ok(k);
-                }
-            }
-            KeyRef::IdPrefixOrName(prefix) => {
-                candidates = self.store.keys_by_id_prefix(prefix)?;
-            }
-            KeyRef::Name(_) => {}
+        let mut candidates = self.by_id(key)?;
+        if let Some(k) = exact(key, &candidates) {
+            return Ok(k);
         }
         let named = self.store.current_by_name(env, key.text())?;
         candidates.extend(
@@ -120,7 +122,61 @@ impl Vault {
                 .into_iter()
                 .filter(|k| k.status(now) == Status::Active),
         );
+        match key::pick(key, env, candidates) {
+            Err(Error::NotFound {
+                key: k,
+                env: e,
+                note,
+            }) if note.is_empty() => {
+                let note = match self.store.keys_named(env, key.text())?.first() {
+                    Some(newest) => format!(
+                        "; the newest key named so there is {} ({}), and only an active key can be changed",
+                        newest.status(now),
+                        newest.id
+                    ),
+                    None => note,
+                };
+                Err(Error::NotFound {
+                    key: k,
+                    env: e,
+                    note,
+                }
+                .into())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The one key a KEY argument names for `show` and `log`: as
+    /// [`resolve`](Self::resolve), but a name finds the newest key of that
+    /// name in `env`, whatever its status.
+    pub fn find(&self, key: &KeyRef, env: &Env) -> Result<Key> {
+        let mut candidates = self.by_id(key)?;
+        if let Some(k) = exact(key, &candidates) {
+            return Ok(k);
+        }
+        if let Some(newest) = self.store.keys_named(env, key.text())?.into_iter().next() {
+            candidates.push(newest);
+        }
         Ok(key::pick(key, env, candidates)?)
+    }
+
+    /// The keys a KEY argument names by id or id prefix.
+    fn by_id(&self, key: &KeyRef) -> Result<Vec<Key>> {
+        Ok(match key {
+            KeyRef::Id(id) => self
+                .store
+                .key(&KeyId::stored(id.clone()))?
+                .into_iter()
+                .collect(),
+            KeyRef::IdPrefixOrName(prefix) => self.store.keys_by_id_prefix(prefix)?,
+            KeyRef::Name(_) => Vec::new(),
+        })
+    }
+
+    /// The environments that have keys.
+    pub fn envs(&self) -> Result<Vec<Env>> {
+        self.store.envs()
     }
 
     pub fn keys(&self, filter: &KeyFilter) -> Result<Vec<Key>> {
@@ -222,6 +278,10 @@ impl Vault {
         self.write(|tx, now| intents::revoke(tx, id, reason, actor, now))
     }
 
+    pub fn update(&mut self, id: &KeyId, u: &Update, actor: &Actor) -> Result<(Key, bool)> {
+        self.write(|tx, now| intents::update(tx, id, u, actor, now))
+    }
+
     pub fn set_setting(
         &mut self,
         setting: Setting,
@@ -237,7 +297,6 @@ mod tests {
     use std::sync::atomic::{AtomicI64, Ordering};
 
     use super::*;
-    use crate::error::Error;
     use crate::secret;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
@@ -273,6 +332,7 @@ mod tests {
                 expires,
                 scopes: vec![],
                 prefix: None,
+                note: None,
             };
             self.vault.create(&new, &actor())
         }

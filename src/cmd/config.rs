@@ -1,4 +1,4 @@
-use super::{Ctx, Report};
+use super::{Ctx, Location, Report};
 use crate::cli::{ConfigAction, ConfigArgs};
 use crate::error::Result;
 use crate::settings::{Setting, Settings};
@@ -6,10 +6,21 @@ use crate::store::Access;
 
 pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
     match &args.action {
-        None => Ok(Report::Config {
-            settings: ctx.vault(Access::Read)?.settings()?,
-            changed: None,
-        }),
+        None => {
+            // Before any vault exists, show the defaults and where it will
+            // be, and create nothing.
+            let exists = ctx.vault_path().exists();
+            let settings = if exists {
+                ctx.vault(Access::Read)?.settings()?
+            } else {
+                Settings::default()
+            };
+            Ok(Report::Config {
+                settings,
+                changed: None,
+                location: location(ctx, exists),
+            })
+        }
         Some(ConfigAction::Set { name, value }) => {
             let setting: Setting = name.parse()?;
             // Check the value before the vault is opened (or created).
@@ -21,7 +32,16 @@ pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
             Ok(Report::Config {
                 settings,
                 changed: Some(changed),
+                location: location(ctx, true),
             })
         }
+    }
+}
+
+fn location(ctx: &Ctx, exists: bool) -> Location {
+    Location {
+        path: ctx.vault_path().to_path_buf(),
+        engine: "sqlite",
+        exists,
     }
 }

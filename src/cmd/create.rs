@@ -4,12 +4,12 @@ use crate::error::Result;
 use crate::intents::NewKey;
 use crate::secret::validate_prefix;
 use crate::store::Access;
-use crate::text::{Env, Name, Scope, parse_all};
+use crate::text::{Name, Note, Scope, parse_all};
 use crate::when::{Expiry, parse_expiry};
 
 pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
     let name = args.name.as_deref().map(Name::parse).transpose()?;
-    let env = Env::parse(&args.env)?;
+    let env = super::env_or_default(args.env.as_deref())?;
     let scopes = parse_all(&args.scopes, Scope::parse)?;
     if let Some(prefix) = &args.prefix {
         validate_prefix(prefix)?;
@@ -26,6 +26,7 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
         expires,
         scopes,
         prefix: args.prefix.clone(),
+        note: args.note.as_deref().map(Note::parse).transpose()?,
     };
     let actor = ctx.actor().clone();
     let created = ctx.vault(Access::Create)?.create(&new, &actor)?;

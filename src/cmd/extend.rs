@@ -3,12 +3,11 @@ use crate::cli::ExtendArgs;
 use crate::error::{Error, Result};
 use crate::key::KeyRef;
 use crate::store::Access;
-use crate::text::Env;
 use crate::when::{parse_expiry, parse_span};
 
 pub fn run(args: &ExtendArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
-    let env = Env::parse(&args.key.env)?;
+    let env = super::env_or_default(args.key.env.as_deref())?;
     let actor = ctx.actor().clone();
     // Check the values before the vault is opened: bad input changes nothing.
     let grace = args

@@ -1,15 +1,15 @@
-use super::{Ctx, Report};
+use super::{Ctx, Report, env_filter};
 use crate::cli::ListArgs;
 use crate::error::Result;
 use crate::store::Access;
-use crate::text::Env;
+use crate::text::quote;
 use crate::vault::KeyFilter;
 use crate::when::{parse_moment, parse_since};
 
 pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
     let filter = KeyFilter {
-        env: args.env.as_deref().map(Env::parse).transpose()?,
+        env: env_filter(args.env.as_deref())?,
         all: args.all,
         expiring_by: args
             .expiring_within
@@ -22,5 +22,21 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             .map(|d| parse_since(d, now))
             .transpose()?,
     };
-    Ok(Report::Keys(ctx.vault(Access::Read)?.keys(&filter)?))
+    let vault = ctx.vault(Access::Read)?;
+    let keys = vault.keys(&filter)?;
+    if let Some(env) = &filter.env {
+        let envs = vault.envs()?;
+        if !envs.contains(env) {
+            let known: Vec<String> = envs.iter().map(|e| quote(e.as_str())).collect();
+            super::note(&format!(
+                "Environment '{}' has no keys. {}",
+                quote(env.as_str()),
+                match known.len() {
+                    0 => "The vault has no keys yet.".to_string(),
+                    _ => format!("Environments with keys: {}.", known.join(", ")),
+                }
+            ));
+        }
+    }
+    Ok(Report::Keys(keys))
 }

@@ -1,10 +1,10 @@
-use super::{Ctx, Report};
+use super::{Ctx, Report, env_filter};
 use crate::cli::LogArgs;
 use crate::error::Result;
 use crate::event::EventKind;
 use crate::key::KeyRef;
 use crate::store::{Access, EventFilter};
-use crate::text::Env;
+use crate::text::{Actor, Env};
 use crate::when::parse_since;
 
 pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
@@ -14,7 +14,7 @@ pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
             ctx.vault(Access::Read)?.verify_chain()?,
         ));
     }
-    let env = args.env.as_deref().map(Env::parse).transpose()?;
+    let env = env_filter(args.env.as_deref())?;
     let since = args
         .since
         .as_deref()
@@ -25,11 +25,12 @@ pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
         .iter()
         .map(|e| e.parse::<EventKind>().map_err(crate::error::Error::usage))
         .collect::<Result<Vec<_>, _>>()?;
+    let actor = args.by.as_deref().map(Actor::parse).transpose()?;
     let vault = ctx.vault(Access::Read)?;
     let key_id = match &args.key {
         Some(k) => {
             let lookup = env.clone().unwrap_or_else(Env::default_env);
-            Some(vault.resolve(&KeyRef::parse(k), &lookup)?.id)
+            Some(vault.find(&KeyRef::parse(k), &lookup)?.id)
         }
         None => None,
     };
@@ -38,7 +39,7 @@ pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
         env: if key_id.is_some() { None } else { env },
         key_id,
         kinds,
-        actor: None,
+        actor,
         since,
         before_id: args.before,
         limit: usize::try_from(args.limit).unwrap_or(usize::MAX),

@@ -2,6 +2,7 @@
 //! them, asks the vault, and returns a [`Report`] for output. Prompts live
 //! here; printing does not.
 
+mod complete;
 mod completions;
 mod config;
 mod create;
@@ -12,6 +13,7 @@ mod prompt;
 mod revoke;
 mod rotate;
 mod show;
+mod update;
 mod verify;
 
 use std::io::IsTerminal;
@@ -25,7 +27,7 @@ use crate::intents::{Created, Rotated};
 use crate::key::{Key, VerifyCode};
 use crate::settings::Settings;
 use crate::store::Access;
-use crate::text::Actor;
+use crate::text::{Actor, Env};
 use crate::vault::{Vault, Verdict};
 use crate::when::{Clock, Timestamp};
 
@@ -55,6 +57,13 @@ pub enum Report {
     Config {
         settings: Settings,
         changed: Option<bool>,
+        /// Where the vault is, and whether it exists yet.
+        location: Location,
+    },
+    /// A key after `update`, and whether anything changed.
+    Updated {
+        key: Key,
+        changed: bool,
     },
     /// Text to print as it is (completion scripts).
     Text(String),
@@ -68,6 +77,14 @@ impl Report {
             _ => crate::error::exit::OK,
         }
     }
+}
+
+/// The vault in use, as `config` shows it.
+#[derive(Debug)]
+pub struct Location {
+    pub path: PathBuf,
+    pub engine: &'static str,
+    pub exists: bool,
 }
 
 /// What every command may need: the vault (opened on first use), the actor,
@@ -100,6 +117,10 @@ impl Ctx {
         Ok(self.vault.insert(vault))
     }
 
+    pub fn vault_path(&self) -> &std::path::Path {
+        &self.vault_path
+    }
+
     pub fn actor(&self) -> &Actor {
         &self.actor
     }
@@ -128,8 +149,36 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Log(args) => log::run(args, ctx),
         Command::Verify(args) => verify::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
+        Command::Update(args) => update::run(args, ctx),
         Command::Completions(args) => completions::run(args),
+        Command::Complete(args) => complete::run(args, ctx),
     }
+}
+
+/// The environment a key is looked up or created in: `--env`, else
+/// `$KEYWARD_ENV`, else `default`.
+fn env_or_default(given: Option<&str>) -> Result<Env> {
+    Ok(env_filter(given)?.unwrap_or_else(Env::default_env))
+}
+
+/// The environment `list` and `log` narrow to: `--env`, else
+/// `$KEYWARD_ENV`, else none (all environments).
+fn env_filter(given: Option<&str>) -> Result<Option<Env>> {
+    match given {
+        Some(env) => Ok(Some(Env::parse(env)?)),
+        None => match std::env::var("KEYWARD_ENV") {
+            Ok(env) if !env.is_empty() => Env::parse(&env)
+                .map(Some)
+                .map_err(|e| anyhow::Error::new(e).context("in $KEYWARD_ENV")),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// Commentary for a person, on stderr. A closed stderr is not worth failing over.
+fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// A secret is printed once, on stdout: when stdout is closed, nothing is

@@ -4,11 +4,11 @@ use crate::error::{Error, Result};
 use crate::key::{Key, KeyRef};
 use crate::lifecycle::{self, Revocation};
 use crate::store::Access;
-use crate::text::{Env, Reason, escape};
+use crate::text::{Reason, escape};
 use crate::when::Timestamp;
 
 pub fn run(args: &RevokeArgs, ctx: &mut Ctx) -> Result<Report> {
-    let env = Env::parse(&args.key.env)?;
+    let env = super::env_or_default(args.key.env.as_deref())?;
     let reason = args.reason.as_deref().map(Reason::parse).transpose()?;
     let interactive = ctx.interactive();
     let now = ctx.now();

@@ -4,13 +4,13 @@ use crate::error::{Error, Result};
 use crate::intents::Rotation;
 use crate::key::KeyRef;
 use crate::store::Access;
-use crate::text::{Env, Name};
+use crate::text::Name;
 use crate::when::{parse_expiry, parse_span};
 
 pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
     let name = args.name.as_deref().map(Name::parse).transpose()?;
-    let env = Env::parse(&args.key.env)?;
+    let env = super::env_or_default(args.key.env.as_deref())?;
     let expires = args
         .expires
         .as_deref()

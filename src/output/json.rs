@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::cmd::Location;
 use crate::event::{Details, Event};
 use crate::key::{Key, KeyId, Status, VerifyCode};
 use crate::settings::Settings;
@@ -26,6 +27,7 @@ pub struct KeyJson<'a> {
     pub last_used_at: Option<String>,
     pub rotated_from: Option<&'a KeyId>,
     pub rotated_to: Option<&'a KeyId>,
+    pub note: Option<&'a str>,
 }
 
 impl<'a> KeyJson<'a> {
@@ -45,6 +47,7 @@ impl<'a> KeyJson<'a> {
             last_used_at: k.last_used_at.map(Timestamp::rfc3339),
             rotated_from: k.rotated_from.as_ref(),
             rotated_to: k.rotated_to.as_ref(),
+            note: k.note.as_deref(),
         }
     }
 }
@@ -128,14 +131,22 @@ pub struct Config<'a> {
     pub prefix: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<bool>,
+    /// The vault's location: a path (or, for a server, a URL without password).
+    pub vault: String,
+    pub engine: &'static str,
+    /// False before the first write creates it: the settings are the defaults.
+    pub exists: bool,
 }
 
 impl<'a> Config<'a> {
-    pub fn new(s: &'a Settings, changed: Option<bool>) -> Self {
+    pub fn new(s: &'a Settings, changed: Option<bool>, at: &'a Location) -> Self {
         Config {
             max_keys: s.max_keys,
             prefix: &s.prefix,
             changed,
+            vault: at.path.display().to_string(),
+            engine: at.engine,
+            exists: at.exists,
         }
     }
 }

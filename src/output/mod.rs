@@ -77,8 +77,13 @@ impl Printer {
                 events: events.iter().map(json::EventJson::new).collect(),
             }),
             Report::Verified(v) => serde_json::to_string_pretty(&json::Verified::new(v, now)),
-            Report::Config { settings, changed } => {
-                serde_json::to_string_pretty(&json::Config::new(settings, *changed))
+            Report::Config {
+                settings,
+                changed,
+                location,
+            } => serde_json::to_string_pretty(&json::Config::new(settings, *changed, location)),
+            Report::Updated { key, .. } => {
+                serde_json::to_string_pretty(&json::KeyJson::new(key, now))
             }
             Report::Text(text) => serde_json::to_string_pretty(text),
         }
@@ -185,17 +190,47 @@ impl Printer {
                     (_, code) => writeln!(out, "{}", code.as_str()),
                 }
             }
-            Report::Config { settings, changed } => {
+            Report::Config {
+                settings,
+                changed,
+                location,
+            } => {
                 writeln!(
                     out,
-                    "max-keys  {}\nprefix    {}",
-                    settings.max_keys, settings.prefix
+                    "max-keys  {}\nprefix    {}\nvault     {} ({}{})",
+                    settings.max_keys,
+                    settings.prefix,
+                    escape(&location.path.display().to_string()),
+                    location.engine,
+                    if location.exists {
+                        ""
+                    } else {
+                        ", not created yet: these are the defaults"
+                    }
                 )?;
                 if *changed == Some(false) {
                     note("Nothing changed: the setting already had that value.");
                 }
                 Ok(())
             }
+            Report::Updated {
+                key,
+                changed: false,
+            } => {
+                note(&format!(
+                    "Nothing changed: {} '{}' already had those values.",
+                    key.id,
+                    escape(key.name.as_str())
+                ));
+                Ok(())
+            }
+            Report::Updated { key, .. } => writeln!(
+                out,
+                "Updated {} '{}' in environment '{}'.",
+                key.id,
+                escape(key.name.as_str()),
+                escape(key.env.as_str())
+            ),
             Report::Text(text) => out.write_all(text.as_bytes()),
         }
     }

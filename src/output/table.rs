@@ -169,6 +169,9 @@ pub fn key_detail(k: &Key, events: &[Event], now: Timestamp, layout: Layout) -> 
     if let Some(reason) = &k.revoke_reason {
         rows.push(("reason", escape(reason)));
     }
+    if let Some(note) = &k.note {
+        rows.push(("note", escape(note)));
+    }
     for (field, value) in rows {
         t.add_row(vec![field.to_string(), value]);
     }
@@ -253,6 +256,36 @@ fn details(e: &Event) -> String {
             Some(r) => format!("reason: {r}"),
             None => "no reason given".to_string(),
         },
+        Details::Updated(d) => {
+            let mut changes = Vec::new();
+            if d.new_name != d.old_name {
+                changes.push(format!("renamed from {}", d.old_name));
+            }
+            let added: Vec<&str> = d
+                .new_scopes
+                .iter()
+                .filter(|s| !d.old_scopes.contains(s))
+                .map(String::as_str)
+                .collect();
+            let removed: Vec<&str> = d
+                .old_scopes
+                .iter()
+                .filter(|s| !d.new_scopes.contains(s))
+                .map(String::as_str)
+                .collect();
+            if !added.is_empty() {
+                changes.push(format!("scopes added: {}", added.join(" ")));
+            }
+            if !removed.is_empty() {
+                changes.push(format!("scopes removed: {}", removed.join(" ")));
+            }
+            match (&d.old_note, &d.new_note) {
+                (old, new) if old == new => {}
+                (_, Some(note)) => changes.push(format!("note: {note}")),
+                (_, None) => changes.push("note cleared".to_string()),
+            }
+            changes.join("; ")
+        }
         Details::ConfigChanged(d) => format!("{}: {} -> {}", d.setting, d.old, d.new),
     }
 }
@@ -283,6 +316,7 @@ mod tests {
             last_used_at: None,
             rotated_from: None,
             rotated_to: None,
+            note: None,
         }
     }
 

@@ -67,6 +67,10 @@ pub trait Read {
     /// The keys of `env` named `name` that are neither rotated nor revoked
     /// (possibly expired: the caller judges at its `now`).
     fn current_by_name(&self, env: &Env, name: &str) -> Result<Vec<Key>>;
+    /// The newest keys of `env` named `name`, whatever their status.
+    fn keys_named(&self, env: &Env, name: &str) -> Result<Vec<Key>>;
+    /// The environments that have keys, in order.
+    fn envs(&self) -> Result<Vec<Env>>;
     /// Every key, or those of one environment, oldest first.
     fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>>;
     /// The keys of `env` that are active at `now` (they count against max-keys).
@@ -86,8 +90,8 @@ pub trait Read {
 /// One write transaction holding the vault's write lock.
 pub trait WriteTx: Read {
     fn insert_key(&self, key: &Key, secret_hash: &[u8; 32]) -> Result<()>;
-    /// Writes the fields a key's life changes: expiry, own expiry, rotated
-    /// to, default flag, revocation.
+    /// Writes the fields that change after creation: expiry, own expiry,
+    /// rotated to, default flag, revocation, name, scopes, note.
     fn update_key(&self, key: &Key) -> Result<()>;
     fn put_setting(&self, setting: Setting, value: &str) -> Result<()>;
     fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;

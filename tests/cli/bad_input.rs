@@ -381,7 +381,7 @@ fn an_empty_vault_path_is_a_usage_error() {
         .arg("create")
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("--vault"));
+        .stderr(predicates::str::contains("KEYWARD_VAULT is set but empty"));
     assert!(
         !v.dir().join("home").exists(),
         "nothing was created anywhere"

@@ -19,7 +19,13 @@ fn config_shows_the_defaults() {
     v.create(&["--name", "web"]);
     assert_eq!(
         v.json(["config"]),
-        serde_json::json!({"max_keys": 3, "prefix": "kw"})
+        serde_json::json!({
+            "max_keys": 3,
+            "prefix": "kw",
+            "vault": v.path.display().to_string(),
+            "engine": "sqlite",
+            "exists": true,
+        })
     );
     let out = stdout(&v.kw(["config"]).assert().success());
     assert!(
@@ -78,4 +84,24 @@ fn config_set_refuses_unknown_names_and_bad_values() {
             .stderr(predicate::str::contains(fragment));
     }
     assert_eq!(v.dump(), before);
+}
+
+/// Operator conveniences: `config` before any vault exists shows the
+/// defaults, where the vault will be and its engine, and creates nothing.
+#[test]
+fn config_before_any_vault_shows_defaults_and_where_it_will_be() {
+    let v = TestVault::new();
+    let doc = v.json(["config"]);
+    assert_eq!(doc["max_keys"], 3);
+    assert_eq!(doc["prefix"], "kw");
+    assert_eq!(doc["exists"], false);
+    assert_eq!(doc["engine"], "sqlite");
+    assert_eq!(doc["vault"], v.path.display().to_string());
+    let out = stdout(&v.kw(["config"]).assert().success());
+    assert!(out.contains("not created yet"), "{out}");
+    assert!(!v.path.exists(), "config created the vault");
+    // Without --vault: the platform data dir, under the test's HOME.
+    let out = stdout(&v.bare().arg("config").assert().success());
+    assert!(out.contains("keyward/vault.db"), "{out}");
+    assert!(!v.dir().join("home").join(".local/share/keyward").exists());
 }

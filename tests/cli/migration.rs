@@ -43,7 +43,7 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
             assert_eq!(doc["key"]["status"], status);
         }
     }
-    assert_eq!(version(&v), 3);
+    assert_eq!(version(&v), 4);
     let conn = v.sql();
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))

@@ -47,19 +47,21 @@ fn the_vault_uses_wal_and_a_versioned_schema() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 3, "the current schema version");
+    assert_eq!(version, 4, "the current schema version");
 }
 
 #[test]
 fn read_commands_never_create_a_vault() {
     let v = TestVault::new();
-    for args in [vec!["list"], vec!["show", "web"], vec!["config"]] {
+    for args in [vec!["list"], vec!["show", "web"], vec!["log"]] {
         v.kw(&args)
             .assert()
             .code(1)
             .stderr(predicate::str::contains(v.path.display().to_string()));
         assert!(!v.path.exists(), "{args:?} created the vault");
     }
+    v.kw(["config"]).assert().success();
+    assert!(!v.path.exists(), "config created the vault");
     let a = v.kw(["--json", "list"]).assert().code(1).stdout("");
     let err: serde_json::Value = serde_json::from_slice(&a.get_output().stderr).expect("json");
     assert_eq!(err["error"]["code"], "VAULT_MISSING");

@@ -270,6 +270,7 @@ mod tests {
                 expires: Expiry::Never,
                 scopes: vec![Scope::parse("read").expect("scope")],
                 prefix: None,
+                note: None,
             };
             v.create(&new, &actor).expect("create");
         }

@@ -17,7 +17,7 @@ macro_rules! select_keys {
     ($tail:literal) => {
         concat!(
             "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
-            "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at ",
+            "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note ",
             "FROM keys ",
             $tail
         )
@@ -37,6 +37,11 @@ pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
 pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
 const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
 pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
+/// Every key of a name in an environment, newest first (a rotated name has
+/// one per rotation).
+pub(super) const KEYS_NAMED: &str =
+    select_keys!("WHERE env = ?1 AND name = ?2 ORDER BY created_at DESC, rowid DESC LIMIT 20");
+const ENVS: &str = "SELECT DISTINCT env FROM keys ORDER BY env";
 
 impl<C: Conn> Sql<C> {
     fn query_keys(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Key>> {
@@ -67,6 +72,19 @@ impl<C: Conn> Read for Sql<C> {
 
     fn current_by_name(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
         self.query_keys(CURRENT_BY_NAME, [env.as_str(), name])
+    }
+
+    fn keys_named(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
+        self.query_keys(KEYS_NAMED, [env.as_str(), name])
+    }
+
+    fn envs(&self) -> Result<Vec<Env>> {
+        let run = || -> rusqlite::Result<Vec<Env>> {
+            let mut stmt = self.c().prepare_cached(ENVS)?;
+            let rows = stmt.query_map([], |r| Ok(Env::stored(r.get(0)?)))?;
+            rows.collect()
+        };
+        run().map_err(|e| self.explain(e))
     }
 
     fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>> {
@@ -104,8 +122,8 @@ impl<C: Conn> Read for Sql<C> {
 pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
-                           expires_at, own_expires_at, rotated_from)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                           expires_at, own_expires_at, rotated_from, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(rusqlite::params![
         k.id.as_str(),
@@ -120,6 +138,7 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
         k.expires_at.map(Timestamp::unix),
         k.own_expires_at.map(Timestamp::unix),
         k.rotated_from.as_ref().map(KeyId::as_str),
+        k.note,
     ])?;
     Ok(())
 }
@@ -127,8 +146,8 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
 pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
     conn.prepare_cached(
         "UPDATE keys SET expires_at = ?1, own_expires_at = ?2, rotated_to = ?3, is_default = ?4,
-                         revoked_at = ?5, revoke_reason = ?6
-         WHERE id = ?7",
+                         revoked_at = ?5, revoke_reason = ?6, name = ?7, scopes = ?8, note = ?9
+         WHERE id = ?10",
     )?
     .execute(rusqlite::params![
         k.expires_at.map(Timestamp::unix),
@@ -137,6 +156,9 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
         k.is_default,
         k.revoked_at.map(Timestamp::unix),
         k.revoke_reason,
+        k.name.as_str(),
+        serde_json::to_string(&k.scopes)?,
+        k.note,
         k.id.as_str(),
     ])?;
     Ok(())
@@ -172,6 +194,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
         rotated_from: id_of(12)?,
         rotated_to: id_of(13)?,
         own_expires_at: ts(14)?,
+        note: column(r, 15, &row)?,
         id: KeyId::stored(id),
     })
 }

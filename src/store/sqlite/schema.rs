@@ -10,7 +10,7 @@ use crate::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -129,4 +129,9 @@ UPDATE keys SET own_expires_at = (
     SELECT unixepoch(json_extract(e.details, '$.old_expires_at'))
     FROM events e WHERE e.event = 'rotated' AND e.key_id = keys.id
 ) WHERE rotated_to IS NOT NULL;
+"#;
+
+/// A note on a key (`create --note`, `update --note`).
+const V4: &str = r#"
+ALTER TABLE keys ADD COLUMN note TEXT;
 "#;

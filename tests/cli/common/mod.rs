@@ -16,7 +16,7 @@ pub const NOW: &str = "2026-11-23T12:00:00Z";
 pub const ACTOR: &str = "tester";
 
 /// The fields of a key in `--json` output, exactly (SPEC "Output").
-pub const KEY_FIELDS: [&str; 14] = [
+pub const KEY_FIELDS: [&str; 15] = [
     "id",
     "name",
     "env",
@@ -31,6 +31,7 @@ pub const KEY_FIELDS: [&str; 14] = [
     "last_used_at",
     "rotated_from",
     "rotated_to",
+    "note",
 ];
 
 pub struct TestVault {

@@ -1,0 +1,36 @@
+use super::{Ctx, Report, env_or_default};
+use crate::cli::UpdateArgs;
+use crate::error::{Error, Result};
+use crate::intents::Update;
+use crate::key::KeyRef;
+use crate::store::Access;
+use crate::text::{Name, Note, Scope, parse_all};
+
+pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
+    let env = env_or_default(args.key.env.as_deref())?;
+    let update = Update {
+        name: args.name.as_deref().map(Name::parse).transpose()?,
+        add_scopes: parse_all(&args.add_scopes, Scope::parse)?,
+        remove_scopes: parse_all(&args.remove_scopes, Scope::parse)?,
+        note: match args.note.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(text) => Some(Some(Note::parse(text)?)),
+        },
+    };
+    if update.name.is_none()
+        && update.add_scopes.is_empty()
+        && update.remove_scopes.is_empty()
+        && update.note.is_none()
+    {
+        return Err(Error::usage(
+            "update needs something to change: --name, --add-scope, --remove-scope or --note",
+        )
+        .into());
+    }
+    let actor = ctx.actor().clone();
+    let vault = ctx.vault(Access::Write)?;
+    let key = vault.resolve(&KeyRef::parse(&args.key.key), &env)?;
+    let (key, changed) = vault.update(&key.id, &update, &actor)?;
+    Ok(Report::Updated { key, changed })
+}
