@@ -788,3 +788,30 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _keyward -o bashdefault -o default keyward
 fi
+
+# Added by keyward: KEY arguments and --env from the names in the vault.
+_keyward_names() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    if [[ "$prev" == "--env" ]]; then
+        COMPREPLY=( $(compgen -W "$(keyward __complete envs 2>/dev/null)" -- "$cur") )
+        return 0
+    fi
+    local i=1 sub=""
+    while [[ $i -lt $COMP_CWORD ]]; do
+        case "${COMP_WORDS[i]}" in
+            --vault|--actor) i=$((i + 2)) ;;
+            -*) i=$((i + 1)) ;;
+            *) sub="${COMP_WORDS[i]}"; break ;;
+        esac
+    done
+    case "$sub" in
+        show|rotate|extend|revoke|update|log)
+            if [[ "$cur" != -* && "$prev" == "$sub" ]]; then
+                COMPREPLY=( $(compgen -W "$(keyward __complete keys 2>/dev/null)" -- "$cur") )
+                return 0
+            fi
+            ;;
+    esac
+    _keyward "$@"
+}
+complete -F _keyward_names -o bashdefault -o default keyward

@@ -135,3 +135,11 @@ complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l vault -d 
 complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand __complete" -s h -l help -d 'Print help'
+
+# Added by keyward: values clap does not describe, and names from the vault.
+complete -c keyward -n "__fish_keyward_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
+complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -f -a "max-keys prefix"
+for sub in show rotate extend revoke update log
+    complete -c keyward -n "__fish_keyward_using_subcommand $sub" -f -a "(keyward __complete keys 2>/dev/null)"
+end
+complete -c keyward -l env -f -r -a "(keyward __complete envs 2>/dev/null)"

@@ -12,6 +12,61 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The completion script for `shell`: clap's, plus what clap's does not
+/// say. fish learns the values of `completions` and `config set` (instead
+/// of offering file names), and bash and fish complete KEY arguments and
+/// `--env` with the names in the vault (through `keyward __complete`, which
+/// reads `$KEYWARD_VAULT` or the default vault).
+pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut command(), "keyward", &mut buf);
+    match shell {
+        clap_complete::Shell::Fish => buf.extend_from_slice(FISH_EXTRA.as_bytes()),
+        clap_complete::Shell::Bash => buf.extend_from_slice(BASH_EXTRA.as_bytes()),
+        _ => {}
+    }
+    buf
+}
+
+const FISH_EXTRA: &str = r#"
+# Added by keyward: values clap does not describe, and names from the vault.
+complete -c keyward -n "__fish_keyward_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
+complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -f -a "max-keys prefix"
+for sub in show rotate extend revoke update log
+    complete -c keyward -n "__fish_keyward_using_subcommand $sub" -f -a "(keyward __complete keys 2>/dev/null)"
+end
+complete -c keyward -l env -f -r -a "(keyward __complete envs 2>/dev/null)"
+"#;
+
+const BASH_EXTRA: &str = r#"
+# Added by keyward: KEY arguments and --env from the names in the vault.
+_keyward_names() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    if [[ "$prev" == "--env" ]]; then
+        COMPREPLY=( $(compgen -W "$(keyward __complete envs 2>/dev/null)" -- "$cur") )
+        return 0
+    fi
+    local i=1 sub=""
+    while [[ $i -lt $COMP_CWORD ]]; do
+        case "${COMP_WORDS[i]}" in
+            --vault|--actor) i=$((i + 2)) ;;
+            -*) i=$((i + 1)) ;;
+            *) sub="${COMP_WORDS[i]}"; break ;;
+        esac
+    done
+    case "$sub" in
+        show|rotate|extend|revoke|update|log)
+            if [[ "$cur" != -* && "$prev" == "$sub" ]]; then
+                COMPREPLY=( $(compgen -W "$(keyward __complete keys 2>/dev/null)" -- "$cur") )
+                return 0
+            fi
+            ;;
+    esac
+    _keyward "$@"
+}
+complete -F _keyward_names -o bashdefault -o default keyward
+"#;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keyward",

@@ -60,7 +60,7 @@ impl Timestamp {
         }
     }
 
-    /// "in 23h", "5m ago", "now": the largest unit, rounded down.
+    /// "in 23h", "5m ago", "now": the largest unit, rounded to the nearest.
     pub fn relative_to(self, now: Timestamp) -> String {
         let delta = self.0 - now.0;
         if delta.abs() < 1 {
@@ -105,9 +105,11 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// A span as one unit, rounded down: `45s`, `5m`, `36h`, `3d`, `2y`.
-/// A unit is used from two of it on (hours up to 48h, days up to 2y), so
-/// the rounding never loses more than half the span.
+/// A span as one unit, rounded to the nearest: `45s`, `5m`, `36h`, `90d`,
+/// `2y`. A unit is used from two of it on (hours up to 48h, days up to 2y)
+/// and the count is rounded to the nearest, so a 90-day key reads "90d" a
+/// few seconds after it was made, not "89d", and `list` agrees with the
+/// rotate message.
 pub fn short_span(secs: u64) -> String {
     const UNITS: [(u64, &str); 5] = [
         (365 * 86_400, "y"),
@@ -118,7 +120,7 @@ pub fn short_span(secs: u64) -> String {
     ];
     for (size, unit) in UNITS {
         if secs >= 2 * size || (size <= 60 && secs >= size) {
-            return format!("{}{unit}", secs / size);
+            return format!("{}{unit}", (secs + size / 2) / size);
         }
     }
     "0s".to_string()
@@ -192,6 +194,7 @@ pub fn parse_span(value: &str, now: Timestamp) -> Result<Moment, Error> {
             quote(value)
         )));
     }
+    refuse_ambiguous_units(value, v)?;
     let dur = humantime::parse_duration(v).map_err(|_| {
         Error::usage(format!(
             "'{}' is not a duration or time: {EXAMPLES}, now or never",
@@ -223,6 +226,19 @@ pub fn parse_expiry(flag: &str, value: &str, now: Timestamp) -> Result<Expiry, E
     Ok(Expiry::At(moment))
 }
 
+/// humantime reads `M` as months, which a person writing `1M` may mean as
+/// a minute: refused, naming both spellings.
+fn refuse_ambiguous_units(value: &str, v: &str) -> Result<(), Error> {
+    let mut units = v.split(|c: char| !c.is_ascii_alphabetic());
+    if units.any(|unit| unit == "M") {
+        return Err(Error::usage(format!(
+            "'{}' is ambiguous: M could mean months or minutes; write 30d for a month or 1m for a minute",
+            quote(value)
+        )));
+    }
+    Ok(())
+}
+
 /// Parses the start of a window that ends now: a duration ago (`24h`,
 /// `7d`) or an RFC 3339 time.
 pub fn parse_since(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
@@ -230,6 +246,7 @@ pub fn parse_since(value: &str, now: Timestamp) -> Result<Timestamp, Error> {
     if let Some(at) = Timestamp::parse_rfc3339(v) {
         return Ok(at);
     }
+    refuse_ambiguous_units(value, v)?;
     let dur = humantime::parse_duration(v)
         .ok()
         .filter(|_| !v.starts_with('-'))
@@ -342,6 +359,17 @@ mod tests {
     }
 
     #[test]
+    fn capital_m_is_refused_as_ambiguous() {
+        for bad in ["1M", "2M 3d", "1h 1M"] {
+            let err = parse_moment(bad, NOW).expect_err(bad).to_string();
+            assert!(err.contains("30d") && err.contains("1m"), "{err}");
+            assert!(parse_since(bad, NOW).is_err());
+        }
+        assert_eq!(moment("1m"), Ok(60));
+        assert_eq!(moment("1month"), Ok(2_630_016), "spelled out, it is clear");
+    }
+
+    #[test]
     fn an_expiry_must_be_in_the_future() {
         for bad in ["now", "0s", "0m"] {
             let err = parse_expiry("--expires", bad, NOW)
@@ -412,14 +440,24 @@ mod tests {
     fn relative_times_use_the_largest_unit() {
         assert_eq!(
             NOW.plus_secs(23 * 3600 + 59 * 60).relative_to(NOW),
+            "in 24h"
+        );
+        assert_eq!(
+            NOW.plus_secs(23 * 3600 + 20 * 60).relative_to(NOW),
             "in 23h"
+        );
+        assert_eq!(
+            NOW.plus_secs(90 * 86_400 - 5).relative_to(NOW),
+            "in 90d",
+            "a 90-day key seconds after it was made"
         );
         assert_eq!(NOW.plus_secs(-300).relative_to(NOW), "5m ago");
         assert_eq!(NOW.relative_to(NOW), "now");
         assert_eq!(NOW.plus_secs(3 * 86_400).relative_to(NOW), "in 3d");
         assert_eq!(NOW.plus_secs(86_400).relative_to(NOW), "in 24h");
         assert_eq!(NOW.plus_secs(36 * 3600).relative_to(NOW), "in 36h");
-        assert_eq!(NOW.plus_secs(90).relative_to(NOW), "in 1m");
+        assert_eq!(NOW.plus_secs(90).relative_to(NOW), "in 2m");
+        assert_eq!(NOW.plus_secs(89).relative_to(NOW), "in 1m");
         assert_eq!(NOW.plus_secs(400 * 86_400).relative_to(NOW), "in 400d");
     }
 

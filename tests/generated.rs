@@ -51,3 +51,86 @@ fn the_completions_command_prints_the_checked_in_script() {
     let checked_in = std::fs::read(root.join("completions/keyward.bash")).expect("read");
     assert_eq!(out.stdout, checked_in);
 }
+
+/// The man pages link no page that does not exist, show what each flag
+/// takes, and put examples and exit codes under their own headings.
+#[test]
+fn man_pages_read_as_man_pages() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = std::fs::read_to_string(root.join("man/keyward.1")).expect("keyward.1");
+    for link in main.lines().filter(|l| l.starts_with("keyward\\-")) {
+        let page = link.trim_end_matches("(1)").replace("\\-", "-");
+        assert!(
+            root.join(format!("man/{page}.1")).exists(),
+            "keyward(1) links {page}(1), which does not exist"
+        );
+    }
+    for page in ["keyward.1", "keyward-rotate.1", "keyward-create.1"] {
+        let text = std::fs::read_to_string(root.join("man").join(page)).expect("page");
+        assert!(!text.contains(".SH EXTRA"), "{page}");
+        assert!(text.contains(".SH EXAMPLES"), "{page}");
+        assert!(
+            text.contains("[\\fB\\-\\-vault\\fR \\fIPATH\\fR]"),
+            "{page}: the synopsis shows what --vault takes"
+        );
+    }
+    assert!(main.contains(".SH \"EXIT STATUS\""));
+}
+
+/// bash completes KEY arguments and --env with the names in the vault.
+#[test]
+fn bash_completes_key_names_and_environments_from_the_vault() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = dir.path().join("vault.db");
+    for (name, env) in [("web", "prod"), ("api", "prod"), ("web", "default")] {
+        let out = std::process::Command::new(bin)
+            .args(["--vault"])
+            .arg(&vault)
+            .args(["create", "--name", name, "--env", env])
+            .output()
+            .expect("create");
+        assert!(out.status.success());
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let complete = |words: &str, cword: usize| -> Vec<String> {
+        let script = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; _keyward_names; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            root.join("completions/keyward.bash").display()
+        );
+        let path = format!(
+            "{}:{}",
+            bin.parent().expect("dir").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &script])
+            .env("PATH", path)
+            .env("KEYWARD_VAULT", &vault)
+            .env("KEYWARD_ENV", "prod")
+            .output()
+            .expect("bash");
+        let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        words.sort();
+        words
+    };
+    assert_eq!(complete("keyward rotate ''", 2), ["api", "web"]);
+    assert_eq!(complete("keyward --json show w", 3), ["web"]);
+    assert_eq!(complete("keyward list --env ''", 3), ["default", "prod"]);
+}
+
+/// fish offers the values of `completions` and `config set`, not file names.
+#[test]
+fn fish_completes_values_not_files() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fish = std::fs::read_to_string(root.join("completions/keyward.fish")).expect("fish");
+    assert!(
+        fish.contains("using_subcommand completions\" -f -a \"bash zsh fish elvish powershell\"")
+    );
+    assert!(fish.contains("__fish_seen_subcommand_from set\" -f -a \"max-keys prefix\""));
+    assert!(fish.contains("keyward __complete keys"));
+}

@@ -3,7 +3,7 @@ use crate::cli::CompletionsArgs;
 use crate::error::Result;
 
 pub fn run(args: &CompletionsArgs) -> Result<Report> {
-    let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut crate::cli::command(), "keyward", &mut buf);
-    Ok(Report::Text(String::from_utf8(buf)?))
+    Ok(Report::Text(String::from_utf8(crate::cli::completion(
+        args.shell,
+    ))?))
 }

@@ -27,7 +27,10 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
     if let Some(env) = &filter.env {
         let envs = vault.envs()?;
         if !envs.contains(env) {
-            let known: Vec<String> = envs.iter().map(|e| quote(e.as_str())).collect();
+            let known: Vec<String> = envs
+                .iter()
+                .map(|e| format!("'{}'", quote(e.as_str())))
+                .collect();
             super::note(&format!(
                 "Environment '{}' has no keys. {}",
                 quote(env.as_str()),

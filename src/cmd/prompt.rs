@@ -30,6 +30,43 @@ pub const EXPIRY_PRESETS: [(&str, &str); 5] = [
     ("90 days", "90d"),
 ];
 
+/// dialoguer's plain theme, without the `:` it puts after every prompt: a
+/// question ends in its question mark (no `?:`), anything else in `:`.
+struct Plain;
+
+impl Plain {
+    fn end(prompt: &str) -> &'static str {
+        if prompt.ends_with('?') { "" } else { ":" }
+    }
+}
+
+impl dialoguer::theme::Theme for Plain {
+    fn format_prompt(&self, f: &mut dyn std::fmt::Write, prompt: &str) -> std::fmt::Result {
+        write!(f, "{prompt}{}", Plain::end(prompt))
+    }
+
+    fn format_input_prompt(
+        &self,
+        f: &mut dyn std::fmt::Write,
+        prompt: &str,
+        default: Option<&str>,
+    ) -> std::fmt::Result {
+        match default {
+            Some(d) => write!(f, "{prompt} [{d}]{} ", Plain::end(prompt)),
+            None => write!(f, "{prompt}{} ", Plain::end(prompt)),
+        }
+    }
+
+    fn format_input_prompt_selection(
+        &self,
+        f: &mut dyn std::fmt::Write,
+        prompt: &str,
+        sel: &str,
+    ) -> std::fmt::Result {
+        write!(f, "{prompt}{} {sel}", Plain::end(prompt))
+    }
+}
+
 /// Ctrl-C at a prompt ends keyward as Esc does: cursor shown again, a short
 /// message, exit 1, nothing changed. (The terminal delivers SIGINT between
 /// key reads, so dialoguer cannot always see it.) Installed once, and only
@@ -53,9 +90,9 @@ pub fn grace(old: &Key, now: Timestamp) -> Result<Moment> {
     cancel_on_ctrl_c();
     let mut items: Vec<&str> = GRACE_PRESETS.iter().map(|(label, _)| *label).collect();
     items.push("Custom…");
-    let choice = Select::new()
+    let choice = Select::with_theme(&Plain)
         .with_prompt(format!(
-            "How long should the old key keep working? (rotating {} '{}')",
+            "Rotating {} '{}'. How long should the old key keep working?",
             old.id,
             escape(old.name.as_str())
         ))
@@ -67,7 +104,7 @@ pub fn grace(old: &Key, now: Timestamp) -> Result<Moment> {
         None => Err(cancel()),
         Some(i) if i < GRACE_PRESETS.len() => Ok(parse_span(GRACE_PRESETS[i].1, now)?),
         Some(_) => {
-            let text: String = Input::new()
+            let text: String = Input::with_theme(&Plain)
                 .with_prompt("Grace period (e.g. 36h, 2d, 1h 30m)")
                 .validate_with(|s: &String| {
                     parse_span(s, now).map(|_| ()).map_err(|e| e.to_string())
@@ -83,7 +120,7 @@ pub fn grace(old: &Key, now: Timestamp) -> Result<Moment> {
 pub fn expiry() -> Result<Expiry> {
     cancel_on_ctrl_c();
     let items: Vec<&str> = EXPIRY_PRESETS.iter().map(|(label, _)| *label).collect();
-    let choice = Select::new()
+    let choice = Select::with_theme(&Plain)
         .with_prompt("When should the new key expire?")
         .items(&items)
         .default(0)
@@ -97,7 +134,7 @@ pub fn expiry() -> Result<Expiry> {
 /// Reads a secret without echoing it, for `verify` typed at a terminal.
 pub fn secret() -> Result<zeroize::Zeroizing<String>> {
     cancel_on_ctrl_c();
-    let text = dialoguer::Password::new()
+    let text = dialoguer::Password::with_theme(&Plain)
         .with_prompt("Secret to verify (not shown)")
         .allow_empty_password(true)
         .interact()
@@ -108,7 +145,7 @@ pub fn secret() -> Result<zeroize::Zeroizing<String>> {
 /// Asks a yes/no question that defaults to No.
 pub fn confirm(question: &str) -> Result<bool> {
     cancel_on_ctrl_c();
-    Confirm::new()
+    Confirm::with_theme(&Plain)
         .with_prompt(question)
         .default(false)
         .interact_opt()

@@ -12,6 +12,7 @@ mod hygiene;
 mod list_show;
 mod log;
 mod migration;
+mod operator;
 mod prompts;
 mod revoke;
 mod rotate;

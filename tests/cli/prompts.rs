@@ -119,9 +119,16 @@ fn the_grace_picker_preselects_24_hours_and_the_secret_goes_alone_to_stdout() {
     v.create(&["--name", "web"]);
     let out = v.dir().join("out");
     let mut p = on_terminal(&v, "rotate web", &out);
-    p.exp_string("How long should the old key keep working?")
-        .expect("picker");
-    p.exp_string("24 hours").expect("presets");
+    let screen = p.exp_string("24 hours").expect("presets");
+    assert!(
+        screen.contains("Rotating key_")
+            && screen.contains("'web'. How long should the old key keep working?"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("?:"),
+        "a question ends in one mark: {screen}"
+    );
     type_keys(&mut p, &["\r"]);
     p.exp_eof().expect("eof");
     assert_eq!(exit_code(&p), Some(0));
