@@ -1,0 +1,147 @@
+//! Every ```console block of the README runs as shown, top to bottom, as one
+//! shell session on a scratch vault at a pinned clock: each `$ ` line is run
+//! and what it prints (stdout and stderr, as a terminal shows them) must be
+//! what the README says, but for what is random (key ids, secrets, hints).
+//!
+//! The blocks use jq. Without it the test prints one line saying it was
+//! skipped; with KEYWARD_NO_SKIP=1 (set by .ci/run) a missing jq fails it.
+
+use std::path::Path;
+use std::process::Command;
+
+use regex::Regex;
+
+const NOW: &str = "2026-11-23T12:00:00Z";
+const END: &str = "@@@ keyward readme: end of command @@@";
+
+struct Step {
+    line: usize,
+    command: String,
+    expected: Vec<String>,
+}
+
+fn steps(readme: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut in_console = false;
+    for (i, line) in readme.lines().enumerate() {
+        if line.starts_with("```") {
+            in_console = line == "```console";
+            continue;
+        }
+        if !in_console {
+            continue;
+        }
+        if let Some(command) = line.strip_prefix("$ ") {
+            steps.push(Step {
+                line: i + 1,
+                command: command.to_string(),
+                expected: Vec::new(),
+            });
+        } else if let Some(step) = steps.last_mut() {
+            step.expected.push(line.to_string());
+        }
+    }
+    steps
+}
+
+/// An expected line as a pattern: literal, but for key ids, secrets and
+/// hints, which are random in every run.
+fn pattern(line: &str) -> Regex {
+    let random = Regex::new(r"key_[a-z2-7]{16}|kw_[0-9A-Za-z]{38}|kw_…[0-9A-Za-z]{4}")
+        .expect("random parts");
+    let mut out = String::from("^");
+    let mut last = 0;
+    for m in random.find_iter(line) {
+        out.push_str(&regex::escape(&line[last..m.start()]));
+        out.push_str(match m.as_str() {
+            s if s.starts_with("key_") => r"key_[a-z2-7]{16}",
+            s if s.contains('…') => r"kw_…[0-9A-Za-z]{4}",
+            _ => r"kw_[0-9A-Za-z]{38}",
+        });
+        last = m.end();
+    }
+    out.push_str(&regex::escape(&line[last..]));
+    out.push('$');
+    Regex::new(&out).expect("pattern")
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_readme_console_blocks_run_as_shown() {
+    if !have("jq") {
+        assert!(
+            std::env::var_os("KEYWARD_NO_SKIP").is_none(),
+            "jq is not installed, and KEYWARD_NO_SKIP forbids skipping"
+        );
+        println!("skipped: the README's console blocks need jq (install jq to run them)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let steps = steps(&readme);
+    assert!(steps.len() > 20, "the README has its console blocks");
+    let mut script = String::from("exec 2>&1\n");
+    for step in &steps {
+        script.push_str(&step.command);
+        script.push_str(&format!(
+            "\n__rc=$?; printf '\\n%s\\n' '{END}'; (exit $__rc)\n"
+        ));
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let bin = Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().expect("bin dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &script])
+        .current_dir(scratch.path())
+        .env("PATH", path)
+        .env("HOME", scratch.path())
+        .env("TMPDIR", scratch.path())
+        .env("KEYWARD_NOW", NOW)
+        .env("USER", "ops")
+        .env_remove("KEYWARD_VAULT")
+        .env_remove("KEYWARD_ACTOR")
+        .env_remove("KEYWARD_ENV")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run bash");
+    let output = String::from_utf8_lossy(&out.stdout);
+    let outputs: Vec<&str> = output.split(&format!("\n{END}\n")).collect();
+    let mut failures = Vec::new();
+    for (step, got) in steps.iter().zip(&outputs) {
+        let got: Vec<&str> = got
+            .trim_start_matches('\n')
+            .lines()
+            .map(str::trim_end)
+            .collect();
+        let matches = got.len() == step.expected.len()
+            && got
+                .iter()
+                .zip(&step.expected)
+                .all(|(g, e)| pattern(e.trim_end()).is_match(g));
+        if !matches {
+            failures.push(format!(
+                "README.md:{}: $ {}\n--- the README shows:\n{}\n--- it printed:\n{}",
+                step.line,
+                step.command,
+                step.expected.join("\n"),
+                got.join("\n")
+            ));
+        }
+    }
+    assert_eq!(
+        outputs.len(),
+        steps.len() + 1,
+        "every command ran: {output}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
