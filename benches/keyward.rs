@@ -30,7 +30,7 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
     let secrets_path = dir.join(format!("{name}.secrets"));
     if !path.exists() || !secrets_path.exists() {
         let _ = std::fs::remove_file(&path);
-        let mut vault = Vault::open(
+        let mut vault = Vault::open_path(
             &path,
             Access::Create,
             std::sync::Arc::new(Timestamp::now_utc()),
@@ -65,7 +65,7 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
         .filter_map(|l| secret::parse(l).ok())
         .collect();
     (
-        Vault::open(&path, Access::Read, std::sync::Arc::new(SystemClock)).expect("open"),
+        Vault::open_path(&path, Access::Read, std::sync::Arc::new(SystemClock)).expect("open"),
         secrets,
     )
 }

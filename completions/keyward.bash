@@ -16,14 +16,14 @@ _keyward() {
             ",$1")
                 cmd="keyward"
                 ;;
-            keyward,__complete)
-                cmd="keyward__subcmd____complete"
-                ;;
             keyward,completions)
                 cmd="keyward__subcmd__completions"
                 ;;
             keyward,config)
                 cmd="keyward__subcmd__config"
+                ;;
+            keyward,copy)
+                cmd="keyward__subcmd__copy"
                 ;;
             keyward,create)
                 cmd="keyward__subcmd__create"
@@ -62,44 +62,8 @@ _keyward() {
 
     case "${cmd}" in
         keyward)
-            opts="-h -V --vault --json --actor --help --version create list show rotate extend revoke update log verify config completions __complete"
+            opts="-h -V --vault --json --actor --help --version create list show rotate extend revoke update log verify config copy completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --vault)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
-                    return 0
-                    ;;
-                --actor)
-                    COMPREPLY=("${cur}")
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o nospace
-                    fi
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        keyward__subcmd____complete)
-            opts="-h --vault --json --actor --help keys envs"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -212,6 +176,46 @@ _keyward() {
                 return 0
             fi
             case "${prev}" in
+                --vault)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyward__subcmd__copy)
+            opts="-h --to --vault --json --actor --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --vault)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -789,25 +793,32 @@ else
     complete -F _keyward -o bashdefault -o default keyward
 fi
 
-# Added by keyward: KEY arguments and --env from the names in the vault.
+# Added by keyward: KEY arguments and --env from the names in the vault
+# (keyward __complete, told the --vault and --env already on the line).
 _keyward_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local i=1 sub="" positional=0 where=()
+    while [[ $i -lt $COMP_CWORD ]]; do
+        local word="${COMP_WORDS[i]}"
+        case "$word" in
+            --env|--vault)
+                if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
+                i=$((i + 2)); continue ;;
+            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope)
+                i=$((i + 2)); continue ;;
+            -*) ;;
+            *) if [[ -z "$sub" ]]; then sub="$word"; else positional=$((positional + 1)); fi ;;
+        esac
+        i=$((i + 1))
+    done
     if [[ "$prev" == "--env" ]]; then
-        COMPREPLY=( $(compgen -W "$(keyward __complete envs 2>/dev/null)" -- "$cur") )
+        COMPREPLY=( $(compgen -W "$(keyward __complete envs "${where[@]}" 2>/dev/null)" -- "$cur") )
         return 0
     fi
-    local i=1 sub=""
-    while [[ $i -lt $COMP_CWORD ]]; do
-        case "${COMP_WORDS[i]}" in
-            --vault|--actor) i=$((i + 2)) ;;
-            -*) i=$((i + 1)) ;;
-            *) sub="${COMP_WORDS[i]}"; break ;;
-        esac
-    done
     case "$sub" in
         show|rotate|extend|revoke|update|log)
-            if [[ "$cur" != -* && "$prev" == "$sub" ]]; then
-                COMPREPLY=( $(compgen -W "$(keyward __complete keys 2>/dev/null)" -- "$cur") )
+            if [[ "$cur" != -* && $positional -eq 0 ]]; then
+                COMPREPLY=( $(compgen -W "$(keyward __complete keys "${where[@]}" 2>/dev/null)" -- "$cur") )
                 return 0
             fi
             ;;

@@ -35,8 +35,8 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand log 'Read the activity log, newest first, or check its hash chain'
             cand verify 'Check a presented secret, read from stdin or an environment variable'
             cand config 'Show or change the vault''s settings (max-keys, prefix)'
+            cand copy 'Copy the whole vault into an empty SQLite file or PostgreSQL database'
             cand completions 'Print a shell completion script'
-            cand __complete 'Key names or environments, one a line, for the completion scripts'
         }
         &'keyward;create'= {
             cand --name 'The key''s name, unique among the environment''s active keys [default: its id]'
@@ -152,14 +152,15 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'keyward;completions'= {
+        &'keyward;copy'= {
+            cand --to 'Where to copy the vault: a file path, or a postgres:// URL'
             cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'keyward;__complete'= {
+        &'keyward;completions'= {
             cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'

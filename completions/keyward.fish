@@ -39,8 +39,8 @@ complete -c keyward -n "__fish_keyward_needs_command" -f -a "update" -d 'Rename 
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "log" -d 'Read the activity log, newest first, or check its hash chain'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "verify" -d 'Check a presented secret, read from stdin or an environment variable'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "config" -d 'Show or change the vault\'s settings (max-keys, prefix)'
+complete -c keyward -n "__fish_keyward_needs_command" -f -a "copy" -d 'Copy the whole vault into an empty SQLite file or PostgreSQL database'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c keyward -n "__fish_keyward_needs_command" -f -a "__complete" -d 'Key names or environments, one a line, for the completion scripts'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l name -d 'The key\'s name, unique among the environment\'s active keys [default: its id]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l env -d 'The environment the key belongs to [default: $KEYWARD_ENV, else default]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l expires -d 'When the key stops verifying [default: asked on a terminal, else never]' -r -f
@@ -127,19 +127,35 @@ complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c keyward -n "__fish_keyward_using_subcommand copy" -l to -d 'Where to copy the vault: a file path, or a postgres:// URL' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand copy" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand copy" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand copy" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
+complete -c keyward -n "__fish_keyward_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand __complete" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
-complete -c keyward -n "__fish_keyward_using_subcommand __complete" -s h -l help -d 'Print help'
 
-# Added by keyward: values clap does not describe, and names from the vault.
+# Added by keyward: values clap does not describe, and names from the vault
+# (keyward __complete, told the --vault and --env already on the line).
+function __keyward_names
+    set -l words (commandline -opc)
+    set -l args $argv[1]
+    for i in (seq (count $words))
+        switch $words[$i]
+            case --env --vault
+                set -l j (math $i + 1)
+                if test $j -le (count $words)
+                    set args $args $words[$i] $words[$j]
+                end
+        end
+    end
+    keyward __complete $args 2>/dev/null
+end
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -f -a "max-keys prefix"
 for sub in show rotate extend revoke update log
-    complete -c keyward -n "__fish_keyward_using_subcommand $sub" -f -a "(keyward __complete keys 2>/dev/null)"
+    complete -c keyward -n "__fish_keyward_using_subcommand $sub" -f -a "(__keyward_names keys)"
 end
-complete -c keyward -l env -f -r -a "(keyward __complete envs 2>/dev/null)"
+complete -c keyward -l env -f -r -a "(__keyward_names envs)"

@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
         args.next().context("SECRETS")?,
     );
     let n: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
-    let vault = Vault::open(
+    let vault = Vault::open_path(
         std::path::Path::new(&vault),
         Access::Read,
         std::sync::Arc::new(Timestamp::now_utc()),

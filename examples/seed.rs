@@ -41,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let started = Instant::now();
-    let mut vault = Vault::open(
+    let mut vault = Vault::open_path(
         &args.vault,
         Access::Create,
         std::sync::Arc::new(Timestamp::now_utc()),

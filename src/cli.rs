@@ -29,35 +29,57 @@ pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
 }
 
 const FISH_EXTRA: &str = r#"
-# Added by keyward: values clap does not describe, and names from the vault.
+# Added by keyward: values clap does not describe, and names from the vault
+# (keyward __complete, told the --vault and --env already on the line).
+function __keyward_names
+    set -l words (commandline -opc)
+    set -l args $argv[1]
+    for i in (seq (count $words))
+        switch $words[$i]
+            case --env --vault
+                set -l j (math $i + 1)
+                if test $j -le (count $words)
+                    set args $args $words[$i] $words[$j]
+                end
+        end
+    end
+    keyward __complete $args 2>/dev/null
+end
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -f -a "max-keys prefix"
 for sub in show rotate extend revoke update log
-    complete -c keyward -n "__fish_keyward_using_subcommand $sub" -f -a "(keyward __complete keys 2>/dev/null)"
+    complete -c keyward -n "__fish_keyward_using_subcommand $sub" -f -a "(__keyward_names keys)"
 end
-complete -c keyward -l env -f -r -a "(keyward __complete envs 2>/dev/null)"
+complete -c keyward -l env -f -r -a "(__keyward_names envs)"
 "#;
 
 const BASH_EXTRA: &str = r#"
-# Added by keyward: KEY arguments and --env from the names in the vault.
+# Added by keyward: KEY arguments and --env from the names in the vault
+# (keyward __complete, told the --vault and --env already on the line).
 _keyward_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local i=1 sub="" positional=0 where=()
+    while [[ $i -lt $COMP_CWORD ]]; do
+        local word="${COMP_WORDS[i]}"
+        case "$word" in
+            --env|--vault)
+                if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
+                i=$((i + 2)); continue ;;
+            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope)
+                i=$((i + 2)); continue ;;
+            -*) ;;
+            *) if [[ -z "$sub" ]]; then sub="$word"; else positional=$((positional + 1)); fi ;;
+        esac
+        i=$((i + 1))
+    done
     if [[ "$prev" == "--env" ]]; then
-        COMPREPLY=( $(compgen -W "$(keyward __complete envs 2>/dev/null)" -- "$cur") )
+        COMPREPLY=( $(compgen -W "$(keyward __complete envs "${where[@]}" 2>/dev/null)" -- "$cur") )
         return 0
     fi
-    local i=1 sub=""
-    while [[ $i -lt $COMP_CWORD ]]; do
-        case "${COMP_WORDS[i]}" in
-            --vault|--actor) i=$((i + 2)) ;;
-            -*) i=$((i + 1)) ;;
-            *) sub="${COMP_WORDS[i]}"; break ;;
-        esac
-    done
     case "$sub" in
         show|rotate|extend|revoke|update|log)
-            if [[ "$cur" != -* && "$prev" == "$sub" ]]; then
-                COMPREPLY=( $(compgen -W "$(keyward __complete keys 2>/dev/null)" -- "$cur") )
+            if [[ "$cur" != -* && $positional -eq 0 ]]; then
+                COMPREPLY=( $(compgen -W "$(keyward __complete keys "${where[@]}" 2>/dev/null)" -- "$cur") )
                 return 0
             fi
             ;;
@@ -139,12 +161,12 @@ pub enum Command {
     /// Show or change the vault's settings (max-keys, prefix)
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
+    /// Copy the whole vault into an empty SQLite file or PostgreSQL database
+    #[command(after_help = COPY_EXAMPLES)]
+    Copy(CopyArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
-    /// Key names or environments, one a line, for the completion scripts
-    #[command(name = "__complete", hide = true)]
-    Complete(CompleteArgs),
 }
 
 const CREATE_EXAMPLES: &str = "Examples:\n  \
@@ -197,6 +219,12 @@ const UPDATE_EXAMPLES: &str = "Examples:\n  \
     keyward update web --note \"owned by the payments team, ticket 42\"\n  \
     keyward update web --note \"\"                        # clear the note\n\n\
     Only an active key can be updated; a rotation carries the name, scopes and note over.";
+
+const COPY_EXAMPLES: &str = "Examples:\n  \
+    keyward copy --to postgres://keyward@db.example.com/keys?sslmode=disable   # laptop -> shared\n  \
+    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db              # a backup\n\n\
+    The destination must be empty or absent (exit 4 otherwise). Keys, events with their \
+    hashes, and settings are copied in one transaction; the copy's log is verified after.";
 
 const LOG_EXAMPLES: &str = "Examples:\n  \
     keyward log --limit 20\n  \
@@ -444,10 +472,10 @@ pub enum ConfigAction {
 }
 
 #[derive(Debug, Args)]
-pub struct CompleteArgs {
-    /// What to list
-    #[arg(value_parser = ["keys", "envs"])]
-    pub what: String,
+pub struct CopyArgs {
+    /// Where to copy the vault: a file path, or a postgres:// URL
+    #[arg(long, value_name = "PATH|URL", value_hint = ValueHint::AnyPath)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,6 @@
 //! Every value a message quotes has gone through [`crate::text::quote`]:
 //! escaped, secret shapes masked, cut to 64 characters.
 
-use std::path::PathBuf;
-
 use crate::key::{KeyId, Status};
 
 /// Exit codes, named once. docs/reference.md "Exit codes" is the contract.
@@ -54,7 +52,7 @@ pub enum Error {
 
     /// Rotating (or otherwise changing as active) a key that another
     /// rotation already replaced: the successor is named.
-    #[error("{id} was already rotated: its successor is {successor}; rotate that one instead")]
+    #[error("{id} was already rotated: its successor is {successor}; use that one instead")]
     AlreadyRotated { id: KeyId, successor: KeyId },
 
     #[error(
@@ -76,49 +74,51 @@ pub enum Error {
         hint: String,
     },
 
-    #[error("no vault at {} (create a key first, or pass --vault PATH)", .0.display())]
-    VaultMissing(PathBuf),
+    #[error(
+        "{0} is not empty: copy only fills an empty or new vault (choose another destination, \
+         or empty this one first)"
+    )]
+    DestinationNotEmpty(String),
 
-    #[error("{} is not a keyward vault: {reason}", path.display())]
-    NotAVault { path: PathBuf, reason: String },
+    #[error("no vault at {0} (create a key first, or pass --vault PATH)")]
+    VaultMissing(String),
+
+    #[error("{path} is not a keyward vault: {reason}")]
+    NotAVault { path: String, reason: String },
 
     #[error(
-        "{} was written by a newer keyward (schema version {found}, this keyward knows up to {known}); \
-         upgrade keyward to use it (the vault was not modified)",
-        path.display()
+        "{path} was written by a newer keyward (schema version {found}, this keyward knows up to {known}); \
+         upgrade keyward to use it (the vault was not modified)"
     )]
     VaultTooNew {
-        path: PathBuf,
+        path: String,
         found: i64,
         known: i64,
     },
 
     #[error(
-        "{} was written by an older keyward and must be upgraded once, which needs write access \
-         (run any write command, e.g. `keyward config set max-keys N`, as a user who can write it)",
-        .0.display()
+        "{0} was written by an older keyward and must be upgraded once, which needs write access \
+         (run any write command, e.g. `keyward config set max-keys N`, as a user who can write it)"
     )]
-    VaultNeedsUpgrade(PathBuf),
+    VaultNeedsUpgrade(String),
 
     #[error(
-        "cannot change {}: it is read-only for this user \
-         (check the permissions of the file and of its directory)",
-        .0.display()
+        "cannot change {0}: it is read-only for this user \
+         (check the permissions of the file and of its directory)"
     )]
-    VaultReadOnly(PathBuf),
+    VaultReadOnly(String),
 
     /// SQLite's locks are per path: two names for one file would let two
     /// writers in at once.
     #[error(
-        "{} has {links} hard links: a vault must be reachable by one path only \
-         (remove the other links, or copy the vault)",
-        path.display()
+        "{path} has {links} hard links: a vault must be reachable by one path only \
+         (remove the other links, or copy the vault)"
     )]
-    VaultLinked { path: PathBuf, links: u64 },
+    VaultLinked { path: String, links: u64 },
 
-    #[error("{} holds corrupt data: {row}: {problem}", path.display())]
+    #[error("{path} holds corrupt data: {row}: {problem}")]
     Corrupt {
-        path: PathBuf,
+        path: String,
         row: String,
         problem: String,
     },
@@ -159,7 +159,8 @@ impl Error {
             | Error::NameTaken { .. }
             | Error::AlreadyRotated { .. }
             | Error::DefaultKey { .. }
-            | Error::WrongState { .. } => exit::REFUSED,
+            | Error::WrongState { .. }
+            | Error::DestinationNotEmpty(_) => exit::REFUSED,
             Error::VaultMissing(_)
             | Error::NotAVault { .. }
             | Error::VaultTooNew { .. }
@@ -184,6 +185,7 @@ impl Error {
             Error::AlreadyRotated { .. } => "ALREADY_ROTATED",
             Error::DefaultKey { .. } => "DEFAULT_KEY",
             Error::WrongState { .. } => "WRONG_STATE",
+            Error::DestinationNotEmpty(_) => "DESTINATION_NOT_EMPTY",
             Error::VaultMissing(_) => "VAULT_MISSING",
             Error::NotAVault { .. } => "VAULT_INVALID",
             Error::VaultTooNew { .. } => "VAULT_TOO_NEW",

@@ -25,6 +25,12 @@ use crate::text::Actor;
 use crate::when::{Clock, SystemClock};
 
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "__complete")
+    {
+        return cmd::complete::main();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(parse_error(&e)),
@@ -40,7 +46,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     let clock = clock()?;
     let actor = actor(cli.actor.as_deref())?;
-    let mut ctx = Ctx::new(vault_path(cli.vault)?, actor, clock, cli.json);
+    let location = keyward::store::Location::parse(vault_path(cli.vault)?)?;
+    let mut ctx = Ctx::new(location, actor, clock, cli.json);
     let report = cmd::run(&cli.command, &mut ctx)?;
     let layout = Layout {
         color: std::io::stdout().is_terminal()
@@ -65,6 +72,10 @@ fn parse_error(e: &clap::Error) -> u8 {
             let _ = e.print();
             0
         }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            error::exit::USAGE
+        }
         _ if wants_json(std::env::args_os().skip(1)) => {
             let rendered = quote_values(&e.render().to_string());
             let first = rendered.lines().next().unwrap_or_default();
@@ -79,9 +90,12 @@ fn parse_error(e: &clap::Error) -> u8 {
     }
 }
 
-/// Every 'quoted' value of a clap message through [`text::quote`].
+/// A clap message as keyward shows values: in its first line (the error)
+/// every 'quoted' value goes through [`text::quote`]; the rest (usage and
+/// tips) keeps its lines, with any secret shape masked.
 fn quote_values(message: &str) -> String {
-    message
+    let (first, rest) = message.split_once('\n').unwrap_or((message, ""));
+    let first: Vec<String> = first
         .split('\'')
         .enumerate()
         .map(|(i, part)| {
@@ -91,8 +105,13 @@ fn quote_values(message: &str) -> String {
                 text::escape(&secret::mask(part))
             }
         })
-        .collect::<Vec<_>>()
-        .join("'")
+        .collect();
+    let mut out = first.join("'");
+    if message.contains('\n') {
+        out.push('\n');
+        out.push_str(&secret::mask(rest));
+    }
+    out
 }
 
 /// Whether `--json` stands among the arguments as the flag: not as the

@@ -4,7 +4,7 @@
 //! held (and never before the newest event's time, so the log's times
 //! never go backwards).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -14,8 +14,9 @@ use crate::key::{self, Key, KeyId, KeyRef, Status, VerifyCode};
 use crate::lifecycle::Revocation;
 use crate::secret::Secret;
 use crate::settings::{Setting, Settings};
+use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
-use crate::store::{Access, EventFilter, Store, WriteTx};
+use crate::store::{Access, EventFilter, Location, Store, WriteTx};
 #[cfg(test)]
 use crate::text::Name;
 use crate::text::{Actor, Env, Reason, Scope};
@@ -24,12 +25,14 @@ use crate::when::{Clock, Expiry, Moment, Timestamp};
 pub struct Vault {
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
-    path: PathBuf,
+    location: String,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("path", &self.path).finish()
+        f.debug_struct("Vault")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -55,6 +58,14 @@ impl KeyFilter {
                 .unused_since
                 .is_none_or(|since| k.last_used_at.is_none_or(|t| t <= since))
     }
+}
+
+/// What `copy` moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub keys: usize,
+    pub events: u64,
+    pub settings: usize,
 }
 
 /// The answer for a presented secret, from one read of the vault.
@@ -87,17 +98,27 @@ fn exact(key: &KeyRef, candidates: &[Key]) -> Option<Key> {
 }
 
 impl Vault {
-    /// Opens the vault at `path` (see [`Access`]), reading time from `clock`.
-    pub fn open(path: &Path, access: Access, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// Opens the vault at `location` (see [`Access`]), reading time from `clock`.
+    pub fn open(location: &Location, access: Access, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store: Box<dyn Store> = match location {
+            Location::Sqlite(path) => Box::new(Sqlite::open(path, access)?),
+            Location::Postgres(url) => Box::new(Postgres::open(url, access)?),
+        };
         Ok(Vault {
-            store: Box::new(Sqlite::open(path, access)?),
+            store,
             clock,
-            path: path.to_path_buf(),
+            location: location.shown(),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the SQLite vault at `path`.
+    pub fn open_path(path: &Path, access: Access, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::open(&Location::Sqlite(path.to_path_buf()), access, clock)
+    }
+
+    /// Where the vault is, as messages show it (a URL without password).
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
     /// The time for a read.
@@ -129,11 +150,17 @@ impl Vault {
                 note,
             }) if note.is_empty() => {
                 let note = match self.store.keys_named(env, key.text())?.first() {
-                    Some(newest) => format!(
-                        "; the newest key named so there is {} ({}), and only an active key can be changed",
-                        newest.status(now),
-                        newest.id
-                    ),
+                    Some(newest) => {
+                        let state = match newest.status(now) {
+                            Status::Grace => "in grace".to_string(),
+                            other => other.to_string(),
+                        };
+                        format!(
+                            "; the newest key of that name is {state} ({}): a name finds a key \
+                             to change only while it is active, so give the id",
+                            newest.id
+                        )
+                    }
                     None => note,
                 };
                 Err(Error::NotFound {
@@ -278,6 +305,44 @@ impl Vault {
         self.write(|tx, now| intents::revoke(tx, id, reason, actor, now))
     }
 
+    /// Copies this whole vault into `dest`, which must be empty, in one
+    /// transaction; the source's chain is checked first and the
+    /// destination's after. Returns how many keys and events were copied.
+    pub fn copy_to(&self, dest: &mut Vault) -> Result<Copied> {
+        self.verify_chain()?;
+        let dump = self.store.dump()?;
+        let shown = dest.location.clone();
+        dest.write(|tx, _| {
+            if !tx.is_empty()? {
+                return Err(Error::DestinationNotEmpty(shown).into());
+            }
+            tx.defer_checks()?;
+            for (setting, value) in &dump.settings {
+                tx.put_setting(*setting, value)?;
+            }
+            for (key, hash) in &dump.keys {
+                let unlinked = Key {
+                    rotated_to: None,
+                    ..key.clone()
+                };
+                tx.insert_key(&unlinked, hash)?;
+            }
+            for (key, _) in dump.keys.iter().filter(|(k, _)| k.rotated_to.is_some()) {
+                tx.update_key(key)?;
+            }
+            for event in &dump.events {
+                tx.insert_event(&event.stored())?;
+            }
+            Ok(())
+        })?;
+        let events = dest.verify_chain()?;
+        Ok(Copied {
+            keys: dump.keys.len(),
+            events,
+            settings: dump.settings.len(),
+        })
+    }
+
     pub fn update(&mut self, id: &KeyId, u: &Update, actor: &Actor) -> Result<(Key, bool)> {
         self.write(|tx, now| intents::update(tx, id, u, actor, now))
     }
@@ -363,8 +428,8 @@ mod tests {
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(TestClock(AtomicI64::new(NOW.unix())));
-        let vault =
-            Vault::open(&dir.path().join("v.db"), Access::Create, clock.clone()).expect("open");
+        let vault = Vault::open_path(&dir.path().join("v.db"), Access::Create, clock.clone())
+            .expect("open");
         Fixture {
             _dir: dir,
             vault,

@@ -119,7 +119,9 @@ pub fn short_span(secs: u64) -> String {
         (1, "s"),
     ];
     for (size, unit) in UNITS {
-        if secs >= 2 * size || (size <= 60 && secs >= size) {
+        // A span a second or so short of two units (a 2h expiry read a
+        // moment later) still takes the unit: the slack is 1% of it.
+        if secs + size / 100 >= 2 * size || (size <= 60 && secs >= size) {
             return format!("{}{unit}", (secs + size / 2) / size);
         }
     }
@@ -458,6 +460,9 @@ mod tests {
         assert_eq!(NOW.plus_secs(36 * 3600).relative_to(NOW), "in 36h");
         assert_eq!(NOW.plus_secs(90).relative_to(NOW), "in 2m");
         assert_eq!(NOW.plus_secs(89).relative_to(NOW), "in 1m");
+        assert_eq!(NOW.plus_secs(2 * 3600 - 2).relative_to(NOW), "in 2h");
+        assert_eq!(NOW.plus_secs(48 * 3600 - 2).relative_to(NOW), "in 2d");
+        assert_eq!(NOW.plus_secs(730 * 86_400 - 2).relative_to(NOW), "in 2y");
         assert_eq!(NOW.plus_secs(400 * 86_400).relative_to(NOW), "in 400d");
     }
 

@@ -121,6 +121,12 @@ fn bash_completes_key_names_and_environments_from_the_vault() {
     assert_eq!(complete("keyward rotate ''", 2), ["api", "web"]);
     assert_eq!(complete("keyward --json show w", 3), ["web"]);
     assert_eq!(complete("keyward list --env ''", 3), ["default", "prod"]);
+    assert_eq!(
+        complete("keyward show --env default ''", 4),
+        ["web"],
+        "the --env on the line, not $KEYWARD_ENV"
+    );
+    assert_eq!(complete("keyward rotate web ''", 3), Vec::<String>::new());
 }
 
 /// fish offers the values of `completions` and `config set`, not file names.
@@ -132,5 +138,31 @@ fn fish_completes_values_not_files() {
         fish.contains("using_subcommand completions\" -f -a \"bash zsh fish elvish powershell\"")
     );
     assert!(fish.contains("__fish_seen_subcommand_from set\" -f -a \"max-keys prefix\""));
-    assert!(fish.contains("keyward __complete keys"));
+    assert!(fish.contains("__keyward_names keys"));
+}
+
+/// The helper the scripts call is no command: no help, page or completion
+/// offers it, and man/ holds only generated pages.
+#[test]
+fn the_completion_helper_is_not_a_command() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let generated: Vec<String> = generate::files()
+        .expect("generate")
+        .into_iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    for entry in std::fs::read_dir(root.join("man")).expect("man") {
+        let name = format!(
+            "man/{}",
+            entry.expect("entry").file_name().to_string_lossy()
+        );
+        assert!(generated.contains(&name), "{name} is not generated");
+    }
+    for (path, bytes) in generate::files().expect("generate") {
+        let text = String::from_utf8_lossy(&bytes);
+        let offered = text.contains("\"__complete\"")
+            || text.contains("__complete)")
+            || text.contains("keyward__complete");
+        assert!(!offered, "{} offers __complete", path.display());
+    }
 }

@@ -1,28 +1,49 @@
-//! `keyward __complete keys|envs`: what the completion scripts offer for a
-//! KEY or an `--env`, read from the vault. Prints nothing when there is no
-//! vault to read: completion never shows an error.
+//! `keyward __complete keys|envs [--vault V] [--env E]`: what the
+//! completion scripts offer for a KEY or an `--env`, read from the vault.
+//! Not a clap subcommand, so that it appears in no help, man page or
+//! completion. Prints nothing, and exits 0, when there is nothing to read:
+//! completion never shows an error.
 
-use super::{Ctx, Report, env_or_default};
-use crate::cli::CompleteArgs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::env_or_default;
 use crate::error::Result;
-use crate::store::Access;
-use crate::vault::KeyFilter;
+use crate::store::{Access, Location};
+use crate::text::Env;
+use crate::vault::{KeyFilter, Vault};
+use crate::when::SystemClock;
 
-pub fn run(args: &CompleteArgs, ctx: &mut Ctx) -> Result<Report> {
-    let words = words(&args.what, ctx).unwrap_or_default();
-    let mut text = words.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let mut words = words(&args).unwrap_or_default();
+    words.sort();
+    words.dedup();
+    for word in words {
+        println!("{word}");
     }
-    Ok(Report::Text(text))
+    ExitCode::SUCCESS
 }
 
-fn words(what: &str, ctx: &mut Ctx) -> Result<Vec<String>> {
-    if !ctx.vault_path().exists() {
-        return Ok(Vec::new());
-    }
-    let env = env_or_default(None)?;
-    let vault = ctx.vault(Access::Read)?;
+fn words(args: &[String]) -> Result<Vec<String>> {
+    let what = args.first().map(String::as_str).unwrap_or("keys");
+    let flag = |name: &str| args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone());
+    let vault = match flag("--vault").or_else(|| std::env::var("KEYWARD_VAULT").ok()) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => directories::ProjectDirs::from("", "", "keyward")
+            .map(|d| d.data_dir().join("vault.db"))
+            .unwrap_or_default(),
+    };
+    let env = match flag("--env") {
+        Some(e) => Env::parse(&e)?,
+        None => env_or_default(None)?,
+    };
+    let vault = Vault::open(
+        &Location::parse(vault)?,
+        Access::Read,
+        Arc::new(SystemClock),
+    )?;
     Ok(match what {
         "envs" => vault.envs()?.iter().map(ToString::to_string).collect(),
         _ => {
@@ -30,15 +51,12 @@ fn words(what: &str, ctx: &mut Ctx) -> Result<Vec<String>> {
                 env: Some(env),
                 ..KeyFilter::default()
             };
-            let mut names: Vec<String> = vault
+            vault
                 .keys(&live)?
                 .iter()
                 .filter(|k| k.rotated_to.is_none())
                 .map(|k| k.name.to_string())
-                .collect();
-            names.sort();
-            names.dedup();
-            names
+                .collect()
         }
     })
 }

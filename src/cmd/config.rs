@@ -1,6 +1,6 @@
-use super::{Ctx, Location, Report};
+use super::{Ctx, Report, Whereabouts};
 use crate::cli::{ConfigAction, ConfigArgs};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::settings::{Setting, Settings};
 use crate::store::Access;
 
@@ -9,16 +9,15 @@ pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
         None => {
             // Before any vault exists, show the defaults and where it will
             // be, and create nothing.
-            let exists = ctx.vault_path().exists();
-            let settings = if exists {
-                ctx.vault(Access::Read)?.settings()?
-            } else {
-                Settings::default()
+            let settings = match ctx.vault(Access::Read) {
+                Ok(vault) => Some(vault.settings()?),
+                Err(e) if is_missing(&e) => None,
+                Err(e) => return Err(e),
             };
             Ok(Report::Config {
-                settings,
+                location: location(ctx, settings.is_some()),
+                settings: settings.unwrap_or_default(),
                 changed: None,
-                location: location(ctx, exists),
             })
         }
         Some(ConfigAction::Set { name, value }) => {
@@ -38,10 +37,14 @@ pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
     }
 }
 
-fn location(ctx: &Ctx, exists: bool) -> Location {
-    Location {
-        path: ctx.vault_path().to_path_buf(),
-        engine: "sqlite",
+fn location(ctx: &Ctx, exists: bool) -> Whereabouts {
+    Whereabouts {
+        shown: ctx.location().shown(),
+        engine: ctx.location().engine(),
         exists,
     }
+}
+
+fn is_missing(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<Error>(), Some(Error::VaultMissing(_)))
 }

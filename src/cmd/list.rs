@@ -41,5 +41,12 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             ));
         }
     }
+    if keys.is_empty() && !ctx.json {
+        super::note(if args.all {
+            "No keys to show."
+        } else {
+            "No keys to show (keyward list --all includes expired and revoked keys)."
+        });
+    }
     Ok(Report::Keys(keys))
 }

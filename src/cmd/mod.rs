@@ -2,9 +2,10 @@
 //! them, asks the vault, and returns a [`Report`] for output. Prompts live
 //! here; printing does not.
 
-mod complete;
+pub mod complete;
 mod completions;
 mod config;
+mod copy;
 mod create;
 mod extend;
 mod list;
@@ -17,7 +18,6 @@ mod update;
 mod verify;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::Command;
@@ -26,7 +26,7 @@ use crate::event::Event;
 use crate::intents::{Created, Rotated};
 use crate::key::{Key, VerifyCode};
 use crate::settings::Settings;
-use crate::store::Access;
+use crate::store::{Access, Location};
 use crate::text::{Actor, Env};
 use crate::vault::{Vault, Verdict};
 use crate::when::{Clock, Timestamp};
@@ -58,12 +58,17 @@ pub enum Report {
         settings: Settings,
         changed: Option<bool>,
         /// Where the vault is, and whether it exists yet.
-        location: Location,
+        location: Whereabouts,
     },
     /// A key after `update`, and whether anything changed.
     Updated {
         key: Key,
         changed: bool,
+    },
+    /// `copy`: where to, and what was copied.
+    Copied {
+        to: String,
+        copied: crate::vault::Copied,
     },
     /// Text to print as it is (completion scripts).
     Text(String),
@@ -81,8 +86,9 @@ impl Report {
 
 /// The vault in use, as `config` shows it.
 #[derive(Debug)]
-pub struct Location {
-    pub path: PathBuf,
+pub struct Whereabouts {
+    /// A path, or a URL without password.
+    pub shown: String,
     pub engine: &'static str,
     pub exists: bool,
 }
@@ -90,7 +96,7 @@ pub struct Location {
 /// What every command may need: the vault (opened on first use), the actor,
 /// the clock, and whether a person is at a terminal.
 pub struct Ctx {
-    vault_path: PathBuf,
+    location: Location,
     vault: Option<Vault>,
     actor: Actor,
     clock: Arc<dyn Clock>,
@@ -98,9 +104,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(vault_path: PathBuf, actor: Actor, clock: Arc<dyn Clock>, json: bool) -> Self {
+    pub fn new(location: Location, actor: Actor, clock: Arc<dyn Clock>, json: bool) -> Self {
         Ctx {
-            vault_path,
+            location,
             vault: None,
             actor,
             clock,
@@ -112,13 +118,17 @@ impl Ctx {
     pub fn vault(&mut self, access: Access) -> Result<&mut Vault> {
         let vault = match self.vault.take() {
             Some(v) => v,
-            None => Vault::open(&self.vault_path, access, Arc::clone(&self.clock))?,
+            None => Vault::open(&self.location, access, Arc::clone(&self.clock))?,
         };
         Ok(self.vault.insert(vault))
     }
 
-    pub fn vault_path(&self) -> &std::path::Path {
-        &self.vault_path
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     pub fn actor(&self) -> &Actor {
@@ -150,8 +160,8 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Verify(args) => verify::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
         Command::Update(args) => update::run(args, ctx),
+        Command::Copy(args) => copy::run(args, ctx),
         Command::Completions(args) => completions::run(args),
-        Command::Complete(args) => complete::run(args, ctx),
     }
 }
 

@@ -18,6 +18,17 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
             Some(text) => Some(Some(Note::parse(text)?)),
         },
     };
+    if let Some(both) = update
+        .add_scopes
+        .iter()
+        .find(|s| update.remove_scopes.contains(s))
+    {
+        return Err(Error::usage(format!(
+            "scope '{}' is both added and removed: give it once",
+            crate::text::quote(both.as_str())
+        ))
+        .into());
+    }
     if update.name.is_none()
         && update.add_scopes.is_empty()
         && update.remove_scopes.is_empty()

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::cmd::Location;
+use crate::cmd::Whereabouts;
 use crate::event::{Details, Event};
 use crate::key::{Key, KeyId, Status, VerifyCode};
 use crate::settings::Settings;
@@ -139,12 +139,12 @@ pub struct Config<'a> {
 }
 
 impl<'a> Config<'a> {
-    pub fn new(s: &'a Settings, changed: Option<bool>, at: &'a Location) -> Self {
+    pub fn new(s: &'a Settings, changed: Option<bool>, at: &'a Whereabouts) -> Self {
         Config {
             max_keys: s.max_keys,
             prefix: &s.prefix,
             changed,
-            vault: at.path.display().to_string(),
+            vault: at.shown.clone(),
             engine: at.engine,
             exists: at.exists,
         }

@@ -85,6 +85,12 @@ impl Printer {
             Report::Updated { key, .. } => {
                 serde_json::to_string_pretty(&json::KeyJson::new(key, now))
             }
+            Report::Copied { to, copied } => serde_json::to_string_pretty(&serde_json::json!({
+                "to": to,
+                "keys": copied.keys,
+                "events": copied.events,
+                "settings": copied.settings,
+            })),
             Report::Text(text) => serde_json::to_string_pretty(text),
         }
     }
@@ -166,10 +172,7 @@ impl Printer {
             Report::ChainIntact(n) => {
                 writeln!(out, "The activity log is intact: {n} events checked.")
             }
-            Report::Keys(keys) if keys.is_empty() => {
-                note("No keys to show (keyward list --all includes expired and revoked keys).");
-                Ok(())
-            }
+            Report::Keys(keys) if keys.is_empty() => Ok(()),
             Report::Keys(keys) => writeln!(out, "{}", table::keys(keys, now, self.layout)),
             Report::Key { key, events } => {
                 writeln!(out, "{}", table::key_detail(key, events, now, self.layout))
@@ -200,7 +203,7 @@ impl Printer {
                     "max-keys  {}\nprefix    {}\nvault     {} ({}{})",
                     settings.max_keys,
                     settings.prefix,
-                    escape(&location.path.display().to_string()),
+                    escape(&location.shown),
                     location.engine,
                     if location.exists {
                         ""
@@ -230,6 +233,14 @@ impl Printer {
                 key.id,
                 escape(key.name.as_str()),
                 escape(key.env.as_str())
+            ),
+            Report::Copied { to, copied } => writeln!(
+                out,
+                "Copied {} keys, {} events and {} settings to {}; its activity log is intact.",
+                copied.keys,
+                copied.events,
+                copied.settings,
+                escape(to)
             ),
             Report::Text(text) => out.write_all(text.as_bytes()),
         }

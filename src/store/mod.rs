@@ -8,7 +8,10 @@
 //! every write it does see no other writer in between. Dropping it without
 //! committing leaves nothing behind.
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::event::{Event, EventKind, Head};
@@ -16,6 +19,47 @@ use crate::key::{Key, KeyId};
 use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env};
 use crate::when::Timestamp;
+
+/// Where a vault is: a SQLite file, or the schema `keyward` of a
+/// PostgreSQL database (a `postgres://` or `postgresql://` URL).
+#[derive(Debug, Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(Box<postgres::PgUrl>),
+}
+
+impl Location {
+    /// The location a `--vault` value or `$KEYWARD_VAULT` names.
+    pub fn parse(raw: PathBuf) -> Result<Self> {
+        match raw.to_str() {
+            Some(text) if postgres::is_url(text) => {
+                let pgpass = std::env::var_os("PGPASSFILE")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")));
+                Ok(Location::Postgres(Box::new(postgres::PgUrl::parse(
+                    text,
+                    pgpass.as_deref(),
+                )?)))
+            }
+            _ => Ok(Location::Sqlite(raw)),
+        }
+    }
+
+    /// The location as messages show it: a path, or a URL without password.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(url) => url.shown().to_string(),
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Location::Sqlite(_) => "sqlite",
+            Location::Postgres(_) => "postgres",
+        }
+    }
+}
 
 /// Whether opening may create the vault, and whether it will be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +103,47 @@ pub struct StoredEvent<'a> {
     pub hash: &'a str,
 }
 
+/// A whole vault, as `copy` moves it between engines: events with their
+/// stored hashes, keys with their secrets' hashes.
+#[derive(Debug, Default)]
+pub struct Dump {
+    pub settings: Vec<(Setting, String)>,
+    pub keys: Vec<(Key, [u8; 32])>,
+    pub events: Vec<DumpedEvent>,
+}
+
+/// An event as stored, owned.
+#[derive(Debug, Clone)]
+pub struct DumpedEvent {
+    pub id: i64,
+    pub at: Timestamp,
+    pub kind: EventKind,
+    pub key_id: Option<String>,
+    pub related_key_id: Option<String>,
+    pub env: Option<String>,
+    pub actor: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl DumpedEvent {
+    pub fn stored(&self) -> StoredEvent<'_> {
+        StoredEvent {
+            id: self.id,
+            at: self.at,
+            kind: self.kind,
+            key_id: self.key_id.as_deref(),
+            related_key_id: self.related_key_id.as_deref(),
+            env: self.env.as_deref(),
+            actor: &self.actor,
+            details: &self.details,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+        }
+    }
+}
+
 /// What every engine answers, inside a write transaction or outside one.
 pub trait Read {
     fn key(&self, id: &KeyId) -> Result<Option<Key>>;
@@ -89,12 +174,19 @@ pub trait Read {
 
 /// One write transaction holding the vault's write lock.
 pub trait WriteTx: Read {
+    /// Stores a key with every field but `rotated_to` (set by
+    /// [`update_key`](Self::update_key) once its successor exists).
     fn insert_key(&self, key: &Key, secret_hash: &[u8; 32]) -> Result<()>;
     /// Writes the fields that change after creation: expiry, own expiry,
     /// rotated to, default flag, revocation, name, scopes, note.
     fn update_key(&self, key: &Key) -> Result<()>;
     fn put_setting(&self, setting: Setting, value: &str) -> Result<()>;
     fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;
+    /// Whether the vault holds nothing: no settings, keys or events.
+    fn is_empty(&self) -> Result<bool>;
+    /// Checks references between keys at commit instead of at each insert,
+    /// for a bulk load whose keys refer to each other.
+    fn defer_checks(&self) -> Result<()>;
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -107,4 +199,6 @@ pub trait Store: Read {
     /// without waiting for other writers and without failing on a read-only
     /// vault. Returns whether it wrote.
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool>;
+    /// Everything the vault holds, oldest first.
+    fn dump(&self) -> Result<Dump>;
 }

@@ -281,3 +281,69 @@ fn help_groups_global_options_and_offers_no_expiry_of_now() {
     let rotate = stdout(&v.bare().args(["rotate", "--help"]).assert().success());
     assert!(!rotate.contains("now, never"), "{rotate}");
 }
+
+/// Found by a tester: a scope both added and removed was accepted.
+#[test]
+fn update_refuses_a_scope_both_added_and_removed() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let before = v.dump();
+    let out = v
+        .kw(["update", "web", "--add-scope", "x", "--remove-scope", "x"])
+        .assert()
+        .code(2);
+    assert!(stderr(&out).contains("'x' is both added and removed"));
+    assert_eq!(v.dump(), before);
+}
+
+/// Found by a tester: the hint to use --all was given with --all.
+#[test]
+fn an_empty_list_hints_at_all_only_without_it() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let with = v.kw(["list", "--env", "none", "--all"]).assert().success();
+    assert!(
+        !stderr(&with).contains("--all includes"),
+        "{}",
+        stderr(&with)
+    );
+    let without = v.kw(["list", "--env", "none"]).assert().success();
+    assert!(stderr(&without).contains("--all includes"));
+}
+
+/// Found by a tester: a name whose newest key is in grace got an
+/// ungrammatical message; it now says "in grace" and to give the id.
+#[test]
+fn a_name_in_grace_says_to_give_the_id() {
+    let v = TestVault::new();
+    v.create(&["--name", "base"]);
+    let (svc, _) = v.create_json(&["--name", "svc"]);
+    v.kw(["rotate", "svc", "--grace", "1h", "--name", "svc-new"])
+        .assert()
+        .success();
+    let out = v.kw(["extend", "svc", "--grace", "now"]).assert().code(3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("is in grace")
+            && err.contains(svc["id"].as_str().expect("id"))
+            && err.contains("give the id"),
+        "{err}"
+    );
+    let id = svc["id"].as_str().expect("id");
+    v.kw(["extend", id, "--grace", "now"]).assert().success();
+}
+
+/// Found by a tester: clap's usage errors lost their line breaks.
+#[test]
+fn usage_errors_keep_their_lines_and_bare_keyward_shows_help() {
+    let v = TestVault::new();
+    let out = v.kw(["list", "--bogus"]).assert().code(2);
+    let err = stderr(&out);
+    assert!(!err.contains("\\n") && err.lines().count() >= 3, "{err}");
+    let bare = v.bare().assert().code(2);
+    let help = format!("{}{}", stdout(&bare), stderr(&bare));
+    assert!(
+        help.contains("Commands:") && help.contains("completions"),
+        "{help}"
+    );
+}

@@ -122,8 +122,9 @@ impl<C: Conn> Read for Sql<C> {
 pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
-                           expires_at, own_expires_at, rotated_from, note)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                           expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason,
+                           last_used_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(rusqlite::params![
         k.id.as_str(),
@@ -139,6 +140,9 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
         k.own_expires_at.map(Timestamp::unix),
         k.rotated_from.as_ref().map(KeyId::as_str),
         k.note,
+        k.revoked_at.map(Timestamp::unix),
+        k.revoke_reason,
+        k.last_used_at.map(Timestamp::unix),
     ])?;
     Ok(())
 }

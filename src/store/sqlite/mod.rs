@@ -83,7 +83,7 @@ impl<C: Conn> Sql<C> {
             && let Some(bad) = inner.downcast_ref::<BadRow>()
         {
             return Error::Corrupt {
-                path: self.path.clone(),
+                path: self.path.display().to_string(),
                 row: bad.row.clone(),
                 problem: bad.problem.clone(),
             }
@@ -94,7 +94,7 @@ impl<C: Conn> Sql<C> {
 
     fn corrupt(&self, row: String, problem: impl Into<String>) -> anyhow::Error {
         Error::Corrupt {
-            path: self.path.clone(),
+            path: self.path.display().to_string(),
             row,
             problem: problem.into(),
         }
@@ -207,7 +207,7 @@ impl Sqlite {
             schema::Found::Foreign(reason) => return Err(not_a_vault(&self.path, reason).into()),
             schema::Found::Newer(version) => {
                 return Err(Error::VaultTooNew {
-                    path: self.path.clone(),
+                    path: self.path.display().to_string(),
                     found: version,
                     known: schema::CURRENT,
                 }
@@ -221,7 +221,7 @@ impl Sqlite {
                 .into());
             }
             schema::Found::Older(_) if self.read_only() => {
-                return Err(Error::VaultNeedsUpgrade(self.path.clone()).into());
+                return Err(Error::VaultNeedsUpgrade(self.path.display().to_string()).into());
             }
             schema::Found::Current => {}
             schema::Found::Empty | schema::Found::Older(_) => enable_wal(self.c())?,
@@ -273,7 +273,7 @@ impl Sqlite {
 impl Store for Sqlite {
     fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         if self.read_only() {
-            return Err(Error::VaultReadOnly(self.path.clone()).into());
+            return Err(Error::VaultReadOnly(self.path.display().to_string()).into());
         }
         let path = self.path.clone();
         let tx = self
@@ -282,6 +282,10 @@ impl Store for Sqlite {
             .map_err(|e| read_only(&path, anyhow::Error::new(e)))
             .context("cannot start a write transaction on the vault")?;
         Ok(Box::new(Sql { conn: tx, path }))
+    }
+
+    fn dump(&self) -> Result<super::Dump> {
+        self.dump_all()
     }
 
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
@@ -318,6 +322,38 @@ impl Store for Sqlite {
     }
 }
 
+impl Sqlite {
+    fn dump_all(&self) -> Result<super::Dump> {
+        let mut dump = super::Dump::default();
+        let mut stmt = self
+            .c()
+            .prepare("SELECT name, value FROM settings ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (name, value) = row?;
+            if let Ok(setting) = name.parse::<Setting>() {
+                dump.settings.push((setting, value));
+            }
+        }
+        let ids: Vec<(String, Vec<u8>)> = self
+            .c()
+            .prepare("SELECT id, secret_sha256 FROM keys ORDER BY created_at, rowid")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, hash) in ids {
+            let id = KeyId::stored(id);
+            let key = super::Read::key(self, &id)?
+                .ok_or_else(|| anyhow::anyhow!("{id} vanished while it was copied"))?;
+            let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                self.corrupt(format!("key {id}"), "its secret hash is not 32 bytes")
+            })?;
+            dump.keys.push((key, hash));
+        }
+        dump.events = events::dump(self.c())?;
+        Ok(dump)
+    }
+}
+
 impl WriteTx for SqliteTx<'_> {
     fn insert_key(&self, key: &crate::key::Key, secret_hash: &[u8; 32]) -> Result<()> {
         keys::insert(self.c(), key, secret_hash)
@@ -338,6 +374,20 @@ impl WriteTx for SqliteTx<'_> {
 
     fn insert_event(&self, event: &super::StoredEvent<'_>) -> Result<()> {
         events::insert(self.c(), event)
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.c().query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM keys) AND NOT EXISTS (SELECT 1 FROM events) \
+             AND NOT EXISTS (SELECT 1 FROM settings)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn defer_checks(&self) -> Result<()> {
+        self.c().pragma_update(None, "defer_foreign_keys", "ON")?;
+        Ok(())
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
@@ -383,7 +433,9 @@ fn check_file(path: &Path, access: Access) -> Result<()> {
         Ok(meta) => meta,
         Err(e) if e.kind() == ErrorKind::NotFound => {
             return match access {
-                Access::Read | Access::Write => Err(Error::VaultMissing(path.to_path_buf()).into()),
+                Access::Read | Access::Write => {
+                    Err(Error::VaultMissing(path.display().to_string()).into())
+                }
                 Access::Create => create_file(path),
             };
         }
@@ -406,7 +458,7 @@ fn check_file(path: &Path, access: Access) -> Result<()> {
     }
     if meta.nlink() > 1 {
         return Err(Error::VaultLinked {
-            path: path.to_path_buf(),
+            path: path.display().to_string(),
             links: meta.nlink(),
         }
         .into());
@@ -495,7 +547,7 @@ fn read_only(path: &Path, err: anyhow::Error) -> anyhow::Error {
         .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
         .any(|e| e.sqlite_error_code() == Some(ErrorCode::ReadOnly));
     if is_read_only {
-        Error::VaultReadOnly(path.to_path_buf()).into()
+        Error::VaultReadOnly(path.display().to_string()).into()
     } else {
         err
     }
@@ -503,7 +555,7 @@ fn read_only(path: &Path, err: anyhow::Error) -> anyhow::Error {
 
 fn not_a_vault(path: &Path, reason: impl Into<String>) -> Error {
     Error::NotAVault {
-        path: path.to_path_buf(),
+        path: path.display().to_string(),
         reason: reason.into(),
     }
 }

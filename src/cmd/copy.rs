@@ -1,0 +1,23 @@
+use super::{Ctx, Report};
+use crate::cli::CopyArgs;
+use crate::error::{Error, Result};
+use crate::store::{Access, Location};
+use crate::vault::Vault;
+
+pub fn run(args: &CopyArgs, ctx: &mut Ctx) -> Result<Report> {
+    let dest = Location::parse(args.to.clone())?;
+    if dest.shown() == ctx.location().shown() {
+        return Err(Error::usage(
+            "copy --to names the vault being copied: give another destination",
+        )
+        .into());
+    }
+    let clock = ctx.clock();
+    let source = ctx.vault(Access::Read)?;
+    let mut target = Vault::open(&dest, Access::Create, clock)?;
+    let copied = source.copy_to(&mut target)?;
+    Ok(Report::Copied {
+        to: dest.shown(),
+        copied,
+    })
+}

@@ -1,0 +1,607 @@
+//! The PostgreSQL engine: the vault is the schema `keyward` of an existing
+//! database. Every write is one transaction that first takes a
+//! transaction-level advisory lock, so writes to one vault are serialised
+//! as SQLite's `BEGIN IMMEDIATE` serialises them: the limit check, the name
+//! rule, the default-key rule and the chain append never race under READ
+//! COMMITTED. This folder is the only place with PostgreSQL's SQL.
+
+mod schema;
+pub mod url;
+
+use std::cell::RefCell;
+
+use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+
+use super::{Access, EventFilter, Read, Store, StoredEvent, WriteTx};
+use crate::error::{Error, Result};
+use crate::event::{Details, Event, EventKind, GENESIS, Head};
+use crate::key::{Key, KeyId};
+use crate::settings::{Setting, Settings};
+use crate::text::{Actor, Env, Name, Scope};
+use crate::when::Timestamp;
+
+pub use url::{PgUrl, is_url};
+
+/// The advisory lock every write of a keyward vault takes ("kwrd").
+const WRITE_LOCK: i64 = 0x6b77_7264;
+
+/// How long recording last-used may wait for a row lock.
+const TOUCH_TIMEOUT: &str = "5ms";
+
+/// A connection, or a transaction on one.
+pub struct Pg<C> {
+    conn: RefCell<C>,
+    shown: String,
+}
+
+pub type Postgres = Pg<Client>;
+pub type PostgresTx<'a> = Pg<Transaction<'a>>;
+
+impl<C> std::fmt::Debug for Pg<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("url", &self.shown)
+            .finish()
+    }
+}
+
+impl Postgres {
+    /// Connects and checks the schema: [`Access::Create`] creates or
+    /// migrates it (once, under the advisory lock, however many processes
+    /// start at once); other accesses need a keyward vault to be there.
+    pub fn open(url: &PgUrl, access: Access) -> Result<Self> {
+        let client = connect(url)?;
+        let mut pg = Pg {
+            conn: RefCell::new(client),
+            shown: url.shown().to_string(),
+        };
+        match schema::inspect(pg.conn.get_mut())? {
+            schema::Found::Current => {}
+            schema::Found::Newer(found) => {
+                return Err(Error::VaultTooNew {
+                    path: pg.shown.clone(),
+                    found,
+                    known: schema::CURRENT,
+                }
+                .into());
+            }
+            schema::Found::Empty if access != Access::Create => {
+                return Err(Error::VaultMissing(format!(
+                    "{} (the database has no keyward schema yet)",
+                    pg.shown
+                ))
+                .into());
+            }
+            schema::Found::Empty | schema::Found::Older(_) => {
+                schema::migrate(pg.conn.get_mut(), WRITE_LOCK)?;
+            }
+        }
+        Ok(pg)
+    }
+}
+
+fn connect(url: &PgUrl) -> Result<Client> {
+    let refuse_tls = matches!(
+        url.tls,
+        url::Tls::Require | url::Tls::VerifyCa | url::Tls::VerifyFull
+    );
+    if refuse_tls {
+        return Err(anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {} ({}): this keyward has no TLS yet, so \
+             sslmode=require/verify-ca/verify-full cannot be honoured; use sslmode=disable \
+             or prefer on a trusted network",
+            url.server(),
+            url.shown()
+        ));
+    }
+    url.config.connect(NoTls).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {} ({}): {}",
+            url.server(),
+            url.shown(),
+            cause(&e)
+        )
+    })
+}
+
+/// A driver error as a sentence, with the server's message when it sent one.
+fn cause(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+impl<C: GenericClient> Pg<C> {
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        Ok(self.conn.borrow_mut().query(sql, params)?)
+    }
+
+    fn keys_where(
+        &self,
+        tail: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Key>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keyward.keys {tail}");
+        self.query(&sql, params)?
+            .iter()
+            .map(|r| self.key_from_row(r))
+            .collect()
+    }
+
+    fn corrupt(&self, row: String, problem: impl Into<String>) -> anyhow::Error {
+        Error::Corrupt {
+            path: self.shown.clone(),
+            row,
+            problem: problem.into(),
+        }
+        .into()
+    }
+
+    fn key_from_row(&self, r: &Row) -> Result<Key> {
+        let id: String = r.try_get(0)?;
+        let row = format!("key {id}");
+        let ts = |i: usize| -> Result<Option<Timestamp>> {
+            match r.try_get::<_, Option<i64>>(i)? {
+                None => Ok(None),
+                Some(secs) => Timestamp::checked_from_unix(secs).map(Some).ok_or_else(|| {
+                    self.corrupt(row.clone(), "it holds a time keyward never writes")
+                }),
+            }
+        };
+        let scopes: String = r.try_get(5)?;
+        let scopes: Vec<String> = serde_json::from_str(&scopes)
+            .map_err(|_| self.corrupt(row.clone(), "its scopes are not a JSON list of text"))?;
+        Ok(Key {
+            name: Name::stored(r.try_get(1)?),
+            env: Env::stored(r.try_get(2)?),
+            prefix: r.try_get(3)?,
+            hint: r.try_get(4)?,
+            scopes: scopes.into_iter().map(Scope::stored).collect(),
+            is_default: r.try_get(6)?,
+            created_at: ts(7)?
+                .ok_or_else(|| self.corrupt(row.clone(), "it has no creation time"))?,
+            expires_at: ts(8)?,
+            revoked_at: ts(9)?,
+            revoke_reason: r.try_get(10)?,
+            last_used_at: ts(11)?,
+            rotated_from: r.try_get::<_, Option<String>>(12)?.map(KeyId::stored),
+            rotated_to: r.try_get::<_, Option<String>>(13)?.map(KeyId::stored),
+            own_expires_at: ts(14)?,
+            note: r.try_get(15)?,
+            id: KeyId::stored(id),
+        })
+    }
+
+    fn event_from_row(&self, r: &Row) -> Result<Event> {
+        let id: i64 = r.try_get(0)?;
+        let row = format!("event {id}");
+        let kind: EventKind = r
+            .try_get::<_, String>(2)?
+            .parse()
+            .map_err(|_| self.corrupt(row.clone(), "its type is not one keyward writes"))?;
+        let details: String = r.try_get(7)?;
+        let details = Details::parse(kind, &details).map_err(|_| {
+            self.corrupt(
+                row.clone(),
+                format!("its details are not those of a {kind} event"),
+            )
+        })?;
+        Ok(Event {
+            id,
+            at: Timestamp::checked_from_unix(r.try_get(1)?)
+                .ok_or_else(|| self.corrupt(row.clone(), "its time is not a time"))?,
+            kind,
+            key_id: r.try_get::<_, Option<String>>(3)?.map(KeyId::stored),
+            related_key_id: r.try_get::<_, Option<String>>(4)?.map(KeyId::stored),
+            env: r.try_get::<_, Option<String>>(5)?.map(Env::stored),
+            actor: Actor::stored(r.try_get(6)?),
+            details,
+            key_name: r.try_get::<_, Option<String>>(8)?.map(Name::stored),
+        })
+    }
+}
+
+const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
+    revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note";
+
+impl<C: GenericClient> Read for Pg<C> {
+    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+        Ok(self
+            .keys_where("WHERE id = $1", &[&id.as_str()])?
+            .into_iter()
+            .next())
+    }
+
+    fn keys_by_id_prefix(&self, prefix: &str) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE id >= $1 AND id < $1 || '~' ORDER BY id LIMIT 10",
+            &[&prefix],
+        )
+    }
+
+    fn current_by_name(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE env = $1 AND name = $2 AND revoked_at IS NULL AND rotated_to IS NULL",
+            &[&env.as_str(), &name],
+        )
+    }
+
+    fn keys_named(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE env = $1 AND name = $2 ORDER BY created_at DESC, seq DESC LIMIT 20",
+            &[&env.as_str(), &name],
+        )
+    }
+
+    fn envs(&self) -> Result<Vec<Env>> {
+        self.query("SELECT DISTINCT env FROM keyward.keys ORDER BY env", &[])?
+            .iter()
+            .map(|r| Ok(Env::stored(r.try_get(0)?)))
+            .collect()
+    }
+
+    fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>> {
+        match env {
+            Some(env) => self.keys_where(
+                "WHERE env = $1 ORDER BY env, created_at, seq",
+                &[&env.as_str()],
+            ),
+            None => self.keys_where("ORDER BY env, created_at, seq", &[]),
+        }
+    }
+
+    fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE env = $1 AND revoked_at IS NULL AND rotated_to IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)",
+            &[&env.as_str(), &now.unix()],
+        )
+    }
+
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>> {
+        Ok(self
+            .keys_where("WHERE secret_sha256 = $1", &[&&hash[..]])?
+            .into_iter()
+            .next())
+    }
+
+    fn settings(&self) -> Result<Settings> {
+        let mut settings = Settings::default();
+        for r in self.query("SELECT name, value FROM keyward.settings", &[])? {
+            let (name, value): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let Ok(setting) = name.parse::<Setting>() else {
+                continue;
+            };
+            settings.set(setting, &value).map_err(|_| {
+                self.corrupt(
+                    format!("setting {setting}"),
+                    format!("'{}' is not a valid value", crate::text::quote(&value)),
+                )
+            })?;
+        }
+        Ok(settings)
+    }
+
+    fn head(&self) -> Result<Option<Head>> {
+        let rows = self.query(
+            "SELECT id, hash, at FROM keyward.events ORDER BY id DESC LIMIT 1",
+            &[],
+        )?;
+        rows.first()
+            .map(|r| {
+                Ok(Head {
+                    id: r.try_get(0)?,
+                    hash: r.try_get(1)?,
+                    at: Timestamp::from_unix(r.try_get(2)?),
+                })
+            })
+            .transpose()
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        let mut sql = String::from(
+            "SELECT e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name \
+             FROM keyward.events e LEFT JOIN keyward.keys k ON k.id = e.key_id WHERE true",
+        );
+        let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
+        let mut bind =
+            |sql: &mut String, clause: &str, value: Box<dyn postgres::types::ToSql + Sync>| {
+                params.push(value);
+                sql.push_str(&clause.replace('?', &format!("${}", params.len())));
+            };
+        if let Some(id) = &filter.key_id {
+            bind(&mut sql, " AND (e.key_id = ?", Box::new(id.to_string()));
+            bind(
+                &mut sql,
+                " OR e.related_key_id = ?)",
+                Box::new(id.to_string()),
+            );
+        }
+        if let Some(env) = &filter.env {
+            bind(&mut sql, " AND e.env = ?", Box::new(env.to_string()));
+        }
+        if let Some(actor) = &filter.actor {
+            bind(&mut sql, " AND e.actor = ?", Box::new(actor.to_string()));
+        }
+        if !filter.kinds.is_empty() {
+            let kinds: Vec<String> = filter
+                .kinds
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect();
+            bind(&mut sql, " AND e.event = ANY(?)", Box::new(kinds));
+        }
+        if let Some(since) = filter.since {
+            bind(&mut sql, " AND e.at >= ?", Box::new(since.unix()));
+        }
+        if let Some(before) = filter.before_id {
+            bind(&mut sql, " AND e.id < ?", Box::new(before));
+        }
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", Box::new(limit));
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref()).collect();
+        self.query(&sql, &refs)?
+            .iter()
+            .map(|r| self.event_from_row(r))
+            .collect()
+    }
+
+    fn verify_chain(&self) -> Result<u64> {
+        let rows = self.query(
+            "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
+             FROM keyward.events ORDER BY id",
+            &[],
+        )?;
+        let mut prev = GENESIS.to_string();
+        for (expected, r) in (1i64..).zip(rows.iter()) {
+            let id: i64 = r.try_get(0)?;
+            let broken = |reason: &str| Error::BrokenChain {
+                id,
+                reason: reason.to_string(),
+            };
+            if id != expected {
+                return Err(Error::BrokenChain {
+                    id: expected,
+                    reason: format!("it is missing (the next event found is {id})"),
+                }
+                .into());
+            }
+            let stored_prev: String = r.try_get(8)?;
+            if stored_prev != prev {
+                return Err(broken("it does not link to the event before it").into());
+            }
+            let computed = crate::event::chain_hash(
+                &prev,
+                &crate::event::Canonical {
+                    id,
+                    at: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    key_id: r.try_get(3)?,
+                    related_key_id: r.try_get(4)?,
+                    env: r.try_get(5)?,
+                    actor: r.try_get(6)?,
+                    details: r.try_get(7)?,
+                },
+            );
+            let stored: String = r.try_get(9)?;
+            if stored != computed {
+                return Err(broken(
+                    "its contents do not match its hash (it was changed after it was written)",
+                )
+                .into());
+            }
+            prev = computed;
+        }
+        Ok(rows.len() as u64)
+    }
+}
+
+impl Store for Postgres {
+    fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        let shown = self.shown.clone();
+        let mut tx = self.conn.get_mut().transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        Ok(Box::new(Pg {
+            conn: RefCell::new(tx),
+            shown,
+        }))
+    }
+
+    fn dump(&self) -> Result<super::Dump> {
+        self.dump_all()
+    }
+
+    fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
+        let client = self.conn.get_mut();
+        let result = client.transaction().and_then(|mut tx| {
+            tx.batch_execute(&format!("SET LOCAL lock_timeout = '{TOUCH_TIMEOUT}'"))?;
+            let n = tx.execute(
+                "UPDATE keyward.keys SET last_used_at = $1::bigint WHERE id = $2 \
+                 AND (last_used_at IS NULL OR last_used_at <= $1::bigint - $3::bigint)",
+                &[
+                    &now.unix(),
+                    &id.as_str(),
+                    &crate::store::sqlite::LAST_USED_RESOLUTION,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        });
+        match result {
+            Ok(n) => Ok(n > 0),
+            Err(e)
+                if e.code().is_some_and(|c| {
+                    *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE
+                        || *c == postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION
+                        || *c == postgres::error::SqlState::INSUFFICIENT_PRIVILEGE
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Postgres {
+    fn dump_all(&self) -> Result<super::Dump> {
+        let mut dump = super::Dump::default();
+        for r in self.query(
+            "SELECT name, value FROM keyward.settings ORDER BY name",
+            &[],
+        )? {
+            let name: String = r.try_get(0)?;
+            if let Ok(setting) = name.parse::<Setting>() {
+                dump.settings.push((setting, r.try_get(1)?));
+            }
+        }
+        let sql = format!(
+            "SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys ORDER BY created_at, seq"
+        );
+        for r in self.query(&sql, &[])? {
+            let key = self.key_from_row(&r)?;
+            let hash: Vec<u8> = r.try_get(16)?;
+            let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
+            })?;
+            dump.keys.push((key, hash));
+        }
+        for r in self.query(
+            "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
+             FROM keyward.events ORDER BY id",
+            &[],
+        )? {
+            let id: i64 = r.try_get(0)?;
+            let kind: String = r.try_get(2)?;
+            dump.events.push(super::DumpedEvent {
+                id,
+                at: Timestamp::from_unix(r.try_get(1)?),
+                kind: kind.parse().map_err(|_| {
+                    self.corrupt(format!("event {id}"), "its type is not one keyward writes")
+                })?,
+                key_id: r.try_get(3)?,
+                related_key_id: r.try_get(4)?,
+                env: r.try_get(5)?,
+                actor: r.try_get(6)?,
+                details: r.try_get(7)?,
+                prev_hash: r.try_get(8)?,
+                hash: r.try_get(9)?,
+            });
+        }
+        Ok(dump)
+    }
+}
+
+impl WriteTx for PostgresTx<'_> {
+    fn insert_key(&self, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {
+        self.conn.borrow_mut().execute(
+            "INSERT INTO keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, \
+             created_at, expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason, \
+             last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            &[
+                &k.id.as_str(),
+                &k.name.as_str(),
+                &k.env.as_str(),
+                &k.prefix,
+                &k.hint,
+                &&secret_hash[..],
+                &serde_json::to_string(&k.scopes)?,
+                &k.is_default,
+                &k.created_at.unix(),
+                &k.expires_at.map(Timestamp::unix),
+                &k.own_expires_at.map(Timestamp::unix),
+                &k.rotated_from.as_ref().map(KeyId::as_str),
+                &k.note,
+                &k.revoked_at.map(Timestamp::unix),
+                &k.revoke_reason,
+                &k.last_used_at.map(Timestamp::unix),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_key(&self, k: &Key) -> Result<()> {
+        self.conn.borrow_mut().execute(
+            "UPDATE keyward.keys SET expires_at = $1, own_expires_at = $2, rotated_to = $3, \
+             is_default = $4, revoked_at = $5, revoke_reason = $6, name = $7, scopes = $8, note = $9 \
+             WHERE id = $10",
+            &[
+                &k.expires_at.map(Timestamp::unix),
+                &k.own_expires_at.map(Timestamp::unix),
+                &k.rotated_to.as_ref().map(KeyId::as_str),
+                &k.is_default,
+                &k.revoked_at.map(Timestamp::unix),
+                &k.revoke_reason,
+                &k.name.as_str(),
+                &serde_json::to_string(&k.scopes)?,
+                &k.note,
+                &k.id.as_str(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_setting(&self, setting: Setting, value: &str) -> Result<()> {
+        self.conn.borrow_mut().execute(
+            "INSERT INTO keyward.settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            &[&setting.as_str(), &value],
+        )?;
+        Ok(())
+    }
+
+    fn insert_event(&self, e: &StoredEvent<'_>) -> Result<()> {
+        self.conn.borrow_mut().execute(
+            "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, details, \
+             prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &e.id,
+                &e.at.unix(),
+                &e.kind.as_str(),
+                &e.key_id,
+                &e.related_key_id,
+                &e.env,
+                &e.actor,
+                &e.details,
+                &e.prev_hash,
+                &e.hash,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        let row = self.conn.borrow_mut().query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM keyward.keys) AND NOT EXISTS (SELECT 1 FROM keyward.events) \
+             AND NOT EXISTS (SELECT 1 FROM keyward.settings)",
+            &[],
+        )?;
+        Ok(row.try_get(0)?)
+    }
+
+    fn defer_checks(&self) -> Result<()> {
+        self.conn
+            .borrow_mut()
+            .batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.conn.into_inner().commit()?)
+    }
+}

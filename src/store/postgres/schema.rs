@@ -1,0 +1,135 @@
+//! The schema `keyward`: versioned in `keyward.meta`, migrated forward only,
+//! created once however many processes start on an empty database at once
+//! (the migration runs under the vault's advisory lock and re-reads the
+//! version there). The same columns as the SQLite schema at its version 4,
+//! so a vault copies between engines with its hashes intact.
+
+use postgres::Client;
+
+use crate::error::Result;
+
+/// Migration N (1-based) brings the schema from version N-1 to N.
+const MIGRATIONS: &[&str] = &[V1];
+
+pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    Empty,
+    Older(i64),
+    Current,
+    Newer(i64),
+}
+
+pub fn inspect(client: &mut Client) -> Result<Found> {
+    let meta: Option<String> = client
+        .query_one("SELECT to_regclass('keyward.meta')::text", &[])?
+        .try_get(0)?;
+    if meta.is_none() {
+        return Ok(Found::Empty);
+    }
+    let version: i32 = client
+        .query_one("SELECT version FROM keyward.meta", &[])?
+        .try_get(0)?;
+    let version = i64::from(version);
+    Ok(match version {
+        v if v > CURRENT => Found::Newer(v),
+        v if v == CURRENT => Found::Current,
+        v => Found::Older(v),
+    })
+}
+
+/// Creates or migrates the schema in one transaction under `lock`.
+pub fn migrate(client: &mut Client, lock: i64) -> Result<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+    let exists: Option<String> = tx
+        .query_one("SELECT to_regclass('keyward.meta')::text", &[])?
+        .try_get(0)?;
+    let version = match exists {
+        None => 0,
+        Some(_) => i64::from(
+            tx.query_one("SELECT version FROM keyward.meta", &[])?
+                .try_get::<_, i32>(0)?,
+        ),
+    };
+    let start = usize::try_from(version).unwrap_or(usize::MAX);
+    for sql in MIGRATIONS.iter().skip(start) {
+        tx.batch_execute(sql)?;
+    }
+    let current = i32::try_from(CURRENT).unwrap_or(i32::MAX);
+    tx.execute(
+        "INSERT INTO keyward.meta (id, version) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+        &[&current],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+const V1: &str = r#"
+CREATE SCHEMA IF NOT EXISTS keyward;
+
+CREATE TABLE keyward.meta (
+    id      integer PRIMARY KEY CHECK (id = 1),
+    version integer NOT NULL
+);
+
+CREATE TABLE keyward.settings (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE TABLE keyward.keys (
+    id             text COLLATE "C" PRIMARY KEY,
+    seq            bigserial NOT NULL,
+    name           text NOT NULL,
+    env            text NOT NULL,
+    prefix         text NOT NULL,
+    hint           text NOT NULL,
+    secret_sha256  bytea NOT NULL UNIQUE,
+    scopes         text NOT NULL DEFAULT '[]',
+    is_default     boolean NOT NULL DEFAULT false,
+    created_at     bigint NOT NULL,
+    expires_at     bigint,
+    revoked_at     bigint,
+    revoke_reason  text,
+    last_used_at   bigint,
+    rotated_from   text COLLATE "C" REFERENCES keyward.keys(id) DEFERRABLE INITIALLY DEFERRED,
+    rotated_to     text COLLATE "C" REFERENCES keyward.keys(id) DEFERRABLE INITIALLY DEFERRED,
+    own_expires_at bigint,
+    note           text
+);
+CREATE INDEX keys_by_env_name ON keyward.keys (env, name);
+CREATE INDEX keys_by_env_created ON keyward.keys (env, created_at, seq);
+CREATE INDEX keys_current_by_env_name ON keyward.keys (env, name)
+    WHERE revoked_at IS NULL AND rotated_to IS NULL;
+
+CREATE TABLE keyward.events (
+    id             bigint PRIMARY KEY,
+    at             bigint NOT NULL,
+    event          text NOT NULL,
+    key_id         text COLLATE "C",
+    related_key_id text COLLATE "C",
+    env            text,
+    actor          text NOT NULL,
+    details        text NOT NULL,
+    prev_hash      text NOT NULL,
+    hash           text NOT NULL
+);
+CREATE INDEX events_by_key ON keyward.events (key_id, id);
+CREATE INDEX events_by_related_key ON keyward.events (related_key_id, id);
+CREATE INDEX events_by_env ON keyward.events (env, id);
+CREATE INDEX events_by_kind ON keyward.events (event, id);
+CREATE INDEX events_by_actor ON keyward.events (actor, id);
+
+CREATE FUNCTION keyward.append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the activity log is append-only';
+END
+$$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON keyward.events
+    FOR EACH ROW EXECUTE FUNCTION keyward.append_only();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON keyward.events
+    FOR EACH STATEMENT EXECUTE FUNCTION keyward.append_only();
+"#;
