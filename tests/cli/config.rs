@@ -2,15 +2,22 @@ use predicates::prelude::*;
 
 use crate::common::*;
 
-fn config_events(v: &TestVault) -> Vec<(String, String)> {
-    let conn = v.sql();
-    let mut stmt = conn
-        .prepare("SELECT actor, details FROM events WHERE event = 'config_changed' ORDER BY id")
-        .expect("prepare");
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
+/// The config_changed events, oldest first: (actor, details).
+fn config_events(v: &TestVault) -> Vec<(String, serde_json::Value)> {
+    let events = v.json(["log", "--event", "config_changed"]);
+    let mut out: Vec<(String, serde_json::Value)> = events
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().expect("actor").to_string(),
+                e["details"].clone(),
+            )
+        })
+        .collect();
+    out.reverse();
+    out
 }
 
 #[test]
@@ -34,58 +41,6 @@ fn config_shows_the_defaults() {
     );
 }
 
-#[test]
-fn changing_a_setting_is_an_event_with_the_actor() {
-    let v = TestVault::new();
-    v.kw(["--actor", "ops", "config", "set", "max-keys", "5"])
-        .assert()
-        .success();
-    assert_eq!(v.json(["config"])["max_keys"], 5);
-    let events = config_events(&v);
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].0, "ops");
-    let details: serde_json::Value = serde_json::from_str(&events[0].1).expect("json");
-    assert_eq!(
-        details,
-        serde_json::json!({"setting": "max-keys", "old": "3", "new": "5"})
-    );
-}
-
-#[test]
-fn setting_the_same_value_again_changes_nothing() {
-    let v = TestVault::new();
-    v.kw(["config", "set", "prefix", "uspl"]).assert().success();
-    let before = v.dump();
-    v.kw(["config", "set", "prefix", "uspl"])
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("Nothing changed"));
-    assert_eq!(v.dump(), before);
-}
-
-#[test]
-fn config_set_refuses_unknown_names_and_bad_values() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let before = v.dump();
-    for (name, value, fragment) in [
-        ("max-keys", "0", "'0' is not a valid max-keys"),
-        ("max-keys", "many", "'many' is not a valid max-keys"),
-        ("max-keys", "-1", "'-1'"),
-        ("max-keys", "10001", "'10001'"),
-        ("prefix", "Kw", "'Kw' is not a valid prefix"),
-        ("prefix", "1kw", "'1kw'"),
-        ("prefix", "abcdefghijklmnopq", "not a valid prefix"),
-        ("colour", "blue", "colour"),
-    ] {
-        v.kw(["config", "set", name, value])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(fragment));
-    }
-    assert_eq!(v.dump(), before);
-}
-
 /// Operator conveniences: `config` before any vault exists shows the
 /// defaults, where the vault will be and its engine, and creates nothing.
 #[test]
@@ -104,4 +59,51 @@ fn config_before_any_vault_shows_defaults_and_where_it_will_be() {
     let out = stdout(&v.bare().arg("config").assert().success());
     assert!(out.contains("keyward/vault.db"), "{out}");
     assert!(!v.dir().join("home").join(".local/share/keyward").exists());
+}
+
+crate::on_both_engines! {
+    fn changing_a_setting_is_an_event_with_the_actor(v: &TestVault) {
+        v.kw(["--actor", "ops", "config", "set", "max-keys", "5"])
+            .assert()
+            .success();
+        assert_eq!(v.json(["config"])["max_keys"], 5);
+        let events = config_events(v);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0, "ops");
+        assert_eq!(
+            events[0].1,
+            serde_json::json!({"setting": "max-keys", "old": "3", "new": "5"})
+        );
+    }
+
+    fn setting_the_same_value_again_changes_nothing(v: &TestVault) {
+        v.kw(["config", "set", "prefix", "uspl"]).assert().success();
+        let before = v.dump();
+        v.kw(["config", "set", "prefix", "uspl"])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("Nothing changed"));
+        assert_eq!(v.dump(), before);
+    }
+
+    fn config_set_refuses_unknown_names_and_bad_values(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        for (name, value, fragment) in [
+            ("max-keys", "0", "'0' is not a valid max-keys"),
+            ("max-keys", "many", "'many' is not a valid max-keys"),
+            ("max-keys", "-1", "'-1'"),
+            ("max-keys", "10001", "'10001'"),
+            ("prefix", "Kw", "'Kw' is not a valid prefix"),
+            ("prefix", "1kw", "'1kw'"),
+            ("prefix", "abcdefghijklmnopq", "not a valid prefix"),
+            ("colour", "blue", "colour"),
+        ] {
+            v.kw(["config", "set", name, value])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(fragment));
+        }
+        assert_eq!(v.dump(), before);
+    }
 }

@@ -95,27 +95,6 @@ fn a_key_that_expires_while_a_rotation_waits_for_the_lock_is_not_revived() {
     assert!(web[0]["rotated_to"].is_null());
 }
 
-/// Finding 1: event times never go backwards along the chain, whatever a
-/// writer's clock says.
-#[test]
-fn event_times_never_go_backwards() {
-    let v = TestVault::new();
-    v.kw_at("2026-11-24T12:00:00Z", ["create", "--name", "later"])
-        .assert()
-        .success();
-    v.kw_at("2026-11-23T12:00:00Z", ["create", "--name", "earlier"])
-        .assert()
-        .success();
-    let events = v.json(["log"]);
-    let times: Vec<&str> = events
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["at"].as_str().expect("at"))
-        .collect();
-    assert_eq!(times, ["2026-11-24T12:00:00Z", "2026-11-24T12:00:00Z"]);
-}
-
 /// Finding 2: SQLite's locks are per path, so a vault with a second hard
 /// link is refused by every command, by either name, and left unchanged.
 #[test]
@@ -273,55 +252,6 @@ fn a_secret_that_cannot_be_delivered_is_never_a_silent_success() {
     drop(reader);
     let out = v.std(["log"]).stdout(writer).output().expect("run");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-}
-
-/// Finding 5: a secret given where a variable name or a name goes is shown
-/// as its hint, never in full.
-#[test]
-fn a_secret_in_the_wrong_place_is_never_echoed() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    let hint = &secret[secret.len() - 4..];
-    let body = &secret[3..secret.len() - 4];
-    for args in [
-        vec!["verify", "--key-env", secret.as_str()],
-        vec!["create", "--name", secret.as_str()],
-        vec!["--json", "create", "--scope", secret.as_str()],
-        vec!["revoke", "web", "--yes", "--reason", secret.as_str()],
-        vec!["--actor", secret.as_str(), "list"],
-        vec!["list", "--env", secret.as_str()],
-        vec!["show", secret.as_str()],
-    ] {
-        let out = v.kw(&args).output().expect("run");
-        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(!all.contains(body), "{args:?} echoed the secret: {all}");
-        assert!(!out.status.success() || args[0] == "list", "{args:?}");
-        if args[0] == "verify" || args[1] == "--name" {
-            assert!(all.contains(&format!("kw_…{hint}")), "{args:?}: {all}");
-        }
-    }
-    let log = text(&v.kw(["--json", "log"]).output().expect("log").stdout);
-    assert!(!log.contains(body), "the secret reached the log");
-}
-
-/// Finding 6: `extend --expires` only moves an expiry into the future; it
-/// is no way round the default-key rule.
-#[test]
-fn extend_expires_now_or_in_the_past_is_refused() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let before = v.dump();
-    for value in ["now", "0s", "2020-01-01T00:00:00Z"] {
-        let out = v
-            .kw(["extend", "web", "--expires", value])
-            .output()
-            .expect("run");
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
-        assert!(err.contains(&format!("'{value}'")), "{err}");
-    }
-    assert_eq!(v.dump(), before);
-    assert_eq!(v.json(["show", "web"])["status"], "active");
 }
 
 /// Finding 7: verify answers while another process holds the write lock
@@ -534,24 +464,6 @@ fn graces_and_carried_over_lifetimes_are_capped() {
     assert_eq!(expires, "2037-11-24T12:00:00Z");
 }
 
-/// Finding 11: a name can never be taken for an id.
-#[test]
-fn names_may_not_start_with_key_() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let before = v.dump();
-    for args in [
-        &["create", "--name", "key_web"][..],
-        &["rotate", "web", "--grace", "1h", "--name", "key_abcd"],
-    ] {
-        let out = v.kw(args).output().expect("run");
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("key_"), "{err}");
-    }
-    assert_eq!(v.dump(), before);
-}
-
 /// Finding 12: two jobs that resolved `web` to the same key before either
 /// held the lock: one rotates it, the other is refused naming the successor,
 /// instead of rotating the successor and putting the first job's fresh
@@ -653,116 +565,6 @@ fn corrupt_stored_values_are_errors_naming_the_row() {
     }
 }
 
-/// Finding 14: `--json` makes parse errors JSON only where it is the flag.
-#[test]
-fn json_parse_errors_only_when_json_is_the_flag() {
-    let v = TestVault::new();
-    let out = v.kw(["create", "--name", "--json"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(!text(&out.stderr).starts_with('{'), "{}", text(&out.stderr));
-    let out = v.kw(["--json", "create", "--bogus"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("{\"error\""));
-}
-
-/// Finding 18: a refused `--expires` quotes the value that was given.
-#[test]
-fn a_refused_expiry_quotes_the_value_given() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let out = v
-        .kw(["rotate", "web", "--grace", "1h", "--expires", "0s"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--expires '0s'"),
-        "{}",
-        text(&out.stderr)
-    );
-}
-
-/// The race of the "done when": 8 processes × 20 rotations of
-/// `web` by name. Each succeeds or is refused naming the successor; one
-/// active `web` remains; every secret handed out is the live key's or in
-/// grace because a later successful rotation replaced it; the chain holds.
-#[test]
-fn eight_jobs_rotating_one_name_hand_out_no_orphaned_secret() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let results: Vec<(Option<i32>, Vec<u8>, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                s.spawn(|| {
-                    (0..20)
-                        .map(|_| {
-                            let out = v
-                                .kw(["--json", "rotate", "web", "--grace", "1h"])
-                                .output()
-                                .expect("run");
-                            (out.status.code(), out.stdout, text(&out.stderr))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("thread"))
-            .collect()
-    });
-    let mut delivered = Vec::new();
-    for (code, stdout, err) in &results {
-        match code {
-            Some(0) => {
-                let doc: serde_json::Value = serde_json::from_slice(stdout).expect("json");
-                delivered.push((
-                    doc["key"]["id"].as_str().expect("id").to_string(),
-                    doc["secret"].as_str().expect("secret").to_string(),
-                ));
-            }
-            Some(4) => assert!(
-                err.contains("already rotated: its successor is key_"),
-                "{err}"
-            ),
-            other => panic!("exit {other:?}: {err}"),
-        }
-        assert!(!err.to_lowercase().contains("locked"), "{err}");
-    }
-    assert!(!delivered.is_empty());
-    let keys = v.json(["list", "--all"]);
-    let keys = keys.as_array().expect("array");
-    let active: Vec<_> = keys.iter().filter(|k| k["status"] == "active").collect();
-    assert_eq!(active.len(), 1, "exactly one active web");
-    let delivered_ids: Vec<&str> = delivered.iter().map(|(id, _)| id.as_str()).collect();
-    for (id, secret) in &delivered {
-        let key = keys
-            .iter()
-            .find(|k| k["id"] == id.as_str())
-            .expect("stored");
-        match key["status"].as_str() {
-            Some("active") => {}
-            Some("grace") => {
-                let next = key["rotated_to"].as_str().expect("successor");
-                assert!(
-                    delivered_ids.contains(&next),
-                    "{id} went into grace for {next}, which no job was given"
-                );
-            }
-            other => panic!("{id} is {other:?}"),
-        }
-        let (code, verdict) = v.verify(secret, &[]);
-        assert_eq!(code, Some(0), "{verdict}");
-        assert_eq!(verdict["key"]["id"], key["id"], "the secret is that key's");
-    }
-    assert_eq!(
-        delivered.len() + 1,
-        keys.len(),
-        "one key per success, plus the first"
-    );
-    v.kw(["log", "--verify"]).assert().success();
-}
-
 /// Runs keyward as an unprivileged user (nobody, through setpriv, when the
 /// tests run as root: root ignores file modes), with `stdin`.
 fn as_nobody(v: &TestVault, args: &[&str], stdin: &str) -> Output {
@@ -818,46 +620,6 @@ fn reading_a_read_only_file_leaves_nothing_behind_that_blocks_later_writes() {
     assert!(write.status.success(), "{}", text(&write.stderr));
 }
 
-/// Found by the hostile tester: clap's own errors quoted a secret given in
-/// the wrong place, and values of any length.
-#[test]
-fn parse_errors_mask_secrets_and_cut_long_values() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    let body = &secret[3..secret.len() - 4];
-    let long = "y".repeat(300);
-    for args in [
-        vec!["show", "web", secret.as_str()],
-        vec!["log", "--limit", secret.as_str()],
-        vec!["log", "--before", secret.as_str()],
-        vec!["config", "set", secret.as_str(), "3"],
-        vec!["--json", "list", secret.as_str()],
-        vec![secret.as_str()],
-        vec!["log", "--before", long.as_str()],
-    ] {
-        let out = v.kw(&args).output().expect("run");
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(!err.contains(body), "{args:?} echoed the secret: {err}");
-        assert!(!err.contains(&"y".repeat(65)), "{args:?}: {err}");
-    }
-}
-
-/// Found by the hostile tester: reasons follow the same 64-character rule.
-#[test]
-fn a_reason_longer_than_64_characters_is_refused() {
-    let v = TestVault::new();
-    v.create(&["--name", "main"]);
-    v.create(&["--name", "partner"]);
-    let before = v.dump();
-    let out = v
-        .kw(["revoke", "partner", "--yes", "--reason", &"x".repeat(65)])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert_eq!(v.dump(), before);
-}
-
 /// Found by the hostile tester: the advice after a lost default-key secret
 /// was to revoke it, which the default-key rule refuses.
 #[test]
@@ -876,24 +638,6 @@ fn a_lost_default_key_secret_says_to_rotate_it() {
     assert!(
         err.contains("--grace now") && !err.contains("keyward revoke"),
         "{err}"
-    );
-}
-
-/// Found by the hostile tester: a malformed secret was answered as invalid
-/// without opening the vault, so a wrong --vault went unnoticed.
-#[test]
-fn verify_of_a_malformed_secret_still_needs_a_vault() {
-    let v = TestVault::new();
-    for input in ["kw_x\n", "\u{ff}\n"] {
-        let out = v.kw(["verify"]).write_stdin(input).output().expect("run");
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("no vault at"));
-    }
-    v.create(&["--name", "web"]);
-    let (code, verdict) = v.verify("kw_x", &[]);
-    assert_eq!(
-        (code, &verdict["code"]),
-        (Some(5), &"API_KEY_INVALID".into())
     );
 }
 
@@ -927,5 +671,243 @@ fn a_verdict_and_its_key_come_from_one_read() {
         assert_eq!(doc["key"]["status"], "active", "{doc}");
     } else {
         assert_eq!(doc["code"], "API_KEY_REVOKED", "{doc}");
+    }
+}
+
+crate::on_both_engines! {
+    /// Finding 1: event times never go backwards along the chain, whatever a
+    /// writer's clock says.
+    fn event_times_never_go_backwards(v: &TestVault) {
+        v.kw_at("2026-11-24T12:00:00Z", ["create", "--name", "later"])
+            .assert()
+            .success();
+        v.kw_at("2026-11-23T12:00:00Z", ["create", "--name", "earlier"])
+            .assert()
+            .success();
+        let events = v.json(["log"]);
+        let times: Vec<&str> = events
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|e| e["at"].as_str().expect("at"))
+            .collect();
+        assert_eq!(times, ["2026-11-24T12:00:00Z", "2026-11-24T12:00:00Z"]);
+    }
+
+    /// Finding 5: a secret given where a variable name or a name goes is shown
+    /// as its hint, never in full.
+    fn a_secret_in_the_wrong_place_is_never_echoed(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        let hint = &secret[secret.len() - 4..];
+        let body = &secret[3..secret.len() - 4];
+        for args in [
+            vec!["verify", "--key-env", secret.as_str()],
+            vec!["create", "--name", secret.as_str()],
+            vec!["--json", "create", "--scope", secret.as_str()],
+            vec!["revoke", "web", "--yes", "--reason", secret.as_str()],
+            vec!["--actor", secret.as_str(), "list"],
+            vec!["list", "--env", secret.as_str()],
+            vec!["show", secret.as_str()],
+        ] {
+            let out = v.kw(&args).output().expect("run");
+            let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert!(!all.contains(body), "{args:?} echoed the secret: {all}");
+            assert!(!out.status.success() || args[0] == "list", "{args:?}");
+            if args[0] == "verify" || args[1] == "--name" {
+                assert!(all.contains(&format!("kw_…{hint}")), "{args:?}: {all}");
+            }
+        }
+        let log = text(&v.kw(["--json", "log"]).output().expect("log").stdout);
+        assert!(!log.contains(body), "the secret reached the log");
+    }
+
+    /// Finding 6: `extend --expires` only moves an expiry into the future; it
+    /// is no way round the default-key rule.
+    fn extend_expires_now_or_in_the_past_is_refused(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        for value in ["now", "0s", "2020-01-01T00:00:00Z"] {
+            let out = v
+                .kw(["extend", "web", "--expires", value])
+                .output()
+                .expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+            assert!(err.contains(&format!("'{value}'")), "{err}");
+        }
+        assert_eq!(v.dump(), before);
+        assert_eq!(v.json(["show", "web"])["status"], "active");
+    }
+
+    /// Finding 11: a name can never be taken for an id.
+    fn names_may_not_start_with_key_(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        for args in [
+            &["create", "--name", "key_web"][..],
+            &["rotate", "web", "--grace", "1h", "--name", "key_abcd"],
+        ] {
+            let out = v.kw(args).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("key_"), "{err}");
+        }
+        assert_eq!(v.dump(), before);
+    }
+
+    /// Finding 14: `--json` makes parse errors JSON only where it is the flag.
+    fn json_parse_errors_only_when_json_is_the_flag(v: &TestVault) {
+        let out = v.kw(["create", "--name", "--json"]).output().expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!text(&out.stderr).starts_with('{'), "{}", text(&out.stderr));
+        let out = v.kw(["--json", "create", "--bogus"]).output().expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).starts_with("{\"error\""));
+    }
+
+    /// Finding 18: a refused `--expires` quotes the value that was given.
+    fn a_refused_expiry_quotes_the_value_given(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let out = v
+            .kw(["rotate", "web", "--grace", "1h", "--expires", "0s"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("--expires '0s'"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    /// The race of the "done when": 8 processes × 20 rotations of
+    /// `web` by name. Each succeeds or is refused naming the successor; one
+    /// active `web` remains; every secret handed out is the live key's or in
+    /// grace because a later successful rotation replaced it; the chain holds.
+    fn eight_jobs_rotating_one_name_hand_out_no_orphaned_secret(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let results: Vec<(Option<i32>, Vec<u8>, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..20)
+                            .map(|_| {
+                                let out = v
+                                    .kw(["--json", "rotate", "web", "--grace", "1h"])
+                                    .output()
+                                    .expect("run");
+                                (out.status.code(), out.stdout, text(&out.stderr))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let mut delivered = Vec::new();
+        for (code, stdout, err) in &results {
+            match code {
+                Some(0) => {
+                    let doc: serde_json::Value = serde_json::from_slice(stdout).expect("json");
+                    delivered.push((
+                        doc["key"]["id"].as_str().expect("id").to_string(),
+                        doc["secret"].as_str().expect("secret").to_string(),
+                    ));
+                }
+                Some(4) => assert!(
+                    err.contains("already rotated: its successor is key_"),
+                    "{err}"
+                ),
+                other => panic!("exit {other:?}: {err}"),
+            }
+            assert!(!err.to_lowercase().contains("locked"), "{err}");
+        }
+        assert!(!delivered.is_empty());
+        let keys = v.json(["list", "--all"]);
+        let keys = keys.as_array().expect("array");
+        let active: Vec<_> = keys.iter().filter(|k| k["status"] == "active").collect();
+        assert_eq!(active.len(), 1, "exactly one active web");
+        let delivered_ids: Vec<&str> = delivered.iter().map(|(id, _)| id.as_str()).collect();
+        for (id, secret) in &delivered {
+            let key = keys
+                .iter()
+                .find(|k| k["id"] == id.as_str())
+                .expect("stored");
+            match key["status"].as_str() {
+                Some("active") => {}
+                Some("grace") => {
+                    let next = key["rotated_to"].as_str().expect("successor");
+                    assert!(
+                        delivered_ids.contains(&next),
+                        "{id} went into grace for {next}, which no job was given"
+                    );
+                }
+                other => panic!("{id} is {other:?}"),
+            }
+            let (code, verdict) = v.verify(secret, &[]);
+            assert_eq!(code, Some(0), "{verdict}");
+            assert_eq!(verdict["key"]["id"], key["id"], "the secret is that key's");
+        }
+        assert_eq!(
+            delivered.len() + 1,
+            keys.len(),
+            "one key per success, plus the first"
+        );
+        v.kw(["log", "--verify"]).assert().success();
+    }
+
+    /// Found by the hostile tester: clap's own errors quoted a secret given in
+    /// the wrong place, and values of any length.
+    fn parse_errors_mask_secrets_and_cut_long_values(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        let body = &secret[3..secret.len() - 4];
+        let long = "y".repeat(300);
+        for args in [
+            vec!["show", "web", secret.as_str()],
+            vec!["log", "--limit", secret.as_str()],
+            vec!["log", "--before", secret.as_str()],
+            vec!["config", "set", secret.as_str(), "3"],
+            vec!["--json", "list", secret.as_str()],
+            vec![secret.as_str()],
+            vec!["log", "--before", long.as_str()],
+        ] {
+            let out = v.kw(&args).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(!err.contains(body), "{args:?} echoed the secret: {err}");
+            assert!(!err.contains(&"y".repeat(65)), "{args:?}: {err}");
+        }
+    }
+
+    /// Found by the hostile tester: reasons follow the same 64-character rule.
+    fn a_reason_longer_than_64_characters_is_refused(v: &TestVault) {
+        v.create(&["--name", "main"]);
+        v.create(&["--name", "partner"]);
+        let before = v.dump();
+        let out = v
+            .kw(["revoke", "partner", "--yes", "--reason", &"x".repeat(65)])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert_eq!(v.dump(), before);
+    }
+
+    /// Found by the hostile tester: a malformed secret was answered as invalid
+    /// without opening the vault, so a wrong --vault went unnoticed.
+    fn verify_of_a_malformed_secret_still_needs_a_vault(v: &TestVault) {
+        for input in ["kw_x\n", "\u{ff}\n"] {
+            let out = v.kw(["verify"]).write_stdin(input).output().expect("run");
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+            assert!(text(&out.stderr).contains("no vault at"));
+        }
+        v.create(&["--name", "web"]);
+        let (code, verdict) = v.verify("kw_x", &[]);
+        assert_eq!(
+            (code, &verdict["code"]),
+            (Some(5), &"API_KEY_INVALID".into())
+        );
     }
 }

@@ -3,63 +3,6 @@ use predicates::prelude::*;
 use crate::common::*;
 
 #[test]
-fn list_shows_live_keys_as_a_table() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web", "--expires", "1d"]);
-    v.create(&["--name", "gone", "--expires", "1h"]);
-    let a = v.kw_at("2026-11-23T14:00:00Z", ["list"]).assert().success();
-    let out = stdout(&a);
-    for column in [
-        "ID",
-        "NAME",
-        "ENV",
-        "STATUS",
-        "KEY",
-        "CREATED",
-        "EXPIRES",
-        "LAST USED",
-    ] {
-        assert!(out.contains(column), "{column} missing:\n{out}");
-    }
-    assert!(out.contains("web") && out.contains("active"), "{out}");
-    assert!(
-        out.contains(&format!("kw_…{}", &secret[secret.len() - 4..])),
-        "{out}"
-    );
-    assert!(
-        out.contains("2h ago") && out.contains("in 22h"),
-        "relative times:\n{out}"
-    );
-    assert!(!out.contains("gone"), "expired keys need --all:\n{out}");
-    assert!(
-        !out.contains('\x1b'),
-        "no ANSI codes when stdout is not a terminal"
-    );
-    let all = stdout(
-        &v.kw_at("2026-11-23T14:00:00Z", ["list", "--all"])
-            .assert()
-            .success(),
-    );
-    assert!(all.contains("gone") && all.contains("expired"), "{all}");
-}
-
-#[test]
-fn list_filters_by_environment() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    v.create(&["--name", "api", "--env", "prod"]);
-    let prod = v.json(["list", "--env", "prod"]);
-    let names: Vec<_> = prod
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|k| k["name"].clone())
-        .collect();
-    assert_eq!(names, ["api"]);
-    assert_eq!(v.json(["list"]).as_array().map(Vec::len), Some(2));
-}
-
-#[test]
 fn list_json_is_an_array_of_keys_with_the_spec_fields() {
     let v = TestVault::new();
     v.create(&["--name", "web"]);
@@ -73,65 +16,6 @@ fn list_json_is_an_array_of_keys_with_the_spec_fields() {
         .assert()
         .success();
     assert_eq!(empty.json(["list"]), serde_json::json!([]));
-}
-
-#[test]
-fn show_finds_a_key_by_id_id_prefix_or_name() {
-    let v = TestVault::new();
-    let (key, _) = v.create_json(&["--name", "web", "--env", "prod"]);
-    let id = key["id"].as_str().expect("id");
-    for arg in [id, &id[..8], &id[..12]] {
-        assert_eq!(v.json(["show", arg])["id"], id, "{arg}");
-    }
-    assert_eq!(v.json(["show", "web", "--env", "prod"])["id"], id);
-    v.kw(["show", "web"])
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("no key matches 'web'"));
-}
-
-#[test]
-fn show_prints_every_field_and_recent_events() {
-    let v = TestVault::new();
-    v.create(&["--name", "web", "--scope", "read"]);
-    let out = stdout(&v.kw(["show", "web"]).assert().success());
-    for field in [
-        "id",
-        "name",
-        "env",
-        "status",
-        "key",
-        "default",
-        "scopes",
-        "created",
-        "expires",
-        "last used",
-        "rotated from",
-        "rotated to",
-        "Recent events",
-        "created",
-    ] {
-        assert!(out.contains(field), "{field} missing:\n{out}");
-    }
-    assert!(out.contains(NOW), "exact UTC time in show:\n{out}");
-    let doc = v.json(["show", "web"]);
-    let mut expected = key_fields();
-    expected.push("events".into());
-    expected.sort();
-    assert_eq!(fields(&doc), expected);
-    let event = &doc["events"][0];
-    assert_eq!(
-        fields(event),
-        [
-            "actor",
-            "at",
-            "details",
-            "event",
-            "id",
-            "key_id",
-            "related_key_id"
-        ]
-    );
 }
 
 #[test]
@@ -158,17 +42,6 @@ fn an_ambiguous_key_is_exit_3_listing_the_candidates() {
     );
 }
 
-#[test]
-fn a_too_short_id_prefix_says_how_long_it_must_be() {
-    let v = TestVault::new();
-    let (a, _) = v.create_json(&["--name", "a"]);
-    let id = a["id"].as_str().expect("id");
-    v.kw(["show", &id[..7]])
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("at least 4 characters"));
-}
-
 fn names(doc: &serde_json::Value) -> Vec<String> {
     let mut n: Vec<String> = doc
         .as_array()
@@ -180,83 +53,196 @@ fn names(doc: &serde_json::Value) -> Vec<String> {
     n
 }
 
-#[test]
-fn expiring_within_finds_expiries_and_grace_ends_coming_up() {
-    let v = TestVault::new();
-    v.kw(["config", "set", "max-keys", "10"]).assert().success();
-    v.create(&["--name", "soon", "--expires", "3d"]);
-    v.create(&["--name", "later", "--expires", "30d"]);
-    v.create(&["--name", "forever"]);
-    v.create(&["--name", "prod-soon", "--env", "prod", "--expires", "2d"]);
-    v.create(&["--name", "gone", "--expires", "1h"]);
-    v.kw(["rotate", "forever", "--grace", "24h"])
-        .assert()
-        .success();
-    let at = "2026-11-23T13:00:00Z"; // 'gone' has just expired
-    let doc = json(
-        &v.kw_at(at, ["--json", "list", "--expiring-within", "7d"])
+crate::on_both_engines! {
+    fn list_shows_live_keys_as_a_table(v: &TestVault) {
+        let secret = v.create(&["--name", "web", "--expires", "1d"]);
+        v.create(&["--name", "gone", "--expires", "1h"]);
+        let a = v.kw_at("2026-11-23T14:00:00Z", ["list"]).assert().success();
+        let out = stdout(&a);
+        for column in [
+            "ID",
+            "NAME",
+            "ENV",
+            "STATUS",
+            "KEY",
+            "CREATED",
+            "EXPIRES",
+            "LAST USED",
+        ] {
+            assert!(out.contains(column), "{column} missing:\n{out}");
+        }
+        assert!(out.contains("web") && out.contains("active"), "{out}");
+        assert!(
+            out.contains(&format!("kw_…{}", &secret[secret.len() - 4..])),
+            "{out}"
+        );
+        assert!(
+            out.contains("2h ago") && out.contains("in 22h"),
+            "relative times:\n{out}"
+        );
+        assert!(!out.contains("gone"), "expired keys need --all:\n{out}");
+        assert!(
+            !out.contains('\x1b'),
+            "no ANSI codes when stdout is not a terminal"
+        );
+        let all = stdout(
+            &v.kw_at("2026-11-23T14:00:00Z", ["list", "--all"])
+                .assert()
+                .success(),
+        );
+        assert!(all.contains("gone") && all.contains("expired"), "{all}");
+    }
+
+    fn list_filters_by_environment(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        v.create(&["--name", "api", "--env", "prod"]);
+        let prod = v.json(["list", "--env", "prod"]);
+        let names: Vec<_> = prod
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|k| k["name"].clone())
+            .collect();
+        assert_eq!(names, ["api"]);
+        assert_eq!(v.json(["list"]).as_array().map(Vec::len), Some(2));
+    }
+
+    fn show_finds_a_key_by_id_id_prefix_or_name(v: &TestVault) {
+        let (key, _) = v.create_json(&["--name", "web", "--env", "prod"]);
+        let id = key["id"].as_str().expect("id");
+        for arg in [id, &id[..8], &id[..12]] {
+            assert_eq!(v.json(["show", arg])["id"], id, "{arg}");
+        }
+        assert_eq!(v.json(["show", "web", "--env", "prod"])["id"], id);
+        v.kw(["show", "web"])
             .assert()
-            .success(),
-    );
-    assert_eq!(
-        names(&doc),
-        ["forever", "prod-soon", "soon"],
-        "the old 'forever' is in grace"
-    );
-    let doc = json(
-        &v.kw_at(
-            at,
+            .code(3)
+            .stderr(predicate::str::contains("no key matches 'web'"));
+    }
+
+    fn show_prints_every_field_and_recent_events(v: &TestVault) {
+        v.create(&["--name", "web", "--scope", "read"]);
+        let out = stdout(&v.kw(["show", "web"]).assert().success());
+        for field in [
+            "id",
+            "name",
+            "env",
+            "status",
+            "key",
+            "default",
+            "scopes",
+            "created",
+            "expires",
+            "last used",
+            "rotated from",
+            "rotated to",
+            "Recent events",
+            "created",
+        ] {
+            assert!(out.contains(field), "{field} missing:\n{out}");
+        }
+        assert!(out.contains(NOW), "exact UTC time in show:\n{out}");
+        let doc = v.json(["show", "web"]);
+        let mut expected = key_fields();
+        expected.push("events".into());
+        expected.sort();
+        assert_eq!(fields(&doc), expected);
+        let event = &doc["events"][0];
+        assert_eq!(
+            fields(event),
             [
-                "--json",
-                "list",
-                "--expiring-within",
-                "7d",
-                "--env",
-                "default",
-            ],
-        )
-        .assert()
-        .success(),
-    );
-    assert_eq!(names(&doc), ["forever", "soon"]);
-    let out = stdout(
-        &v.kw_at(at, ["list", "--expiring-within", "7d"])
+                "actor",
+                "at",
+                "details",
+                "event",
+                "id",
+                "key_id",
+                "related_key_id"
+            ]
+        );
+    }
+
+    fn a_too_short_id_prefix_says_how_long_it_must_be(v: &TestVault) {
+        let (a, _) = v.create_json(&["--name", "a"]);
+        let id = a["id"].as_str().expect("id");
+        v.kw(["show", &id[..7]])
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("at least 4 characters"));
+    }
+
+    fn expiring_within_finds_expiries_and_grace_ends_coming_up(v: &TestVault) {
+        v.kw(["config", "set", "max-keys", "10"]).assert().success();
+        v.create(&["--name", "soon", "--expires", "3d"]);
+        v.create(&["--name", "later", "--expires", "30d"]);
+        v.create(&["--name", "forever"]);
+        v.create(&["--name", "prod-soon", "--env", "prod", "--expires", "2d"]);
+        v.create(&["--name", "gone", "--expires", "1h"]);
+        v.kw(["rotate", "forever", "--grace", "24h"])
+            .assert()
+            .success();
+        let at = "2026-11-23T13:00:00Z"; // 'gone' has just expired
+        let doc = json(
+            &v.kw_at(at, ["--json", "list", "--expiring-within", "7d"])
+                .assert()
+                .success(),
+        );
+        assert_eq!(
+            names(&doc),
+            ["forever", "prod-soon", "soon"],
+            "the old 'forever' is in grace"
+        );
+        let doc = json(
+            &v.kw_at(
+                at,
+                [
+                    "--json",
+                    "list",
+                    "--expiring-within",
+                    "7d",
+                    "--env",
+                    "default",
+                ],
+            )
             .assert()
             .success(),
-    );
-    assert!(out.contains("soon") && !out.contains("later"), "{out}");
-}
+        );
+        assert_eq!(names(&doc), ["forever", "soon"]);
+        let out = stdout(
+            &v.kw_at(at, ["list", "--expiring-within", "7d"])
+                .assert()
+                .success(),
+        );
+        assert!(out.contains("soon") && !out.contains("later"), "{out}");
+    }
 
-#[test]
-fn unused_for_finds_keys_not_verified_lately_or_never() {
-    let v = TestVault::new();
-    let used = v.create(&["--name", "used"]);
-    let stale = v.create(&["--name", "stale"]);
-    v.create(&["--name", "never"]);
-    v.kw_at("2026-11-01T00:00:00Z", ["verify"])
-        .write_stdin(stale)
-        .assert()
-        .code(0);
-    v.kw_at("2026-11-22T00:00:00Z", ["verify"])
-        .write_stdin(used)
-        .assert()
-        .code(0);
-    let doc = v.json(["list", "--unused-for", "7d"]);
-    assert_eq!(names(&doc), ["never", "stale"]);
-    let doc = v.json(["list", "--unused-for", "30d"]);
-    assert_eq!(names(&doc), ["never"]);
-}
+    fn unused_for_finds_keys_not_verified_lately_or_never(v: &TestVault) {
+        let used = v.create(&["--name", "used"]);
+        let stale = v.create(&["--name", "stale"]);
+        v.create(&["--name", "never"]);
+        v.kw_at("2026-11-01T00:00:00Z", ["verify"])
+            .write_stdin(stale)
+            .assert()
+            .code(0);
+        v.kw_at("2026-11-22T00:00:00Z", ["verify"])
+            .write_stdin(used)
+            .assert()
+            .code(0);
+        let doc = v.json(["list", "--unused-for", "7d"]);
+        assert_eq!(names(&doc), ["never", "stale"]);
+        let doc = v.json(["list", "--unused-for", "30d"]);
+        assert_eq!(names(&doc), ["never"]);
+    }
 
-#[test]
-fn finders_refuse_bad_durations() {
-    let v = TestVault::new();
-    v.create(&["--name", "a"]);
-    v.kw(["list", "--expiring-within", "soon"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("'soon'"));
-    v.kw(["list", "--unused-for", "-3d"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("'-3d'"));
+    fn finders_refuse_bad_durations(v: &TestVault) {
+        v.create(&["--name", "a"]);
+        v.kw(["list", "--expiring-within", "soon"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("'soon'"));
+        v.kw(["list", "--unused-for", "-3d"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("'-3d'"));
+    }
 }

@@ -13,6 +13,7 @@ mod list_show;
 mod log;
 mod migration;
 mod operator;
+mod postgres;
 mod prompts;
 mod revoke;
 mod rotate;

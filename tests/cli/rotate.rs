@@ -22,283 +22,257 @@ fn rotate(v: &TestVault, args: &[&str]) -> (serde_json::Value, String) {
     (doc, secret)
 }
 
-#[test]
-fn ci_rotation_with_a_24h_grace_keeps_both_keys_working_until_it_ends() {
-    let v = TestVault::new();
-    let (old, old_secret) = v.create_json(&["--name", "svc", "--env", "prod"]);
-    let old_id = old["id"].as_str().expect("id");
-    let out = v
-        .kw(["rotate", "svc", "--env", "prod", "--grace", "24h"])
-        .assert()
-        .success();
-    let new_secret = stdout(&out).trim().to_string();
-    assert_eq!(stdout(&out).lines().count(), 1, "only the secret on stdout");
-    assert!(stderr(&out).contains("will not be shown again"));
+crate::on_both_engines! {
+    fn ci_rotation_with_a_24h_grace_keeps_both_keys_working_until_it_ends(v: &TestVault) {
+        let (old, old_secret) = v.create_json(&["--name", "svc", "--env", "prod"]);
+        let old_id = old["id"].as_str().expect("id");
+        let out = v
+            .kw(["rotate", "svc", "--env", "prod", "--grace", "24h"])
+            .assert()
+            .success();
+        let new_secret = stdout(&out).trim().to_string();
+        assert_eq!(stdout(&out).lines().count(), 1, "only the secret on stdout");
+        assert!(stderr(&out).contains("will not be shown again"));
 
-    assert_eq!(code_at(&v, NOW, &new_secret), "VALID");
-    assert_eq!(code_at(&v, NOW, &old_secret), "VALID");
-    let shown = v.json(["show", old_id]);
-    assert_eq!(shown["status"], "grace");
-    assert_eq!(shown["expires_at"], GRACE_END);
+        assert_eq!(code_at(v, NOW, &new_secret), "VALID");
+        assert_eq!(code_at(v, NOW, &old_secret), "VALID");
+        let shown = v.json(["show", old_id]);
+        assert_eq!(shown["status"], "grace");
+        assert_eq!(shown["expires_at"], GRACE_END);
 
-    // The operator watches the old key's last use while traffic moves.
-    assert_eq!(code_at(&v, PLUS_1H, &old_secret), "VALID");
-    assert_eq!(v.json(["show", old_id])["last_used_at"], PLUS_1H);
+        // The operator watches the old key's last use while traffic moves.
+        assert_eq!(code_at(v, PLUS_1H, &old_secret), "VALID");
+        assert_eq!(v.json(["show", old_id])["last_used_at"], PLUS_1H);
 
-    assert_eq!(code_at(&v, GRACE_END_MINUS_1S, &old_secret), "VALID");
-    assert_eq!(code_at(&v, GRACE_END, &old_secret), "API_KEY_EXPIRED");
-    assert_eq!(code_at(&v, GRACE_END, &new_secret), "VALID");
-}
-
-#[test]
-fn extend_grace_now_ends_the_old_key_early() {
-    let v = TestVault::new();
-    let old_secret = v.create(&["--name", "svc"]);
-    let (doc, _) = rotate(&v, &["svc", "--grace", "24h"]);
-    let old_id = doc["previous"]["id"].as_str().expect("id");
-    v.kw(["extend", old_id, "--grace", "now"])
-        .assert()
-        .success();
-    assert_eq!(code_at(&v, NOW, &old_secret), "API_KEY_EXPIRED");
-    assert_eq!(v.json(["show", old_id])["status"], "expired");
-}
-
-#[test]
-fn extend_grace_lengthens_it_for_a_partner() {
-    let v = TestVault::new();
-    let old_secret = v.create(&["--name", "svc"]);
-    let (doc, _) = rotate(&v, &["svc", "--grace", "24h"]);
-    let old_id = doc["previous"]["id"].as_str().expect("id");
-    let updated = v.json(["extend", old_id, "--grace", "3d"]);
-    assert_eq!(updated["expires_at"], "2026-11-26T12:00:00Z");
-    assert_eq!(updated["status"], "grace");
-    assert_eq!(code_at(&v, PLUS_2D, &old_secret), "VALID");
-}
-
-#[test]
-fn rotate_with_grace_now_invalidates_the_old_key_at_once() {
-    let v = TestVault::new();
-    let old_secret = v.create(&["--name", "svc"]);
-    let (doc, new_secret) = rotate(&v, &["svc", "--grace", "now"]);
-    assert_eq!(doc["previous"]["status"], "expired");
-    assert_eq!(code_at(&v, NOW, &old_secret), "API_KEY_EXPIRED");
-    assert_eq!(code_at(&v, NOW, &new_secret), "VALID");
-}
-
-#[test]
-fn the_successor_inherits_env_name_prefix_scopes_and_default() {
-    let v = TestVault::new();
-    let (old, _) = v.create_json(&[
-        "--name", "svc", "--env", "prod", "--prefix", "sk_live", "--scope", "read", "--scope",
-        "deploy",
-    ]);
-    let (doc, secret) = rotate(&v, &["svc", "--env", "prod", "--grace", "1h"]);
-    assert_eq!(fields(&doc), ["key", "previous", "secret"]);
-    assert_eq!(fields(&doc["key"]), key_fields());
-    assert_eq!(fields(&doc["previous"]), key_fields());
-    let new = &doc["key"];
-    for field in ["env", "name", "prefix", "scopes"] {
-        assert_eq!(new[field], old[field], "{field}");
+        assert_eq!(code_at(v, GRACE_END_MINUS_1S, &old_secret), "VALID");
+        assert_eq!(code_at(v, GRACE_END, &old_secret), "API_KEY_EXPIRED");
+        assert_eq!(code_at(v, GRACE_END, &new_secret), "VALID");
     }
-    assert!(secret.starts_with("sk_live_"));
-    assert_eq!(new["default"], true);
-    assert_eq!(
-        doc["previous"]["default"], false,
-        "the successor becomes the default"
-    );
-    assert_eq!(new["rotated_from"], old["id"]);
-    assert_eq!(doc["previous"]["rotated_to"], new["id"]);
-    assert_eq!(new["status"], "active");
-    let shown = v.json(["show", old["id"].as_str().expect("id")]);
-    assert_eq!(shown["rotated_to"], new["id"], "show gives the lineage");
-}
 
-#[test]
-fn the_successor_expiry_is_the_flag_else_the_old_lifetime_else_none() {
-    let v = TestVault::new();
-    v.create(&["--name", "a", "--expires", "30d"]);
-    v.create(&["--name", "b"]);
-    let later = "2026-12-01T12:00:00Z";
-    let a = json(
-        &v.kw_at(later, ["--json", "rotate", "a", "--grace", "1h"])
+    fn extend_grace_now_ends_the_old_key_early(v: &TestVault) {
+        let old_secret = v.create(&["--name", "svc"]);
+        let (doc, _) = rotate(v, &["svc", "--grace", "24h"]);
+        let old_id = doc["previous"]["id"].as_str().expect("id");
+        v.kw(["extend", old_id, "--grace", "now"])
+            .assert()
+            .success();
+        assert_eq!(code_at(v, NOW, &old_secret), "API_KEY_EXPIRED");
+        assert_eq!(v.json(["show", old_id])["status"], "expired");
+    }
+
+    fn extend_grace_lengthens_it_for_a_partner(v: &TestVault) {
+        let old_secret = v.create(&["--name", "svc"]);
+        let (doc, _) = rotate(v, &["svc", "--grace", "24h"]);
+        let old_id = doc["previous"]["id"].as_str().expect("id");
+        let updated = v.json(["extend", old_id, "--grace", "3d"]);
+        assert_eq!(updated["expires_at"], "2026-11-26T12:00:00Z");
+        assert_eq!(updated["status"], "grace");
+        assert_eq!(code_at(v, PLUS_2D, &old_secret), "VALID");
+    }
+
+    fn rotate_with_grace_now_invalidates_the_old_key_at_once(v: &TestVault) {
+        let old_secret = v.create(&["--name", "svc"]);
+        let (doc, new_secret) = rotate(v, &["svc", "--grace", "now"]);
+        assert_eq!(doc["previous"]["status"], "expired");
+        assert_eq!(code_at(v, NOW, &old_secret), "API_KEY_EXPIRED");
+        assert_eq!(code_at(v, NOW, &new_secret), "VALID");
+    }
+
+    fn the_successor_inherits_env_name_prefix_scopes_and_default(v: &TestVault) {
+        let (old, _) = v.create_json(&[
+            "--name", "svc", "--env", "prod", "--prefix", "sk_live", "--scope", "read", "--scope",
+            "deploy",
+        ]);
+        let (doc, secret) = rotate(v, &["svc", "--env", "prod", "--grace", "1h"]);
+        assert_eq!(fields(&doc), ["key", "previous", "secret"]);
+        assert_eq!(fields(&doc["key"]), key_fields());
+        assert_eq!(fields(&doc["previous"]), key_fields());
+        let new = &doc["key"];
+        for field in ["env", "name", "prefix", "scopes"] {
+            assert_eq!(new[field], old[field], "{field}");
+        }
+        assert!(secret.starts_with("sk_live_"));
+        assert_eq!(new["default"], true);
+        assert_eq!(
+            doc["previous"]["default"], false,
+            "the successor becomes the default"
+        );
+        assert_eq!(new["rotated_from"], old["id"]);
+        assert_eq!(doc["previous"]["rotated_to"], new["id"]);
+        assert_eq!(new["status"], "active");
+        let shown = v.json(["show", old["id"].as_str().expect("id")]);
+        assert_eq!(shown["rotated_to"], new["id"], "show gives the lineage");
+    }
+
+    fn the_successor_expiry_is_the_flag_else_the_old_lifetime_else_none(v: &TestVault) {
+        v.create(&["--name", "a", "--expires", "30d"]);
+        v.create(&["--name", "b"]);
+        let later = "2026-12-01T12:00:00Z";
+        let a = json(
+            &v.kw_at(later, ["--json", "rotate", "a", "--grace", "1h"])
+                .assert()
+                .success(),
+        );
+        assert_eq!(
+            a["key"]["expires_at"], "2026-12-31T12:00:00Z",
+            "30 days again from the rotation"
+        );
+        let b = json(
+            &v.kw_at(later, ["--json", "rotate", "b", "--grace", "1h"])
+                .assert()
+                .success(),
+        );
+        assert!(b["key"]["expires_at"].is_null());
+        let c = json(
+            &v.kw_at(
+                later,
+                ["--json", "rotate", "b", "--grace", "1h", "--expires", "7d"],
+            )
             .assert()
             .success(),
-    );
-    assert_eq!(
-        a["key"]["expires_at"], "2026-12-31T12:00:00Z",
-        "30 days again from the rotation"
-    );
-    let b = json(
-        &v.kw_at(later, ["--json", "rotate", "b", "--grace", "1h"])
+        );
+        assert_eq!(c["key"]["expires_at"], "2026-12-08T12:00:00Z");
+        let d = json(
+            &v.kw_at(
+                later,
+                [
+                    "--json",
+                    "rotate",
+                    "a",
+                    "--grace",
+                    "1h",
+                    "--expires",
+                    "never",
+                ],
+            )
             .assert()
             .success(),
-    );
-    assert!(b["key"]["expires_at"].is_null());
-    let c = json(
-        &v.kw_at(
-            later,
-            ["--json", "rotate", "b", "--grace", "1h", "--expires", "7d"],
-        )
-        .assert()
-        .success(),
-    );
-    assert_eq!(c["key"]["expires_at"], "2026-12-08T12:00:00Z");
-    let d = json(
-        &v.kw_at(
-            later,
-            [
-                "--json",
-                "rotate",
-                "a",
-                "--grace",
-                "1h",
-                "--expires",
-                "never",
-            ],
-        )
-        .assert()
-        .success(),
-    );
-    assert!(d["key"]["expires_at"].is_null());
-}
+        );
+        assert!(d["key"]["expires_at"].is_null());
+    }
 
-#[test]
-fn rotate_can_rename_the_successor_but_not_onto_a_taken_name() {
-    let v = TestVault::new();
-    v.create(&["--name", "svc"]);
-    v.create(&["--name", "other"]);
-    let before = v.dump();
-    v.kw(["rotate", "svc", "--grace", "1h", "--name", "other"])
-        .assert()
-        .code(4)
-        .stderr(predicate::str::contains("already named 'other'"));
-    assert_eq!(v.dump(), before);
-    let (doc, _) = rotate(&v, &["svc", "--grace", "1h", "--name", "svc-v2"]);
-    assert_eq!(doc["key"]["name"], "svc-v2");
-}
-
-#[test]
-fn rotating_a_rotated_key_names_its_successor() {
-    let v = TestVault::new();
-    v.create(&["--name", "svc"]);
-    let (doc, _) = rotate(&v, &["svc", "--grace", "1h"]);
-    let (old, new) = (
-        doc["previous"]["id"].as_str().expect("id"),
-        doc["key"]["id"].as_str().expect("id"),
-    );
-    let before = v.dump();
-    v.kw(["rotate", old, "--grace", "1h"])
-        .assert()
-        .code(4)
-        .stderr(predicate::str::contains(format!("its successor is {new}")));
-    assert_eq!(v.dump(), before);
-}
-
-#[test]
-fn expired_and_revoked_keys_are_never_rotated_or_brought_back() {
-    let v = TestVault::new();
-    v.create(&["--name", "default-key"]);
-    let (exp, _) = v.create_json(&["--name", "short", "--expires", "1h"]);
-    let (rev, _) = v.create_json(&["--name", "leak"]);
-    let (exp, rev) = (
-        exp["id"].as_str().expect("id"),
-        rev["id"].as_str().expect("id"),
-    );
-    v.kw(["revoke", rev, "--yes"]).assert().success();
-    let before = v.dump();
-    for args in [
-        vec!["rotate", exp, "--grace", "1h"],
-        vec!["rotate", rev, "--grace", "1h"],
-        vec!["extend", exp, "--grace", "1d"],
-        vec!["extend", rev, "--grace", "1d"],
-        vec!["extend", exp, "--expires", "never"],
-        vec!["extend", rev, "--expires", "never"],
-    ] {
-        v.kw_at(PLUS_2D, &args)
+    fn rotate_can_rename_the_successor_but_not_onto_a_taken_name(v: &TestVault) {
+        v.create(&["--name", "svc"]);
+        v.create(&["--name", "other"]);
+        let before = v.dump();
+        v.kw(["rotate", "svc", "--grace", "1h", "--name", "other"])
             .assert()
             .code(4)
-            .stderr(predicate::str::contains("never brought back"));
+            .stderr(predicate::str::contains("already named 'other'"));
+        assert_eq!(v.dump(), before);
+        let (doc, _) = rotate(v, &["svc", "--grace", "1h", "--name", "svc-v2"]);
+        assert_eq!(doc["key"]["name"], "svc-v2");
     }
-    assert_eq!(v.dump(), before);
-}
 
-#[test]
-fn rotate_without_grace_and_without_a_terminal_is_a_usage_error_listing_the_presets() {
-    let v = TestVault::new();
-    v.create(&["--name", "svc"]);
-    let before = v.dump();
-    v.kw(["rotate", "svc"]).assert().code(2).stdout("").stderr(
-        predicate::str::contains("--grace").and(predicate::str::contains("now, 1h, 24h, 3d, 7d")),
-    );
-    assert_eq!(v.dump(), before);
-}
-
-#[test]
-fn rotation_at_the_limit_is_allowed_and_grace_keys_do_not_count() {
-    let v = TestVault::new();
-    for name in ["a", "b", "c"] {
-        v.create(&["--name", name]);
+    fn rotating_a_rotated_key_names_its_successor(v: &TestVault) {
+        v.create(&["--name", "svc"]);
+        let (doc, _) = rotate(v, &["svc", "--grace", "1h"]);
+        let (old, new) = (
+            doc["previous"]["id"].as_str().expect("id"),
+            doc["key"]["id"].as_str().expect("id"),
+        );
+        let before = v.dump();
+        v.kw(["rotate", old, "--grace", "1h"])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains(format!("its successor is {new}")));
+        assert_eq!(v.dump(), before);
     }
-    v.kw(["create", "--name", "d"]).assert().code(4);
-    rotate(&v, &["a", "--grace", "7d"]);
-    rotate(&v, &["b", "--grace", "7d"]);
-    let live = v.json(["list"]);
-    assert_eq!(
-        live.as_array().map(Vec::len),
-        Some(5),
-        "3 active + 2 in grace"
-    );
-    v.kw(["create", "--name", "d"]).assert().code(4);
-    let c = v.json(["show", "c"]);
-    v.kw(["revoke", c["id"].as_str().expect("id"), "--yes"])
-        .assert()
-        .success();
-    v.kw(["create", "--name", "d"]).assert().success();
-}
 
-#[test]
-fn extend_expires_changes_an_active_keys_expiry() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "svc", "--expires", "1h"]);
-    assert_eq!(
-        v.json(["extend", "svc", "--expires", "30d"])["expires_at"],
-        "2026-12-23T12:00:00Z"
-    );
-    assert!(v.json(["extend", "svc", "--expires", "never"])["expires_at"].is_null());
-    v.kw(["extend", "svc", "--expires", "1h"])
-        .assert()
-        .success();
-    assert_eq!(code_at(&v, PLUS_1H, &secret), "API_KEY_EXPIRED");
-}
+    fn expired_and_revoked_keys_are_never_rotated_or_brought_back(v: &TestVault) {
+        v.create(&["--name", "default-key"]);
+        let (exp, _) = v.create_json(&["--name", "short", "--expires", "1h"]);
+        let (rev, _) = v.create_json(&["--name", "leak"]);
+        let (exp, rev) = (
+            exp["id"].as_str().expect("id"),
+            rev["id"].as_str().expect("id"),
+        );
+        v.kw(["revoke", rev, "--yes"]).assert().success();
+        let before = v.dump();
+        for args in [
+            vec!["rotate", exp, "--grace", "1h"],
+            vec!["rotate", rev, "--grace", "1h"],
+            vec!["extend", exp, "--grace", "1d"],
+            vec!["extend", rev, "--grace", "1d"],
+            vec!["extend", exp, "--expires", "never"],
+            vec!["extend", rev, "--expires", "never"],
+        ] {
+            v.kw_at(PLUS_2D, &args)
+                .assert()
+                .code(4)
+                .stderr(predicate::str::contains("never brought back"));
+        }
+        assert_eq!(v.dump(), before);
+    }
 
-#[test]
-fn extend_grace_on_an_active_key_is_refused_and_points_at_its_predecessor() {
-    let v = TestVault::new();
-    v.create(&["--name", "svc"]);
-    let (doc, _) = rotate(&v, &["svc", "--grace", "1h"]);
-    let old = doc["previous"]["id"].as_str().expect("id");
-    let before = v.dump();
-    v.kw(["extend", "svc", "--grace", "1d"])
-        .assert()
-        .code(4)
-        .stderr(predicate::str::contains("give that id").and(predicate::str::contains(old)));
-    v.kw(["extend", old, "--expires", "30d"])
-        .assert()
-        .code(4)
-        .stderr(predicate::str::contains("--grace"));
-    assert_eq!(v.dump(), before);
-}
+    fn rotate_without_grace_and_without_a_terminal_is_a_usage_error_listing_the_presets(v: &TestVault) {
+        v.create(&["--name", "svc"]);
+        let before = v.dump();
+        v.kw(["rotate", "svc"]).assert().code(2).stdout("").stderr(
+            predicate::str::contains("--grace").and(predicate::str::contains("now, 1h, 24h, 3d, 7d")),
+        );
+        assert_eq!(v.dump(), before);
+    }
 
-#[test]
-fn extend_needs_exactly_one_change() {
-    let v = TestVault::new();
-    v.create(&["--name", "svc"]);
-    v.kw(["extend", "svc"]).assert().code(2);
-    v.kw(["extend", "svc", "--grace", "1h", "--expires", "1d"])
-        .assert()
-        .code(2);
-    v.kw(["extend", "svc", "--expires", "-5m"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("'-5m'"));
+    fn rotation_at_the_limit_is_allowed_and_grace_keys_do_not_count(v: &TestVault) {
+        for name in ["a", "b", "c"] {
+            v.create(&["--name", name]);
+        }
+        v.kw(["create", "--name", "d"]).assert().code(4);
+        rotate(v, &["a", "--grace", "7d"]);
+        rotate(v, &["b", "--grace", "7d"]);
+        let live = v.json(["list"]);
+        assert_eq!(
+            live.as_array().map(Vec::len),
+            Some(5),
+            "3 active + 2 in grace"
+        );
+        v.kw(["create", "--name", "d"]).assert().code(4);
+        let c = v.json(["show", "c"]);
+        v.kw(["revoke", c["id"].as_str().expect("id"), "--yes"])
+            .assert()
+            .success();
+        v.kw(["create", "--name", "d"]).assert().success();
+    }
+
+    fn extend_expires_changes_an_active_keys_expiry(v: &TestVault) {
+        let secret = v.create(&["--name", "svc", "--expires", "1h"]);
+        assert_eq!(
+            v.json(["extend", "svc", "--expires", "30d"])["expires_at"],
+            "2026-12-23T12:00:00Z"
+        );
+        assert!(v.json(["extend", "svc", "--expires", "never"])["expires_at"].is_null());
+        v.kw(["extend", "svc", "--expires", "1h"])
+            .assert()
+            .success();
+        assert_eq!(code_at(v, PLUS_1H, &secret), "API_KEY_EXPIRED");
+    }
+
+    fn extend_grace_on_an_active_key_is_refused_and_points_at_its_predecessor(v: &TestVault) {
+        v.create(&["--name", "svc"]);
+        let (doc, _) = rotate(v, &["svc", "--grace", "1h"]);
+        let old = doc["previous"]["id"].as_str().expect("id");
+        let before = v.dump();
+        v.kw(["extend", "svc", "--grace", "1d"])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains("give that id").and(predicate::str::contains(old)));
+        v.kw(["extend", old, "--expires", "30d"])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains("--grace"));
+        assert_eq!(v.dump(), before);
+    }
+
+    fn extend_needs_exactly_one_change(v: &TestVault) {
+        v.create(&["--name", "svc"]);
+        v.kw(["extend", "svc"]).assert().code(2);
+        v.kw(["extend", "svc", "--grace", "1h", "--expires", "1d"])
+            .assert()
+            .code(2);
+        v.kw(["extend", "svc", "--expires", "-5m"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("'-5m'"));
+    }
 }

@@ -3,112 +3,6 @@ use predicates::prelude::*;
 use crate::common::*;
 
 #[test]
-fn a_valid_secret_on_stdin_is_valid() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    let (code, doc) = v.verify_at(NOW, &format!("{secret}\n"), &[]);
-    assert_eq!(code, Some(0));
-    assert_eq!(fields(&doc), ["code", "key", "valid"]);
-    assert_eq!(doc["valid"], true);
-    assert_eq!(doc["code"], "VALID");
-    assert_eq!(doc["key"]["name"], "web");
-    assert_eq!(fields(&doc["key"]), key_fields());
-    let out = stdout(&v.kw(["verify"]).write_stdin(secret).assert().code(0));
-    assert!(out.starts_with("VALID"), "{out}");
-}
-
-#[test]
-fn only_the_first_line_of_stdin_is_read() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    v.kw(["verify"])
-        .write_stdin(format!("{secret}\nsomething else\n"))
-        .assert()
-        .code(0);
-    v.kw(["verify"])
-        .write_stdin(format!("\n{secret}\n"))
-        .assert()
-        .code(2);
-}
-
-#[test]
-fn key_env_reads_the_secret_from_a_variable() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    v.kw(["verify", "--key-env", "MY_KEY"])
-        .env("MY_KEY", &secret)
-        .assert()
-        .code(0);
-    v.kw(["verify", "--key-env", "MY_KEY"])
-        .env_remove("MY_KEY")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("MY_KEY is not set"));
-}
-
-#[test]
-fn a_secret_given_as_an_argument_is_refused_without_echoing_it() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    let before = v.dump();
-    let a = v.kw(["verify", &secret]).assert().code(2).stdout("");
-    let err = stderr(&a);
-    assert!(
-        !err.contains(&secret[3..]),
-        "the secret leaked into the error: {err}"
-    );
-    assert!(err.contains("stdin"), "{err}");
-    let a = v.kw(["--json", "verify", "--", &secret]).assert().code(2);
-    assert!(!stderr(&a).contains(&secret[3..]));
-    assert_eq!(v.dump(), before);
-}
-
-#[test]
-fn malformed_secrets_and_typos_are_invalid() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let before = v.dump();
-    let good = foreign_secret();
-    let mut typo = good.clone().into_bytes();
-    typo[10] = if typo[10] == b'x' { b'y' } else { b'x' };
-    let typo = String::from_utf8(typo).expect("ascii");
-    for bad in [
-        "hello",
-        "kw_short",
-        &typo,
-        &format!("{good}extra"),
-        "KW_\u{1b}[31m",
-    ] {
-        let (code, doc) = v.verify_at(NOW, bad, &[]);
-        assert_eq!(code, Some(5), "{bad:?}");
-        assert_eq!(
-            doc,
-            serde_json::json!({"valid": false, "code": "API_KEY_INVALID"}),
-            "{bad:?}"
-        );
-    }
-    assert_eq!(v.dump(), before);
-}
-
-#[test]
-fn a_well_formed_unknown_secret_is_invalid() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let (code, doc) = v.verify_at(NOW, &foreign_secret(), &[]);
-    assert_eq!(
-        (code, doc["code"].as_str()),
-        (Some(5), Some("API_KEY_INVALID"))
-    );
-    let out = stdout(
-        &v.kw(["verify"])
-            .write_stdin(foreign_secret())
-            .assert()
-            .code(5),
-    );
-    assert_eq!(out.trim(), "API_KEY_INVALID");
-}
-
-#[test]
 fn a_well_formed_secret_against_a_missing_vault_is_an_error_naming_it() {
     let v = TestVault::new();
     v.kw(["verify"])
@@ -119,86 +13,174 @@ fn a_well_formed_secret_against_a_missing_vault_is_an_error_naming_it() {
     assert!(!v.path.exists());
 }
 
-#[test]
-fn required_scopes_must_all_be_granted() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web", "--scope", "read", "--scope", "deploy"]);
-    let ok = v.verify_at(
-        NOW,
-        &secret,
-        &["--require-scope", "read", "--require-scope", "deploy"],
-    );
-    assert_eq!(ok.0, Some(0));
-    let (code, doc) = v.verify_at(
-        NOW,
-        &secret,
-        &["--require-scope", "read", "--require-scope", "admin"],
-    );
-    assert_eq!(code, Some(5));
-    assert_eq!(
-        doc,
-        serde_json::json!({"valid": false, "code": "INSUFFICIENT_SCOPE"})
-    );
-}
+crate::on_both_engines! {
+    fn a_valid_secret_on_stdin_is_valid(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        let (code, doc) = v.verify_at(NOW, &format!("{secret}\n"), &[]);
+        assert_eq!(code, Some(0));
+        assert_eq!(fields(&doc), ["code", "key", "valid"]);
+        assert_eq!(doc["valid"], true);
+        assert_eq!(doc["code"], "VALID");
+        assert_eq!(doc["key"]["name"], "web");
+        assert_eq!(fields(&doc["key"]), key_fields());
+        let out = stdout(&v.kw(["verify"]).write_stdin(secret).assert().code(0));
+        assert!(out.starts_with("VALID"), "{out}");
+    }
 
-#[test]
-fn last_used_is_recorded_at_most_once_a_minute() {
-    let v = TestVault::new();
-    let secret = v.create(&["--name", "web"]);
-    assert!(v.json(["show", "web"])["last_used_at"].is_null());
-    v.kw(["verify"])
-        .write_stdin(secret.clone())
-        .assert()
-        .code(0);
-    assert_eq!(v.json(["show", "web"])["last_used_at"], NOW);
-    v.kw_at("2026-11-23T12:00:59Z", ["verify"])
-        .write_stdin(secret.clone())
-        .assert()
-        .code(0);
-    assert_eq!(
-        v.json(["show", "web"])["last_used_at"],
-        NOW,
-        "no second write within a minute"
-    );
-    v.kw_at("2026-11-23T12:01:00Z", ["verify"])
-        .write_stdin(secret)
-        .assert()
-        .code(0);
-    assert_eq!(
-        v.json(["show", "web"])["last_used_at"],
-        "2026-11-23T12:01:00Z"
-    );
-}
-
-#[test]
-fn empty_input_is_a_usage_error() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    v.kw(["verify"])
-        .write_stdin("")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("stdin is empty"));
-    v.kw(["verify", "--key-env", "K"])
-        .env("K", "")
-        .assert()
-        .code(2);
-}
-
-#[test]
-fn garbage_input_is_invalid_not_a_crash() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let huge = "kw_".to_string() + &"A".repeat(1 << 20);
-    for input in [
-        huge.into_bytes(),
-        vec![0u8, 159, 146, 150, 0, 255],
-        b"kw_\0\0\0".to_vec(),
-    ] {
-        v.kw(["--json", "verify"])
-            .write_stdin(input)
+    fn only_the_first_line_of_stdin_is_read(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        v.kw(["verify"])
+            .write_stdin(format!("{secret}\nsomething else\n"))
             .assert()
-            .code(5)
-            .stdout(predicate::str::contains("API_KEY_INVALID"));
+            .code(0);
+        v.kw(["verify"])
+            .write_stdin(format!("\n{secret}\n"))
+            .assert()
+            .code(2);
+    }
+
+    fn key_env_reads_the_secret_from_a_variable(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        v.kw(["verify", "--key-env", "MY_KEY"])
+            .env("MY_KEY", &secret)
+            .assert()
+            .code(0);
+        v.kw(["verify", "--key-env", "MY_KEY"])
+            .env_remove("MY_KEY")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("MY_KEY is not set"));
+    }
+
+    fn a_secret_given_as_an_argument_is_refused_without_echoing_it(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        let before = v.dump();
+        let a = v.kw(["verify", &secret]).assert().code(2).stdout("");
+        let err = stderr(&a);
+        assert!(
+            !err.contains(&secret[3..]),
+            "the secret leaked into the error: {err}"
+        );
+        assert!(err.contains("stdin"), "{err}");
+        let a = v.kw(["--json", "verify", "--", &secret]).assert().code(2);
+        assert!(!stderr(&a).contains(&secret[3..]));
+        assert_eq!(v.dump(), before);
+    }
+
+    fn malformed_secrets_and_typos_are_invalid(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        let good = foreign_secret();
+        let mut typo = good.clone().into_bytes();
+        typo[10] = if typo[10] == b'x' { b'y' } else { b'x' };
+        let typo = String::from_utf8(typo).expect("ascii");
+        for bad in [
+            "hello",
+            "kw_short",
+            &typo,
+            &format!("{good}extra"),
+            "KW_\u{1b}[31m",
+        ] {
+            let (code, doc) = v.verify_at(NOW, bad, &[]);
+            assert_eq!(code, Some(5), "{bad:?}");
+            assert_eq!(
+                doc,
+                serde_json::json!({"valid": false, "code": "API_KEY_INVALID"}),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(v.dump(), before);
+    }
+
+    fn a_well_formed_unknown_secret_is_invalid(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let (code, doc) = v.verify_at(NOW, &foreign_secret(), &[]);
+        assert_eq!(
+            (code, doc["code"].as_str()),
+            (Some(5), Some("API_KEY_INVALID"))
+        );
+        let out = stdout(
+            &v.kw(["verify"])
+                .write_stdin(foreign_secret())
+                .assert()
+                .code(5),
+        );
+        assert_eq!(out.trim(), "API_KEY_INVALID");
+    }
+
+    fn required_scopes_must_all_be_granted(v: &TestVault) {
+        let secret = v.create(&["--name", "web", "--scope", "read", "--scope", "deploy"]);
+        let ok = v.verify_at(
+            NOW,
+            &secret,
+            &["--require-scope", "read", "--require-scope", "deploy"],
+        );
+        assert_eq!(ok.0, Some(0));
+        let (code, doc) = v.verify_at(
+            NOW,
+            &secret,
+            &["--require-scope", "read", "--require-scope", "admin"],
+        );
+        assert_eq!(code, Some(5));
+        assert_eq!(
+            doc,
+            serde_json::json!({"valid": false, "code": "INSUFFICIENT_SCOPE"})
+        );
+    }
+
+    fn last_used_is_recorded_at_most_once_a_minute(v: &TestVault) {
+        let secret = v.create(&["--name", "web"]);
+        assert!(v.json(["show", "web"])["last_used_at"].is_null());
+        v.kw(["verify"])
+            .write_stdin(secret.clone())
+            .assert()
+            .code(0);
+        assert_eq!(v.json(["show", "web"])["last_used_at"], NOW);
+        v.kw_at("2026-11-23T12:00:59Z", ["verify"])
+            .write_stdin(secret.clone())
+            .assert()
+            .code(0);
+        assert_eq!(
+            v.json(["show", "web"])["last_used_at"],
+            NOW,
+            "no second write within a minute"
+        );
+        v.kw_at("2026-11-23T12:01:00Z", ["verify"])
+            .write_stdin(secret)
+            .assert()
+            .code(0);
+        assert_eq!(
+            v.json(["show", "web"])["last_used_at"],
+            "2026-11-23T12:01:00Z"
+        );
+    }
+
+    fn empty_input_is_a_usage_error(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        v.kw(["verify"])
+            .write_stdin("")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("stdin is empty"));
+        v.kw(["verify", "--key-env", "K"])
+            .env("K", "")
+            .assert()
+            .code(2);
+    }
+
+    fn garbage_input_is_invalid_not_a_crash(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let huge = "kw_".to_string() + &"A".repeat(1 << 20);
+        for input in [
+            huge.into_bytes(),
+            vec![0u8, 159, 146, 150, 0, 255],
+            b"kw_\0\0\0".to_vec(),
+        ] {
+            v.kw(["--json", "verify"])
+                .write_stdin(input)
+                .assert()
+                .code(5)
+                .stdout(predicate::str::contains("API_KEY_INVALID"));
+        }
     }
 }

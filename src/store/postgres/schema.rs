@@ -21,11 +21,16 @@ pub enum Found {
     Newer(i64),
 }
 
+/// Whether `keyward.meta` exists, read from the catalog tables with the
+/// statement's own snapshot (to_regclass can answer from a cache that has
+/// not yet seen a schema another process just committed).
+const HAS_META: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+    WHERE n.nspname = 'keyward' AND c.relname = 'meta')";
+
 pub fn inspect(client: &mut Client) -> Result<Found> {
-    let meta: Option<String> = client
-        .query_one("SELECT to_regclass('keyward.meta')::text", &[])?
-        .try_get(0)?;
-    if meta.is_none() {
+    let exists: bool = client.query_one(HAS_META, &[])?.try_get(0)?;
+    if !exists {
         return Ok(Found::Empty);
     }
     let version: i32 = client
@@ -43,12 +48,10 @@ pub fn inspect(client: &mut Client) -> Result<Found> {
 pub fn migrate(client: &mut Client, lock: i64) -> Result<()> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
-    let exists: Option<String> = tx
-        .query_one("SELECT to_regclass('keyward.meta')::text", &[])?
-        .try_get(0)?;
+    let exists: bool = tx.query_one(HAS_META, &[])?.try_get(0)?;
     let version = match exists {
-        None => 0,
-        Some(_) => i64::from(
+        false => 0,
+        true => i64::from(
             tx.query_one("SELECT version FROM keyward.meta", &[])?
                 .try_get::<_, i32>(0)?,
         ),

@@ -34,16 +34,72 @@ pub const KEY_FIELDS: [&str; 15] = [
     "note",
 ];
 
+pub mod pg;
+
+/// A throwaway vault: a SQLite file in a temporary directory, or a fresh
+/// database on the test PostgreSQL server.
 pub struct TestVault {
     dir: TempDir,
     pub path: PathBuf,
+    /// The vault's URL when it is on PostgreSQL.
+    pub url: Option<String>,
+}
+
+/// Runs each contract test on both engines: `NAME::sqlite` and
+/// `NAME::postgres` (skipped, with one line, where PostgreSQL is missing).
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($(#[$attr:meta])* fn $name:ident($v:ident: &TestVault) $body:block)*) => {
+        $(
+            $(#[$attr])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                fn case($v: &TestVault) $body
+
+                #[test]
+                fn sqlite() {
+                    case(&TestVault::new());
+                }
+
+                #[test]
+                fn postgres() {
+                    if let Some(v) = TestVault::postgres() {
+                        case(&v);
+                    }
+                }
+            }
+        )*
+    };
 }
 
 impl TestVault {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("vault.db");
-        TestVault { dir, path }
+        TestVault {
+            dir,
+            path,
+            url: None,
+        }
+    }
+
+    /// A vault in a new database on the test server, if there is one.
+    pub fn postgres() -> Option<Self> {
+        let url = pg::new_database()?;
+        Some(TestVault {
+            url: Some(url),
+            ..TestVault::new()
+        })
+    }
+
+    /// What `--vault` gets: the path or the URL.
+    pub fn location(&self) -> std::ffi::OsString {
+        match &self.url {
+            Some(url) => url.into(),
+            None => self.path.clone().into(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -71,7 +127,7 @@ impl TestVault {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut cmd = self.bare();
-        cmd.arg("--vault").arg(&self.path).args(args);
+        cmd.arg("--vault").arg(self.location()).args(args);
         cmd
     }
 
@@ -91,7 +147,7 @@ impl TestVault {
             .env("KEYWARD_ACTOR", ACTOR)
             .env("KEYWARD_NOW", NOW)
             .arg("--vault")
-            .arg(&self.path)
+            .arg(self.location())
             .args(args);
         cmd
     }
@@ -155,6 +211,9 @@ impl TestVault {
 
     /// Every row of every table and the schema version, for "unchanged" checks.
     pub fn dump(&self) -> String {
+        if let Some(url) = &self.url {
+            return pg_dump(url);
+        }
         if !self.path.exists() {
             return "<no vault>".to_string();
         }
@@ -190,6 +249,32 @@ impl TestVault {
     pub fn sql(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(&self.path).expect("open vault")
     }
+}
+
+/// Every row of the keyward schema of a PostgreSQL vault, as text.
+fn pg_dump(url: &str) -> String {
+    let mut client = pg::client(url);
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass('keyward.meta')::text", &[])
+        .expect("regclass")
+        .get(0);
+    if exists.is_none() {
+        return "<no vault>".to_string();
+    }
+    let mut out = String::new();
+    for table in ["meta", "settings", "keys", "events"] {
+        let rows = client
+            .query(
+                &format!("SELECT row_to_json(t)::text FROM keyward.{table} t ORDER BY 1"),
+                &[],
+            )
+            .expect("select");
+        for row in rows {
+            let text: String = row.get(0);
+            out.push_str(&format!("{table} {text}\n"));
+        }
+    }
+    out
 }
 
 pub fn stdout(a: &Assert) -> String {

@@ -1,0 +1,291 @@
+//! What only a PostgreSQL vault has: a server to reach (URLs, passwords,
+//! failures that name host and port), many hosts writing at once, a schema
+//! made on first use, and `copy` between engines. The contract tests run on
+//! both engines through `on_both_engines!` in the other files.
+
+use std::process::Output;
+
+use crate::common::pg::{self, PASSWORD};
+use crate::common::*;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A database with no keyward schema yet: None where PostgreSQL is missing.
+fn database() -> Option<TestVault> {
+    TestVault::postgres()
+}
+
+#[test]
+fn read_commands_on_an_empty_database_create_nothing() {
+    let Some(v) = database() else { return };
+    for args in [
+        &["list"][..],
+        &["log"],
+        &["show", "web"],
+        &["log", "--verify"],
+    ] {
+        let out = v.kw(args).output().expect("run");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("no keyward schema"), "{err}");
+    }
+    assert_eq!(v.dump(), "<no vault>");
+    let config = v.json(["config"]);
+    assert_eq!(
+        (config["engine"].as_str(), config["exists"].as_bool()),
+        (Some("postgres"), Some(false))
+    );
+    assert!(!config["vault"].as_str().expect("vault").contains(PASSWORD));
+    assert_eq!(v.dump(), "<no vault>");
+}
+
+#[test]
+fn a_wrong_password_or_an_unreachable_server_fails_naming_host_and_port() {
+    let Some(v) = database() else { return };
+    let url = v.url.clone().expect("url");
+    let wrong = url.replace(PASSWORD, "not-the-password");
+    let out = v
+        .bare()
+        .args(["--vault", &wrong, "list"])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("127.0.0.1:") && err.contains("password"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-password") && err.contains("***"),
+        "{err}"
+    );
+    let port = pg::server().expect("server").port;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let nowhere = url.replace(&format!(":{port}/"), &format!(":{closed}/"));
+    let out = v
+        .bare()
+        .args(["--vault", &nowhere, "--json", "list"])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{closed}")), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+}
+
+#[test]
+fn the_password_can_come_from_pgpassword_or_a_pgpass_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(v) = database() else { return };
+    let bare_url = v
+        .url
+        .clone()
+        .expect("url")
+        .replace(&format!(":{PASSWORD}@"), "@");
+    let out = v
+        .bare()
+        .env("PGPASSWORD", PASSWORD)
+        .args(["--vault", &bare_url, "create", "--name", "web"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pgpass = v.dir().join("pgpass");
+    let port = pg::server().expect("server").port;
+    std::fs::write(&pgpass, format!("127.0.0.1:{port}:*:postgres:{PASSWORD}\n")).expect("pgpass");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = v
+        .bare()
+        .env_remove("PGPASSWORD")
+        .env("PGPASSFILE", &pgpass)
+        .args(["--vault", &bare_url, "--json", "list"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_alone() {
+    let Some(v) = database() else { return };
+    v.create(&["--name", "web"]);
+    pg::client(v.url.as_deref().expect("url"))
+        .batch_execute("UPDATE keyward.meta SET version = 99")
+        .expect("bump");
+    let before = v.dump();
+    for args in [&["list"][..], &["create", "--name", "x"]] {
+        let out = v.kw(args).output().expect("run");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("newer keyward") && err.contains("99"), "{err}");
+    }
+    assert_eq!(v.dump(), before);
+}
+
+#[test]
+fn the_log_is_append_only_and_an_edit_is_found() {
+    let Some(v) = database() else { return };
+    v.create(&["--name", "web"]);
+    v.kw(["rotate", "web", "--grace", "1h"]).assert().success();
+    let mut client = pg::client(v.url.as_deref().expect("url"));
+    let refused = client.batch_execute("UPDATE keyward.events SET actor = 'mallory' WHERE id = 1");
+    assert!(refused.is_err(), "the trigger refuses an update");
+    assert!(client.batch_execute("DELETE FROM keyward.events").is_err());
+    client
+        .batch_execute(
+            "ALTER TABLE keyward.events DISABLE TRIGGER USER; \
+             UPDATE keyward.events SET actor = 'mallory' WHERE id = 1",
+        )
+        .expect("tamper as an owner would");
+    let out = v.kw(["log", "--verify"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("broken at event 1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn run(v: &TestVault, args: &[&str]) -> Output {
+    v.kw(args).output().expect("run keyward")
+}
+
+#[test]
+fn eight_writers_on_one_database_lose_nothing() {
+    let Some(v) = database() else { return };
+    v.kw(["config", "set", "max-keys", "500"])
+        .assert()
+        .success();
+    std::thread::scope(|s| {
+        for w in 0..8 {
+            let v = &v;
+            s.spawn(move || {
+                for i in 0..15 {
+                    let name = format!("w{w}-k{i}");
+                    let out = run(v, &["--json", "create", "--name", &name, "--env", "shared"]);
+                    assert!(out.status.success(), "create {name}: {}", text(&out.stderr));
+                    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+                    let id = doc["key"]["id"].as_str().expect("id").to_string();
+                    let out = run(v, &["rotate", &id, "--grace", "1h"]);
+                    assert!(out.status.success(), "rotate {name}: {}", text(&out.stderr));
+                }
+            });
+        }
+    });
+    let keys = v.json(["list", "--all"]);
+    let keys = keys.as_array().expect("array");
+    assert_eq!(keys.len(), 8 * 15 * 2);
+    assert_eq!(
+        keys.iter().filter(|k| k["status"] == "active").count(),
+        8 * 15
+    );
+    assert_eq!(v.json(["log", "--verify"])["events"], 1 + 8 * 15 * 2);
+}
+
+#[test]
+fn twelve_processes_race_for_three_slots_on_a_database_with_no_schema() {
+    let Some(v) = database() else { return };
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            v.std(["create", "--name", &format!("r{i}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("wait");
+            let err = text(&out.stderr);
+            assert!(
+                !err.contains("already exists") && !err.contains("duplicate"),
+                "{err}"
+            );
+            out.status.code()
+        })
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        3,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(4)).count(),
+        9,
+        "{codes:?}"
+    );
+    assert_eq!(v.json(["log", "--verify"])["events"], 3);
+}
+
+/// A vault copied SQLite → PostgreSQL → SQLite keeps its keys, events and
+/// hashes, and every copy's chain verifies.
+#[test]
+fn copy_round_trips_between_engines_with_identical_hashes() {
+    let Some(pg_vault) = database() else { return };
+    let source = TestVault::new();
+    source
+        .kw(["config", "set", "max-keys", "5"])
+        .assert()
+        .success();
+    let secret = source.create(&["--name", "web", "--scope", "read", "--note", "n"]);
+    source.create(&["--name", "api", "--env", "prod"]);
+    source
+        .kw(["rotate", "web", "--grace", "1h"])
+        .assert()
+        .success();
+    source
+        .kw(["revoke", "api", "--env", "prod", "--yes", "--reason", "r"])
+        .assert()
+        .code(4);
+    source.create(&["--name", "gone", "--env", "prod"]);
+    source
+        .kw(["revoke", "gone", "--env", "prod", "--yes"])
+        .assert()
+        .success();
+    let url = pg_vault.url.clone().expect("url");
+    let out = source
+        .kw(["--json", "copy", "--to", &url])
+        .assert()
+        .success();
+    assert_eq!(json(&out)["events"], 6);
+    assert!(!stdout(&out).contains(PASSWORD));
+    let back = TestVault::new();
+    pg_vault
+        .kw(["copy", "--to"])
+        .arg(&back.path)
+        .assert()
+        .success();
+    for v in [&source, &pg_vault, &back] {
+        v.kw(["log", "--verify"]).assert().success();
+    }
+    let log = |v: &TestVault| v.json(["log", "--limit", "100"]);
+    let list = |v: &TestVault| v.json(["list", "--all"]);
+    assert_eq!(log(&source), log(&pg_vault));
+    assert_eq!(log(&source), log(&back));
+    assert_eq!(list(&source), list(&pg_vault));
+    assert_eq!(list(&source), list(&back));
+    assert_eq!(
+        source.dump(),
+        back.dump(),
+        "SQLite → PostgreSQL → SQLite is the same file content"
+    );
+    assert_eq!(
+        pg_vault.verify(&secret, &[]).1["valid"],
+        true,
+        "secrets' hashes came along"
+    );
+    // Into a vault that is not empty: refused, nothing changed.
+    let before = back.dump();
+    let out = source
+        .kw(["--json", "copy", "--to"])
+        .arg(&back.path)
+        .assert()
+        .code(4);
+    assert!(stderr(&out).contains("DESTINATION_NOT_EMPTY"));
+    assert_eq!(back.dump(), before);
+}
