@@ -3,8 +3,15 @@
 //! and what it prints (stdout and stderr, as a terminal shows them) must be
 //! what the README says, but for what is random (key ids, secrets, hints).
 //!
-//! The blocks use jq. Without it the test prints one line saying it was
-//! skipped; with KEYWARD_NO_SKIP=1 (set by .ci/run) a missing jq fails it.
+//! The blocks use jq, and "Sharing a vault" a PostgreSQL database: the test
+//! starts a throwaway server (tests/cli/common/pg.rs) and gives its URL as
+//! `$SHARED_VAULT`, shown in the README as the example URL. Without jq or
+//! PostgreSQL the test prints one line saying it was skipped; with
+//! KEYWARD_NO_SKIP=1 (set by .ci/run) that is a failure.
+
+#[allow(dead_code)]
+#[path = "cli/common/pg.rs"]
+mod pg;
 
 use std::path::Path;
 use std::process::Command;
@@ -12,6 +19,8 @@ use std::process::Command;
 use regex::Regex;
 
 const NOW: &str = "2026-11-23T12:00:00Z";
+/// How the README shows the shared vault's URL.
+const EXAMPLE_URL: &str = "postgres://keyward:***@db.example.com:5432/keys";
 const END: &str = "@@@ keyward readme: end of command @@@";
 
 struct Step {
@@ -82,6 +91,12 @@ fn the_readme_console_blocks_run_as_shown() {
         println!("skipped: the README's console blocks need jq (install jq to run them)");
         return;
     }
+    let Some(shared) = pg::new_database() else {
+        return;
+    };
+    let shown = shared
+        .replace(&format!(":{}@", pg::PASSWORD), ":***@")
+        .replace("?sslmode=disable", "");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let steps = steps(&readme);
@@ -108,13 +123,16 @@ fn the_readme_console_blocks_run_as_shown() {
         .env("TMPDIR", scratch.path())
         .env("KEYWARD_NOW", NOW)
         .env("USER", "ops")
+        .env("SHARED_VAULT", &shared)
         .env_remove("KEYWARD_VAULT")
         .env_remove("KEYWARD_ACTOR")
         .env_remove("KEYWARD_ENV")
         .env_remove("NO_COLOR")
         .output()
         .expect("run bash");
-    let output = String::from_utf8_lossy(&out.stdout);
+    let output = String::from_utf8_lossy(&out.stdout)
+        .replace(&format!("{shown}?sslmode=disable"), EXAMPLE_URL)
+        .replace(&shown, EXAMPLE_URL);
     let outputs: Vec<&str> = output.split(&format!("\n{END}\n")).collect();
     let mut failures = Vec::new();
     for (step, got) in steps.iter().zip(&outputs) {
