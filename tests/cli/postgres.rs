@@ -289,3 +289,61 @@ fn copy_round_trips_between_engines_with_identical_hashes() {
     assert!(stderr(&out).contains("DESTINATION_NOT_EMPTY"));
     assert_eq!(back.dump(), before);
 }
+
+/// sslmode as libpq means it: require encrypts, verify-ca checks the CA,
+/// verify-full also the host name; a failed check names host and port.
+#[test]
+fn sslmodes_are_honoured_with_tls() {
+    let Some(v) = database() else { return };
+    let server = pg::server().expect("server");
+    let Some(ca) = server.ca.clone() else {
+        assert!(
+            std::env::var_os("KEYWARD_NO_SKIP").is_none(),
+            "openssl is missing, so the TLS test cannot run"
+        );
+        println!("skipped: the TLS test (install openssl to run it)");
+        return;
+    };
+    v.create(&["--name", "web"]);
+    let url = v.url.clone().expect("url").replace("?sslmode=disable", "");
+    let with = |host: &str, query: &str| url.replace("127.0.0.1", host) + query;
+    let ca = ca.display().to_string();
+    for (url, ok) in [
+        (with("127.0.0.1", "?sslmode=require"), true),
+        (
+            with(
+                "localhost",
+                &format!("?sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            true,
+        ),
+        (
+            with("127.0.0.1", &format!("?sslmode=verify-ca&sslrootcert={ca}")),
+            true,
+        ),
+        (
+            with(
+                "127.0.0.1",
+                &format!("?sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            false,
+        ),
+        (with("localhost", "?sslmode=verify-full"), false),
+    ] {
+        let out = v
+            .bare()
+            .args(["--vault", &url, "--json", "list"])
+            .output()
+            .expect("run");
+        let err = text(&out.stderr);
+        if ok {
+            assert!(out.status.success(), "{url}: {err}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{url}: {err}");
+            assert!(
+                err.contains("cannot connect") && err.contains(":***@"),
+                "{url}: {err}"
+            );
+        }
+    }
+}

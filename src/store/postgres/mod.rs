@@ -6,11 +6,12 @@
 //! COMMITTED. This folder is the only place with PostgreSQL's SQL.
 
 mod schema;
+mod tls;
 pub mod url;
 
 use std::cell::RefCell;
 
-use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use postgres::{Client, GenericClient, Row, Transaction};
 
 use super::{Access, EventFilter, Read, Store, StoredEvent, WriteTx};
 use crate::error::{Error, Result};
@@ -81,27 +82,16 @@ impl Postgres {
 }
 
 fn connect(url: &PgUrl) -> Result<Client> {
-    let refuse_tls = matches!(
-        url.tls,
-        url::Tls::Require | url::Tls::VerifyCa | url::Tls::VerifyFull
-    );
-    if refuse_tls {
-        return Err(anyhow::anyhow!(
-            "cannot connect to PostgreSQL at {} ({}): this keyward has no TLS yet, so \
-             sslmode=require/verify-ca/verify-full cannot be honoured; use sslmode=disable \
-             or prefer on a trusted network",
+    let failed = |cause: String| {
+        anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {} ({}): {cause}",
             url.server(),
             url.shown()
-        ));
-    }
-    url.config.connect(NoTls).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot connect to PostgreSQL at {} ({}): {}",
-            url.server(),
-            url.shown(),
-            cause(&e)
         )
-    })
+    };
+    let tls =
+        tls::connector(url.tls, url.root_cert.as_deref()).map_err(|e| failed(format!("{e:#}")))?;
+    url.config.connect(tls).map_err(|e| failed(cause(&e)))
 }
 
 /// A driver error as a sentence, with the server's message when it sent one.

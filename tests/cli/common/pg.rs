@@ -12,6 +12,79 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct Server {
     pub port: u16,
+    /// The CA that signed the server's certificate (for localhost), when
+    /// openssl was there to make one and the server speaks TLS.
+    pub ca: Option<PathBuf>,
+}
+
+/// A CA and a server certificate for localhost signed by it, in `dir`;
+/// returns the server's TLS options. None without openssl.
+fn certificates(dir: &std::path::Path) -> Option<(PathBuf, String)> {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").ok()?;
+    let made = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=keyward test CA",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    if !made {
+        return None;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).ok()?;
+    if is_root() {
+        let _ = Command::new("chown").arg("postgres").arg(&key).status();
+    }
+    let options = format!(
+        " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        dir.join("server.crt").display(),
+        key.display()
+    );
+    Some((dir.join("ca.crt"), options))
 }
 
 /// The password of the test server's `postgres` user: connections over
@@ -113,8 +186,10 @@ fn start() -> Option<Server> {
         String::from_utf8_lossy(&init.stderr)
     );
     let port = free_port();
+    let tls = certificates(dir.path());
     let options = format!(
-        "-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        "-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200{}",
+        tls.as_ref().map_or("", |(_, o)| o.as_str())
     );
     let log = dir.path().join("log").display().to_string();
     let started = run_as_owner(
@@ -160,7 +235,10 @@ fn start() -> Option<Server> {
         .expect("watchdog");
     // The watchdog removes the directory once the server has stopped.
     let _ = dir.keep();
-    Some(Server { port })
+    Some(Server {
+        port,
+        ca: tls.map(|(ca, _)| ca),
+    })
 }
 
 /// The server, started on first use; None where PostgreSQL is not installed.
