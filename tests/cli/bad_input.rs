@@ -268,72 +268,6 @@ fn there_are_at_least_40_cases() {
 }
 
 #[test]
-fn every_bad_input_is_refused_with_its_exit_code_and_leaves_the_vault_unchanged() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    let before = v.dump();
-    let bytes = files(&v);
-    let mut failures = Vec::new();
-    for c in CASES {
-        let out = v.kw(c.args).write_stdin(c.stdin).output().expect("run");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let code = out.status.code();
-        if code != Some(c.code) || !stderr.contains(c.fragment) {
-            failures.push(format!(
-                "{:?}: exit {code:?} (want {}), stderr: {stderr}",
-                c.args, c.code
-            ));
-        }
-        if stderr.contains("panicked") {
-            failures.push(format!("{:?} panicked: {stderr}", c.args));
-        }
-        if stderr.contains('\u{1b}') {
-            failures.push(format!(
-                "{:?} sent an escape character to the terminal",
-                c.args
-            ));
-        }
-        // keyward's own messages are one line; clap's parse errors keep clap's format.
-        if stderr.starts_with("keyward:") && stderr.lines().count() > 1 {
-            failures.push(format!(
-                "{:?}: the message is not one line: {stderr}",
-                c.args
-            ));
-        }
-        if v.dump() != before || files(&v) != bytes {
-            failures.push(format!("{:?} changed the vault", c.args));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
-}
-
-#[test]
-fn bad_input_in_json_mode_is_a_json_error_on_stderr_and_nothing_on_stdout() {
-    let v = TestVault::new();
-    v.create(&["--name", "web"]);
-    for args in [
-        &["--json", "create", "--expires", "-3d"][..],
-        &["--json", "show", "nope"],
-        &["--json", "create", "--bogus"],
-    ] {
-        let out = v.kw(args).output().expect("run");
-        assert!(out.stdout.is_empty(), "{args:?}");
-        let err: serde_json::Value =
-            serde_json::from_slice(&out.stderr).expect("one JSON document on stderr");
-        assert!(
-            err["error"]["code"].is_string() && err["error"]["message"].is_string(),
-            "{err}"
-        );
-    }
-}
-
-#[test]
 fn invalid_utf8_arguments_are_usage_errors() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
@@ -386,4 +320,67 @@ fn an_empty_vault_path_is_a_usage_error() {
         !v.dir().join("home").exists(),
         "nothing was created anywhere"
     );
+}
+
+crate::on_both_engines! {
+    fn every_bad_input_is_refused_with_its_exit_code_and_leaves_the_vault_unchanged(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        let bytes = files(v);
+        let mut failures = Vec::new();
+        for c in CASES {
+            let out = v.kw(c.args).write_stdin(c.stdin).output().expect("run");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let code = out.status.code();
+            if code != Some(c.code) || !stderr.contains(c.fragment) {
+                failures.push(format!(
+                    "{:?}: exit {code:?} (want {}), stderr: {stderr}",
+                    c.args, c.code
+                ));
+            }
+            if stderr.contains("panicked") {
+                failures.push(format!("{:?} panicked: {stderr}", c.args));
+            }
+            if stderr.contains('\u{1b}') {
+                failures.push(format!(
+                    "{:?} sent an escape character to the terminal",
+                    c.args
+                ));
+            }
+            // keyward's own messages are one line; clap's parse errors keep clap's format.
+            if stderr.starts_with("keyward:") && stderr.lines().count() > 1 {
+                failures.push(format!(
+                    "{:?}: the message is not one line: {stderr}",
+                    c.args
+                ));
+            }
+            if v.dump() != before || files(v) != bytes {
+                failures.push(format!("{:?} changed the vault", c.args));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases failed:\n{}",
+            failures.len(),
+            CASES.len(),
+            failures.join("\n")
+        );
+    }
+    fn bad_input_in_json_mode_is_a_json_error_on_stderr_and_nothing_on_stdout(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        for args in [
+            &["--json", "create", "--expires", "-3d"][..],
+            &["--json", "show", "nope"],
+            &["--json", "create", "--bogus"],
+        ] {
+            let out = v.kw(args).output().expect("run");
+            assert!(out.stdout.is_empty(), "{args:?}");
+            let err: serde_json::Value =
+                serde_json::from_slice(&out.stderr).expect("one JSON document on stderr");
+            assert!(
+                err["error"]["code"].is_string() && err["error"]["message"].is_string(),
+                "{err}"
+            );
+        }
+    }
 }

@@ -347,3 +347,52 @@ fn sslmodes_are_honoured_with_tls() {
         }
     }
 }
+
+/// The server going away while a write waits for the vault's lock: a clear
+/// error, exit 1, and nothing half written.
+#[test]
+fn a_connection_lost_mid_write_changes_nothing() {
+    let Some(v) = database() else { return };
+    v.create(&["--name", "web"]);
+    let before = v.dump();
+    let url = v.url.clone().expect("url");
+    let mut holder = pg::client(&url);
+    holder
+        .batch_execute("SELECT pg_advisory_lock(1802990180)")
+        .expect("hold the vault's write lock");
+    let child = v
+        .std(["rotate", "web", "--grace", "1h"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until keyward is waiting for the lock, then end its session.
+    let mut killed = false;
+    for _ in 0..200 {
+        let rows = holder
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'keyward' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("terminate");
+        if !rows.is_empty() {
+            killed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(killed, "keyward never waited for the lock");
+    let out = child.wait_with_output().expect("wait");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("keyward:") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(!err.contains(PASSWORD), "{err}");
+    holder
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .expect("unlock");
+    assert_eq!(v.dump(), before, "nothing half written");
+}

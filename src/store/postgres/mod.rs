@@ -11,6 +11,7 @@ pub mod url;
 
 use std::cell::RefCell;
 
+use anyhow::Context;
 use postgres::{Client, GenericClient, Row, Transaction};
 
 use super::{Access, EventFilter, Read, Store, StoredEvent, WriteTx};
@@ -56,7 +57,9 @@ impl Postgres {
             conn: RefCell::new(client),
             shown: url.shown().to_string(),
         };
-        match schema::inspect(pg.conn.get_mut())? {
+        let shown = pg.shown.clone();
+        let context = || format!("cannot read the keyward schema of {shown}");
+        match schema::inspect(pg.conn.get_mut()).with_context(context)? {
             schema::Found::Current => {}
             schema::Found::Newer(found) => {
                 return Err(Error::VaultTooNew {
@@ -74,7 +77,9 @@ impl Postgres {
                 .into());
             }
             schema::Found::Empty | schema::Found::Older(_) => {
-                schema::migrate(pg.conn.get_mut(), WRITE_LOCK)?;
+                schema::migrate(pg.conn.get_mut(), WRITE_LOCK).with_context(|| {
+                    format!("cannot create or upgrade the keyward schema of {shown}")
+                })?;
             }
         }
         Ok(pg)
@@ -92,6 +97,11 @@ fn connect(url: &PgUrl) -> Result<Client> {
     let tls =
         tls::connector(url.tls, url.root_cert.as_deref()).map_err(|e| failed(format!("{e:#}")))?;
     url.config.connect(tls).map_err(|e| failed(cause(&e)))
+}
+
+/// A driver error during use, as a sentence naming the vault.
+fn failed(shown: &str, e: postgres::Error) -> anyhow::Error {
+    anyhow::anyhow!("the PostgreSQL vault {shown} failed: {}", cause(&e))
 }
 
 /// A driver error as a sentence, with the server's message when it sent one.
@@ -116,7 +126,17 @@ impl<C: GenericClient> Pg<C> {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        Ok(self.conn.borrow_mut().query(sql, params)?)
+        self.conn
+            .borrow_mut()
+            .query(sql, params)
+            .map_err(|e| failed(&self.shown, e))
+    }
+
+    fn execute(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
+        self.conn
+            .borrow_mut()
+            .execute(sql, params)
+            .map_err(|e| failed(&self.shown, e))
     }
 
     fn keys_where(
@@ -403,8 +423,13 @@ impl<C: GenericClient> Read for Pg<C> {
 impl Store for Postgres {
     fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         let shown = self.shown.clone();
-        let mut tx = self.conn.get_mut().transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        let mut tx = self
+            .conn
+            .get_mut()
+            .transaction()
+            .map_err(|e| failed(&shown, e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(|e| failed(&shown, e))?;
         Ok(Box::new(Pg {
             conn: RefCell::new(tx),
             shown,
@@ -442,7 +467,7 @@ impl Store for Postgres {
             {
                 Ok(false)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(failed(&self.shown, e)),
         }
     }
 }
@@ -498,7 +523,7 @@ impl Postgres {
 
 impl WriteTx for PostgresTx<'_> {
     fn insert_key(&self, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {
-        self.conn.borrow_mut().execute(
+        self.execute(
             "INSERT INTO keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, \
              created_at, expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason, \
              last_used_at) \
@@ -526,7 +551,7 @@ impl WriteTx for PostgresTx<'_> {
     }
 
     fn update_key(&self, k: &Key) -> Result<()> {
-        self.conn.borrow_mut().execute(
+        self.execute(
             "UPDATE keyward.keys SET expires_at = $1, own_expires_at = $2, rotated_to = $3, \
              is_default = $4, revoked_at = $5, revoke_reason = $6, name = $7, scopes = $8, note = $9 \
              WHERE id = $10",
@@ -547,7 +572,7 @@ impl WriteTx for PostgresTx<'_> {
     }
 
     fn put_setting(&self, setting: Setting, value: &str) -> Result<()> {
-        self.conn.borrow_mut().execute(
+        self.execute(
             "INSERT INTO keyward.settings (name, value) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             &[&setting.as_str(), &value],
@@ -556,7 +581,7 @@ impl WriteTx for PostgresTx<'_> {
     }
 
     fn insert_event(&self, e: &StoredEvent<'_>) -> Result<()> {
-        self.conn.borrow_mut().execute(
+        self.execute(
             "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, details, \
              prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
@@ -576,22 +601,31 @@ impl WriteTx for PostgresTx<'_> {
     }
 
     fn is_empty(&self) -> Result<bool> {
-        let row = self.conn.borrow_mut().query_one(
+        let rows = self.query(
             "SELECT NOT EXISTS (SELECT 1 FROM keyward.keys) AND NOT EXISTS (SELECT 1 FROM keyward.events) \
              AND NOT EXISTS (SELECT 1 FROM keyward.settings)",
             &[],
         )?;
-        Ok(row.try_get(0)?)
+        Ok(rows
+            .first()
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(false))
     }
 
     fn defer_checks(&self) -> Result<()> {
         self.conn
             .borrow_mut()
-            .batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+            .batch_execute("SET CONSTRAINTS ALL DEFERRED")
+            .map_err(|e| failed(&self.shown, e))?;
         Ok(())
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.conn.into_inner().commit()?)
+        let shown = self.shown;
+        self.conn
+            .into_inner()
+            .commit()
+            .map_err(|e| failed(&shown, e))
     }
 }
