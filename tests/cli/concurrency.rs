@@ -17,14 +17,12 @@ fn assert_clean(out: &Output, what: &str) {
 }
 
 /// 8 workers × 15 rounds of create + rotate; `env_of(worker)` says where.
-fn create_and_rotate(env_of: fn(usize) -> String) {
-    let v = TestVault::new();
+fn create_and_rotate(v: &TestVault, env_of: fn(usize) -> String) {
     v.kw(["config", "set", "max-keys", "500"])
         .assert()
         .success();
     thread::scope(|s| {
         for w in 0..8 {
-            let v = &v;
             s.spawn(move || {
                 let env = env_of(w);
                 for i in 0..15 {
@@ -59,16 +57,6 @@ fn create_and_rotate(env_of: fn(usize) -> String) {
     assert_eq!(v.json(["log", "--verify"])["events"], 1 + 8 * 15 * 2);
 }
 
-#[test]
-fn eight_writers_in_separate_environments_lose_nothing() {
-    create_and_rotate(|w| format!("env{w}"));
-}
-
-#[test]
-fn eight_writers_in_one_environment_lose_nothing() {
-    create_and_rotate(|_| "shared".to_string());
-}
-
 /// Starts `n` creates in `env` at once and returns their exit codes,
 /// checking that none saw a locked database.
 fn race_creates(v: &TestVault, n: usize, env: &str) -> Vec<Option<i32>> {
@@ -76,7 +64,7 @@ fn race_creates(v: &TestVault, n: usize, env: &str) -> Vec<Option<i32>> {
         .map(|i| {
             std::process::Command::new(BIN)
                 .arg("--vault")
-                .arg(&v.path)
+                .arg(v.location())
                 .args(["create", "--env", env, "--name", &format!("r{i}")])
                 .env("KEYWARD_ACTOR", ACTOR)
                 .stdout(std::process::Stdio::null())
@@ -110,17 +98,6 @@ fn assert_exactly(codes: &[Option<i32>], ok: usize) {
 }
 
 #[test]
-fn twelve_processes_racing_for_three_slots_get_exactly_three() {
-    let v = TestVault::new();
-    v.create(&["--name", "elsewhere", "--env", "other"]);
-    assert_exactly(&race_creates(&v, 12, "race"), 3);
-    assert_eq!(
-        v.json(["list", "--env", "race"]).as_array().map(Vec::len),
-        Some(3)
-    );
-}
-
-#[test]
 fn parallel_first_use_creates_the_vault_and_its_schema_once() {
     let v = TestVault::new();
     assert_exactly(&race_creates(&v, 10, "default"), 3);
@@ -131,4 +108,23 @@ fn parallel_first_use_creates_the_vault_and_its_schema_once() {
         .expect("v");
     assert_eq!(version, 4, "the current schema version");
     v.kw(["log", "--verify"]).assert().success();
+}
+
+crate::on_both_engines! {
+    fn eight_writers_in_separate_environments_lose_nothing(v: &TestVault) {
+        create_and_rotate(v, |w| format!("env{w}"));
+    }
+
+    fn eight_writers_in_one_environment_lose_nothing(v: &TestVault) {
+        create_and_rotate(v, |_| "shared".to_string());
+    }
+
+    fn twelve_processes_racing_for_three_slots_get_exactly_three(v: &TestVault) {
+        v.create(&["--name", "elsewhere", "--env", "other"]);
+        assert_exactly(&race_creates(v, 12, "race"), 3);
+        assert_eq!(
+            v.json(["list", "--env", "race"]).as_array().map(Vec::len),
+            Some(3)
+        );
+    }
 }

@@ -3,8 +3,6 @@
 //! made on first use, and `copy` between engines. The contract tests run on
 //! both engines through `on_both_engines!` in the other files.
 
-use std::process::Output;
-
 use crate::common::pg::{self, PASSWORD};
 use crate::common::*;
 
@@ -147,42 +145,6 @@ fn the_log_is_append_only_and_an_edit_is_found() {
         "{}",
         text(&out.stderr)
     );
-}
-
-fn run(v: &TestVault, args: &[&str]) -> Output {
-    v.kw(args).output().expect("run keyward")
-}
-
-#[test]
-fn eight_writers_on_one_database_lose_nothing() {
-    let Some(v) = database() else { return };
-    v.kw(["config", "set", "max-keys", "500"])
-        .assert()
-        .success();
-    std::thread::scope(|s| {
-        for w in 0..8 {
-            let v = &v;
-            s.spawn(move || {
-                for i in 0..15 {
-                    let name = format!("w{w}-k{i}");
-                    let out = run(v, &["--json", "create", "--name", &name, "--env", "shared"]);
-                    assert!(out.status.success(), "create {name}: {}", text(&out.stderr));
-                    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-                    let id = doc["key"]["id"].as_str().expect("id").to_string();
-                    let out = run(v, &["rotate", &id, "--grace", "1h"]);
-                    assert!(out.status.success(), "rotate {name}: {}", text(&out.stderr));
-                }
-            });
-        }
-    });
-    let keys = v.json(["list", "--all"]);
-    let keys = keys.as_array().expect("array");
-    assert_eq!(keys.len(), 8 * 15 * 2);
-    assert_eq!(
-        keys.iter().filter(|k| k["status"] == "active").count(),
-        8 * 15
-    );
-    assert_eq!(v.json(["log", "--verify"])["events"], 1 + 8 * 15 * 2);
 }
 
 #[test]

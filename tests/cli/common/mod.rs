@@ -94,6 +94,14 @@ impl TestVault {
         })
     }
 
+    /// A new, empty vault on the same engine.
+    pub fn like(&self) -> TestVault {
+        match self.url {
+            Some(_) => TestVault::postgres().expect("the server is up"),
+            None => TestVault::new(),
+        }
+    }
+
     /// What `--vault` gets: the path or the URL.
     pub fn location(&self) -> std::ffi::OsString {
         match &self.url {
