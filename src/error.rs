@@ -123,6 +123,13 @@ pub enum Error {
         problem: String,
     },
 
+    /// The connection broke at commit: the change may or may not be there.
+    #[error(
+        "lost the connection to {path} while committing ({cause}): the change may or may not \
+         have been made; look before trying again"
+    )]
+    CommitUnknown { path: String, cause: String },
+
     #[error("the activity log is broken at event {id}: {reason}")]
     BrokenChain { id: i64, reason: String },
 
@@ -169,6 +176,7 @@ impl Error {
             | Error::VaultLinked { .. }
             | Error::Corrupt { .. }
             | Error::BrokenChain { .. }
+            | Error::CommitUnknown { .. }
             | Error::SecretNotDelivered { .. }
             | Error::Cancelled => exit::RUNTIME,
         }
@@ -194,6 +202,7 @@ impl Error {
             Error::VaultLinked { .. } => "VAULT_LINKED",
             Error::Corrupt { .. } => "VAULT_CORRUPT",
             Error::BrokenChain { .. } => "LOG_BROKEN",
+            Error::CommitUnknown { .. } => "COMMIT_UNKNOWN",
             Error::SecretNotDelivered { .. } => "SECRET_NOT_DELIVERED",
             Error::Cancelled => "CANCELLED",
         }

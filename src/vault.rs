@@ -89,6 +89,18 @@ impl Verdict {
     }
 }
 
+/// A commit whose outcome is unknown names the key it would have made, so
+/// that its secret, never shown, can be ended if the key exists.
+fn name_uncommitted(e: anyhow::Error, what: &str, key: Option<&KeyId>) -> anyhow::Error {
+    match (e.downcast_ref::<Error>(), key) {
+        (Some(Error::CommitUnknown { .. }), Some(id)) => e.context(format!(
+            "{id} may have been {what} without its secret being shown: check with \
+             `keyward show {id}` and, if it exists, revoke it (or rotate it if it is the default key)"
+        )),
+        _ => e,
+    }
+}
+
 /// A complete id names its key, whatever else matches.
 fn exact(key: &KeyRef, candidates: &[Key]) -> Option<Key> {
     match key {
@@ -276,11 +288,23 @@ impl Vault {
     }
 
     pub fn create(&mut self, new: &NewKey, actor: &Actor) -> Result<Created> {
-        self.write(|tx, now| intents::create(tx, new, actor, now))
+        let mut made = None;
+        self.write(|tx, now| {
+            let created = intents::create(tx, new, actor, now)?;
+            made = Some(created.key.id.clone());
+            Ok(created)
+        })
+        .map_err(|e| name_uncommitted(e, "created", made.as_ref()))
     }
 
     pub fn rotate(&mut self, id: &KeyId, r: &Rotation, actor: &Actor) -> Result<Rotated> {
-        self.write(|tx, now| intents::rotate(tx, id, r, actor, now))
+        let mut made = None;
+        self.write(|tx, now| {
+            let rotated = intents::rotate(tx, id, r, actor, now)?;
+            made = Some(rotated.key.id.clone());
+            Ok(rotated)
+        })
+        .map_err(|e| name_uncommitted(e, "rotated into", made.as_ref()))
     }
 
     pub fn change_grace(

@@ -14,6 +14,9 @@ pub fn run(args: &CopyArgs, ctx: &mut Ctx) -> Result<Report> {
     }
     let clock = ctx.clock();
     let source = ctx.vault(Access::Read)?;
+    // A source whose log is broken is refused before the destination is
+    // made, so a failed copy leaves nothing behind.
+    source.verify_chain()?;
     let mut target = Vault::open(&dest, Access::Create, clock)?;
     let copied = source.copy_to(&mut target)?;
     Ok(Report::Copied {

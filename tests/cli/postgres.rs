@@ -358,3 +358,78 @@ fn a_connection_lost_mid_write_changes_nothing() {
         .expect("unlock");
     assert_eq!(v.dump(), before, "nothing half written");
 }
+
+/// A role that may only read: reads and verify work, a write is
+/// VAULT_READ_ONLY as on a read-only SQLite file.
+#[test]
+fn a_read_only_role_reads_and_verifies_but_cannot_write() {
+    let Some(v) = database() else { return };
+    let secret = v.create(&["--name", "web"]);
+    let url = v.url.clone().expect("url");
+    let role = format!("reader{}", std::process::id());
+    pg::client(&url)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'rpw'; \
+             GRANT USAGE ON SCHEMA keyward TO {role}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA keyward TO {role};"
+        ))
+        .expect("role");
+    let reader = url.replace(&format!("postgres:{PASSWORD}@"), &format!("{role}:rpw@"));
+    let before = v.dump();
+    for args in [
+        &["--json", "list"][..],
+        &["log", "--verify"],
+        &["show", "web"],
+    ] {
+        let out = v
+            .bare()
+            .arg("--vault")
+            .arg(&reader)
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = v
+        .bare()
+        .args(["--vault", &reader, "verify"])
+        .write_stdin(secret)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = v
+        .bare()
+        .args(["--vault", &reader, "--json", "create", "--name", "x"])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("VAULT_READ_ONLY") && !err.contains("rpw"),
+        "{err}"
+    );
+    assert_eq!(v.dump(), before);
+}
+
+/// A copy from a vault whose log is broken is refused before anything is
+/// made at the destination.
+#[test]
+fn a_refused_copy_leaves_no_destination_behind() {
+    let source = TestVault::new();
+    source.create(&["--name", "web"]);
+    source
+        .sql()
+        .execute_batch(
+            "DROP TRIGGER events_append_only_update; UPDATE events SET actor = 'x' WHERE id = 1",
+        )
+        .expect("tamper");
+    let dest = source.dir().join("copy.db");
+    let out = source.kw(["copy", "--to"]).arg(&dest).assert().code(1);
+    assert!(stderr(&out).contains("broken at event 1"));
+    assert!(!dest.exists(), "the copy left a file behind");
+    if let Some(pg_vault) = database() {
+        let url = pg_vault.url.clone().expect("url");
+        source.kw(["copy", "--to", &url]).assert().code(1);
+        assert_eq!(pg_vault.dump(), "<no vault>", "nor a schema");
+    }
+}

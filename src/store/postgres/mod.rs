@@ -99,9 +99,27 @@ fn connect(url: &PgUrl) -> Result<Client> {
     url.config.connect(tls).map_err(|e| failed(cause(&e)))
 }
 
-/// A driver error during use, as a sentence naming the vault.
+/// How long a write waits for another writer, as SQLite's busy timeout.
+const LOCK_TIMEOUT: &str = "30s";
+
+/// A driver error during use, as a sentence naming the vault: a user
+/// without write rights is a read-only vault, a lock wait past
+/// [`LOCK_TIMEOUT`] a busy one.
 fn failed(shown: &str, e: postgres::Error) -> anyhow::Error {
-    anyhow::anyhow!("the PostgreSQL vault {shown} failed: {}", cause(&e))
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::INSUFFICIENT_PRIVILEGE
+                || *c == SqlState::READ_ONLY_SQL_TRANSACTION =>
+        {
+            Error::VaultReadOnly(shown.to_string()).into()
+        }
+        Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => anyhow::anyhow!(
+            "the PostgreSQL vault {shown} is busy: another writer held it for {LOCK_TIMEOUT}; \
+             nothing was changed, try again"
+        ),
+        _ => anyhow::anyhow!("the PostgreSQL vault {shown} failed: {}", cause(&e)),
+    }
 }
 
 /// A driver error as a sentence, with the server's message when it sent one.
@@ -428,6 +446,8 @@ impl Store for Postgres {
             .get_mut()
             .transaction()
             .map_err(|e| failed(&shown, e))?;
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            .map_err(|e| failed(&shown, e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
             .map_err(|e| failed(&shown, e))?;
         Ok(Box::new(Pg {
@@ -623,9 +643,18 @@ impl WriteTx for PostgresTx<'_> {
 
     fn commit(self: Box<Self>) -> Result<()> {
         let shown = self.shown;
-        self.conn
-            .into_inner()
-            .commit()
-            .map_err(|e| failed(&shown, e))
+        self.conn.into_inner().commit().map_err(|e| {
+            // The server refused the commit: nothing was written. The
+            // connection broke: it may or may not have been.
+            if e.as_db_error().is_some() {
+                failed(&shown, e)
+            } else {
+                Error::CommitUnknown {
+                    path: shown,
+                    cause: cause(&e),
+                }
+                .into()
+            }
+        })
     }
 }

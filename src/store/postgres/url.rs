@@ -49,6 +49,17 @@ impl PgUrl {
     /// the URL nor `PGPASSWORD` has a password.
     pub fn parse(url: &str, pgpass: Option<&Path>) -> Result<Self> {
         let shown = redact(url);
+        let authority = url
+            .split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
+            .unwrap_or_default();
+        if authority.matches('@').count() > 1 {
+            return Err(Error::usage(format!(
+                "'{}' has more than one @ before the host: write an @ in the password as %40",
+                crate::text::quote(&shown)
+            ))
+            .into());
+        }
         let (rest, tls, root_cert) = take_tls_params(url, &shown)?;
         let mut config = postgres::Config::from_str(&rest).map_err(|e| {
             Error::usage(format!(
@@ -78,6 +89,14 @@ impl PgUrl {
                 config.password(pw);
             }
         }
+        if config.get_user().is_some_and(|u| u.contains(':')) {
+            return Err(Error::usage(format!(
+                "the user name in '{}' holds a ':': put the password after an unencoded ':' \
+                 (postgres://USER:PASSWORD@HOST/DB) so that it is never shown",
+                crate::text::quote(&shown)
+            ))
+            .into());
+        }
         config.application_name("keyward");
         Ok(PgUrl {
             config,
@@ -92,15 +111,30 @@ impl PgUrl {
         &self.shown
     }
 
-    /// `host:port` of the first server, for messages.
+    /// `host:port` of the servers, for messages ("a:1 or b:2").
     pub fn server(&self) -> String {
-        let host = match self.config.get_hosts().first() {
-            Some(Host::Tcp(h)) => h.clone(),
-            Some(Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".to_string(),
+        let hosts = self.config.get_hosts();
+        let ports = self.config.get_ports();
+        let port = |i: usize| {
+            ports
+                .get(i)
+                .or_else(|| ports.first())
+                .copied()
+                .unwrap_or(5432)
         };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        format!("{host}:{port}")
+        let named: Vec<String> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| match h {
+                Host::Tcp(h) => format!("{h}:{}", port(i)),
+                Host::Unix(p) => format!("{}:{}", p.display(), port(i)),
+            })
+            .collect();
+        if named.is_empty() {
+            format!("localhost:{}", port(0))
+        } else {
+            named.join(" or ")
+        }
     }
 }
 
@@ -119,6 +153,8 @@ pub fn redact(url: &str) -> String {
             let authority = match authority.rsplit_once('@') {
                 Some((userinfo, hosts)) => match userinfo.split_once(':') {
                     Some((user, _)) => format!("{user}:***@{hosts}"),
+                    // A user name that decodes to USER:PASSWORD hides a password.
+                    None if decoded(userinfo).contains(':') => format!("***@{hosts}"),
                     None => format!("{userinfo}@{hosts}"),
                 },
                 None => authority.to_string(),
@@ -131,7 +167,7 @@ pub fn redact(url: &str) -> String {
         let params: Vec<String> = query
             .split('&')
             .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                Some((k, _)) if decoded(k).eq_ignore_ascii_case("password") => format!("{k}=***"),
                 _ => p.to_string(),
             })
             .collect();
@@ -139,6 +175,32 @@ pub fn redact(url: &str) -> String {
         out.push_str(&params.join("&"));
     }
     out
+}
+
+/// A URL component with its %XX escapes decoded (bytes kept as they are
+/// where an escape is malformed).
+fn decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Takes `sslmode` and `sslrootcert` out of the query (the driver knows
@@ -161,7 +223,7 @@ fn take_tls_params(url: &str, shown: &str) -> Result<(String, Tls, Option<PathBu
                     "verify-full" => Tls::VerifyFull,
                     other => {
                         return Err(Error::usage(format!(
-                            "sslmode '{}' in '{}' is not one of disable, prefer, require, verify-ca, verify-full",
+                            "sslmode '{}' in '{}' is not one of disable, allow, prefer, require, verify-ca, verify-full",
                             crate::text::quote(other),
                             crate::text::quote(shown)
                         ))
@@ -262,6 +324,31 @@ mod tests {
             "postgres:///keys?host=/run/pg"
         );
         assert_eq!(redact("postgres://a:b:c@h/d"), "postgres://a:***@h/d");
+        assert_eq!(
+            redact("postgres://k@h/d?%70assword=x"),
+            "postgres://k@h/d?%70assword=***"
+        );
+        assert_eq!(
+            redact("postgres://k@h/d?pass%77ord=x"),
+            "postgres://k@h/d?pass%77ord=***"
+        );
+    }
+
+    #[test]
+    fn a_password_that_could_leak_is_refused() {
+        for url in [
+            "postgres://kw:SECRETp@ss@127.0.0.1/d",
+            "postgres://kw%3Asecret@127.0.0.1/d",
+        ] {
+            let err = PgUrl::parse(url, None).expect_err(url).to_string();
+            assert!(!err.contains("SECRET") && !err.contains("secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn several_hosts_are_all_named() {
+        let url = PgUrl::parse("postgres://u:p@a:1,b:2/d", None).expect("hosts");
+        assert_eq!(url.server(), "a:1 or b:2");
     }
 
     #[test]
