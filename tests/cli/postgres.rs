@@ -433,3 +433,30 @@ fn a_refused_copy_leaves_no_destination_behind() {
         assert_eq!(pg_vault.dump(), "<no vault>", "nor a schema");
     }
 }
+
+/// No secret reaches a PostgreSQL vault: every row of every table is
+/// searched after creates, a rotation, verifies and a revoke.
+#[test]
+fn no_secret_reaches_the_database() {
+    let Some(v) = database() else { return };
+    let first = v.create(&["--name", "web", "--scope", "read"]);
+    let second = v.json(["rotate", "web", "--grace", "1h"])["secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let partner = v.create(&["--name", "partner"]);
+    for s in [&first, &second, &partner] {
+        assert_eq!(v.verify(s, &[]).0, Some(0));
+    }
+    v.kw(["revoke", "partner", "--yes", "--reason", "test"])
+        .assert()
+        .success();
+    let rows = v.dump();
+    assert!(rows.contains("web"), "the dump holds the vault");
+    for s in [&first, &second, &partner] {
+        assert!(
+            !rows.contains(&s[3..35]),
+            "a secret was found in the database"
+        );
+    }
+}
