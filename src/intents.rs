@@ -82,6 +82,21 @@ fn current(tx: &dyn WriteTx, id: &KeyId) -> Result<Key> {
     })
 }
 
+/// The name `key` will have: `asked`, if no other active key of its
+/// environment holds it, else its own.
+fn new_name(tx: &dyn WriteTx, key: &Key, asked: Option<&Name>, now: Timestamp) -> Result<Name> {
+    let Some(name) = asked.filter(|n| **n != key.name) else {
+        return Ok(key.name.clone());
+    };
+    let others: Vec<Key> = tx
+        .active_in_env(&key.env, now)?
+        .into_iter()
+        .filter(|k| k.id != key.id)
+        .collect();
+    lifecycle::name_is_free(&others, name, &key.env)?;
+    Ok(name.clone())
+}
+
 /// A new expiry must still be in the future at the time the write is judged.
 fn future(flag: &str, expires: Expiry, now: Timestamp) -> Result<Option<Timestamp>> {
     match expires.at(now) {
@@ -152,15 +167,7 @@ pub fn rotate(
 ) -> Result<Rotated> {
     let old = current(tx, id)?;
     lifecycle::may_rotate(&old, now)?;
-    let name = r.name.clone().unwrap_or_else(|| old.name.clone());
-    if name != old.name {
-        let others: Vec<Key> = tx
-            .active_in_env(&old.env, now)?
-            .into_iter()
-            .filter(|k| k.id != old.id)
-            .collect();
-        lifecycle::name_is_free(&others, &name, &old.env)?;
-    }
+    let name = new_name(tx, &old, r.name.as_ref(), now)?;
     let asked = r.expires.map(|e| future("--expires", e, now)).transpose()?;
     let expires_at = match asked {
         Some(at) => at,
@@ -298,15 +305,7 @@ pub fn update(
 ) -> Result<(Key, bool)> {
     let k = current(tx, id)?;
     lifecycle::may_update(&k, now)?;
-    let name = u.name.clone().unwrap_or_else(|| k.name.clone());
-    if name != k.name {
-        let others: Vec<Key> = tx
-            .active_in_env(&k.env, now)?
-            .into_iter()
-            .filter(|o| o.id != k.id)
-            .collect();
-        lifecycle::name_is_free(&others, &name, &k.env)?;
-    }
+    let name = new_name(tx, &k, u.name.as_ref(), now)?;
     let mut scopes: Vec<Scope> = k
         .scopes
         .iter()

@@ -221,31 +221,27 @@ fn a_secret_that_cannot_be_delivered_is_never_a_silent_success() {
             "{err}"
         );
     }
+    // `keyward ARGS REDIRECT` through a shell, which makes the redirection.
+    let in_shell = |args: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec \"$KW\" --vault \"$VAULT\" {args}"))
+            .env("KW", BIN)
+            .env("VAULT", &v.path)
+            .env("KEYWARD_NOW", NOW)
+            .env("KEYWARD_ACTOR", ACTOR)
+            .output()
+            .expect("run")
+    };
     // A closed stdout: `keyward create >&-` creates nothing.
     let before = v.dump();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$KW\" --vault \"$VAULT\" create --name closed >&-")
-        .env("KW", BIN)
-        .env("VAULT", &v.path)
-        .env("KEYWARD_NOW", NOW)
-        .env("KEYWARD_ACTOR", ACTOR)
-        .output()
-        .expect("run");
+    let out = in_shell("create --name closed >&-");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("stdout is closed"), "{err}");
     assert_eq!(v.dump(), before);
     // `> /dev/null` is a choice the shell made on purpose: it is honoured.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$KW\" --vault \"$VAULT\" create --name discarded > /dev/null")
-        .env("KW", BIN)
-        .env("VAULT", &v.path)
-        .env("KEYWARD_NOW", NOW)
-        .env("KEYWARD_ACTOR", ACTOR)
-        .output()
-        .expect("run");
+    let out = in_shell("create --name discarded > /dev/null");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // Read output still ends quietly on a closed pipe.
     let (reader, writer) = std::io::pipe().expect("pipe");
