@@ -41,6 +41,9 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             ));
         }
     }
+    if !ctx.json {
+        super::warn_default_keys_ending(&keys, now);
+    }
     if keys.is_empty() && !ctx.json {
         super::note(if args.all {
             "No keys to show."

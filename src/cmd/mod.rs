@@ -185,6 +185,35 @@ fn env_filter(given: Option<&str>) -> Result<Option<Env>> {
     }
 }
 
+/// How soon before it ends a default key is warned about.
+const DEFAULT_KEY_WARNING_SECS: i64 = 7 * 86_400;
+
+/// Warns on stderr about each environment's default key among `keys` that
+/// ends within 7 days: when it has expired, the environment's next key
+/// becomes its default, so ending it unawares changes which key that is.
+fn warn_default_keys_ending(keys: &[Key], now: Timestamp) {
+    for k in keys
+        .iter()
+        .filter(|k| k.is_default && k.status(now) == crate::key::Status::Active)
+    {
+        if let Some(end) = k.expires_at
+            && end.unix() - now.unix() <= DEFAULT_KEY_WARNING_SECS
+        {
+            note(&format!(
+                "warning: {} '{}', the default key of environment '{}', expires {} ({}): \
+                 rotate it in time (keyward rotate {} --env {} --grace 24h)",
+                k.id,
+                crate::text::escape(k.name.as_str()),
+                crate::text::escape(k.env.as_str()),
+                end,
+                end.relative_to(now),
+                k.id,
+                crate::text::quote(k.env.as_str())
+            ));
+        }
+    }
+}
+
 /// Commentary for a person, on stderr. A closed stderr is not worth failing over.
 fn note(text: &str) {
     use std::io::Write;

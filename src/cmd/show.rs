@@ -9,6 +9,7 @@ const RECENT_EVENTS: usize = 20;
 
 pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
     let env = super::env_or_default(args.key.env.as_deref())?;
+    let json = ctx.json;
     let vault = ctx.vault(Access::Read)?;
     let key = vault.find(&KeyRef::parse(&args.key.key), &env)?;
     let events = vault.events(&EventFilter {
@@ -16,5 +17,12 @@ pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
         limit: RECENT_EVENTS,
         ..EventFilter::default()
     })?;
+    if !json {
+        let live = crate::vault::KeyFilter {
+            env: Some(key.env.clone()),
+            ..Default::default()
+        };
+        super::warn_default_keys_ending(&vault.keys(&live)?, vault.now());
+    }
     Ok(Report::Key { key, events })
 }

@@ -324,4 +324,26 @@ crate::on_both_engines! {
         let id = svc["id"].as_str().expect("id");
         v.kw(["extend", id, "--grace", "now"]).assert().success();
     }
+
+    /// SPEC "Words": list and show warn when an environment's default key
+    /// ends within 7 days.
+    fn a_default_key_ending_within_7_days_is_warned_about(v: &TestVault) {
+        v.create(&["--name", "first", "--env", "prod", "--expires", "3d"]);
+        v.create(&["--name", "later", "--env", "prod", "--expires", "3d"]);
+        v.create(&["--name", "calm", "--env", "staging", "--expires", "30d"]);
+        let list = v.kw(["list"]).assert().success();
+        let err = stderr(&list);
+        assert!(
+            err.contains("'first', the default key of environment 'prod', expires")
+                && err.contains("in 3d")
+                && err.lines().count() == 1,
+            "{err}"
+        );
+        let show = v.kw(["show", "later", "--env", "prod"]).assert().success();
+        assert!(stderr(&show).contains("'first', the default key"), "{}", stderr(&show));
+        let calm = v.kw(["show", "calm", "--env", "staging"]).assert().success();
+        assert_eq!(stderr(&calm), "");
+        let json = v.kw(["--json", "list"]).assert().success();
+        assert_eq!(stderr(&json), "", "JSON mode keeps stderr for errors");
+    }
 }
