@@ -128,11 +128,6 @@ impl Vault {
         Self::open(&Location::Sqlite(path.to_path_buf()), access, clock)
     }
 
-    /// Where the vault is, as messages show it (a URL without password).
-    pub fn location(&self) -> &str {
-        &self.location
-    }
-
     /// The time for a read.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
