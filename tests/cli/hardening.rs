@@ -154,13 +154,7 @@ fn a_read_only_vault_without_wal_files_serves_reads_and_verify() {
         p.push(suffix);
         assert!(!std::path::Path::new(&p).exists(), "{suffix} left behind");
     }
-    if is_root() {
-        let status = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(v.dir())
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "chown");
-    }
+    hand_to_nobody(&v);
     std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let as_user = |args: &[&str], stdin: &str| as_nobody(&v, args, stdin);
@@ -561,6 +555,18 @@ fn corrupt_stored_values_are_errors_naming_the_row() {
     }
 }
 
+/// Root ignores file modes, so as root the vault's directory is handed to
+/// nobody, whom [`as_nobody`] runs keyward as.
+fn hand_to_nobody(v: &TestVault) {
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(v.dir())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "chown");
+    }
+}
+
 /// Runs keyward as an unprivileged user (nobody, through setpriv, when the
 /// tests run as root: root ignores file modes), with `stdin`.
 fn as_nobody(v: &TestVault, args: &[&str], stdin: &str) -> Output {
@@ -596,13 +602,7 @@ fn as_nobody(v: &TestVault, args: &[&str], stdin: &str) -> Output {
 fn reading_a_read_only_file_leaves_nothing_behind_that_blocks_later_writes() {
     let v = TestVault::new();
     v.create(&["--name", "web"]);
-    if is_root() {
-        let status = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(v.dir())
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "chown");
-    }
+    hand_to_nobody(&v);
     std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
     let list = as_nobody(&v, &["list"], "");
     assert!(list.status.success(), "{}", text(&list.stderr));

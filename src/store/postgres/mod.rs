@@ -493,7 +493,23 @@ impl Store for Postgres {
 }
 
 impl Postgres {
+    /// Everything, read in one REPEATABLE READ transaction so that it is
+    /// one snapshot while other hosts write.
     fn dump_all(&self) -> Result<super::Dump> {
+        self.conn
+            .borrow_mut()
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .map_err(|e| failed(&self.shown, e))?;
+        let dump = self.dump_rows();
+        let end = if dump.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.conn
+            .borrow_mut()
+            .batch_execute(end)
+            .map_err(|e| failed(&self.shown, e))?;
+        dump
+    }
+
+    fn dump_rows(&self) -> Result<super::Dump> {
         let mut dump = super::Dump::default();
         for r in self.query(
             "SELECT name, value FROM keyward.settings ORDER BY name",

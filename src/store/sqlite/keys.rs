@@ -36,6 +36,12 @@ pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
 );
 pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
 const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
+/// Every key with its secret's hash (column 16), oldest first, for `copy`.
+pub(super) const KEYS_WITH_HASHES: &str = concat!(
+    "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
+    "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
+    "secret_sha256 FROM keys ORDER BY created_at, rowid"
+);
 pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
 /// Every key of a name in an environment, newest first (a rotated name has
 /// one per rotation).
@@ -166,6 +172,20 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
         k.id.as_str(),
     ])?;
     Ok(())
+}
+
+/// A row of [`KEYS_WITH_HASHES`]: the key and its secret's hash.
+pub(super) fn key_and_hash_from_row(r: &Row<'_>) -> rusqlite::Result<(Key, [u8; 32])> {
+    let key = key_from_row(r)?;
+    let hash: Vec<u8> = column(r, 16, &format!("key {}", key.id))?;
+    let hash = hash.try_into().map_err(|_| {
+        bad_row(
+            16,
+            format!("key {}", key.id),
+            "its secret hash is not 32 bytes",
+        )
+    })?;
+    Ok((key, hash))
 }
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {

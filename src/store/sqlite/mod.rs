@@ -323,11 +323,11 @@ impl Store for Sqlite {
 }
 
 impl Sqlite {
+    /// Everything, read in one transaction so that it is one snapshot.
     fn dump_all(&self) -> Result<super::Dump> {
+        let tx = self.c().unchecked_transaction()?;
         let mut dump = super::Dump::default();
-        let mut stmt = self
-            .c()
-            .prepare("SELECT name, value FROM settings ORDER BY name")?;
+        let mut stmt = tx.prepare("SELECT name, value FROM settings ORDER BY name")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         for row in rows {
             let (name, value) = row?;
@@ -335,21 +335,15 @@ impl Sqlite {
                 dump.settings.push((setting, value));
             }
         }
-        let ids: Vec<(String, Vec<u8>)> = self
-            .c()
-            .prepare("SELECT id, secret_sha256 FROM keys ORDER BY created_at, rowid")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (id, hash) in ids {
-            let id = KeyId::stored(id);
-            let key = super::Read::key(self, &id)?
-                .ok_or_else(|| anyhow::anyhow!("{id} vanished while it was copied"))?;
-            let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                self.corrupt(format!("key {id}"), "its secret hash is not 32 bytes")
-            })?;
-            dump.keys.push((key, hash));
-        }
-        dump.events = events::dump(self.c())?;
+        let keys = tx
+            .prepare(keys::KEYS_WITH_HASHES)
+            .and_then(|mut s| {
+                s.query_map([], keys::key_and_hash_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| self.explain(e))?;
+        dump.keys = keys;
+        dump.events = events::dump(&tx)?;
         Ok(dump)
     }
 }
