@@ -164,9 +164,50 @@ pub enum Command {
     /// Copy the whole vault into an empty SQLite file or PostgreSQL database
     #[command(after_help = COPY_EXAMPLES)]
     Copy(CopyArgs),
+    /// Answer verifications over HTTP for services and reverse proxies
+    #[command(after_help = SERVE_EXAMPLES, long_about = SERVE_ABOUT)]
+    Serve(ServeArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
+}
+
+const SERVE_ABOUT: &str = "Answer verifications over HTTP/1.1 for services and reverse proxies, \
+    from the same vault as the CLI (SQLite or PostgreSQL).\n\n\
+    Routes: /v1/authz (forward auth for nginx auth_request, Traefik, Caddy, Envoy), \
+    /v1/verify (keyward's JSON), /v2/keys.verifyKey (Unkey's v2 verify, with --root-key-env), \
+    /healthz, /readyz, /metrics (Prometheus).\n\n\
+    Plain HTTP: put TLS in the proxy in front. A revoke, rotate or extend is honoured by the \
+    next request (SQLite) or within 1 s (PostgreSQL). SIGTERM or SIGINT stops accepting, \
+    finishes requests in flight (at most 10 s), writes the usage counts and exits 0.";
+
+const SERVE_EXAMPLES: &str = "Examples:\n  \
+    keyward serve                                    # 127.0.0.1:8080\n  \
+    keyward serve --listen 0.0.0.0:8080 --log-format json\n  \
+    KEYWARD_ROOT_KEY=$(openssl rand -hex 32) keyward serve --root-key-env KEYWARD_ROOT_KEY\n  \
+    curl -H \"Authorization: Bearer $KEY\" 'http://127.0.0.1:8080/v1/authz?scope=deploy'";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_hint = ValueHint::Other)]
+    pub listen: String,
+
+    /// Enable Unkey's /v2/keys.verifyKey, whose callers must send this variable's value as their root key
+    #[arg(long = "root-key-env", value_name = "VAR", value_hint = ValueHint::Other)]
+    pub root_key_env: Option<String>,
+
+    /// The format of the log lines on stderr
+    #[arg(long = "log-format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event
+    Text,
+    /// One JSON object per line
+    Json,
 }
 
 const CREATE_EXAMPLES: &str = "Examples:\n  \

@@ -3,6 +3,7 @@
 mod cli;
 mod cmd;
 mod output;
+mod serve;
 
 // The library's modules, under the names the binary's modules use.
 use keyward::{error, event, intents, key, lifecycle, secret, settings, store, text, vault, when};

@@ -16,7 +16,7 @@ use crate::secret::Secret;
 use crate::settings::{Setting, Settings};
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
-use crate::store::{Access, EventFilter, Location, Store, WriteTx};
+use crate::store::{Access, DailyUsage, EventFilter, Location, Store, UsageBatch, WriteTx};
 #[cfg(test)]
 use crate::text::Name;
 use crate::text::{Actor, Env, Reason, Scope};
@@ -232,6 +232,21 @@ impl Vault {
         self.store.verify_chain()
     }
 
+    /// A key's usage counts (from `serve`) for the `days` UTC days up to
+    /// today, oldest first; days without verifications are left out.
+    pub fn usage(&self, id: &KeyId, days: u16) -> Result<Vec<DailyUsage>> {
+        let today = self.now().date();
+        let since = today
+            .checked_sub(time::Duration::days(i64::from(days.saturating_sub(1))))
+            .unwrap_or(today);
+        self.store.usage(id, since)
+    }
+
+    /// Adds what `serve` counted; see [`Store::record_usage`].
+    pub fn record_usage(&mut self, batch: &UsageBatch) -> Result<()> {
+        self.store.record_usage(batch)
+    }
+
     /// Is this secret a key that works now, with these scopes? One read
     /// gives the key and the verdict; nothing is written.
     pub fn check(&self, secret: &Secret, required: &[Scope]) -> Result<Verdict> {
@@ -351,6 +366,9 @@ impl Vault {
             }
             for event in &dump.events {
                 tx.insert_event(&event.stored())?;
+            }
+            for (id, usage) in &dump.usage {
+                tx.add_usage(id, usage)?;
             }
             Ok(())
         })?;

@@ -52,6 +52,13 @@ impl Timestamp {
             .map(|t| Timestamp(t.unix_timestamp()))
     }
 
+    /// The UTC day this time falls on.
+    pub fn date(self) -> time::Date {
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .map(OffsetDateTime::date)
+            .unwrap_or(time::Date::MIN)
+    }
+
     /// RFC 3339 in UTC with a `Z`, e.g. `2026-11-23T10:00:00Z`.
     pub fn rfc3339(self) -> String {
         match OffsetDateTime::from_unix_timestamp(self.0) {
@@ -78,7 +85,7 @@ impl Timestamp {
 /// Where the time comes from. The vault asks it once a write holds the
 /// lock, so that waiting for the lock or at a prompt never judges a key by
 /// a time that has passed.
-pub trait Clock {
+pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 

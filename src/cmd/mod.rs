@@ -26,7 +26,7 @@ use crate::event::Event;
 use crate::intents::{Created, Rotated};
 use crate::key::{Key, VerifyCode};
 use crate::settings::Settings;
-use crate::store::{Access, Location};
+use crate::store::{Access, DailyUsage, Location};
 use crate::text::{Actor, Env};
 use crate::vault::{Vault, Verdict};
 use crate::when::{Clock, Timestamp};
@@ -52,6 +52,8 @@ pub enum Report {
     Key {
         key: Key,
         events: Vec<Event>,
+        /// serve's counts for the last [`show::USAGE_DAYS`] days.
+        usage: Vec<DailyUsage>,
     },
     Verified(Verdict),
     Config {
@@ -69,6 +71,10 @@ pub enum Report {
     Copied {
         to: String,
         copied: crate::vault::Copied,
+    },
+    /// `serve` stopped after answering this many requests.
+    Stopped {
+        requests: u64,
     },
     /// Text to print as it is (completion scripts).
     Text(String),
@@ -161,6 +167,7 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Config(args) => config::run(args, ctx),
         Command::Update(args) => update::run(args, ctx),
         Command::Copy(args) => copy::run(args, ctx),
+        Command::Serve(args) => crate::serve::run(args, ctx),
         Command::Completions(args) => completions::run(args),
     }
 }

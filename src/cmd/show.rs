@@ -7,6 +7,9 @@ use crate::store::{Access, EventFilter};
 /// How many of a key's events `show` lists, newest first.
 const RECENT_EVENTS: usize = 20;
 
+/// How many UTC days of serve's usage counts `show` gives.
+pub const USAGE_DAYS: u16 = 30;
+
 pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
     let env = super::env_or_default(args.key.env.as_deref())?;
     let json = ctx.json;
@@ -17,6 +20,7 @@ pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
         limit: RECENT_EVENTS,
         ..EventFilter::default()
     })?;
+    let usage = vault.usage(&key.id, USAGE_DAYS)?;
     if !json {
         let live = crate::vault::KeyFilter {
             env: Some(key.env.clone()),
@@ -24,5 +28,5 @@ pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
         };
         super::warn_default_keys_ending(&vault.keys(&live)?, vault.now());
     }
-    Ok(Report::Key { key, events })
+    Ok(Report::Key { key, events, usage })
 }

@@ -7,6 +7,7 @@ use crate::cmd::Whereabouts;
 use crate::event::{Details, Event};
 use crate::key::{Key, KeyId, Status, VerifyCode};
 use crate::settings::Settings;
+use crate::store::DailyUsage;
 use crate::text::{Actor, Env, Name, Scope};
 use crate::vault::Verdict;
 use crate::when::Timestamp;
@@ -101,6 +102,26 @@ pub struct Shown<'a> {
     #[serde(flatten)]
     pub key: KeyJson<'a>,
     pub events: Vec<EventJson<'a>>,
+    /// Only once serve has recorded any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<UsageJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsageJson {
+    pub day: String,
+    pub valid: u64,
+    pub invalid: u64,
+}
+
+impl UsageJson {
+    pub fn new(u: &DailyUsage) -> Self {
+        UsageJson {
+            day: u.day.to_string(),
+            valid: u.valid,
+            invalid: u.invalid,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

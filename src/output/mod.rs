@@ -2,7 +2,7 @@
 //! document, and errors. Human mode puts the secret alone on stdout and the
 //! commentary on stderr, so `KEY=$(keyward create)` works.
 
-mod json;
+pub mod json;
 mod table;
 
 use std::io::{self, Write};
@@ -72,9 +72,10 @@ impl Printer {
                     .map(|k| json::KeyJson::new(k, now))
                     .collect::<Vec<_>>(),
             ),
-            Report::Key { key, events } => serde_json::to_string_pretty(&json::Shown {
+            Report::Key { key, events, usage } => serde_json::to_string_pretty(&json::Shown {
                 key: json::KeyJson::new(key, now),
                 events: events.iter().map(json::EventJson::new).collect(),
+                usage: usage.iter().map(json::UsageJson::new).collect(),
             }),
             Report::Verified(v) => serde_json::to_string_pretty(&json::Verified::new(v, now)),
             Report::Config {
@@ -91,6 +92,9 @@ impl Printer {
                 "events": copied.events,
                 "settings": copied.settings,
             })),
+            Report::Stopped { requests } => {
+                serde_json::to_string_pretty(&serde_json::json!({ "requests": requests }))
+            }
             Report::Text(text) => serde_json::to_string_pretty(text),
         }
     }
@@ -174,9 +178,11 @@ impl Printer {
             }
             Report::Keys(keys) if keys.is_empty() => Ok(()),
             Report::Keys(keys) => writeln!(out, "{}", table::keys(keys, now, self.layout)),
-            Report::Key { key, events } => {
-                writeln!(out, "{}", table::key_detail(key, events, now, self.layout))
-            }
+            Report::Key { key, events, usage } => writeln!(
+                out,
+                "{}",
+                table::key_detail(key, events, usage, now, self.layout)
+            ),
             Report::Verified(v) => {
                 if let Some(w) = &v.warning {
                     note(&format!("warning: {w}"));
@@ -242,6 +248,8 @@ impl Printer {
                 copied.settings,
                 escape(to)
             ),
+            // serve's log on stderr said it all.
+            Report::Stopped { .. } => Ok(()),
             Report::Text(text) => out.write_all(text.as_bytes()),
         }
     }

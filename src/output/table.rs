@@ -4,6 +4,7 @@ use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Row, Table,
 
 use crate::event::{Details, Event};
 use crate::key::{Key, Status};
+use crate::store::DailyUsage;
 use crate::text::escape;
 use crate::when::Timestamp;
 
@@ -120,7 +121,13 @@ pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
 /// Terminals narrower than this get the compact `list` table.
 const NARROW: u16 = 100;
 
-pub fn key_detail(k: &Key, events: &[Event], now: Timestamp, layout: Layout) -> String {
+pub fn key_detail(
+    k: &Key,
+    events: &[Event],
+    usage: &[DailyUsage],
+    now: Timestamp,
+    layout: Layout,
+) -> String {
     let mut t = Table::new();
     t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic);
@@ -176,6 +183,10 @@ pub fn key_detail(k: &Key, events: &[Event], now: Timestamp, layout: Layout) -> 
         t.add_row(vec![field.to_string(), value]);
     }
     let mut out = t.to_string();
+    if !usage.is_empty() {
+        out.push_str("\n\nVerifications by serve (UTC days, last 30):\n");
+        out.push_str(&self::usage(usage, now, layout));
+    }
     out.push_str("\n\nRecent events:\n");
     out.push_str(&self::events(events, now, layout));
     out
@@ -462,4 +473,41 @@ mod tests {
             ]
         );
     }
+}
+
+/// serve's daily counts: a sparkline of the 30 days up to today, then one
+/// row per day that has any.
+fn usage(days: &[DailyUsage], now: Timestamp, layout: Layout) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let today = now.date();
+    let total = |d: &DailyUsage| d.valid.saturating_add(d.invalid);
+    let most = days.iter().map(total).max().unwrap_or(0).max(1);
+    let spark: String = (0..30i64)
+        .rev()
+        .map(|back| {
+            let day = today.checked_sub(time::Duration::days(back));
+            match days.iter().find(|d| Some(d.day) == day) {
+                None => ' ',
+                Some(d) => {
+                    let step = total(d).saturating_mul(7) / most;
+                    BARS[usize::try_from(step).unwrap_or(7).min(7)]
+                }
+            }
+        })
+        .collect();
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = layout.width {
+        t.set_width(width);
+    }
+    t.set_header(vec!["DAY", "VALID", "INVALID"]);
+    for d in days {
+        t.add_row(vec![
+            d.day.to_string(),
+            d.valid.to_string(),
+            d.invalid.to_string(),
+        ]);
+    }
+    format!("|{spark}|\n{t}")
 }

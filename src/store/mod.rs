@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::event::{Event, EventKind, Head};
@@ -104,12 +105,51 @@ pub struct StoredEvent<'a> {
 }
 
 /// A whole vault, as `copy` moves it between engines: events with their
-/// stored hashes, keys with their secrets' hashes.
+/// stored hashes, keys with their secrets' hashes, and serve's usage counts.
 #[derive(Debug, Default)]
 pub struct Dump {
     pub settings: Vec<(Setting, String)>,
     pub keys: Vec<(Key, [u8; 32])>,
     pub events: Vec<DumpedEvent>,
+    pub usage: Vec<(KeyId, DailyUsage)>,
+}
+
+/// How often one key was verified on one UTC day, by outcome: `valid`, or
+/// refused (expired, revoked, missing a scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyUsage {
+    pub day: time::Date,
+    pub valid: u64,
+    pub invalid: u64,
+}
+
+/// What `serve` has counted since its last flush: counts to add, and the
+/// newest use of each key that verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageBatch {
+    pub counts: Vec<(KeyId, DailyUsage)>,
+    pub last_used: Vec<(KeyId, Timestamp)>,
+}
+
+impl UsageBatch {
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.last_used.is_empty()
+    }
+}
+
+/// A day as the vaults store it: `YYYY-MM-DD`.
+pub(crate) fn day_text(day: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+pub(crate) fn parse_day(text: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).ok()
 }
 
 /// An event as stored, owned.
@@ -170,6 +210,8 @@ pub trait Read {
     /// Walks the whole chain, oldest first: how many events it holds, or
     /// the first event whose link or hash does not hold.
     fn verify_chain(&self) -> Result<u64>;
+    /// A key's usage counts from `since` on, oldest day first.
+    fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<DailyUsage>>;
 }
 
 /// One write transaction holding the vault's write lock.
@@ -181,6 +223,8 @@ pub trait WriteTx: Read {
     /// rotated to, default flag, revocation, name, scopes, note.
     fn update_key(&self, key: &Key) -> Result<()>;
     fn put_setting(&self, setting: Setting, value: &str) -> Result<()>;
+    /// Adds counts to a key's usage on a day.
+    fn add_usage(&self, id: &KeyId, usage: &DailyUsage) -> Result<()>;
     fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;
     /// Whether the vault holds nothing: no settings, keys or events.
     fn is_empty(&self) -> Result<bool>;
@@ -201,4 +245,42 @@ pub trait Store: Read {
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool>;
     /// Everything the vault holds, oldest first.
     fn dump(&self) -> Result<Dump>;
+    /// Adds serve's counts and last uses in one transaction. Not an event:
+    /// usage is bookkeeping, and takes no part in the chain.
+    fn record_usage(&mut self, batch: &UsageBatch) -> Result<()>;
+}
+
+/// The vault is locked by another process right now: a verifier reports
+/// it at once instead of waiting, and the caller may try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the vault is locked by another process")]
+pub struct Busy;
+
+impl Busy {
+    /// Whether an error is (or was caused by) a busy vault.
+    pub fn caused(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| c.downcast_ref::<Busy>().is_some())
+    }
+}
+
+/// Where `serve` reads verdicts from, shared by all its request threads.
+/// Every answer comes from a state of the vault no older than the engine's
+/// promise: SQLite reads the file on each call (every commit before the
+/// call is seen); PostgreSQL answers from memory kept current by
+/// LISTEN/NOTIFY and refuses to answer once it has not heard from the
+/// server for [`postgres::FRESHNESS`].
+pub trait Verifier: Send + Sync {
+    /// The key whose secret has this SHA-256, whatever its status.
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;
+    /// Whether the vault answers now; the error says why not.
+    fn ready(&self) -> Result<()>;
+}
+
+/// The verifier for a vault, which must exist and be current (open it
+/// first with [`crate::vault::Vault::open`] to migrate or refuse it).
+pub fn verifier(location: &Location) -> Result<Arc<dyn Verifier>> {
+    Ok(match location {
+        Location::Sqlite(path) => Arc::new(sqlite::verifier::SqliteVerifier::new(path)?),
+        Location::Postgres(url) => Arc::new(postgres::verifier::PgVerifier::start(url)?),
+    })
 }

@@ -8,6 +8,8 @@
 mod schema;
 mod tls;
 pub mod url;
+mod usage;
+pub mod verifier;
 
 use std::cell::RefCell;
 
@@ -23,6 +25,11 @@ use crate::text::{Actor, Env, Name, Scope};
 use crate::when::Timestamp;
 
 pub use url::{PgUrl, is_url};
+pub use verifier::FRESHNESS;
+
+/// The channel every write transaction notifies at commit, so that a
+/// running `serve` reloads what it holds in memory.
+const CHANGES: &str = "keyward_changes";
 
 /// The advisory lock every write of a keyward vault takes ("kwrd").
 const WRITE_LOCK: i64 = 0x6b77_7264;
@@ -436,6 +443,10 @@ impl<C: GenericClient> Read for Pg<C> {
         }
         Ok(rows.len() as u64)
     }
+
+    fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<super::DailyUsage>> {
+        usage::read(self, id, since)
+    }
 }
 
 impl Store for Postgres {
@@ -458,6 +469,22 @@ impl Store for Postgres {
 
     fn dump(&self) -> Result<super::Dump> {
         self.dump_all()
+    }
+
+    fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
+        let shown = self.shown.clone();
+        let tx = self
+            .conn
+            .get_mut()
+            .transaction()
+            .map_err(|e| failed(&shown, e))?;
+        let tx = Pg {
+            conn: RefCell::new(tx),
+            shown,
+        };
+        usage::record(&tx, batch)?;
+        let shown = tx.shown.clone();
+        tx.conn.into_inner().commit().map_err(|e| failed(&shown, e))
     }
 
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
@@ -553,6 +580,7 @@ impl Postgres {
                 hash: r.try_get(9)?,
             });
         }
+        dump.usage = usage::dump(self)?;
         Ok(dump)
     }
 }
@@ -616,6 +644,10 @@ impl WriteTx for PostgresTx<'_> {
         Ok(())
     }
 
+    fn add_usage(&self, id: &KeyId, u: &super::DailyUsage) -> Result<()> {
+        usage::add(self, id, u)
+    }
+
     fn insert_event(&self, e: &StoredEvent<'_>) -> Result<()> {
         self.execute(
             "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, details, \
@@ -658,6 +690,8 @@ impl WriteTx for PostgresTx<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
+        // Delivered at commit, and only if it commits.
+        self.execute(&format!("NOTIFY {CHANGES}"), &[])?;
         let shown = self.shown;
         self.conn.into_inner().commit().map_err(|e| {
             // The server refused the commit: nothing was written. The

@@ -1,7 +1,7 @@
 //! The schema `keyward`: versioned in `keyward.meta`, migrated forward only,
 //! created once however many processes start on an empty database at once
 //! (the migration runs under the vault's advisory lock and re-reads the
-//! version there). The same columns as the SQLite schema at its version 4,
+//! version there). The same columns as the SQLite schema at its version 5,
 //! so a vault copies between engines with its hashes intact.
 
 use postgres::Client;
@@ -9,7 +9,7 @@ use postgres::Client;
 use crate::error::Result;
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -135,4 +135,15 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON keyward.events
     FOR EACH ROW EXECUTE FUNCTION keyward.append_only();
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON keyward.events
     FOR EACH STATEMENT EXECUTE FUNCTION keyward.append_only();
+"#;
+
+/// serve's usage counts: verifications per key and UTC day, by outcome.
+const V2: &str = r#"
+CREATE TABLE keyward.usage (
+    key_id  text COLLATE "C" NOT NULL REFERENCES keyward.keys(id) DEFERRABLE INITIALLY DEFERRED,
+    day     text NOT NULL,
+    valid   bigint NOT NULL DEFAULT 0,
+    invalid bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day)
+);
 "#;

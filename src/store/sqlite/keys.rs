@@ -123,6 +123,10 @@ impl<C: Conn> Read for Sql<C> {
     fn verify_chain(&self) -> Result<u64> {
         events::verify_chain(self.c())
     }
+
+    fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<crate::store::DailyUsage>> {
+        super::usage::read(self, id, since)
+    }
 }
 
 pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {

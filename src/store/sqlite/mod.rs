@@ -7,6 +7,8 @@ mod events;
 mod keys;
 mod plans;
 mod schema;
+mod usage;
+pub mod verifier;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::ErrorKind;
@@ -288,6 +290,20 @@ impl Store for Sqlite {
         self.dump_all()
     }
 
+    fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
+        if self.read_only() {
+            return Err(Error::VaultReadOnly(self.path.display().to_string()).into());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| read_only(&path, anyhow::Error::new(e)))?;
+        usage::record(&tx, batch)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
         if self.read_only() {
             return Ok(false);
@@ -344,6 +360,7 @@ impl Sqlite {
             .map_err(|e| self.explain(e))?;
         dump.keys = keys;
         dump.events = events::dump(&tx)?;
+        dump.usage = usage::dump(self)?;
         Ok(dump)
     }
 }
@@ -368,6 +385,10 @@ impl WriteTx for SqliteTx<'_> {
 
     fn insert_event(&self, event: &super::StoredEvent<'_>) -> Result<()> {
         events::insert(self.c(), event)
+    }
+
+    fn add_usage(&self, id: &crate::key::KeyId, u: &super::DailyUsage) -> Result<()> {
+        usage::add(self.c(), id, u)
     }
 
     fn is_empty(&self) -> Result<bool> {

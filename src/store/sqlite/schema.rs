@@ -10,7 +10,7 @@ use crate::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -134,4 +134,15 @@ UPDATE keys SET own_expires_at = (
 /// A note on a key (`create --note`, `update --note`).
 const V4: &str = r#"
 ALTER TABLE keys ADD COLUMN note TEXT;
+"#;
+
+/// serve's usage counts: verifications per key and UTC day, by outcome.
+const V5: &str = r#"
+CREATE TABLE usage (
+    key_id  TEXT NOT NULL REFERENCES keys(id),
+    day     TEXT NOT NULL,
+    valid   INTEGER NOT NULL DEFAULT 0,
+    invalid INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day)
+) WITHOUT ROWID;
 "#;

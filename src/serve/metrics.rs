@@ -1,0 +1,104 @@
+//! `/metrics`: verifications by code, request latency, vault errors, in
+//! the Prometheus (OpenMetrics) text format. Labels are drawn from fixed
+//! sets (codes, route names): never a secret, a key or a raw path.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResponseLabel {
+    route: &'static str,
+    status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    verifications: Family<CodeLabel, Counter>,
+    latency: Family<RouteLabel, Histogram>,
+    responses: Family<ResponseLabel, Counter>,
+    vault_errors: Counter,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 0.8 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("keyward");
+        let verifications = Family::<CodeLabel, Counter>::default();
+        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let responses = Family::<ResponseLabel, Counter>::default();
+        let vault_errors = Counter::default();
+        registry.register(
+            "verifications",
+            "Verifications answered, by code (VALID, API_KEY_INVALID, ...)",
+            verifications.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from a request's head to its response, by route",
+            latency.clone(),
+        );
+        registry.register(
+            "responses",
+            "HTTP responses, by route and status",
+            responses.clone(),
+        );
+        registry.register(
+            "vault_errors",
+            "Requests that could not be answered because the vault could not be read",
+            vault_errors.clone(),
+        );
+        Metrics {
+            registry,
+            verifications,
+            latency,
+            responses,
+            vault_errors,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn verified(&self, code: &'static str) {
+        self.verifications.get_or_create(&CodeLabel { code }).inc();
+    }
+
+    pub fn responded(&self, route: &'static str, status: u16, seconds: f64) {
+        self.latency
+            .get_or_create(&RouteLabel { route })
+            .observe(seconds);
+        self.responses
+            .get_or_create(&ResponseLabel { route, status })
+            .inc();
+    }
+
+    pub fn vault_error(&self) {
+        self.vault_errors.inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

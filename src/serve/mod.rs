@@ -1,0 +1,298 @@
+//! `keyward serve`: verifications over HTTP/1.1 for services and reverse
+//! proxies, from the same vault as the CLI. The request path is one lookup
+//! (secret hash → key, through a [`Verifier`]) and one verdict, the same as
+//! `keyward verify`'s; usage is counted in memory and written by a thread
+//! of its own ([`usage`]). Routes live in [`routes`] (keyward's own) and
+//! [`unkey`] (Unkey's v2 verify).
+
+mod http;
+mod metrics;
+mod permissions;
+mod routes;
+mod unkey;
+mod usage;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use keyward::error::{Error, Result};
+use keyward::key::{Key, VerifyCode};
+use keyward::secret;
+use keyward::store::{Access, Busy, Verifier};
+use keyward::text::quote;
+use keyward::when::{Clock, Timestamp};
+use zeroize::Zeroizing;
+
+use crate::cli::ServeArgs;
+use crate::cmd::{Ctx, Report};
+
+/// Request heads and bodies are refused past this size (431, 413).
+pub const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_BODY: usize = 16 * 1024;
+/// A presented secret longer than this is invalid without being hashed.
+pub const MAX_SECRET: usize = 512;
+/// A connection with no request for this long is closed; a request head
+/// must arrive within it too.
+const IDLE: Duration = Duration::from_secs(60);
+/// How long a request body may take to arrive (408 after).
+const BODY_WAIT: Duration = Duration::from_secs(10);
+/// How long requests in flight may run on after SIGTERM or SIGINT.
+const DRAIN: Duration = Duration::from_secs(10);
+/// How long a request retries a vault that another process has locked
+/// before it is answered 503.
+const BUSY_WAIT: Duration = Duration::from_millis(250);
+
+/// What every request shares.
+pub struct App {
+    verifier: Arc<dyn Verifier>,
+    clock: Arc<dyn Clock>,
+    usage: Arc<usage::Usage>,
+    metrics: metrics::Metrics,
+    /// SHA-256 of the root key that `/v2/keys.verifyKey` requires; the
+    /// route is off without one.
+    root_key: Option<[u8; 32]>,
+    /// Requests answered, for the last log line.
+    served: AtomicU64,
+    requests: AtomicU64,
+    /// Random per process, so request ids differ between runs.
+    request_id_base: u64,
+}
+
+/// What a lookup found, judged at `now`.
+pub struct Judged {
+    pub code: VerifyCode,
+    pub key: Option<Key>,
+    pub now: Timestamp,
+}
+
+/// The vault could not be read: the request is answered 503, never 200.
+pub struct Unavailable;
+
+impl App {
+    /// Looks up a presented secret and judges it against the required
+    /// scopes (`allows`) and environment. Counts the verification.
+    pub async fn judge(
+        &self,
+        presented: &[u8],
+        env: Option<&str>,
+        allows: &(dyn Fn(&Key) -> bool + Sync),
+    ) -> std::result::Result<Judged, Unavailable> {
+        let key = self.lookup(presented).await?;
+        let now = self.clock.now();
+        let key = key.filter(|k| env.is_none_or(|e| k.env.as_str() == e));
+        let code = match &key {
+            None => VerifyCode::Invalid,
+            Some(k) => match VerifyCode::for_key(k, &[], now) {
+                VerifyCode::Valid if !allows(k) => VerifyCode::InsufficientScope,
+                code => code,
+            },
+        };
+        if let Some(k) = &key {
+            self.usage.record(&k.id, now, code == VerifyCode::Valid);
+        }
+        self.metrics.verified(code.as_str());
+        Ok(Judged { code, key, now })
+    }
+
+    async fn lookup(&self, presented: &[u8]) -> std::result::Result<Option<Key>, Unavailable> {
+        if presented.len() > MAX_SECRET {
+            return Ok(None);
+        }
+        let Some(Ok(secret)) = std::str::from_utf8(presented)
+            .ok()
+            .map(|t| secret::parse(t.trim()))
+        else {
+            return Ok(None);
+        };
+        let hash = secret.hash();
+        let started = Instant::now();
+        loop {
+            match self.verifier.key_by_secret(&hash) {
+                Ok(key) => return Ok(key),
+                Err(e) if Busy::caused(&e) && started.elapsed() < BUSY_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(e) => {
+                    self.metrics.vault_error();
+                    tracing::warn!(error = %format!("{e:#}"), "cannot read the vault");
+                    return Err(Unavailable);
+                }
+            }
+        }
+    }
+
+    pub fn ready(&self) -> Result<()> {
+        self.verifier.ready()
+    }
+
+    pub fn count_request(&self) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn next_request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        format!("req_{:016x}", self.request_id_base.wrapping_add(n))
+    }
+}
+
+pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
+    let listen = listen_address(&args.listen)?;
+    let root_key = match &args.root_key_env {
+        None => None,
+        Some(var) => Some(root_key(var)?),
+    };
+    let location = ctx.location().clone();
+    let clock = ctx.clock();
+    // Opening checks the vault exists and is keyward's, and brings an
+    // older schema up to date where it may.
+    ctx.vault(Access::Read)?;
+    let verifier = keyward::store::verifier(&location)?;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let _logs = http::init_logs(args.log_format);
+    let usage = Arc::new(usage::Usage::default());
+    let flusher = usage::Flusher::start(Arc::clone(&usage), location.clone(), Arc::clone(&clock))?;
+    let app = Arc::new(App {
+        verifier,
+        clock,
+        usage,
+        metrics: metrics::Metrics::default(),
+        root_key: root_key.map(|k| secret::hash(&k)),
+        served: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        request_id_base: rand::random(),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("keyward-serve")
+        .build()?;
+    tracing::info!(
+        address = %bound,
+        vault = %location.shown(),
+        engine = location.engine(),
+        unkey = app.root_key.is_some(),
+        "listening"
+    );
+    let result = runtime.block_on(accept(listener, Arc::clone(&app)));
+    flusher.finish();
+    result?;
+    let served = app.served.load(Ordering::Relaxed);
+    tracing::info!(requests = served, "stopped");
+    Ok(Report::Stopped { requests: served })
+}
+
+/// `--listen`: an address and port, e.g. 127.0.0.1:8080, [::1]:8080,
+/// 0.0.0.0:8080 or localhost:8080 (port 0 picks a free port).
+fn listen_address(given: &str) -> Result<SocketAddr> {
+    let usage = || {
+        Error::usage(format!(
+            "--listen '{}' is not an address and port: try 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080",
+            quote(given)
+        ))
+    };
+    if let Ok(addr) = given.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if !given.contains(':') {
+        return Err(usage().into());
+    }
+    match given.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next().ok_or_else(|| usage().into()),
+        Err(_) => Err(usage().into()),
+    }
+}
+
+/// The root key, from the variable `--root-key-env` names.
+fn root_key(var: &str) -> Result<Zeroizing<Vec<u8>>> {
+    if var.is_empty() || var.contains('=') || var.contains('\0') {
+        return Err(Error::usage(format!(
+            "'{}' is not an environment variable name: try --root-key-env KEYWARD_ROOT_KEY",
+            quote(var)
+        ))
+        .into());
+    }
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => Ok(Zeroizing::new(v.into_encoded_bytes())),
+        Some(_) => Err(Error::usage(format!(
+            "the environment variable {} is empty: set it to the root key Unkey clients will send",
+            quote(var)
+        ))
+        .into()),
+        None => Err(Error::usage(format!(
+            "the environment variable {} is not set: export the root key Unkey clients will send \
+             (e.g. KEYWARD_ROOT_KEY=$(openssl rand -hex 32))",
+            quote(var)
+        ))
+        .into()),
+    }
+}
+
+/// Accepts connections until SIGINT or SIGTERM, then lets the requests in
+/// flight finish (at most [`DRAIN`]).
+async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .max_header_size(MAX_HEAD)
+        .header_read_timeout(IDLE)
+        .keep_alive(true);
+    let stop = http::stop_signal()?;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, mostly: wait, keep serving.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = Arc::clone(&app);
+                let conn = builder.serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(move |req| routes::handle(Arc::clone(&app), req)),
+                );
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            signal = &mut stop => {
+                tracing::info!(signal, "stopping: no new connections, finishing requests in flight");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => {
+            tracing::warn!("requests still in flight after {} s were cut off", DRAIN.as_secs());
+        }
+    }
+    Ok(())
+}
+
+/// Unused secrets never reach the log: only a key's id and hint.
+pub fn shown_key(key: Option<&Key>) -> (String, String) {
+    match key {
+        Some(k) => (k.id.to_string(), k.masked()),
+        None => (String::new(), String::new()),
+    }
+}

@@ -1,0 +1,371 @@
+//! keyward's own routes: forward auth (`/v1/authz`), JSON verify
+//! (`/v1/verify`), health, readiness and metrics; and the request log.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Method, Request, StatusCode};
+use keyward::key::{Key, VerifyCode};
+use keyward::vault::Verdict;
+use serde::Deserialize;
+
+use super::http::{self, Reply};
+use super::{App, Judged, Unavailable, unkey};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Authz,
+    Verify,
+    Unkey,
+    Healthz,
+    Readyz,
+    Metrics,
+    Unknown,
+}
+
+impl Route {
+    fn of(path: &str) -> Route {
+        match path {
+            "/v1/authz" => Route::Authz,
+            "/v1/verify" => Route::Verify,
+            "/v2/keys.verifyKey" => Route::Unkey,
+            "/healthz" => Route::Healthz,
+            "/readyz" => Route::Readyz,
+            "/metrics" => Route::Metrics,
+            _ => Route::Unknown,
+        }
+    }
+
+    /// The route's path, or `other` for any path keyward does not serve
+    /// (a raw path could hold a secret: it is never logged or labelled).
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Authz => "/v1/authz",
+            Route::Verify => "/v1/verify",
+            Route::Unkey => "/v2/keys.verifyKey",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::Metrics => "/metrics",
+            Route::Unknown => "other",
+        }
+    }
+}
+
+/// A reply, with what the request log says about it.
+pub struct Outcome {
+    pub reply: Reply,
+    pub code: Option<&'static str>,
+    pub key: Option<(String, String)>,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Self {
+        Outcome {
+            reply,
+            code: None,
+            key: None,
+        }
+    }
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = Route::of(req.uri().path());
+    let outcome = match (route, &method) {
+        (Route::Authz, _) => authz(&app, &req).await,
+        (Route::Verify, &Method::POST) => verify(&app, req).await,
+        (Route::Unkey, &Method::POST) => unkey::verify_key(&app, req).await,
+        (Route::Healthz, &Method::GET | &Method::HEAD) => {
+            http::text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()).into()
+        }
+        (Route::Readyz, &Method::GET | &Method::HEAD) => ready(&app),
+        (Route::Metrics, &Method::GET | &Method::HEAD) => http::text(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.metrics.render(),
+        )
+        .into(),
+        (Route::Verify | Route::Unkey, _) => not_allowed("POST"),
+        (Route::Healthz | Route::Readyz | Route::Metrics, _) => not_allowed("GET, HEAD"),
+        (Route::Unknown, _) => http::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "keyward serves /v1/authz, /v1/verify, /v2/keys.verifyKey, /healthz, /readyz and /metrics",
+        )
+        .into(),
+    };
+    app.count_request();
+    let status = outcome.reply.status().as_u16();
+    let elapsed = started.elapsed();
+    app.metrics
+        .responded(route.name(), status, elapsed.as_secs_f64());
+    let (key_id, hint) = outcome.key.unwrap_or_default();
+    tracing::info!(
+        method = %method,
+        path = route.name(),
+        status,
+        code = outcome.code.unwrap_or("-"),
+        key_id = if key_id.is_empty() { "-" } else { &key_id },
+        hint = if hint.is_empty() { "-" } else { &hint },
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    Ok(outcome.reply)
+}
+
+fn not_allowed(allow: &'static str) -> Outcome {
+    let mut reply = http::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        &format!("this route takes {allow}"),
+    );
+    reply
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    reply.into()
+}
+
+fn ready(app: &App) -> Outcome {
+    match app.ready() {
+        Ok(()) => http::text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ready\n".into(),
+        )
+        .into(),
+        Err(e) => {
+            app.metrics.vault_error();
+            http::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "VAULT_UNAVAILABLE",
+                &format!("{e:#}"),
+            )
+            .into()
+        }
+    }
+}
+
+/// The secret of `Authorization: Bearer SECRET`, if that is the header's
+/// scheme.
+pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    let (scheme, rest) = value.split_at(value.iter().position(|&b| b == b' ')?);
+    scheme
+        .eq_ignore_ascii_case(b"bearer")
+        .then(|| rest.trim_ascii())
+}
+
+static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static REQUIRE_SCOPE: HeaderName = HeaderName::from_static("x-keyward-require-scope");
+
+fn unavailable_authz() -> Outcome {
+    let mut reply = http::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "VAULT_UNAVAILABLE",
+        "the vault cannot be read right now; the key was not checked",
+    );
+    let h = reply.headers_mut();
+    h.insert(
+        "x-keyward-code",
+        HeaderValue::from_static("VAULT_UNAVAILABLE"),
+    );
+    h.insert("retry-after", HeaderValue::from_static("1"));
+    Outcome {
+        reply,
+        code: Some("VAULT_UNAVAILABLE"),
+        key: None,
+    }
+}
+
+/// Forward auth: 200 with the key's headers, 401 or 403 with the code.
+async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
+    let headers = req.headers();
+    let presented = bearer(headers).or_else(|| headers.get(&X_API_KEY).map(HeaderValue::as_bytes));
+    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
+        return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
+    };
+    let mut scopes: Vec<String> = Vec::new();
+    let mut env: Option<String> = None;
+    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match &*name {
+            "scope" => scopes.extend(split_scopes(&value)),
+            "env" => env = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    for value in headers.get_all(&REQUIRE_SCOPE) {
+        match value.to_str() {
+            Ok(v) => scopes.extend(split_scopes(v)),
+            Err(_) => {
+                return http::error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "X-Keyward-Require-Scope must be visible ASCII text",
+                )
+                .into();
+            }
+        }
+    }
+    let allows = |k: &Key| scopes.iter().all(|s| k.has_scope(s));
+    let judged = match app.judge(presented, env.as_deref(), &allows).await {
+        Ok(j) => j,
+        Err(Unavailable) => return unavailable_authz(),
+    };
+    let Judged { code, key, now } = judged;
+    match (code, key) {
+        (VerifyCode::Valid, Some(k)) => {
+            let mut reply = http::empty(StatusCode::OK);
+            let h = reply.headers_mut();
+            let mut set = |name: &'static str, value: &str| {
+                if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
+                    h.insert(name, v);
+                }
+            };
+            set("x-keyward-key-id", k.id.as_str());
+            set("x-keyward-key-name", k.name.as_str());
+            set("x-keyward-env", k.env.as_str());
+            set(
+                "x-keyward-scopes",
+                &k.scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            set("x-keyward-status", k.status(now).as_str());
+            Outcome {
+                reply,
+                code: Some(code.as_str()),
+                key: Some(super::shown_key(Some(&k))),
+            }
+        }
+        (VerifyCode::InsufficientScope, k) => {
+            deny(StatusCode::FORBIDDEN, code.as_str(), k.as_ref())
+        }
+        (code, k) => deny(StatusCode::UNAUTHORIZED, code.as_str(), k.as_ref()),
+    }
+}
+
+fn split_scopes(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {
+    let mut reply = http::empty(status);
+    let h = reply.headers_mut();
+    if status == StatusCode::UNAUTHORIZED {
+        h.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"keyward\""),
+        );
+    }
+    h.insert("x-keyward-code", HeaderValue::from_static(code));
+    Outcome {
+        reply,
+        code: Some(code),
+        key: key.map(|k| super::shown_key(Some(k))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    key: String,
+    #[serde(default)]
+    require_scopes: Vec<String>,
+    #[serde(default)]
+    env: Option<String>,
+}
+
+/// `POST /v1/verify`: the verdict as `keyward --json verify` prints it.
+async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
+    if !http::json_or_unlabelled(&req) {
+        return http::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body as Content-Type: application/json",
+        )
+        .into();
+    }
+    let body = match http::body(req).await {
+        Ok(b) => b,
+        Err(e) => return http::error(e.status(), "BAD_REQUEST", &e.message()).into(),
+    };
+    let request: VerifyRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return http::error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!(
+                    "the body must be {{\"key\": \"...\", \"require_scopes\": [...], \"env\": \"...\"}}: {}",
+                    json_problem(&e)
+                ),
+            )
+            .into();
+        }
+    };
+    let allows = |k: &Key| request.require_scopes.iter().all(|s| k.has_scope(s));
+    let judged = match app
+        .judge(request.key.as_bytes(), request.env.as_deref(), &allows)
+        .await
+    {
+        Ok(j) => j,
+        Err(Unavailable) => {
+            return Outcome {
+                reply: http::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "VAULT_UNAVAILABLE",
+                    "the vault cannot be read right now; the key was not checked",
+                ),
+                code: Some("VAULT_UNAVAILABLE"),
+                key: None,
+            };
+        }
+    };
+    let shown = judged.key.as_ref().map(|k| super::shown_key(Some(k)));
+    let code = judged.code.as_str();
+    let verdict = Verdict {
+        code: judged.code,
+        key: judged.key,
+        warning: None,
+    };
+    Outcome {
+        reply: http::json(
+            StatusCode::OK,
+            &crate::output::json::Verified::new(&verdict, judged.now),
+        ),
+        code: Some(code),
+        key: shown,
+    }
+}
+
+/// A JSON error without the input it quotes (which may be a secret):
+/// where it is, and what kind of problem.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    let field = |lead: &str| {
+        let rest = text.strip_prefix(lead)?;
+        let name = rest.split('`').next()?;
+        Some(keyward::text::quote(name))
+    };
+    let what = match e.classify() {
+        Category::Syntax => "it is not valid JSON".to_string(),
+        Category::Eof => "it ends too early".to_string(),
+        Category::Data => match (field("missing field `"), field("unknown field `")) {
+            (Some(name), _) => format!("the field '{name}' is missing"),
+            (_, Some(name)) => format!("the field '{name}' is not one keyward knows"),
+            _ => "a field has the wrong type".to_string(),
+        },
+        Category::Io => "it could not be read".to_string(),
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}

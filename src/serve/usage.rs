@@ -1,0 +1,200 @@
+//! Usage, counted off the request path: a request adds to counters in
+//! memory; a thread of its own writes them to the vault every
+//! [`FLUSH_EVERY`] and at shutdown, so a busy vault never delays a
+//! verdict. The counters grow with the vault's keys and the days, never
+//! with the requests: only keys the vault holds are counted.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use keyward::key::KeyId;
+use keyward::store::{DailyUsage, Location, UsageBatch};
+use keyward::vault::Vault;
+use keyward::when::{Clock, Timestamp};
+
+/// How often what was counted reaches the vault.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Pending {
+    counts: HashMap<KeyId, HashMap<time::Date, (u64, u64)>>,
+    last_used: HashMap<KeyId, Timestamp>,
+}
+
+#[derive(Default)]
+pub struct Usage {
+    pending: Mutex<Pending>,
+}
+
+impl Usage {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one verification of `id` at `at`.
+    pub fn record(&self, id: &KeyId, at: Timestamp, valid: bool) {
+        let mut p = self.pending();
+        let days = match p.counts.get_mut(id) {
+            Some(days) => days,
+            None => p.counts.entry(id.clone()).or_default(),
+        };
+        let day = days.entry(at.date()).or_default();
+        if valid {
+            day.0 = day.0.saturating_add(1);
+        } else {
+            day.1 = day.1.saturating_add(1);
+        }
+        if valid {
+            match p.last_used.get_mut(id) {
+                Some(last) => *last = (*last).max(at),
+                None => {
+                    p.last_used.insert(id.clone(), at);
+                }
+            }
+        }
+    }
+
+    /// Everything counted so far, leaving nothing behind.
+    fn take(&self) -> UsageBatch {
+        let p = std::mem::take(&mut *self.pending());
+        let mut batch = UsageBatch::default();
+        for (id, days) in p.counts {
+            for (day, (valid, invalid)) in days {
+                batch.counts.push((
+                    id.clone(),
+                    DailyUsage {
+                        day,
+                        valid,
+                        invalid,
+                    },
+                ));
+            }
+        }
+        batch.last_used = p.last_used.into_iter().collect();
+        batch
+    }
+
+    /// Puts back a batch the vault did not take, to try again later.
+    fn put_back(&self, batch: UsageBatch) {
+        for (id, u) in batch.counts {
+            let mut p = self.pending();
+            let day = p.counts.entry(id).or_default().entry(u.day).or_default();
+            day.0 = day.0.saturating_add(u.valid);
+            day.1 = day.1.saturating_add(u.invalid);
+        }
+        for (id, at) in batch.last_used {
+            let mut p = self.pending();
+            let last = p.last_used.entry(id).or_insert(at);
+            *last = (*last).max(at);
+        }
+    }
+}
+
+/// The thread that writes usage to the vault.
+pub struct Flusher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Flusher {
+    pub fn start(
+        usage: Arc<Usage>,
+        location: Location,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("keyward-usage".into())
+            .spawn(move || {
+                let mut vault = None;
+                loop {
+                    let last = !matches!(
+                        stopped.recv_timeout(FLUSH_EVERY),
+                        Err(RecvTimeoutError::Timeout)
+                    );
+                    flush(&usage, &mut vault, &location, &clock);
+                    if last {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Flusher { stop, thread })
+    }
+
+    /// Flushes what is left and waits for the thread to end.
+    pub fn finish(self) {
+        let _ = self.stop.send(());
+        if self.thread.join().is_err() {
+            tracing::error!("the usage thread panicked; the last counts were not written");
+        }
+    }
+}
+
+fn flush(usage: &Usage, vault: &mut Option<Vault>, location: &Location, clock: &Arc<dyn Clock>) {
+    let batch = usage.take();
+    if batch.is_empty() {
+        return;
+    }
+    let opened = match vault.take() {
+        Some(v) => Ok(v),
+        None => Vault::open(location, keyward::store::Access::Read, Arc::clone(clock)),
+    };
+    let result = opened.and_then(|mut v| {
+        let written = v.record_usage(&batch);
+        *vault = Some(v);
+        written
+    });
+    match result {
+        Ok(()) => tracing::debug!(
+            keys = batch.last_used.len(),
+            days = batch.counts.len(),
+            "usage written"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "cannot write usage to the vault; keeping it for the next attempt");
+            // A failed connection is not reused.
+            *vault = None;
+            usage.put_back(batch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_per_key_and_day_and_survive_a_failed_flush() {
+        let usage = Usage::default();
+        let id = KeyId::stored("key_aaaaaaaaaaaaaaaa".into());
+        let day1 = Timestamp::from_unix(1_800_000_000);
+        let day2 = day1.plus_secs(86_400);
+        usage.record(&id, day1, true);
+        usage.record(&id, day1, false);
+        usage.record(&id, day2, true);
+        usage.record(&id, day1.plus_secs(10), true);
+        let mut batch = usage.take();
+        batch.counts.sort_by_key(|(_, u)| u.day);
+        let counts: Vec<_> = batch
+            .counts
+            .iter()
+            .map(|(_, u)| (u.valid, u.invalid))
+            .collect();
+        assert_eq!(counts, vec![(2, 1), (1, 0)]);
+        assert_eq!(batch.last_used, vec![(id.clone(), day2)]);
+        assert!(usage.take().is_empty());
+        usage.put_back(batch.clone());
+        usage.record(&id, day1, false);
+        let mut again = usage.take();
+        again.counts.sort_by_key(|(_, u)| u.day);
+        let counts: Vec<_> = again
+            .counts
+            .iter()
+            .map(|(_, u)| (u.valid, u.invalid))
+            .collect();
+        assert_eq!(counts, vec![(2, 2), (1, 0)]);
+    }
+}

@@ -1,0 +1,108 @@
+//! serve's usage counts: per key and UTC day, by outcome. Bookkeeping
+//! beside the keys, outside the activity log.
+
+use rusqlite::Connection;
+
+use super::{Conn, Sql};
+use crate::error::Result;
+use crate::key::KeyId;
+use crate::store::{DailyUsage, UsageBatch, day_text, parse_day};
+use crate::when::Timestamp;
+
+pub(super) fn read<C: Conn>(s: &Sql<C>, id: &KeyId, since: time::Date) -> Result<Vec<DailyUsage>> {
+    let mut stmt = s.c().prepare_cached(
+        "SELECT day, valid, invalid FROM usage WHERE key_id = ?1 AND day >= ?2 ORDER BY day",
+    )?;
+    let rows = stmt.query_map((id.as_str(), day_text(since)), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut usage = Vec::new();
+    for row in rows {
+        let (day, valid, invalid) = row?;
+        let bad = || {
+            s.corrupt(
+                format!("usage of {id} on {day}"),
+                "it holds a count keyward never writes",
+            )
+        };
+        usage.push(DailyUsage {
+            day: parse_day(&day).ok_or_else(bad)?,
+            valid: u64::try_from(valid).map_err(|_| bad())?,
+            invalid: u64::try_from(invalid).map_err(|_| bad())?,
+        });
+    }
+    Ok(usage)
+}
+
+pub(super) fn add(conn: &Connection, id: &KeyId, u: &DailyUsage) -> Result<()> {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "INSERT INTO usage (key_id, day, valid, invalid) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key_id, day) DO UPDATE
+         SET valid = valid + excluded.valid, invalid = invalid + excluded.invalid",
+    )?
+    .execute((
+        id.as_str(),
+        day_text(u.day),
+        count(u.valid),
+        count(u.invalid),
+    ))?;
+    Ok(())
+}
+
+fn last_used(conn: &Connection, id: &KeyId, at: Timestamp) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE keys SET last_used_at = ?1 WHERE id = ?2
+         AND (last_used_at IS NULL OR last_used_at < ?1)",
+    )?
+    .execute((at.unix(), id.as_str()))?;
+    Ok(())
+}
+
+/// Adds a batch inside the caller's transaction.
+pub(super) fn record(conn: &Connection, batch: &UsageBatch) -> Result<()> {
+    for (id, u) in &batch.counts {
+        add(conn, id, u)?;
+    }
+    for (id, at) in &batch.last_used {
+        last_used(conn, id, *at)?;
+    }
+    Ok(())
+}
+
+pub(super) fn dump<C: Conn>(s: &Sql<C>) -> Result<Vec<(KeyId, DailyUsage)>> {
+    let mut stmt = s
+        .c()
+        .prepare("SELECT key_id, day, valid, invalid FROM usage ORDER BY key_id, day")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    let mut all = Vec::new();
+    for row in rows {
+        let (id, day, valid, invalid) = row?;
+        let bad = || {
+            s.corrupt(
+                format!("usage of {id} on {day}"),
+                "it holds a count keyward never writes",
+            )
+        };
+        all.push((
+            KeyId::stored(id.clone()),
+            DailyUsage {
+                day: parse_day(&day).ok_or_else(bad)?,
+                valid: u64::try_from(valid).map_err(|_| bad())?,
+                invalid: u64::try_from(invalid).map_err(|_| bad())?,
+            },
+        ));
+    }
+    Ok(all)
+}
