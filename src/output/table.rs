@@ -410,7 +410,7 @@ mod tests {
         t.enforce_styling();
         t.add_row(vec![status_cell(Status::Active, coloured)]);
         assert!(t.to_string().contains("\u{1b}["), "status is coloured");
-        let shown = key_detail(&sample()[3], &[], NOW, narrow());
+        let shown = key_detail(&sample()[3], &[], &[], NOW, narrow());
         assert!(
             !shown.contains('\u{1b}') && shown.contains(r"evil\u{1b}[31mred"),
             "{shown}"

@@ -245,6 +245,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
         .timer(TokioTimer::new())
         .max_header_size(MAX_HEAD)
         .header_read_timeout(IDLE)
+        .half_close(true)
         .keep_alive(true);
     let stop = http::stop_signal()?;
     tokio::pin!(stop);

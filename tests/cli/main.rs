@@ -16,6 +16,7 @@ mod operator;
 mod postgres;
 mod prompts;
 mod revoke;
+mod serve;
 mod rotate;
 mod vault_file;
 mod verify;

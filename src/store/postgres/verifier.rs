@@ -168,20 +168,22 @@ fn run(url: &PgUrl, first: Postgres, shared: &Shared) {
 /// connection fails or the verifier is dropped.
 fn follow(pg: &mut Postgres, shared: &Shared) -> Result<()> {
     let shown = pg.shown.clone();
+    let mut told = false;
     while !shared.stop.load(Ordering::Acquire) {
         let started = Instant::now();
         let client = pg.conn.get_mut();
         client
             .batch_execute("SELECT 1")
             .map_err(|e| failed(&shown, e))?;
-        let changed = drain(client, Duration::ZERO, &shown)?;
-        if changed {
+        told |= drain(client, Duration::ZERO, &shown)?;
+        if told {
             reload(pg, shared)?;
+            told = false;
         } else {
             shared.confirm(started);
         }
         // Wake as soon as something changes, or in time for the next ping.
-        drain(pg.conn.get_mut(), PING_EVERY, &shown)?;
+        told = drain(pg.conn.get_mut(), PING_EVERY, &shown)?;
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ pub const KEY_FIELDS: [&str; 15] = [
 ];
 
 pub mod pg;
+pub mod serve;
 
 /// A throwaway vault: a SQLite file in a temporary directory, or a fresh
 /// database on the test PostgreSQL server.
