@@ -36,6 +36,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand verify 'Check a presented secret, read from stdin or an environment variable'
             cand config 'Show or change the vault''s settings (max-keys, prefix)'
             cand copy 'Copy the whole vault into an empty SQLite file or PostgreSQL database'
+            cand serve 'Answer verifications over HTTP for services and reverse proxies'
             cand completions 'Print a shell completion script'
         }
         &'keyward;create'= {
@@ -159,6 +160,16 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'keyward;serve'= {
+            cand --listen 'The address and port to listen on (port 0 picks a free one)'
+            cand --root-key-env 'Enable Unkey''s /v2/keys.verifyKey, whose callers must send this variable''s value as their root key'
+            cand --log-format 'The format of the log lines on stderr'
+            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
+            cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'keyward;completions'= {
             cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'

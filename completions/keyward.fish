@@ -40,6 +40,7 @@ complete -c keyward -n "__fish_keyward_needs_command" -f -a "log" -d 'Read the a
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "verify" -d 'Check a presented secret, read from stdin or an environment variable'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "config" -d 'Show or change the vault\'s settings (max-keys, prefix)'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "copy" -d 'Copy the whole vault into an empty SQLite file or PostgreSQL database'
+complete -c keyward -n "__fish_keyward_needs_command" -f -a "serve" -d 'Answer verifications over HTTP for services and reverse proxies'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l name -d 'The key\'s name, unique among the environment\'s active keys [default: its id]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l env -d 'The environment the key belongs to [default: $KEYWARD_ENV, else default]' -r -f
@@ -132,6 +133,14 @@ complete -c keyward -n "__fish_keyward_using_subcommand copy" -l vault -d 'The v
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -s h -l help -d 'Print help'
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l listen -d 'The address and port to listen on (port 0 picks a free one)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l root-key-env -d 'Enable Unkey\'s /v2/keys.verifyKey, whose callers must send this variable\'s value as their root key' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l log-format -d 'The format of the log lines on stderr' -r -f -a "text\t'One human-readable line per event'
+json\t'One JSON object per line'"
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'

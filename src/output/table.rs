@@ -301,6 +301,43 @@ fn details(e: &Event) -> String {
     }
 }
 
+/// serve's daily counts: a sparkline of the 30 days up to today, then one
+/// row per day that has any.
+fn usage(days: &[DailyUsage], now: Timestamp, layout: Layout) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let today = now.date();
+    let total = |d: &DailyUsage| d.valid.saturating_add(d.invalid);
+    let most = days.iter().map(total).max().unwrap_or(0).max(1);
+    let spark: String = (0..30i64)
+        .rev()
+        .map(|back| {
+            let day = today.checked_sub(time::Duration::days(back));
+            match days.iter().find(|d| Some(d.day) == day) {
+                None => ' ',
+                Some(d) => {
+                    let step = total(d).saturating_mul(7) / most;
+                    BARS[usize::try_from(step).unwrap_or(7).min(7)]
+                }
+            }
+        })
+        .collect();
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = layout.width {
+        t.set_width(width);
+    }
+    t.set_header(vec!["DAY", "VALID", "INVALID"]);
+    for d in days {
+        t.add_row(vec![
+            d.day.to_string(),
+            d.valid.to_string(),
+            d.invalid.to_string(),
+        ]);
+    }
+    format!("|{spark}|\n{t}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,41 +510,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// serve's daily counts: a sparkline of the 30 days up to today, then one
-/// row per day that has any.
-fn usage(days: &[DailyUsage], now: Timestamp, layout: Layout) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let today = now.date();
-    let total = |d: &DailyUsage| d.valid.saturating_add(d.invalid);
-    let most = days.iter().map(total).max().unwrap_or(0).max(1);
-    let spark: String = (0..30i64)
-        .rev()
-        .map(|back| {
-            let day = today.checked_sub(time::Duration::days(back));
-            match days.iter().find(|d| Some(d.day) == day) {
-                None => ' ',
-                Some(d) => {
-                    let step = total(d).saturating_mul(7) / most;
-                    BARS[usize::try_from(step).unwrap_or(7).min(7)]
-                }
-            }
-        })
-        .collect();
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some(width) = layout.width {
-        t.set_width(width);
-    }
-    t.set_header(vec!["DAY", "VALID", "INVALID"]);
-    for d in days {
-        t.add_row(vec![
-            d.day.to_string(),
-            d.valid.to_string(),
-            d.invalid.to_string(),
-        ]);
-    }
-    format!("|{spark}|\n{t}")
 }

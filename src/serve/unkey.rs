@@ -216,16 +216,23 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
     let code = unkey_code(judged.code);
     let data = match &judged.key {
         None => json!({"valid": false, "code": code}),
-        Some(k) => json!({
-            "valid": judged.code == VerifyCode::Valid,
-            "code": code,
-            "keyId": k.id.as_str(),
-            "name": k.name.as_str(),
-            "expires": k.expires_at.map(|t| t.unix().saturating_mul(1000)),
-            "enabled": k.revoked_at.is_none(),
-            "permissions": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            "meta": {"env": k.env.as_str()},
-        }),
+        Some(k) => {
+            let mut data = json!({
+                "valid": judged.code == VerifyCode::Valid,
+                "code": code,
+                "keyId": k.id.as_str(),
+                "name": k.name.as_str(),
+                "enabled": k.revoked_at.is_none(),
+                "permissions": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "meta": {"env": k.env.as_str()},
+            });
+            // Unkey leaves `expires` out for a key without expiry: its SDKs
+            // validate it as an integer and reject a null.
+            if let Some(t) = k.expires_at {
+                data["expires"] = json!(t.unix().saturating_mul(1000));
+            }
+            data
+        }
     };
     Outcome {
         reply: http::json(

@@ -178,7 +178,6 @@ fn follow(pg: &mut Postgres, shared: &Shared) -> Result<()> {
         told |= drain(client, Duration::ZERO, &shown)?;
         if told {
             reload(pg, shared)?;
-            told = false;
         } else {
             shared.confirm(started);
         }

@@ -318,3 +318,30 @@ pub fn foreign_secret() -> String {
         .expose()
         .to_string()
 }
+
+/// Reports a test that cannot run here: one line on stdout, or a failure
+/// when KEYWARD_NO_SKIP is set (as .ci/run sets it).
+pub fn skip(what: &str, how: &str) {
+    assert!(
+        std::env::var_os("KEYWARD_NO_SKIP").is_none(),
+        "{what} cannot run ({how}), and KEYWARD_NO_SKIP forbids skipping it"
+    );
+    println!("skipped: {what} ({how})");
+}
+
+/// A program on PATH (or in /usr/sbin, where Debian puts daemons).
+pub fn program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

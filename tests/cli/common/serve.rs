@@ -33,9 +33,8 @@ impl Reply {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -78,7 +77,11 @@ impl Serve {
                     .expect("a port");
                 return serve;
             }
-            if let Some(status) = serve.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = serve
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("serve exited with {status}: {text}");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -118,7 +121,8 @@ impl Serve {
         stream.write_all(request).expect("send");
         let mut out = Vec::new();
         let _ = stream.read_to_end(&mut out);
-        parse(&out).unwrap_or_else(|| panic!("no response to {:?}", String::from_utf8_lossy(request)))
+        parse(&out)
+            .unwrap_or_else(|| panic!("no response to {:?}", String::from_utf8_lossy(request)))
     }
 
     pub fn connect(&self) -> TcpStream {
@@ -137,8 +141,15 @@ impl Serve {
         self.request("POST", path, headers, Some(body))
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         for (name, value) in headers {
             req.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -226,7 +237,10 @@ pub fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
         }
     }
     let mut reply = parse(&head)?;
-    let len: usize = reply.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = reply
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     reply.body = body;

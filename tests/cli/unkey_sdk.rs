@@ -1,0 +1,261 @@
+//! Unkey's own SDKs against `keyward serve`: unkey-py 3.x in a virtual
+//! environment the test makes, and @unkey/api 2.x where npm is present.
+//! Both are installed once into target/tmp and reused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::serve::Serve;
+use crate::common::*;
+
+const ROOT_KEY: &str = "unkey-root-for-tests-9876543210";
+
+fn tools() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk")
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    match cmd.output() {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A virtual environment with unkey-py 3.x; None (after saying why) when
+/// one cannot be made here.
+fn python() -> Option<PathBuf> {
+    let venv = tools().join("unkey-py");
+    let py = venv.join("bin/python");
+    let marker = venv.join(".installed");
+    if marker.exists() {
+        return Some(py);
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    std::fs::create_dir_all(tools()).expect("tools dir");
+    let made = run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).and_then(|_| {
+        run(Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "unkey-py>=3,<4",
+        ]))
+    });
+    match made {
+        Ok(_) => {
+            std::fs::write(&marker, "").expect("marker");
+            Some(py)
+        }
+        Err(why) => {
+            skip(
+                "the unkey-py SDK test",
+                &format!(
+                    "cannot make a virtual environment with unkey-py (needs python3-venv and PyPI): {}",
+                    why.lines().last().unwrap_or("")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A directory with @unkey/api 2.x installed; None without npm.
+fn node() -> Option<PathBuf> {
+    let dir = tools().join("unkey-node");
+    let marker = dir.join(".installed");
+    if marker.exists() {
+        return Some(dir);
+    }
+    if program("npm").is_none() || program("node").is_none() {
+        skip(
+            "the @unkey/api SDK test",
+            "npm is not installed; apt install npm to run it",
+        );
+        return None;
+    }
+    std::fs::create_dir_all(&dir).expect("node dir");
+    std::fs::write(dir.join("package.json"), "{\"private\": true}\n").expect("package.json");
+    match run(Command::new("npm")
+        .args([
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "@unkey/api@^2",
+        ])
+        .current_dir(&dir))
+    {
+        Ok(_) => {
+            std::fs::write(&marker, "").expect("marker");
+            Some(dir)
+        }
+        Err(why) => {
+            skip(
+                "the @unkey/api SDK test",
+                &format!(
+                    "npm install @unkey/api failed: {}",
+                    why.lines().last().unwrap_or("")
+                ),
+            );
+            None
+        }
+    }
+}
+
+struct Keys {
+    valid: String,
+    valid_id: String,
+    revoked: String,
+    expired: String,
+}
+
+fn vault() -> (TestVault, Keys) {
+    let v = TestVault::new();
+    let expired = v
+        .kw_at(
+            "2026-11-23T11:00:00Z",
+            ["create", "--name", "old", "--expires", "30m"],
+        )
+        .output()
+        .expect("create");
+    let expired = String::from_utf8_lossy(&expired.stdout).trim().to_string();
+    let (key, valid) = v.create_json(&["--name", "web", "--scope", "documents.read"]);
+    let revoked = v.create(&["--name", "gone"]);
+    v.kw(["revoke", "gone", "--yes"]).assert().success();
+    let keys = Keys {
+        valid,
+        valid_id: key["id"].as_str().expect("id").to_string(),
+        revoked,
+        expired,
+    };
+    (v, keys)
+}
+
+/// What each SDK script prints: one JSON object with what it saw.
+fn check(out: &str, keys: &Keys) {
+    let seen: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(seen["valid"]["valid"], true, "{seen}");
+    assert_eq!(seen["valid"]["code"], "VALID", "{seen}");
+    assert_eq!(seen["valid"]["keyId"], keys.valid_id.as_str(), "{seen}");
+    assert_eq!(seen["valid"]["name"], "web", "{seen}");
+    assert!(
+        seen["valid"]["requestId"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{seen}"
+    );
+    assert_eq!(seen["scoped"]["code"], "INSUFFICIENT_PERMISSIONS", "{seen}");
+    assert_eq!(seen["revoked"]["code"], "DISABLED", "{seen}");
+    assert_eq!(seen["expired"]["code"], "EXPIRED", "{seen}");
+    assert!(seen["expired"]["expires"].is_i64(), "{seen}");
+    assert_eq!(seen["unknown"]["code"], "NOT_FOUND", "{seen}");
+    assert_eq!(seen["unknown"]["valid"], false, "{seen}");
+    assert_eq!(seen["wrong_root"]["status"], 401, "{seen}");
+    assert!(seen["wrong_root"]["type"].is_string(), "{seen}");
+}
+
+fn serve(v: &TestVault) -> Serve {
+    Serve::start(
+        v,
+        &["--root-key-env", "UNKEY_ROOT"],
+        &[("UNKEY_ROOT", ROOT_KEY)],
+    )
+}
+
+const PY: &str = r#"
+import json, os
+from unkey.py import Unkey, errors
+
+url, root = os.environ["SERVER_URL"], os.environ["ROOT_KEY"]
+seen = {}
+with Unkey(root_key=root, server_url=url) as unkey:
+    def verify(key, **kw):
+        res = unkey.keys.verify_key(key=key, **kw)
+        return {"valid": res.data.valid, "code": str(res.data.code.value if hasattr(res.data.code, "value") else res.data.code),
+                "keyId": res.data.key_id, "name": res.data.name, "expires": res.data.expires,
+                "requestId": res.meta.request_id}
+    seen["valid"] = verify(os.environ["VALID"], permissions="documents.read")
+    seen["scoped"] = verify(os.environ["VALID"], permissions="documents.read AND documents.write")
+    seen["revoked"] = verify(os.environ["REVOKED"])
+    seen["expired"] = verify(os.environ["EXPIRED"])
+    seen["unknown"] = verify("kw_" + "A" * 38)
+with Unkey(root_key="wrong", server_url=url) as unkey:
+    try:
+        unkey.keys.verify_key(key=os.environ["VALID"])
+        seen["wrong_root"] = "accepted"
+    except errors.UnauthorizedErrorResponse as e:
+        seen["wrong_root"] = {"status": e.data.error.status, "type": e.data.error.type}
+print(json.dumps(seen))
+"#;
+
+const JS: &str = r#"
+const { Unkey } = require("@unkey/api");
+const { UnauthorizedErrorResponse } = require("@unkey/api/models/errors");
+(async () => {
+  const serverURL = process.env.SERVER_URL, rootKey = process.env.ROOT_KEY;
+  const unkey = new Unkey({ rootKey, serverURL });
+  const verify = async (key, extra = {}) => {
+    const res = await unkey.keys.verifyKey({ key, ...extra });
+    return { valid: res.data.valid, code: res.data.code, keyId: res.data.keyId, name: res.data.name,
+             expires: res.data.expires, requestId: res.meta.requestId };
+  };
+  const seen = {};
+  seen.valid = await verify(process.env.VALID, { permissions: "documents.read" });
+  seen.scoped = await verify(process.env.VALID, { permissions: "documents.read AND documents.write" });
+  seen.revoked = await verify(process.env.REVOKED);
+  seen.expired = await verify(process.env.EXPIRED);
+  seen.unknown = await verify("kw_" + "A".repeat(38));
+  try {
+    await new Unkey({ rootKey: "wrong", serverURL }).keys.verifyKey({ key: process.env.VALID });
+    seen.wrong_root = "accepted";
+  } catch (e) {
+    if (!(e instanceof UnauthorizedErrorResponse)) throw e;
+    seen.wrong_root = { status: e.data$.error.status, type: e.data$.error.type };
+  }
+  console.log(JSON.stringify(seen));
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+
+fn sdk_env(cmd: &mut Command, s: &Serve, keys: &Keys) {
+    cmd.env("SERVER_URL", format!("http://127.0.0.1:{}", s.port))
+        .env("ROOT_KEY", ROOT_KEY)
+        .env("VALID", &keys.valid)
+        .env("REVOKED", &keys.revoked)
+        .env("EXPIRED", &keys.expired);
+}
+
+#[test]
+fn unkey_py_verifies_keys_against_keyward() {
+    let Some(py) = python() else { return };
+    let (v, keys) = vault();
+    let s = serve(&v);
+    let script = v.dir().join("verify.py");
+    std::fs::write(&script, PY).expect("script");
+    let mut cmd = Command::new(py);
+    cmd.arg(&script);
+    sdk_env(&mut cmd, &s, &keys);
+    let out =
+        run(&mut cmd).unwrap_or_else(|e| panic!("unkey-py failed: {e}\nserve: {}", s.log_text()));
+    check(&out, &keys);
+}
+
+#[test]
+fn unkey_api_for_node_verifies_keys_against_keyward() {
+    let Some(dir) = node() else { return };
+    let (v, keys) = vault();
+    let s = serve(&v);
+    let script = dir.join(format!("verify-{}.cjs", std::process::id()));
+    std::fs::write(&script, JS).expect("script");
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).current_dir(Path::new(&dir));
+    sdk_env(&mut cmd, &s, &keys);
+    let out = run(&mut cmd);
+    let _ = std::fs::remove_file(&script);
+    let out = out.unwrap_or_else(|e| panic!("@unkey/api failed: {e}\nserve: {}", s.log_text()));
+    check(&out, &keys);
+}
