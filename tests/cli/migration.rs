@@ -43,7 +43,7 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
             assert_eq!(doc["key"]["status"], status);
         }
     }
-    assert_eq!(version(&v), 4);
+    assert_eq!(version(&v), 5);
     let conn = v.sql();
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -95,4 +95,27 @@ fn the_checked_in_fixture_is_never_modified_by_tests() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
     assert_eq!(version, 1, "tests must work on a copy of the fixture");
+}
+
+crate::on_both_engines! {
+    fn a_vault_from_before_usage_counts_gains_them_on_its_next_open(v: &TestVault) {
+        let (key, secret) = v.create_json(&["--name", "web"]);
+        // Back to the previous schema: SQLite v4, PostgreSQL v1.
+        match &v.url {
+            None => v
+                .sql()
+                .execute_batch("DROP TABLE usage; PRAGMA user_version = 4;")
+                .expect("downgrade"),
+            Some(url) => crate::common::pg::client(url)
+                .batch_execute("DROP TABLE keyward.usage; UPDATE keyward.meta SET version = 1;")
+                .expect("downgrade"),
+        }
+        let s = crate::common::serve::Serve::start(v, &[], &[]);
+        assert_eq!(s.authz(&secret, "").status, 200);
+        let (code, log) = s.stop();
+        assert_eq!(code, Some(0), "{log}");
+        let shown = v.json(["show", key["id"].as_str().expect("id")]);
+        assert_eq!(shown["usage"][0]["valid"], 1, "{shown}");
+        assert_eq!(v.verify(&secret, &[]).0, Some(0));
+    }
 }
