@@ -57,6 +57,7 @@ wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/nul
 SQLITE=$TMP/vault.db
 SECRET=$("$KW" --vault "$SQLITE" create --name bench 2>/dev/null)
 mkdir -p "$TMP/pg"
+chmod 755 "$TMP"
 [ "$(id -u)" = 0 ] && chown postgres "$TMP/pg"
 PGPORT=$(free_port)
 as_owner "$PGBIN/initdb" -D "$TMP/pg/data" -A trust -U postgres --no-sync >/dev/null

@@ -5,8 +5,9 @@
 //!
 //! The blocks use jq, and "Sharing a vault" a PostgreSQL database: the test
 //! starts a throwaway server (tests/cli/common/pg.rs) and gives its URL as
-//! `$SHARED_VAULT`, shown in the README as the example URL. Without jq or
-//! PostgreSQL the test prints one line saying it was skipped; with
+//! `$SHARED_VAULT`, shown in the README as the example URL; "Verifying keys
+//! in your service" runs `keyward serve` on a free port in place of 8080 and
+//! asks it with curl. Without jq, curl or PostgreSQL the test prints one line saying it was skipped; with
 //! KEYWARD_NO_SKIP=1 (set by .ci/run) that is a failure.
 
 #[allow(dead_code)]
@@ -21,6 +22,8 @@ use regex::Regex;
 const NOW: &str = "2026-11-23T12:00:00Z";
 /// How the README shows the shared vault's URL.
 const EXAMPLE_URL: &str = "postgres://keyward:***@db.example.com:5432/keys";
+/// Where the README's `keyward serve` listens.
+const SERVE_ADDRESS: &str = "127.0.0.1:8080";
 const END: &str = "@@@ keyward readme: end of command @@@";
 
 struct Step {
@@ -83,12 +86,12 @@ fn have(tool: &str) -> bool {
 
 #[test]
 fn the_readme_console_blocks_run_as_shown() {
-    if !have("jq") {
+    if !have("jq") || !have("curl") {
         assert!(
             std::env::var_os("KEYWARD_NO_SKIP").is_none(),
-            "jq is not installed, and KEYWARD_NO_SKIP forbids skipping"
+            "jq or curl is not installed, and KEYWARD_NO_SKIP forbids skipping"
         );
-        println!("skipped: the README's console blocks need jq (install jq to run them)");
+        println!("skipped: the README's console blocks need jq and curl (install them to run them)");
         return;
     }
     let Some(shared) = pg::new_database() else {
@@ -101,9 +104,14 @@ fn the_readme_console_blocks_run_as_shown() {
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let steps = steps(&readme);
     assert!(steps.len() > 20, "the README has its console blocks");
+    // serve listens where the README says, unless that port is taken here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
     let mut script = String::from("exec 2>&1\n");
     for step in &steps {
-        script.push_str(&step.command);
+        script.push_str(&step.command.replace(SERVE_ADDRESS, &format!("127.0.0.1:{port}")));
         script.push_str(&format!(
             "\n__rc=$?; printf '\\n%s\\n' '{END}'; (exit $__rc)\n"
         ));

@@ -249,6 +249,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
         .keep_alive(true);
     let stop = http::stop_signal()?;
     tokio::pin!(stop);
+    tokio::spawn(watch_readiness(Arc::clone(&app)));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -288,6 +289,25 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Logs each change of readiness (the vault became unreadable, and back),
+/// so that an operator reading the log learns why requests get 503.
+async fn watch_readiness(app: Arc<App>) {
+    let mut last: Option<String> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = app.ready().err().map(|e| format!("{e:#}"));
+        if now != last {
+            match &now {
+                Some(why) => tracing::warn!(reason = %why, "not ready: the vault cannot be read"),
+                None if last.is_some() => tracing::info!("ready again: the vault answers"),
+                None => {}
+            }
+            last = now;
+        }
+    }
 }
 
 /// Unused secrets never reach the log: only a key's id and hint.

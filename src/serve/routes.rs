@@ -29,7 +29,8 @@ pub enum Route {
 impl Route {
     fn of(path: &str) -> Route {
         match path {
-            "/v1/authz" => Route::Authz,
+            // Envoy's ext_authz appends the original path to its prefix.
+            p if p == "/v1/authz" || p.starts_with("/v1/authz/") => Route::Authz,
             "/v1/verify" => Route::Verify,
             "/v2/keys.verifyKey" => Route::Unkey,
             "/healthz" => Route::Healthz,

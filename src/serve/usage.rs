@@ -110,12 +110,13 @@ impl Flusher {
             .name("keyward-usage".into())
             .spawn(move || {
                 let mut vault = None;
+                let mut trouble = None;
                 loop {
                     let last = !matches!(
                         stopped.recv_timeout(FLUSH_EVERY),
                         Err(RecvTimeoutError::Timeout)
                     );
-                    flush(&usage, &mut vault, &location, &clock);
+                    flush(&usage, &mut vault, &mut trouble, &location, &clock);
                     if last {
                         break;
                     }
@@ -133,7 +134,15 @@ impl Flusher {
     }
 }
 
-fn flush(usage: &Usage, vault: &mut Option<Vault>, location: &Location, clock: &Arc<dyn Clock>) {
+/// Writes what was counted; a failure keeps it for the next attempt and is
+/// logged when it first happens (or changes), not every 10 s.
+fn flush(
+    usage: &Usage,
+    vault: &mut Option<Vault>,
+    trouble: &mut Option<String>,
+    location: &Location,
+    clock: &Arc<dyn Clock>,
+) {
     let batch = usage.take();
     if batch.is_empty() {
         return;
@@ -148,13 +157,17 @@ fn flush(usage: &Usage, vault: &mut Option<Vault>, location: &Location, clock: &
         written
     });
     match result {
-        Ok(()) => tracing::debug!(
-            keys = batch.last_used.len(),
-            days = batch.counts.len(),
-            "usage written"
-        ),
+        Ok(()) => {
+            if trouble.take().is_some() {
+                tracing::info!("usage counts are written again");
+            }
+        }
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "cannot write usage to the vault; keeping it for the next attempt");
+            let why = format!("{e:#}");
+            if trouble.as_ref() != Some(&why) {
+                tracing::warn!(error = %why, "cannot write usage counts to the vault; keeping them for the next attempt");
+                *trouble = Some(why);
+            }
             // A failed connection is not reused.
             *vault = None;
             usage.put_back(batch);

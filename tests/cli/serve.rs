@@ -82,6 +82,8 @@ crate::on_both_engines! {
         // ?env= restricts: a key of another environment is not a key here.
         refused(&s.authz(&staging, "?env=default"), 401, "API_KEY_INVALID");
         assert_eq!(s.authz(&staging, "?env=staging").status, 200);
+        // Envoy's ext_authz appends the request's path to /v1/authz.
+        assert_eq!(s.get("/v1/authz/orders/7?x=1", &[("X-API-Key", &main)]).status, 200);
         // Any method: the body is ignored.
         let post = s.request("POST", "/v1/authz", &[("X-API-Key", &main)], Some("ignored"));
         assert_eq!(post.status, 200);
@@ -494,4 +496,44 @@ fn serve_refuses_bad_flags_and_missing_vaults() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains(port.to_string()));
+}
+
+/// serve run as a user who can read the vault but not write it: the
+/// connections it opens read the file as it is then, so each serves one
+/// lookup, and a revoke made by the vault's owner is honoured at once.
+#[test]
+fn a_vault_serve_can_only_read_still_gets_fresh_verdicts() {
+    if !nix_is_root() {
+        crate::common::skip("the read-only serve test", "it needs root to run serve as nobody");
+        return;
+    }
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    let web = v.create(&["--name", "web"]);
+    let logs = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(logs.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
+    std::fs::set_permissions(v.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .arg("--vault")
+        .arg(&v.path)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KEYWARD_NOW", NOW)
+        .env_remove("KEYWARD_VAULT");
+    let s = Serve::spawn(cmd, &logs.path().join("serve.log"));
+    assert_eq!(s.authz(&web, "").status, 200);
+    v.kw(["revoke", "web", "--yes"]).assert().success();
+    assert_eq!(s.authz(&web, "").header("x-keyward-code"), Some("API_KEY_REVOKED"));
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("cannot write usage counts"), "the lost counts are reported: {log}");
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }

@@ -62,6 +62,9 @@ impl Conn for Transaction<'_> {
 pub struct Sql<C> {
     conn: C,
     path: PathBuf,
+    /// Opened with `immutable=1`: SQLite then assumes the file never
+    /// changes, so such a connection must not be kept for later reads.
+    immutable: bool,
 }
 
 pub type Sqlite = Sql<Connection>;
@@ -176,7 +179,8 @@ impl Sqlite {
         // A reader that cannot write the file must not make the -wal and
         // -shm files either: SQLite would give them the file's read-only
         // mode, and every later writer would fail on them.
-        let conn = if access == Access::Read && !writable(path) && !has_wal(path) {
+        let immutable = access == Access::Read && !writable(path) && !has_wal(path);
+        let conn = if immutable {
             open_immutable(path)?
         } else {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -187,11 +191,13 @@ impl Sqlite {
         let mut vault = Sql {
             conn,
             path: path.to_path_buf(),
+            immutable,
         };
         let found = match schema::inspect(vault.c()) {
             Ok(found) => found,
             Err(e) if access == Access::Read && cannot_share_memory(&e) && !has_wal(path) => {
                 vault.conn = open_immutable(path)?;
+                vault.immutable = true;
                 schema::inspect(vault.c()).map_err(|e| vault.explain_open(e))?
             }
             Err(e) => return Err(read_only(path, vault.explain_open(e))),
@@ -245,6 +251,11 @@ impl Sqlite {
         Ok(())
     }
 
+    /// Whether this connection reads the file as it was when opened.
+    pub(crate) fn immutable(&self) -> bool {
+        self.immutable
+    }
+
     fn read_only(&self) -> bool {
         self.c().is_readonly(MAIN_DB).unwrap_or(true)
     }
@@ -283,7 +294,11 @@ impl Store for Sqlite {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| read_only(&path, anyhow::Error::new(e)))
             .context("cannot start a write transaction on the vault")?;
-        Ok(Box::new(Sql { conn: tx, path }))
+        Ok(Box::new(Sql {
+            conn: tx,
+            path,
+            immutable: false,
+        }))
     }
 
     fn dump(&self) -> Result<super::Dump> {

@@ -1,7 +1,8 @@
 //! serve's reads of a SQLite vault: a small pool of read connections, each
 //! lookup one statement in its own snapshot, so every commit made before
 //! it is seen. A connection whose file is no longer the one at the path
-//! (the vault was replaced or removed) is dropped, never asked.
+//! (the vault was replaced or removed) is dropped, never asked; so is one
+//! opened immutable (a vault this user can only read), after one lookup.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,10 @@ impl SqliteVerifier {
             None => self.open()?,
         };
         match f(&pooled.store) {
+            // An immutable connection (a vault this user cannot write, with
+            // no WAL) would keep answering from the file as it was: it
+            // serves this one lookup only.
+            Ok(value) if pooled.store.immutable() => Ok(value),
             Ok(value) => {
                 self.pool().push(pooled);
                 Ok(value)

@@ -46,13 +46,17 @@ impl Serve {
     /// Starts `keyward serve --listen 127.0.0.1:0 ARGS…` on the vault and
     /// waits for it to say where it listens.
     pub fn start(v: &TestVault, args: &[&str], envs: &[(&str, &str)]) -> Serve {
-        let log = v.dir().join(format!("serve-{}.log", std::process::id()));
-        let log = unique(log);
-        let file = std::fs::File::create(&log).expect("log file");
         let mut cmd = v.std(["serve", "--listen", "127.0.0.1:0"]);
-        cmd.args(args)
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
+        cmd.args(args).envs(envs.iter().copied());
+        Serve::spawn(cmd, &v.dir().join("serve.log"))
+    }
+
+    /// Runs `cmd` (a `keyward serve` of the caller's making), logging to a
+    /// new file next to `log`.
+    pub fn spawn(mut cmd: std::process::Command, log: &std::path::Path) -> Serve {
+        let log = unique(log.to_path_buf());
+        let file = std::fs::File::create(&log).expect("log file");
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file);
         let child = cmd.spawn().expect("start serve");
