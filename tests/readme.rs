@@ -91,7 +91,9 @@ fn the_readme_console_blocks_run_as_shown() {
             std::env::var_os("KEYWARD_NO_SKIP").is_none(),
             "jq or curl is not installed, and KEYWARD_NO_SKIP forbids skipping"
         );
-        println!("skipped: the README's console blocks need jq and curl (install them to run them)");
+        println!(
+            "skipped: the README's console blocks need jq and curl (install them to run them)"
+        );
         return;
     }
     let Some(shared) = pg::new_database() else {
@@ -111,7 +113,11 @@ fn the_readme_console_blocks_run_as_shown() {
         .expect("a free port");
     let mut script = String::from("exec 2>&1\n");
     for step in &steps {
-        script.push_str(&step.command.replace(SERVE_ADDRESS, &format!("127.0.0.1:{port}")));
+        script.push_str(
+            &step
+                .command
+                .replace(SERVE_ADDRESS, &format!("127.0.0.1:{port}")),
+        );
         script.push_str(&format!(
             "\n__rc=$?; printf '\\n%s\\n' '{END}'; (exit $__rc)\n"
         ));

@@ -5,30 +5,10 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use tracing_appender::non_blocking::WorkerGuard;
 
 use super::{BODY_WAIT, MAX_BODY};
-use crate::cli::LogFormat;
 
 pub type Reply = Response<Full<Bytes>>;
-
-/// One log line per event on stderr, written by a thread of its own so a
-/// slow terminal or pipe never holds up a request; the guard flushes what
-/// is left when serve returns.
-pub fn init_logs(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_target(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-    guard
-}
 
 /// Resolves with the name of the first SIGINT or SIGTERM.
 pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {

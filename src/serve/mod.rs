@@ -6,6 +6,7 @@
 //! [`unkey`] (Unkey's v2 verify).
 
 mod http;
+mod logs;
 mod metrics;
 mod permissions;
 mod routes;
@@ -157,7 +158,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let _logs = http::init_logs(args.log_format);
+    let _logs = logs::init(args.log_format);
     let usage = Arc::new(usage::Usage::default());
     let flusher = usage::Flusher::start(Arc::clone(&usage), location.clone(), Arc::clone(&clock))?;
     let app = Arc::new(App {

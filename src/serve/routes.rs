@@ -27,6 +27,16 @@ pub enum Route {
 }
 
 impl Route {
+    pub const ALL: [Route; 7] = [
+        Route::Authz,
+        Route::Verify,
+        Route::Unkey,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Metrics,
+        Route::Unknown,
+    ];
+
     fn of(path: &str) -> Route {
         match path {
             // Envoy's ext_authz appends the original path to its prefix.
@@ -162,6 +172,12 @@ pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
 
 static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 static REQUIRE_SCOPE: HeaderName = HeaderName::from_static("x-keyward-require-scope");
+static KEY_ID: HeaderName = HeaderName::from_static("x-keyward-key-id");
+static KEY_NAME: HeaderName = HeaderName::from_static("x-keyward-key-name");
+static ENV: HeaderName = HeaderName::from_static("x-keyward-env");
+static SCOPES: HeaderName = HeaderName::from_static("x-keyward-scopes");
+static STATUS: HeaderName = HeaderName::from_static("x-keyward-status");
+static CODE: HeaderName = HeaderName::from_static("x-keyward-code");
 
 fn unavailable_authz() -> Outcome {
     let mut reply = http::error(
@@ -221,23 +237,23 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
         (VerifyCode::Valid, Some(k)) => {
             let mut reply = http::empty(StatusCode::OK);
             let h = reply.headers_mut();
-            let mut set = |name: &'static str, value: &str| {
+            let mut set = |name: &HeaderName, value: &str| {
                 if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
-                    h.insert(name, v);
+                    h.insert(name.clone(), v);
                 }
             };
-            set("x-keyward-key-id", k.id.as_str());
-            set("x-keyward-key-name", k.name.as_str());
-            set("x-keyward-env", k.env.as_str());
+            set(&KEY_ID, k.id.as_str());
+            set(&KEY_NAME, k.name.as_str());
+            set(&ENV, k.env.as_str());
             set(
-                "x-keyward-scopes",
+                &SCOPES,
                 &k.scopes
                     .iter()
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(","),
             );
-            set("x-keyward-status", k.status(now).as_str());
+            set(&STATUS, k.status(now).as_str());
             Outcome {
                 reply,
                 code: Some(code.as_str()),
@@ -267,7 +283,7 @@ fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {
             HeaderValue::from_static("Bearer realm=\"keyward\""),
         );
     }
-    h.insert("x-keyward-code", HeaderValue::from_static(code));
+    h.insert(CODE.clone(), HeaderValue::from_static(code));
     Outcome {
         reply,
         code: Some(code),

@@ -504,16 +504,25 @@ fn serve_refuses_bad_flags_and_missing_vaults() {
 #[test]
 fn a_vault_serve_can_only_read_still_gets_fresh_verdicts() {
     if !nix_is_root() {
-        crate::common::skip("the read-only serve test", "it needs root to run serve as nobody");
+        crate::common::skip(
+            "the read-only serve test",
+            "it needs root to run serve as nobody",
+        );
         return;
     }
     let v = TestVault::new();
     v.create(&["--name", "main"]);
     let web = v.create(&["--name", "web"]);
     let logs = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(logs.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777))
-        .expect("chmod");
+    std::fs::set_permissions(
+        logs.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
     std::fs::set_permissions(v.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    // As an operator would let a service account read it.
+    std::fs::set_permissions(&v.path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
     let mut cmd = std::process::Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
@@ -525,10 +534,16 @@ fn a_vault_serve_can_only_read_still_gets_fresh_verdicts() {
     let s = Serve::spawn(cmd, &logs.path().join("serve.log"));
     assert_eq!(s.authz(&web, "").status, 200);
     v.kw(["revoke", "web", "--yes"]).assert().success();
-    assert_eq!(s.authz(&web, "").header("x-keyward-code"), Some("API_KEY_REVOKED"));
+    assert_eq!(
+        s.authz(&web, "").header("x-keyward-code"),
+        Some("API_KEY_REVOKED")
+    );
     let (code, log) = s.stop();
     assert_eq!(code, Some(0), "{log}");
-    assert!(log.contains("cannot write usage counts"), "the lost counts are reported: {log}");
+    assert!(
+        log.contains("cannot write usage counts"),
+        "the lost counts are reported: {log}"
+    );
 }
 
 fn nix_is_root() -> bool {
@@ -536,4 +551,42 @@ fn nix_is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// serve keeps keys it found in memory (SQLite) and answers from there only
+/// while the vault's WAL index shows no commit since. Commits made by
+/// processes that delete the WAL files as they exit, and by processes while
+/// another connection keeps them, are each seen by the very next request.
+#[test]
+fn every_request_after_a_commit_sees_it_whoever_keeps_the_wal() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    let s = Serve::start(&v, &[], &[]);
+    for round in 0..6 {
+        // Odd rounds: another connection holds the WAL files open, so
+        // commits change the mapped index instead of replacing it.
+        let keeper = (round % 2 == 1).then(|| {
+            let c = rusqlite::Connection::open(&v.path).expect("open");
+            c.query_row("SELECT count(*) FROM keys", [], |r| r.get::<_, i64>(0))
+                .expect("read");
+            c
+        });
+        let name = format!("k{round}");
+        let secret = v.create(&["--name", &name]);
+        for _ in 0..3 {
+            assert_eq!(s.authz(&secret, "").status, 200, "round {round}");
+        }
+        v.kw(["update", &name, "--add-scope", "extra"])
+            .assert()
+            .success();
+        let scoped = s.authz(&secret, "?scope=extra");
+        assert_eq!(scoped.status, 200, "round {round}: the new scope is seen");
+        v.kw(["revoke", &name, "--yes"]).assert().success();
+        assert_eq!(
+            s.authz(&secret, "").header("x-keyward-code"),
+            Some("API_KEY_REVOKED"),
+            "round {round}"
+        );
+        drop(keeper);
+    }
 }

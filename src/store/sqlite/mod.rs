@@ -507,8 +507,12 @@ fn cannot_share_memory(err: &anyhow::Error) -> bool {
 
 /// Whether this process may write the file (permissions, read-only mount).
 /// Opening it for writing changes nothing.
+/// Whether this user may write the file, asked without opening it: closing
+/// any descriptor of a file drops every POSIX lock this process holds on it,
+/// including those of open SQLite connections (serve keeps several), which
+/// would let another process delete the WAL files under them.
 fn writable(path: &Path) -> bool {
-    OpenOptions::new().write(true).open(path).is_ok()
+    rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
 }
 
 /// Whether the vault has a write-ahead log with content: then the main file

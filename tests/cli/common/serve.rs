@@ -56,9 +56,7 @@ impl Serve {
     pub fn spawn(mut cmd: std::process::Command, log: &std::path::Path) -> Serve {
         let log = unique(log.to_path_buf());
         let file = std::fs::File::create(&log).expect("log file");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
         let child = cmd.spawn().expect("start serve");
         let mut serve = Serve {
             child: Some(child),
