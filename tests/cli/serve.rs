@@ -260,6 +260,10 @@ crate::on_both_engines! {
         // list --unused-for sees serve's last use.
         let unused = v.json(["list", "--unused-for", "1h"]);
         assert!(unused.as_array().expect("list").iter().all(|k| k["id"] != id.as_str()));
+        // copy carries the counts.
+        let dest = v.like();
+        v.kw(["copy", "--to"]).arg(dest.location()).assert().success();
+        assert_eq!(dest.json(["show", &id])["usage"], shown["usage"]);
         // A key serve never saw has no usage field.
         let quiet = v.create_json(&["--name", "quiet"]).0;
         assert!(v.json(["show", quiet["id"].as_str().expect("id")]).get("usage").is_none());

@@ -176,6 +176,22 @@ impl<C: GenericClient> Pg<C> {
             .collect()
     }
 
+    /// Every key with its secret's hash; `tail` orders them.
+    fn keys_with_hashes(&self, tail: &str) -> Result<Vec<(Key, [u8; 32])>> {
+        let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys {tail}");
+        self.query(&sql, &[])?
+            .iter()
+            .map(|r| {
+                let key = self.key_from_row(r)?;
+                let hash: Vec<u8> = r.try_get(16)?;
+                let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                    self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
+                })?;
+                Ok((key, hash))
+            })
+            .collect()
+    }
+
     fn corrupt(&self, row: String, problem: impl Into<String>) -> anyhow::Error {
         Error::Corrupt {
             path: self.shown.clone(),
@@ -547,17 +563,7 @@ impl Postgres {
                 dump.settings.push((setting, r.try_get(1)?));
             }
         }
-        let sql = format!(
-            "SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys ORDER BY created_at, seq"
-        );
-        for r in self.query(&sql, &[])? {
-            let key = self.key_from_row(&r)?;
-            let hash: Vec<u8> = r.try_get(16)?;
-            let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
-            })?;
-            dump.keys.push((key, hash));
-        }
+        dump.keys = self.keys_with_hashes("ORDER BY created_at, seq")?;
         for r in self.query(
             "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
              FROM keyward.events ORDER BY id",

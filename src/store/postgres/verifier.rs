@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{CHANGES, KEY_COLUMNS, Pg, PgUrl, Postgres, connect, failed};
+use super::{CHANGES, Pg, PgUrl, Postgres, connect, failed};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::Verifier;
@@ -132,16 +132,11 @@ fn listen(url: &PgUrl) -> Result<Postgres> {
 /// read started.
 fn reload(pg: &mut Postgres, shared: &Shared) -> Result<()> {
     let started = Instant::now();
-    let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys");
-    let mut keys = Keys::new();
-    for r in pg.query(&sql, &[])? {
-        let key = pg.key_from_row(&r)?;
-        let hash: Vec<u8> = r.try_get(16)?;
-        let hash: [u8; 32] = hash.try_into().map_err(|_| {
-            pg.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
-        })?;
-        keys.insert(hash, key);
-    }
+    let keys: Keys = pg
+        .keys_with_hashes("")?
+        .into_iter()
+        .map(|(key, hash)| (hash, key))
+        .collect();
     *shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
     shared.confirm(started);
     Ok(())

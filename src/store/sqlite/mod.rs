@@ -283,17 +283,25 @@ impl Sqlite {
     }
 }
 
-impl Store for Sqlite {
-    fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+impl Sqlite {
+    /// A write transaction: `BEGIN IMMEDIATE`, waiting for other writers up
+    /// to the busy timeout.
+    fn immediate(&mut self) -> Result<Transaction<'_>> {
         if self.read_only() {
             return Err(Error::VaultReadOnly(self.path.display().to_string()).into());
         }
         let path = self.path.clone();
-        let tx = self
-            .conn
+        self.conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| read_only(&path, anyhow::Error::new(e)))
-            .context("cannot start a write transaction on the vault")?;
+            .context("cannot start a write transaction on the vault")
+    }
+}
+
+impl Store for Sqlite {
+    fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        let path = self.path.clone();
+        let tx = self.immediate()?;
         Ok(Box::new(Sql {
             conn: tx,
             path,
@@ -306,14 +314,7 @@ impl Store for Sqlite {
     }
 
     fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
-        if self.read_only() {
-            return Err(Error::VaultReadOnly(self.path.display().to_string()).into());
-        }
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| read_only(&path, anyhow::Error::new(e)))?;
+        let tx = self.immediate()?;
         usage::record(&tx, batch)?;
         tx.commit()?;
         Ok(())

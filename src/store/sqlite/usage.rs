@@ -10,32 +10,55 @@ use crate::store::{DailyUsage, UsageBatch, day_text, parse_day};
 use crate::when::Timestamp;
 
 pub(super) fn read<C: Conn>(s: &Sql<C>, id: &KeyId, since: time::Date) -> Result<Vec<DailyUsage>> {
-    let mut stmt = s.c().prepare_cached(
-        "SELECT day, valid, invalid FROM usage WHERE key_id = ?1 AND day >= ?2 ORDER BY day",
+    let rows = query(
+        s,
+        "SELECT key_id, day, valid, invalid FROM usage WHERE key_id = ?1 AND day >= ?2 \
+         ORDER BY day",
+        (id.as_str(), day_text(since)),
     )?;
-    let rows = stmt.query_map((id.as_str(), day_text(since)), |r| {
+    Ok(rows.into_iter().map(|(_, u)| u).collect())
+}
+
+pub(super) fn dump<C: Conn>(s: &Sql<C>) -> Result<Vec<(KeyId, DailyUsage)>> {
+    query(
+        s,
+        "SELECT key_id, day, valid, invalid FROM usage ORDER BY key_id, day",
+        (),
+    )
+}
+
+/// Rows of (key_id, day, valid, invalid), checked to be what keyward writes.
+fn query<C: Conn>(
+    s: &Sql<C>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(KeyId, DailyUsage)>> {
+    let mut stmt = s.c().prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| {
         Ok((
             r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
+            r.get::<_, String>(1)?,
             r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
         ))
     })?;
-    let mut usage = Vec::new();
+    let mut all = Vec::new();
     for row in rows {
-        let (day, valid, invalid) = row?;
+        let (id, day, valid, invalid) = row?;
         let bad = || {
             s.corrupt(
                 format!("usage of {id} on {day}"),
                 "it holds a count keyward never writes",
             )
         };
-        usage.push(DailyUsage {
+        let usage = DailyUsage {
             day: parse_day(&day).ok_or_else(bad)?,
             valid: u64::try_from(valid).map_err(|_| bad())?,
             invalid: u64::try_from(invalid).map_err(|_| bad())?,
-        });
+        };
+        all.push((KeyId::stored(id), usage));
     }
-    Ok(usage)
+    Ok(all)
 }
 
 pub(super) fn add(conn: &Connection, id: &KeyId, u: &DailyUsage) -> Result<()> {
@@ -72,37 +95,4 @@ pub(super) fn record(conn: &Connection, batch: &UsageBatch) -> Result<()> {
         last_used(conn, id, *at)?;
     }
     Ok(())
-}
-
-pub(super) fn dump<C: Conn>(s: &Sql<C>) -> Result<Vec<(KeyId, DailyUsage)>> {
-    let mut stmt = s
-        .c()
-        .prepare("SELECT key_id, day, valid, invalid FROM usage ORDER BY key_id, day")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
-    })?;
-    let mut all = Vec::new();
-    for row in rows {
-        let (id, day, valid, invalid) = row?;
-        let bad = || {
-            s.corrupt(
-                format!("usage of {id} on {day}"),
-                "it holds a count keyward never writes",
-            )
-        };
-        all.push((
-            KeyId::stored(id.clone()),
-            DailyUsage {
-                day: parse_day(&day).ok_or_else(bad)?,
-                valid: u64::try_from(valid).map_err(|_| bad())?,
-                invalid: u64::try_from(invalid).map_err(|_| bad())?,
-            },
-        ));
-    }
-    Ok(all)
 }
