@@ -239,7 +239,10 @@ impl Vault {
         let since = today
             .checked_sub(time::Duration::days(i64::from(days.saturating_sub(1))))
             .unwrap_or(today);
-        self.store.usage(id, since)
+        let mut usage = self.store.usage(id, since)?;
+        // Days after today (a serve host's clock ahead) are not shown.
+        usage.retain(|u| u.day <= today);
+        Ok(usage)
     }
 
     /// Adds what `serve` counted; see [`Store::record_usage`].

@@ -26,8 +26,9 @@ struct ResponseLabel {
 
 /// The verification codes and routes, each with its series made once, so a
 /// request touches its counter and histogram without a lookup.
-const CODES: [&str; 6] = [
+const CODES: [&str; 7] = [
     "VALID",
+    "API_KEY_MISSING",
     "API_KEY_INVALID",
     "API_KEY_EXPIRED",
     "API_KEY_REVOKED",

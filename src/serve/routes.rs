@@ -201,32 +201,41 @@ fn unavailable_authz() -> Outcome {
 /// Forward auth: 200 with the key's headers, 401 or 403 with the code.
 async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
     let headers = req.headers();
-    let presented = bearer(headers).or_else(|| headers.get(&X_API_KEY).map(HeaderValue::as_bytes));
-    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
-        return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
+    let bad = |message: &str| -> Outcome {
+        http::error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).into()
     };
+    // Two credentials, or two environments, would let a proxy and keyward
+    // each read a different one: refused rather than guessed.
+    if headers.get_all(AUTHORIZATION).iter().count() > 1
+        || headers.get_all(&X_API_KEY).iter().count() > 1
+    {
+        return bad("send one Authorization or X-API-Key header, not several");
+    }
     let mut scopes: Vec<String> = Vec::new();
     let mut env: Option<String> = None;
     for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
         match &*name {
-            "scope" => scopes.extend(split_scopes(&value)),
+            "scope" => match split_scopes(&value) {
+                Some(list) => scopes.extend(list),
+                None => return bad(EMPTY_SCOPE),
+            },
+            "env" if env.is_some() => return bad("give ?env= once"),
             "env" => env = Some(value.into_owned()),
             _ => {}
         }
     }
     for value in headers.get_all(&REQUIRE_SCOPE) {
-        match value.to_str() {
-            Ok(v) => scopes.extend(split_scopes(v)),
-            Err(_) => {
-                return http::error(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    "X-Keyward-Require-Scope must be visible ASCII text",
-                )
-                .into();
-            }
+        match value.to_str().ok().map(split_scopes) {
+            Some(Some(list)) => scopes.extend(list),
+            Some(None) => return bad(EMPTY_SCOPE),
+            None => return bad("X-Keyward-Require-Scope must be visible ASCII text"),
         }
     }
+    let presented = bearer(headers).or_else(|| headers.get(&X_API_KEY).map(HeaderValue::as_bytes));
+    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
+        app.metrics.verified("API_KEY_MISSING");
+        return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
+    };
     let allows = |k: &Key| scopes.iter().all(|s| k.has_scope(s));
     let judged = match app.judge(presented, env.as_deref(), &allows).await {
         Ok(j) => j,
@@ -267,11 +276,17 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
     }
 }
 
-fn split_scopes(list: &str) -> impl Iterator<Item = String> + '_ {
+/// An empty scope in a requirement is most likely a proxy's variable that
+/// was never set: taken as "no scope required", it would let every key in.
+const EMPTY_SCOPE: &str = "an empty scope in ?scope= or X-Keyward-Require-Scope: name the scope, \
+     or leave the requirement out";
+
+/// The scopes of a comma-separated list; None if any is empty.
+fn split_scopes(list: &str) -> Option<Vec<String>> {
     list.split(',')
         .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+        .map(|s| (!s.is_empty()).then(|| s.to_string()))
+        .collect()
 }
 
 fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {

@@ -109,15 +109,20 @@ impl Flusher {
         let thread = std::thread::Builder::new()
             .name("keyward-usage".into())
             .spawn(move || {
-                let mut vault = None;
                 let mut trouble = None;
                 loop {
                     let last = !matches!(
                         stopped.recv_timeout(FLUSH_EVERY),
                         Err(RecvTimeoutError::Timeout)
                     );
-                    flush(&usage, &mut vault, &mut trouble, &location, &clock);
+                    let written = flush(&usage, &mut trouble, &location, &clock);
                     if last {
+                        if !written {
+                            tracing::error!(
+                                error = trouble.as_deref().unwrap_or("unknown"),
+                                "stopping with usage counts that could not be written: they are lost"
+                            );
+                        }
                         break;
                     }
                 }
@@ -135,32 +140,28 @@ impl Flusher {
 }
 
 /// Writes what was counted; a failure keeps it for the next attempt and is
-/// logged when it first happens (or changes), not every 10 s.
+/// logged when it first happens (or changes), not every 10 s. Returns
+/// whether nothing is left unwritten.
 fn flush(
     usage: &Usage,
-    vault: &mut Option<Vault>,
     trouble: &mut Option<String>,
     location: &Location,
     clock: &Arc<dyn Clock>,
-) {
+) -> bool {
     let batch = usage.take();
     if batch.is_empty() {
-        return;
+        return true;
     }
-    let opened = match vault.take() {
-        Some(v) => Ok(v),
-        None => Vault::open(location, keyward::store::Access::Read, Arc::clone(clock)),
-    };
-    let result = opened.and_then(|mut v| {
-        let written = v.record_usage(&batch);
-        *vault = Some(v);
-        written
-    });
+    // Opened anew each time (every 10 s): a vault file replaced under serve
+    // is then the one written, never the old file.
+    let result = Vault::open(location, keyward::store::Access::Read, Arc::clone(clock))
+        .and_then(|mut v| v.record_usage(&batch));
     match result {
         Ok(()) => {
             if trouble.take().is_some() {
                 tracing::info!("usage counts are written again");
             }
+            true
         }
         Err(e) => {
             let why = format!("{e:#}");
@@ -168,9 +169,8 @@ fn flush(
                 tracing::warn!(error = %why, "cannot write usage counts to the vault; keeping them for the next attempt");
                 *trouble = Some(why);
             }
-            // A failed connection is not reused.
-            *vault = None;
             usage.put_back(batch);
+            false
         }
     }
 }

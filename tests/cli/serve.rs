@@ -72,6 +72,27 @@ crate::on_both_engines! {
             }
         };
         refused(&s.get("/v1/authz", &[]), 401, "API_KEY_MISSING");
+        // A requirement that is there but empty (a proxy variable never
+        // set) is refused, not read as "no scope needed"; two credentials
+        // or two environments are refused, not guessed between.
+        for (query, headers) in [
+            ("?scope=", vec![("X-API-Key", web.as_str())]),
+            ("?scope=read,", vec![("X-API-Key", web.as_str())]),
+            ("", vec![("X-API-Key", web.as_str()), ("X-Keyward-Require-Scope", ",,")]),
+            ("?env=default&env=staging", vec![("X-API-Key", web.as_str())]),
+            ("", vec![("X-API-Key", web.as_str()), ("X-API-Key", main.as_str())]),
+        ] {
+            let r = s.get(&format!("/v1/authz{query}"), &headers);
+            assert_eq!(r.status, 400, "{query} {headers:?}");
+        }
+        let two = s.raw(
+            format!(
+                "GET /v1/authz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {web}\r\n\
+                 Authorization: Bearer {main}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(two.status, 400);
         refused(&s.get("/v1/authz", &[("Authorization", "Basic dXNlcjpwdw==")]), 401, "API_KEY_MISSING");
         refused(&s.authz(&foreign_secret(), ""), 401, "API_KEY_INVALID");
         refused(&s.authz("kw_typo", ""), 401, "API_KEY_INVALID");
@@ -283,6 +304,9 @@ crate::on_both_engines! {
         assert!(text.contains("keyward_verifications_total{code=\"API_KEY_INVALID\"} 1"), "{text}");
         assert!(text.contains("keyward_request_duration_seconds_bucket"), "{text}");
         assert!(text.contains("keyward_vault_errors_total 0"), "{text}");
+        s.get("/v1/authz", &[]);
+        let text = s.get("/metrics", &[]).text();
+        assert!(text.contains("keyward_verifications_total{code=\"API_KEY_MISSING\"} 1"), "{text}");
         assert_eq!(s.request("DELETE", "/healthz", &[], None).status, 405);
     }
 
@@ -548,6 +572,10 @@ fn a_vault_serve_can_only_read_still_gets_fresh_verdicts() {
         log.contains("cannot write usage counts"),
         "the lost counts are reported: {log}"
     );
+    assert!(
+        log.contains("they are lost"),
+        "and said to be lost at the end: {log}"
+    );
 }
 
 fn nix_is_root() -> bool {
@@ -593,4 +621,25 @@ fn every_request_after_a_commit_sees_it_whoever_keeps_the_wal() {
         );
         drop(keeper);
     }
+}
+
+/// Counts held for a key the vault no longer has (it was replaced by
+/// another under serve) are dropped; they never hold up the others.
+#[test]
+fn usage_of_a_key_gone_from_a_replaced_vault_does_not_block_the_rest() {
+    let v = TestVault::new();
+    let x = v.create(&["--name", "x"]);
+    let other = TestVault::new();
+    let (y_key, y) = other.create_json(&["--name", "y"]);
+    let s = Serve::start(&v, &[], &[]);
+    assert_eq!(s.authz(&x, "").status, 200);
+    std::fs::copy(&other.path, v.dir().join("swap.db")).expect("copy");
+    std::fs::rename(v.dir().join("swap.db"), &v.path).expect("swap");
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(s.authz(&y, "").status, 200);
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("lost"), "{log}");
+    let shown = v.json(["show", y_key["id"].as_str().expect("id")]);
+    assert_eq!(shown["usage"][0]["valid"], 1, "{shown}");
 }

@@ -58,7 +58,9 @@ pub(super) fn read<C: GenericClient>(
 
 pub(super) fn add<C: GenericClient>(pg: &Pg<C>, id: &KeyId, u: &DailyUsage) -> Result<()> {
     pg.execute(
-        "INSERT INTO keyward.usage (key_id, day, valid, invalid) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO keyward.usage (key_id, day, valid, invalid) \
+         SELECT $1::text, $2::text, $3::bigint, $4::bigint \
+         WHERE EXISTS (SELECT 1 FROM keyward.keys WHERE id = $1::text) \
          ON CONFLICT (key_id, day) DO UPDATE SET valid = keyward.usage.valid + excluded.valid, \
          invalid = keyward.usage.invalid + excluded.invalid",
         &[

@@ -64,7 +64,8 @@ fn query<C: Conn>(
 pub(super) fn add(conn: &Connection, id: &KeyId, u: &DailyUsage) -> Result<()> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     conn.prepare_cached(
-        "INSERT INTO usage (key_id, day, valid, invalid) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO usage (key_id, day, valid, invalid)
+         SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?1)
          ON CONFLICT (key_id, day) DO UPDATE
          SET valid = valid + excluded.valid, invalid = invalid + excluded.invalid",
     )?
@@ -86,7 +87,9 @@ fn last_used(conn: &Connection, id: &KeyId, at: Timestamp) -> Result<()> {
     Ok(())
 }
 
-/// Adds a batch inside the caller's transaction.
+/// Adds a batch inside the caller's transaction. Counts for a key the
+/// vault does not hold (it was replaced under serve) are dropped, so that
+/// they never hold up the others.
 pub(super) fn record(conn: &Connection, batch: &UsageBatch) -> Result<()> {
     for (id, u) in &batch.counts {
         add(conn, id, u)?;
