@@ -149,6 +149,9 @@ pub enum Command {
     /// Make a key invalid at once (the record stays for audit)
     #[command(after_help = REVOKE_EXAMPLES)]
     Revoke(RevokeArgs),
+    /// End the grace of keys that nothing has used for a while
+    #[command(after_help = RETIRE_EXAMPLES, long_about = RETIRE_ABOUT)]
+    Retire(RetireArgs),
     /// Rename an active key, add or remove scopes, or set its note
     #[command(after_help = UPDATE_EXAMPLES)]
     Update(UpdateArgs),
@@ -253,6 +256,16 @@ const REVOKE_EXAMPLES: &str = "Examples:\n  \
     keyward revoke key_7f3kq2 --reason \"leaked in ticket 42\"\n  \
     keyward revoke partner --env prod --yes            # no terminal: --yes is required\n\n\
     An environment's default key cannot be revoked: rotate it first.";
+
+const RETIRE_ABOUT: &str = "End the grace of every key in grace that nothing has used for DUR: \
+    whose last use (from verify or serve), or its rotation if it was not used since, is more than \
+    DUR ago. One transaction, one grace_changed event each with the reason `quiet`. Run it hourly \
+    from CI: old keys end as soon as the rollout is done, not at a fixed deadline.";
+
+const RETIRE_EXAMPLES: &str = "Examples:\n  \
+    keyward retire --quiet-for 1h --dry-run          # which keys, without ending them\n  \
+    keyward retire --quiet-for 1h --yes              # in CI: no terminal, so --yes\n  \
+    keyward retire --quiet-for 30m --env prod";
 
 const UPDATE_EXAMPLES: &str = "Examples:\n  \
     keyward update web --name web-frontend\n  \
@@ -420,6 +433,25 @@ pub struct RevokeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d
+    #[arg(long = "quiet-for", value_name = "DUR", value_hint = ValueHint::Other)]
+    pub quiet_for: String,
+
+    /// Only keys of this environment [default: $KEYWARD_ENV, else all]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
+
+    /// List the keys that would be ended, and change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct UpdateArgs {
     #[command(flatten)]
     pub key: KeyArg,
@@ -474,8 +506,16 @@ pub struct LogArgs {
     pub limit: u32,
 
     /// Check the log's hash chain instead: exit 0 when intact, 1 naming the first bad event
-    #[arg(long, conflicts_with_all = ["key", "env", "events", "by", "since", "before"])]
+    #[arg(long, conflicts_with_all = ["key", "env", "events", "by", "since", "before", "head"])]
     pub verify: bool,
+
+    /// With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)
+    #[arg(long = "anchor", value_name = "ID:HASH", requires = "verify", value_hint = ValueHint::Other)]
+    pub anchors: Vec<String>,
+
+    /// Print the newest event's id and hash (ID:HASH), to keep outside the vault as an anchor
+    #[arg(long, conflicts_with_all = ["key", "env", "events", "by", "since", "before"])]
+    pub head: bool,
 }
 
 #[derive(Debug, Args)]

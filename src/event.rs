@@ -106,6 +106,9 @@ pub struct Rotated {
 pub struct GraceChanged {
     pub new_ends_at: String,
     pub old_ends_at: Option<String>,
+    /// Why, when keyward decided it: `quiet` (`retire`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,6 +207,33 @@ pub struct Head {
     pub id: i64,
     pub hash: String,
     pub at: Timestamp,
+}
+
+/// An event id and its hash, kept outside the vault (`log --head`) and
+/// checked with `log --verify --anchor ID:HASH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub id: i64,
+    pub hash: String,
+}
+
+impl Anchor {
+    /// `ID:HASH`, as `log --head` prints it.
+    pub fn parse(text: &str) -> Result<Anchor, String> {
+        let bad = || {
+            format!(
+                "--anchor '{}' is not ID:HASH (an event id and its 64-character SHA-256, as `keyward log --head` prints them)",
+                crate::text::quote(text)
+            )
+        };
+        let (id, hash) = text.split_once(':').ok_or_else(bad)?;
+        let id: i64 = id.parse().ok().filter(|&n| n >= 1).ok_or_else(bad)?;
+        let hash = hash.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Anchor { id, hash })
+    }
 }
 
 /// The fields that the chain covers, in their canonical order.

@@ -223,6 +223,64 @@ pub fn change_grace(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<GraceChanged> {
+    change_grace_because(tx, id, ends, None, actor, now)
+}
+
+/// The keys in grace (of `env`, or all) that nothing has used for more than
+/// `quiet_for` seconds: whose last use, or their rotation if they were not
+/// used since, is longer ago than that.
+pub fn quiet(
+    store: &dyn crate::store::Read,
+    env: Option<&crate::text::Env>,
+    quiet_for: i64,
+    now: Timestamp,
+) -> Result<Vec<(Key, Timestamp)>> {
+    let mut quiet = Vec::new();
+    for k in store.keys(env)? {
+        if k.status(now) != crate::key::Status::Grace {
+            continue;
+        }
+        let rotated_at = match &k.rotated_to {
+            Some(next) => store.key(next)?.map(|n| n.created_at),
+            None => None,
+        };
+        let since = [k.last_used_at, rotated_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(k.created_at);
+        if now.unix().saturating_sub(since.unix()) > quiet_for {
+            quiet.push((k, since));
+        }
+    }
+    Ok(quiet)
+}
+
+/// Ends the grace of every quiet key (see [`quiet`]) now, one
+/// `grace_changed` event each with the reason `quiet`.
+pub fn retire(
+    tx: &dyn WriteTx,
+    env: Option<&crate::text::Env>,
+    quiet_for: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Vec<(Key, Timestamp)>> {
+    let mut ended = Vec::new();
+    for (k, since) in quiet(tx, env, quiet_for, now)? {
+        let changed = change_grace_because(tx, &k.id, Moment::After(0), Some("quiet"), actor, now)?;
+        ended.push((changed.key, since));
+    }
+    Ok(ended)
+}
+
+fn change_grace_because(
+    tx: &dyn WriteTx,
+    id: &KeyId,
+    ends: Moment,
+    reason: Option<&str>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<GraceChanged> {
     let k = current(tx, id)?;
     lifecycle::may_change_grace(&k, now)?;
     let (ends, capped) = lifecycle::grace_end(&k, ends.at(now).max(now));
@@ -234,6 +292,7 @@ pub fn change_grace(
     let details = Details::GraceChanged(event::GraceChanged {
         new_ends_at: ends.rfc3339(),
         old_ends_at: k.expires_at.map(Timestamp::rfc3339),
+        reason: reason.map(str::to_string),
     });
     append(tx, key_event(&k, None, actor, now, details))?;
     Ok(GraceChanged {

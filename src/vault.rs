@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Anchor, Event, Head};
 use crate::intents::{self, Created, GraceChanged, NewKey, Rotated, Rotation, Update};
 use crate::key::{self, Key, KeyId, KeyRef, Status, VerifyCode};
 use crate::lifecycle::Revocation;
@@ -232,6 +232,37 @@ impl Vault {
         self.store.verify_chain()
     }
 
+    /// The newest event's id and hash, to keep outside the vault.
+    pub fn head(&self) -> Result<Option<Head>> {
+        self.store.head()
+    }
+
+    /// [`verify_chain`](Self::verify_chain), then each anchor (an event id
+    /// and the hash it had when the anchor was taken) checked against the
+    /// log: a log cut short, or rebuilt from scratch with hashes that hold
+    /// together, no longer has the anchored event.
+    pub fn verify_anchored(&self, anchors: &[Anchor]) -> Result<u64> {
+        let events = self.verify_chain()?;
+        for anchor in anchors {
+            let reason = match self.store.event_hash(anchor.id)? {
+                Some(hash) if hash == anchor.hash => continue,
+                Some(_) => format!(
+                    "its hash is no longer the anchored {}: the log was rewritten",
+                    short(&anchor.hash)
+                ),
+                None => format!(
+                    "the anchored event is missing ({events} events remain): the log was cut short"
+                ),
+            };
+            return Err(Error::BrokenChain {
+                id: anchor.id,
+                reason,
+            }
+            .into());
+        }
+        Ok(events)
+    }
+
     /// A key's usage counts (from `serve`) for the `days` UTC days up to
     /// today, oldest first; days without verifications are left out.
     pub fn usage(&self, id: &KeyId, days: u16) -> Result<Vec<DailyUsage>> {
@@ -329,6 +360,23 @@ impl Vault {
         self.write(|tx, now| intents::change_grace(tx, id, ends, actor, now))
     }
 
+    /// The keys in grace nothing has used for more than `quiet_for`
+    /// seconds, with when they were last used (or rotated): ended now, in
+    /// one transaction, unless `dry_run`.
+    pub fn retire(
+        &mut self,
+        env: Option<&Env>,
+        quiet_for: i64,
+        dry_run: bool,
+        actor: &Actor,
+    ) -> Result<Vec<(Key, Timestamp)>> {
+        if dry_run {
+            let now = self.now();
+            return intents::quiet(self.store.as_ref(), env, quiet_for, now);
+        }
+        self.write(|tx, now| intents::retire(tx, env, quiet_for, actor, now))
+    }
+
     pub fn change_expiry(&mut self, id: &KeyId, expires: Expiry, actor: &Actor) -> Result<Key> {
         self.write(|tx, now| intents::change_expiry(tx, id, expires, actor, now))
     }
@@ -395,6 +443,11 @@ impl Vault {
     ) -> Result<(Settings, bool)> {
         self.write(|tx, now| intents::set_setting(tx, setting, value, actor, now))
     }
+}
+
+/// The first 12 characters of a hash, for messages.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 #[cfg(test)]

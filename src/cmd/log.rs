@@ -1,7 +1,7 @@
 use super::{Ctx, Report, env_filter};
 use crate::cli::LogArgs;
 use crate::error::Result;
-use crate::event::EventKind;
+use crate::event::{Anchor, EventKind};
 use crate::key::KeyRef;
 use crate::store::{Access, EventFilter};
 use crate::text::{Actor, Env};
@@ -10,9 +10,17 @@ use crate::when::parse_since;
 pub fn run(args: &LogArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
     if args.verify {
+        let anchors = args
+            .anchors
+            .iter()
+            .map(|a| Anchor::parse(a).map_err(crate::error::Error::usage))
+            .collect::<Result<Vec<_>, _>>()?;
         return Ok(Report::ChainIntact(
-            ctx.vault(Access::Read)?.verify_chain()?,
+            ctx.vault(Access::Read)?.verify_anchored(&anchors)?,
         ));
+    }
+    if args.head {
+        return Ok(Report::Head(ctx.vault(Access::Read)?.head()?));
     }
     let env = env_filter(args.env.as_deref())?;
     let since = args

@@ -11,6 +11,7 @@ mod extend;
 mod list;
 mod log;
 mod prompt;
+mod retire;
 mod revoke;
 mod rotate;
 mod show;
@@ -48,6 +49,8 @@ pub enum Report {
     Events(Vec<Event>),
     /// `log --verify`: how many events the intact chain holds.
     ChainIntact(u64),
+    /// `log --head`: the newest event, if any.
+    Head(Option<crate::event::Head>),
     Keys(Vec<Key>),
     Key {
         key: Key,
@@ -71,6 +74,12 @@ pub enum Report {
     Copied {
         to: String,
         copied: crate::vault::Copied,
+    },
+    /// `retire`: the keys ended (or, on a dry run, that would be), each
+    /// with when it was last used or rotated.
+    Retired {
+        keys: Vec<(Key, Timestamp)>,
+        dry_run: bool,
     },
     /// `serve` stopped after answering this many requests.
     Stopped {
@@ -162,6 +171,7 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Rotate(args) => rotate::run(args, ctx),
         Command::Extend(args) => extend::run(args, ctx),
         Command::Revoke(args) => revoke::run(args, ctx),
+        Command::Retire(args) => retire::run(args, ctx),
         Command::Log(args) => log::run(args, ctx),
         Command::Verify(args) => verify::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),

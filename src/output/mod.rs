@@ -95,6 +95,17 @@ impl Printer {
             Report::Stopped { requests } => {
                 serde_json::to_string_pretty(&serde_json::json!({ "requests": requests }))
             }
+            Report::Retired { keys, .. } => serde_json::to_string_pretty(
+                &keys
+                    .iter()
+                    .map(|(k, _)| json::KeyJson::new(k, now))
+                    .collect::<Vec<_>>(),
+            ),
+            Report::Head(head) => serde_json::to_string_pretty(
+                &head
+                    .as_ref()
+                    .map(|h| serde_json::json!({ "id": h.id, "hash": h.hash })),
+            ),
             Report::Text(text) => serde_json::to_string_pretty(text),
         }
     }
@@ -248,6 +259,29 @@ impl Printer {
                 copied.settings,
                 escape(to)
             ),
+            Report::Retired { keys, dry_run } => {
+                if keys.is_empty() {
+                    note("No key in grace has been quiet that long: nothing to end.");
+                    return Ok(());
+                }
+                let verb = if *dry_run { "Would end" } else { "Ended" };
+                for (k, since) in keys {
+                    writeln!(
+                        out,
+                        "{verb} the grace of {} '{}' in environment '{}' (quiet since {})",
+                        k.id,
+                        escape(k.name.as_str()),
+                        escape(k.env.as_str()),
+                        since.relative_to(now)
+                    )?;
+                }
+                Ok(())
+            }
+            Report::Head(Some(h)) => writeln!(out, "{}:{}", h.id, h.hash),
+            Report::Head(None) => {
+                note("The activity log is empty: there is no event to anchor yet.");
+                Ok(())
+            }
             // serve's log on stderr said it all.
             Report::Stopped { .. } => Ok(()),
             Report::Text(text) => out.write_all(text.as_bytes()),

@@ -205,6 +205,8 @@ pub trait Read {
     fn settings(&self) -> Result<Settings>;
     /// The newest event, if any.
     fn head(&self) -> Result<Option<Head>>;
+    /// The stored hash of event `id`, if the log holds it.
+    fn event_hash(&self, id: i64) -> Result<Option<String>>;
     /// A page of the log, newest first.
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
     /// Walks the whole chain, oldest first: how many events it holds, or

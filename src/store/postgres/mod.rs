@@ -362,6 +362,13 @@ impl<C: GenericClient> Read for Pg<C> {
             .transpose()
     }
 
+    fn event_hash(&self, id: i64) -> Result<Option<String>> {
+        self.query("SELECT hash FROM keyward.events WHERE id = $1", &[&id])?
+            .first()
+            .map(|r| r.try_get(0).map_err(anyhow::Error::from))
+            .transpose()
+    }
+
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         let mut sql = String::from(
             "SELECT e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name \

@@ -116,6 +116,14 @@ impl<C: Conn> Read for Sql<C> {
         self.read_head()
     }
 
+    fn event_hash(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .c()
+            .prepare_cached("SELECT hash FROM events WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         self.read_events(filter)
     }

@@ -1,0 +1,69 @@
+//! `retire`: ends the grace of keys in grace that nothing uses any more,
+//! in one transaction; `--dry-run` lists them instead.
+
+use super::{Ctx, Report, env_filter, prompt};
+use crate::cli::RetireArgs;
+use crate::error::{Error, Result};
+use crate::store::Access;
+use crate::text::quote;
+use crate::when::{Moment, parse_span};
+
+pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
+    let now = ctx.now();
+    let quiet_for = match parse_span(&args.quiet_for, now)? {
+        Moment::After(secs) => secs,
+        Moment::At(_) => {
+            return Err(Error::usage(format!(
+                "--quiet-for '{}' is a time, not a duration: try 1h, 30m or 1d",
+                quote(&args.quiet_for)
+            ))
+            .into());
+        }
+    };
+    let env = env_filter(args.env.as_deref())?;
+    let interactive = ctx.interactive();
+    let actor = ctx.actor().clone();
+    let vault = ctx.vault(Access::Write)?;
+    if args.dry_run {
+        let keys = vault.retire(env.as_ref(), quiet_for, true, &actor)?;
+        return Ok(Report::Retired {
+            keys,
+            dry_run: true,
+        });
+    }
+    if !args.yes {
+        if !interactive {
+            return Err(Error::usage(
+                "retire needs --yes without a terminal to confirm on (the keys it ends stop working at once); \
+                 see which ones with --dry-run",
+            )
+            .into());
+        }
+        let candidates = vault.retire(env.as_ref(), quiet_for, true, &actor)?;
+        if candidates.is_empty() {
+            return Ok(Report::Retired {
+                keys: candidates,
+                dry_run: false,
+            });
+        }
+        let names: Vec<String> = candidates
+            .iter()
+            .map(|(k, _)| format!("{} '{}'", k.id, quote(k.name.as_str())))
+            .collect();
+        let question = format!(
+            "End the grace of {} key(s) now ({})? They stop working at once",
+            names.len(),
+            names.join(", ")
+        );
+        if !prompt::confirm(&question)? {
+            return Err(Error::Cancelled.into());
+        }
+    }
+    // Judged again under the lock: a key used or rotated since the
+    // question was asked is left alone.
+    let keys = vault.retire(env.as_ref(), quiet_for, false, &actor)?;
+    Ok(Report::Retired {
+        keys,
+        dry_run: false,
+    })
+}

@@ -1,0 +1,127 @@
+//! Lifecycle policies: `retire` ends the grace of keys nothing uses.
+
+use crate::common::*;
+
+const T0: &str = "2026-11-23T10:00:00Z";
+const T1030: &str = "2026-11-23T10:30:00Z";
+const T1130: &str = "2026-11-23T11:30:00Z";
+
+fn create_at(v: &TestVault, at: &str, args: &[&str]) -> (String, String) {
+    let mut all = vec!["--json", "create"];
+    all.extend_from_slice(args);
+    let out = v.kw_at(at, all).assert().success();
+    let doc = json(&out);
+    (
+        doc["key"]["id"].as_str().expect("id").to_string(),
+        doc["secret"].as_str().expect("secret").to_string(),
+    )
+}
+
+fn ids(doc: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = doc
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|k| k["id"].as_str().expect("id").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn quiet_events(v: &TestVault) -> usize {
+    v.json(["log", "--event", "grace_changed", "--limit", "1000"])
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["details"]["reason"] == "quiet")
+        .count()
+}
+
+crate::on_both_engines! {
+    fn retire_ends_exactly_the_keys_nothing_used(v: &TestVault) {
+        v.kw_at(T0, ["config", "set", "max-keys", "10"]).assert().success();
+        let (main, _) = create_at(v, T0, &["--name", "main"]);
+        let (a, _) = create_at(v, T0, &["--name", "a"]);
+        let (b, b_secret) = create_at(v, T0, &["--name", "b"]);
+        let (c, c_secret) = create_at(v, T0, &["--name", "c"]);
+        let (d, _) = create_at(v, T0, &["--name", "d"]);
+        let (e, _) = create_at(v, T0, &["--name", "e", "--env", "other"]);
+        for name in ["a", "b"] {
+            v.kw_at(T0, ["rotate", name, "--grace", "24h"]).assert().success();
+        }
+        v.kw_at(T0, ["rotate", "e", "--env", "other", "--grace", "24h"]).assert().success();
+        // c is used, then rotated later: quiet only since its rotation.
+        assert_eq!(v.verify_at(T1030, &format!("{c_secret}\n"), &[]).0, Some(0));
+        // b, in grace, is still used.
+        assert_eq!(v.verify_at(T1130, &format!("{b_secret}\n"), &[]).0, Some(0));
+        v.kw_at(T1130, ["rotate", "c", "--grace", "24h"]).assert().success();
+
+        // At noon, quiet for over an hour: a only (b used 30 min ago, c
+        // rotated 30 min ago, d active, e in another environment).
+        let dry = v.json(["retire", "--quiet-for", "1h", "--env", "default", "--dry-run"]);
+        assert_eq!(ids(&dry), vec![a.clone()]);
+        assert_eq!(dry[0]["status"], "grace", "a dry run changes nothing");
+        let human = stdout(&v.kw(["retire", "--quiet-for", "1h", "--env", "default", "--dry-run"]).assert().success());
+        assert!(human.contains("Would end the grace of") && human.contains("(quiet since 2h ago)"), "{human}");
+        assert_eq!(quiet_events(v), 0);
+        // Without a terminal, --yes is required.
+        v.kw(["retire", "--quiet-for", "1h"]).assert().code(2);
+
+        let done = v.json(["retire", "--quiet-for", "1h", "--env", "default", "--yes"]);
+        assert_eq!(ids(&done), vec![a.clone()]);
+        assert_eq!(done[0]["status"], "expired");
+        assert_eq!(done[0]["expires_at"], NOW);
+        let event = &v.json(["log", &a, "--event", "grace_changed"])[0];
+        assert_eq!(event["details"]["reason"], "quiet");
+        assert_eq!(event["actor"], ACTOR);
+        // Idempotent: nothing more to end, no event written.
+        assert_eq!(ids(&v.json(["retire", "--quiet-for", "1h", "--env", "default", "--yes"])), Vec::<String>::new());
+        assert_eq!(quiet_events(v), 1);
+        for (id, status) in [(&b, "grace"), (&c, "grace"), (&d, "active"), (&main, "active"), (&e, "grace")] {
+            assert_eq!(v.json(["show", id.as_str()])["status"], status, "{id}");
+        }
+        // Every environment when none is named; a shorter quiet time.
+        let all = v.json(["retire", "--quiet-for", "20m", "--yes"]);
+        assert_eq!(ids(&all), { let mut x = vec![b.clone(), c.clone(), e.clone()]; x.sort(); x });
+        assert_eq!(quiet_events(v), 4);
+        v.kw(["log", "--verify"]).assert().success();
+        v.kw(["retire", "--quiet-for", "2030-01-01T00:00:00Z", "--yes"]).assert().code(2);
+        v.kw(["retire", "--quiet-for", "soon", "--yes"]).assert().code(2);
+    }
+
+    fn retire_races_rotations_without_ending_a_key_twice(v: &TestVault) {
+        v.kw_at(T0, ["config", "set", "max-keys", "10"]).assert().success();
+        create_at(v, T0, &["--name", "main"]);
+        let names = ["w0", "w1", "w2", "w3"];
+        for name in names {
+            create_at(v, T0, &["--name", name]);
+            v.kw_at(T0, ["rotate", name, "--grace", "24h"]).assert().success();
+        }
+        let mut children = Vec::new();
+        for name in names {
+            children.push(v.std(["rotate", name, "--grace", "1h"]).output_async());
+            children.push(v.std(["retire", "--quiet-for", "30m", "--yes"]).output_async());
+        }
+        for child in children {
+            let out = child.join().expect("join");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        // The four keys rotated at 10:00 were each ended once; the keys
+        // rotated just now are in grace, untouched.
+        assert_eq!(quiet_events(v), 4);
+        let live = v.json(["list"]);
+        let grace = live.as_array().expect("list").iter().filter(|k| k["status"] == "grace").count();
+        assert_eq!(grace, 4);
+        v.kw(["log", "--verify"]).assert().success();
+    }
+}
+
+trait OutputAsync {
+    fn output_async(self) -> std::thread::JoinHandle<std::process::Output>;
+}
+
+impl OutputAsync for std::process::Command {
+    fn output_async(mut self) -> std::thread::JoinHandle<std::process::Output> {
+        std::thread::spawn(move || self.output().expect("run"))
+    }
+}
