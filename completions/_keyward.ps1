@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period')
             [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Change when a running grace period ends, or an active key''s expiry')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Make a key invalid at once (the record stays for audit)')
+            [CompletionResult]::new('retire', 'retire', [CompletionResultType]::ParameterValue, 'End the grace of keys that nothing has used for a while')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Rename an active key, add or remove scopes, or set its note')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Read the activity log, newest first, or check its hash chain')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a presented secret, read from stdin or an environment variable')
@@ -49,6 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'When the key stops verifying [default: asked on a terminal, else never]')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'A scope the key grants (repeat for several)')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]')
+            [CompletionResult]::new('--rotate-every', '--rotate-every', [CompletionResultType]::ParameterName, 'Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]')
             [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A note for people: who owns the key, what it is for')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
@@ -61,9 +63,11 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only keys of this environment [default: $KEYWARD_ENV, else all]')
             [CompletionResult]::new('--expiring-within', '--expiring-within', [CompletionResultType]::ParameterName, 'Only keys whose expiry or grace ends within DUR (e.g. 7d)')
             [CompletionResult]::new('--unused-for', '--unused-for', [CompletionResultType]::ParameterName, 'Only keys not verified for DUR, or never (e.g. 30d)')
+            [CompletionResult]::new('--within', '--within', [CompletionResultType]::ParameterName, 'With --due: also keys that will be due within DUR (e.g. 7d)')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Include expired and revoked keys')
+            [CompletionResult]::new('--due', '--due', [CompletionResultType]::ParameterName, 'Only active keys whose rotation policy says they are due (see create --rotate-every)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -83,6 +87,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'The new key''s expiry [default: the old key''s lifetime again, else never]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The new key''s name [default: the old key''s name]')
+            [CompletionResult]::new('--rotate-every', '--rotate-every', [CompletionResultType]::ParameterName, 'The new key''s rotation policy: DUR or never [default: the old key''s]')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
@@ -113,6 +118,19 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'keyward;retire' {
+            [CompletionResult]::new('--quiet-for', '--quiet-for', [CompletionResultType]::ParameterName, 'End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only keys of this environment [default: $KEYWARD_ENV, else all]')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List the keys that would be ended, and change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (required without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (required without a terminal)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'keyward;update' {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'A new name, unique among the environment''s active keys')
@@ -133,9 +151,11 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since this long ago (24h, 7d) or since this RFC 3339 time')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Only events older than this event id: the next page after a page''s last id')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many events')
+            [CompletionResult]::new('--anchor', '--anchor', [CompletionResultType]::ParameterName, 'With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Check the log''s hash chain instead: exit 0 when intact, 1 naming the first bad event')
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'Print the newest event''s id and hash (ID:HASH), to keep outside the vault as an anchor')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -157,7 +177,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a setting: max-keys (active keys per environment) or prefix')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a setting: max-keys (active keys per environment), prefix, or rotate-every (new keys'' rotation policy)')
             break
         }
         'keyward;config;set' {

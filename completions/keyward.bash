@@ -37,6 +37,9 @@ _keyward() {
             keyward,log)
                 cmd="keyward__subcmd__log"
                 ;;
+            keyward,retire)
+                cmd="keyward__subcmd__retire"
+                ;;
             keyward,revoke)
                 cmd="keyward__subcmd__revoke"
                 ;;
@@ -65,7 +68,7 @@ _keyward() {
 
     case "${cmd}" in
         keyward)
-            opts="-h -V --vault --json --actor --help --version create list show rotate extend revoke update log verify config copy serve completions"
+            opts="-h -V --vault --json --actor --help --version create list show rotate extend revoke retire update log verify config copy serve completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +176,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__config__subcmd__set)
-            opts="-h --vault --json --actor --help max-keys prefix"
+            opts="-h --vault --json --actor --help max-keys prefix rotate-every"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,7 +252,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__create)
-            opts="-h --name --env --expires --scope --prefix --note --vault --json --actor --help"
+            opts="-h --name --env --expires --scope --prefix --rotate-every --note --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +287,13 @@ _keyward() {
                     return 0
                     ;;
                 --prefix)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --rotate-every)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -384,7 +394,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__list)
-            opts="-h --env --all --expiring-within --unused-for --vault --json --actor --help"
+            opts="-h --env --all --expiring-within --unused-for --due --within --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -405,6 +415,13 @@ _keyward() {
                     return 0
                     ;;
                 --unused-for)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --within)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -441,7 +458,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__log)
-            opts="-h --env --event --by --since --before --limit --verify --vault --json --actor --help"
+            opts="-h --env --event --by --since --before --limit --verify --anchor --head --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -478,6 +495,63 @@ _keyward() {
                     ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchor)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --vault)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyward__subcmd__retire)
+            opts="-y -h --quiet-for --env --dry-run --yes --vault --json --actor --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --quiet-for)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 --vault)
@@ -560,7 +634,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__rotate)
-            opts="-h --env --grace --expires --name --vault --json --actor --help"
+            opts="-h --env --grace --expires --name --rotate-every --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,6 +662,13 @@ _keyward() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --rotate-every)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -861,7 +942,7 @@ _keyward_names() {
             --env|--vault)
                 if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
                 i=$((i + 2)); continue ;;
-            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope)
+            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope|--rotate-every|--quiet-for|--within|--anchor|--listen|--root-key-env|--log-format)
                 i=$((i + 2)); continue ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$word"; else positional=$((positional + 1)); fi ;;

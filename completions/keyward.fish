@@ -35,6 +35,7 @@ complete -c keyward -n "__fish_keyward_needs_command" -f -a "show" -d 'Show one 
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "rotate" -d 'Replace a key with zero downtime: the new key is live at once, the old one for a grace period'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "extend" -d 'Change when a running grace period ends, or an active key\'s expiry'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "revoke" -d 'Make a key invalid at once (the record stays for audit)'
+complete -c keyward -n "__fish_keyward_needs_command" -f -a "retire" -d 'End the grace of keys that nothing has used for a while'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "update" -d 'Rename an active key, add or remove scopes, or set its note'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "log" -d 'Read the activity log, newest first, or check its hash chain'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "verify" -d 'Check a presented secret, read from stdin or an environment variable'
@@ -47,6 +48,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand create" -l env -d 'The e
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l expires -d 'When the key stops verifying [default: asked on a terminal, else never]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A scope the key grants (repeat for several)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l rotate-every -d 'Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l note -d 'A note for people: who owns the key, what it is for' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
@@ -55,9 +57,11 @@ complete -c keyward -n "__fish_keyward_using_subcommand create" -s h -l help -d 
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l env -d 'Only keys of this environment [default: $KEYWARD_ENV, else all]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l expiring-within -d 'Only keys whose expiry or grace ends within DUR (e.g. 7d)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l unused-for -d 'Only keys not verified for DUR, or never (e.g. 30d)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l within -d 'With --due: also keys that will be due within DUR (e.g. 7d)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l all -d 'Include expired and revoked keys'
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l due -d 'Only active keys whose rotation policy says they are due (see create --rotate-every)'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand show" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
@@ -69,6 +73,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l env -d 'The e
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l grace -d 'How long the old key keeps verifying: now, 1h, 24h, 3d, 7d, any duration or an RFC 3339 time' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l expires -d 'The new key\'s expiry [default: the old key\'s lifetime again, else never]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l name -d 'The new key\'s name [default: the old key\'s name]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l rotate-every -d 'The new key\'s rotation policy: DUR or never [default: the old key\'s]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
@@ -87,6 +92,14 @@ complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l actor -d 'Who
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s y -l yes -d 'Do not ask for confirmation (required without a terminal)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l quiet-for -d 'End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l env -d 'Only keys of this environment [default: $KEYWARD_ENV, else all]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l dry-run -d 'List the keys that would be ended, and change nothing'
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -s y -l yes -d 'Do not ask for confirmation (required without a terminal)'
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l name -d 'A new name, unique among the environment\'s active keys' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l add-scope -d 'A scope to grant (repeatable)' -r -f
@@ -108,9 +121,11 @@ complete -c keyward -n "__fish_keyward_using_subcommand log" -l by -d 'Only even
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l anchor -d 'With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l verify -d 'Check the log\'s hash chain instead: exit 0 when intact, 1 naming the first bad event'
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l head -d 'Print the newest event\'s id and hash (ID:HASH), to keep outside the vault as an anchor'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l key-env -d 'Read the secret from this environment variable instead of stdin' -r -f
@@ -123,7 +138,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_s
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -f -a "set" -d 'Change a setting: max-keys (active keys per environment) or prefix'
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -f -a "set" -d 'Change a setting: max-keys (active keys per environment), prefix, or rotate-every (new keys\' rotation policy)'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'

@@ -65,7 +65,7 @@ _keyward_names() {
             --env|--vault)
                 if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
                 i=$((i + 2)); continue ;;
-            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope)
+            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope|--rotate-every|--quiet-for|--within|--anchor|--listen|--root-key-env|--log-format)
                 i=$((i + 2)); continue ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$word"; else positional=$((positional + 1)); fi ;;
@@ -342,6 +342,10 @@ pub struct CreateArgs {
     #[arg(long, value_name = "PREFIX", value_hint = ValueHint::Other)]
     pub prefix: Option<String>,
 
+    /// Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]
+    #[arg(long = "rotate-every", value_name = "DUR|never", value_hint = ValueHint::Other)]
+    pub rotate_every: Option<String>,
+
     /// A note for people: who owns the key, what it is for
     #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
     pub note: Option<String>,
@@ -364,6 +368,14 @@ pub struct ListArgs {
     /// Only keys not verified for DUR, or never (e.g. 30d)
     #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", allow_hyphen_values = true)]
     pub unused_for: Option<String>,
+
+    /// Only active keys whose rotation policy says they are due (see create --rotate-every)
+    #[arg(long)]
+    pub due: bool,
+
+    /// With --due: also keys that will be due within DUR (e.g. 7d)
+    #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", requires = "due", allow_hyphen_values = true)]
+    pub within: Option<String>,
 }
 
 /// A KEY argument: an id, a unique id prefix (key_ + at least 4 characters),
@@ -401,6 +413,10 @@ pub struct RotateArgs {
     /// The new key's name [default: the old key's name]
     #[arg(long, value_hint = ValueHint::Other, value_name = "NAME")]
     pub name: Option<String>,
+
+    /// The new key's rotation policy: DUR or never [default: the old key's]
+    #[arg(long = "rotate-every", value_name = "DUR|never", value_hint = ValueHint::Other)]
+    pub rotate_every: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -541,10 +557,10 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
-    /// Change a setting: max-keys (active keys per environment) or prefix
+    /// Change a setting: max-keys (active keys per environment), prefix, or rotate-every (new keys' rotation policy)
     Set {
-        /// max-keys or prefix
-        #[arg(value_name = "NAME", value_parser = ["max-keys", "prefix"])]
+        /// max-keys, prefix or rotate-every
+        #[arg(value_name = "NAME", value_parser = ["max-keys", "prefix", "rotate-every"])]
         name: String,
         /// The new value
         #[arg(value_name = "VALUE", value_hint = ValueHint::Other)]

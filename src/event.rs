@@ -90,6 +90,9 @@ pub struct Created {
     pub expires_at: Option<String>,
     pub name: String,
     pub prefix: String,
+    /// The rotation policy; left out when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_every: Option<String>,
     pub scopes: Vec<String>,
 }
 
@@ -99,6 +102,9 @@ pub struct Rotated {
     pub grace_seconds: i64,
     pub new_expires_at: Option<String>,
     pub new_name: String,
+    /// The successor's rotation policy; left out when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_rotate_every: Option<String>,
     pub old_expires_at: Option<String>,
 }
 

@@ -25,6 +25,9 @@ pub struct NewKey {
     /// None: the vault's `prefix` setting.
     pub prefix: Option<String>,
     pub note: Option<Note>,
+    /// The rotation policy in seconds: None = the vault's `rotate-every`
+    /// setting, Some(None) = none.
+    pub rotate_every: Option<Option<i64>>,
 }
 
 /// What `update` asks for; empty fields change nothing.
@@ -46,6 +49,8 @@ pub struct Rotation {
     pub expires: Option<Expiry>,
     /// The new key's name; None = the old key's.
     pub name: Option<Name>,
+    /// The new key's rotation policy: None = the old key's.
+    pub rotate_every: Option<Option<i64>>,
 }
 
 #[derive(Debug)]
@@ -141,6 +146,7 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         rotated_from: None,
         rotated_to: None,
         note: new.note.as_ref().map(Note::to_string),
+        rotate_every: new.rotate_every.unwrap_or(settings.rotate_every),
     };
     tx.insert_key(&key, &secret.hash())?;
     let details = Details::Created(event::Created {
@@ -148,6 +154,7 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         expires_at: key.expires_at.map(Timestamp::rfc3339),
         name: key.name.to_string(),
         prefix: key.prefix.clone(),
+        rotate_every: key.rotate_every.map(crate::when::policy_text),
         scopes: key.scopes.iter().map(Scope::to_string).collect(),
     });
     append(tx, key_event(&key, None, actor, now, details))?;
@@ -187,6 +194,7 @@ pub fn rotate(
         last_used_at: None,
         rotated_from: Some(old.id.clone()),
         rotated_to: None,
+        rotate_every: r.rotate_every.unwrap_or(old.rotate_every),
         ..old.clone()
     };
     tx.insert_key(&new, &secret.hash())?;
@@ -203,6 +211,7 @@ pub fn rotate(
         grace_seconds: grace_ends.unix() - now.unix(),
         new_expires_at: new.expires_at.map(Timestamp::rfc3339),
         new_name: new.name.to_string(),
+        new_rotate_every: new.rotate_every.map(crate::when::policy_text),
         old_expires_at: old.expires_at.map(Timestamp::rfc3339),
     });
     append(tx, key_event(&old, Some(&new.id), actor, now, details))?;

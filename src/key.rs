@@ -141,6 +141,16 @@ impl fmt::Display for Status {
     }
 }
 
+impl Key {
+    /// When its rotation policy says this key is due: `rotate_every` after
+    /// it was created, while it is active; None without a policy or once
+    /// it is no longer active.
+    pub fn rotation_due_at(&self, now: Timestamp) -> Option<Timestamp> {
+        let every = self.rotate_every?;
+        (self.status(now) == Status::Active).then(|| self.created_at.plus_secs(every))
+    }
+}
+
 /// One key record. Holds no secret: only what the vault stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
@@ -164,6 +174,8 @@ pub struct Key {
     pub rotated_to: Option<KeyId>,
     /// A free-text note for people (`create --note`, `update --note`).
     pub note: Option<String>,
+    /// The rotation policy: rotate this often, in seconds (None = no policy).
+    pub rotate_every: Option<i64>,
 }
 
 impl Key {
@@ -224,6 +236,7 @@ impl Key {
             rotated_from: None,
             rotated_to: None,
             note: None,
+            rotate_every: None,
         }
     }
 }

@@ -70,6 +70,7 @@ pub fn fill(
                             scopes: vec![Scope::parse("read")?],
                             prefix: None,
                             note: None,
+                            rotate_every: None,
                         };
                         let created = intents::create(tx, &new, &actor, now)?;
                         (created.key, created.secret)
@@ -79,6 +80,7 @@ pub fn fill(
                             grace: Moment::After(3650 * 86_400),
                             expires: None,
                             name: None,
+                            rotate_every: None,
                         };
                         let rotated = intents::rotate(tx, id, &r, &actor, now)?;
                         (rotated.key, rotated.secret)

@@ -16,15 +16,17 @@ pub const MAX_MAX_KEYS: u32 = 10_000;
 pub enum Setting {
     MaxKeys,
     Prefix,
+    RotateEvery,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 2] = [Setting::MaxKeys, Setting::Prefix];
+    pub const ALL: [Setting; 3] = [Setting::MaxKeys, Setting::Prefix, Setting::RotateEvery];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Setting::MaxKeys => "max-keys",
             Setting::Prefix => "prefix",
+            Setting::RotateEvery => "rotate-every",
         }
     }
 }
@@ -44,7 +46,7 @@ impl FromStr for Setting {
             .find(|setting| setting.as_str() == s)
             .ok_or_else(|| {
                 Error::usage(format!(
-                    "'{}' is not a setting: use max-keys or prefix",
+                    "'{}' is not a setting: use max-keys, prefix or rotate-every",
                     quote(s)
                 ))
             })
@@ -55,6 +57,8 @@ impl FromStr for Setting {
 pub struct Settings {
     pub max_keys: u32,
     pub prefix: String,
+    /// The rotation policy new keys get (seconds; None = never).
+    pub rotate_every: Option<i64>,
 }
 
 impl Default for Settings {
@@ -62,6 +66,7 @@ impl Default for Settings {
         Settings {
             max_keys: DEFAULT_MAX_KEYS,
             prefix: DEFAULT_PREFIX.to_string(),
+            rotate_every: None,
         }
     }
 }
@@ -72,6 +77,9 @@ impl Settings {
         match setting {
             Setting::MaxKeys => self.max_keys.to_string(),
             Setting::Prefix => self.prefix.clone(),
+            Setting::RotateEvery => self
+                .rotate_every
+                .map_or_else(|| "never".to_string(), crate::when::policy_text),
         }
     }
 
@@ -92,6 +100,9 @@ impl Settings {
             Setting::Prefix => {
                 crate::secret::validate_prefix(value)?;
                 self.prefix = value.to_string();
+            }
+            Setting::RotateEvery => {
+                self.rotate_every = crate::when::parse_policy("rotate-every", value)?;
             }
         }
         Ok(())

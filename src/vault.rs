@@ -46,6 +46,8 @@ pub struct KeyFilter {
     pub expiring_by: Option<Timestamp>,
     /// Only keys not used since this time (or never).
     pub unused_since: Option<Timestamp>,
+    /// Only active keys whose rotation is due by this time.
+    pub due_by: Option<Timestamp>,
 }
 
 impl KeyFilter {
@@ -57,6 +59,9 @@ impl KeyFilter {
             && self
                 .unused_since
                 .is_none_or(|since| k.last_used_at.is_none_or(|t| t <= since))
+            && self
+                .due_by
+                .is_none_or(|by| k.rotation_due_at(now).is_some_and(|due| due <= by))
     }
 }
 
@@ -491,6 +496,7 @@ mod tests {
                 scopes: vec![],
                 prefix: None,
                 note: None,
+                rotate_every: None,
             };
             self.vault.create(&new, &actor())
         }
@@ -671,6 +677,7 @@ mod tests {
             grace: Moment::After(3_600),
             expires: None,
             name: None,
+            rotate_every: None,
         };
         let err = f.vault.rotate(&web.id, &r, &actor()).expect_err("expired");
         assert!(matches!(

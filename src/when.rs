@@ -217,6 +217,42 @@ pub fn parse_span(value: &str, now: Timestamp) -> Result<Moment, Error> {
     Ok(Moment::After(secs))
 }
 
+/// Parses a rotation policy for `flag`: `never` (None), or a duration of
+/// at least a minute and at most 10 years, in seconds.
+pub fn parse_policy(flag: &str, value: &str) -> Result<Option<i64>, Error> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    let usage = || {
+        Error::usage(format!(
+            "{flag} '{}' is not a rotation period: give a duration from 1m to 10 years (30d, 90d, 12w) or never",
+            quote(value)
+        ))
+    };
+    if v.starts_with('-') || Timestamp::parse_rfc3339(v).is_some() {
+        return Err(usage());
+    }
+    refuse_ambiguous_units(value, v)?;
+    let secs = humantime::parse_duration(v)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .ok_or_else(usage)?;
+    if !(60..=MAX_AHEAD_SECS).contains(&secs) {
+        return Err(usage());
+    }
+    Ok(Some(secs))
+}
+
+/// A rotation period as keyward writes it: humantime's form, e.g. `30days`
+/// or `1h 30m`.
+pub fn policy_text(secs: i64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(
+        u64::try_from(secs).unwrap_or(0),
+    ))
+    .to_string()
+}
+
 /// Parses a new expiry for `flag`: `never`, or a time after `now` (`now`
 /// itself, `0s` and past times are refused: ending a key at once is
 /// `revoke` or `rotate --grace now`).

@@ -5,7 +5,7 @@ use crate::intents::NewKey;
 use crate::secret::validate_prefix;
 use crate::store::Access;
 use crate::text::{Name, Note, Scope, parse_all};
-use crate::when::{Expiry, parse_expiry};
+use crate::when::{Expiry, parse_expiry, parse_policy};
 
 pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
     let name = args.name.as_deref().map(Name::parse).transpose()?;
@@ -14,6 +14,11 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
     if let Some(prefix) = &args.prefix {
         validate_prefix(prefix)?;
     }
+    let rotate_every = args
+        .rotate_every
+        .as_deref()
+        .map(|v| parse_policy("--rotate-every", v))
+        .transpose()?;
     let expires = match &args.expires {
         Some(e) => parse_expiry("--expires", e, ctx.now())?,
         None if ctx.interactive() => prompt::expiry()?,
@@ -27,6 +32,7 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
         scopes,
         prefix: args.prefix.clone(),
         note: args.note.as_deref().map(Note::parse).transpose()?,
+        rotate_every,
     };
     let actor = ctx.actor().clone();
     let created = ctx.vault(Access::Create)?.create(&new, &actor)?;

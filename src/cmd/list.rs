@@ -21,6 +21,11 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             .as_deref()
             .map(|d| parse_since(d, now))
             .transpose()?,
+        due_by: match (args.due, args.within.as_deref()) {
+            (false, _) => None,
+            (true, None) => Some(now),
+            (true, Some(within)) => Some(parse_moment(within, now)?),
+        },
     };
     let vault = ctx.vault(Access::Read)?;
     let keys = vault.keys(&filter)?;

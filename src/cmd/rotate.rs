@@ -5,11 +5,16 @@ use crate::intents::Rotation;
 use crate::key::KeyRef;
 use crate::store::Access;
 use crate::text::Name;
-use crate::when::{parse_expiry, parse_span};
+use crate::when::{parse_expiry, parse_policy, parse_span};
 
 pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
     let name = args.name.as_deref().map(Name::parse).transpose()?;
+    let rotate_every = args
+        .rotate_every
+        .as_deref()
+        .map(|v| parse_policy("--rotate-every", v))
+        .transpose()?;
     let env = super::env_or_default(args.key.env.as_deref())?;
     let expires = args
         .expires
@@ -42,6 +47,7 @@ pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
         grace,
         expires,
         name,
+        rotate_every,
     };
     let actor = ctx.actor().clone();
     let rotated = ctx

@@ -29,6 +29,8 @@ pub struct KeyJson<'a> {
     pub rotated_from: Option<&'a KeyId>,
     pub rotated_to: Option<&'a KeyId>,
     pub note: Option<&'a str>,
+    pub rotate_every: Option<String>,
+    pub rotation_due_at: Option<String>,
 }
 
 impl<'a> KeyJson<'a> {
@@ -49,6 +51,8 @@ impl<'a> KeyJson<'a> {
             rotated_from: k.rotated_from.as_ref(),
             rotated_to: k.rotated_to.as_ref(),
             note: k.note.as_deref(),
+            rotate_every: k.rotate_every.map(crate::when::policy_text),
+            rotation_due_at: k.rotation_due_at(now).map(Timestamp::rfc3339),
         }
     }
 }
@@ -150,6 +154,8 @@ impl<'a> Verified<'a> {
 pub struct Config<'a> {
     pub max_keys: u32,
     pub prefix: &'a str,
+    /// New keys' rotation policy, or null for none.
+    pub rotate_every: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<bool>,
     /// The vault's location: a path (or, for a server, a URL without password).
@@ -164,6 +170,7 @@ impl<'a> Config<'a> {
         Config {
             max_keys: s.max_keys,
             prefix: &s.prefix,
+            rotate_every: s.rotate_every.map(crate::when::policy_text),
             changed,
             vault: at.shown.clone(),
             engine: at.engine,

@@ -217,9 +217,10 @@ impl Printer {
             } => {
                 writeln!(
                     out,
-                    "max-keys  {}\nprefix    {}\nvault     {} ({}{})",
+                    "max-keys      {}\nprefix        {}\nrotate-every  {}\nvault         {} ({}{})",
                     settings.max_keys,
                     settings.prefix,
+                    settings.get(crate::settings::Setting::RotateEvery),
                     escape(&location.shown),
                     location.engine,
                     if location.exists {

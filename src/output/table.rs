@@ -38,8 +38,14 @@ fn fixed(t: &mut Table, columns: &[usize]) {
     }
 }
 
-fn status_cell(status: Status, layout: Layout) -> Cell {
-    let cell = Cell::new(status.as_str());
+/// The status, with `DUE` after it when the key's rotation policy says it
+/// is due.
+fn status_cell(status: Status, due: bool, layout: Layout) -> Cell {
+    let cell = Cell::new(if due {
+        format!("{status} DUE")
+    } else {
+        status.to_string()
+    });
     if !layout.color {
         return cell;
     }
@@ -94,7 +100,11 @@ pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
             Cell::new(&k.id),
             Cell::new(escape(k.name.as_str())),
             Cell::new(escape(k.env.as_str())),
-            status_cell(k.status(now), layout),
+            status_cell(
+                k.status(now),
+                k.rotation_due_at(now).is_some_and(|due| due <= now),
+                layout,
+            ),
             Cell::new(escape(&k.masked())),
             Cell::new(k.created_at.relative_to(now)),
             Cell::new(when(k.expires_at, now, "never")),
@@ -178,6 +188,12 @@ pub fn key_detail(
     }
     if let Some(note) = &k.note {
         rows.push(("note", escape(note)));
+    }
+    if let Some(every) = k.rotate_every {
+        rows.push(("rotate every", crate::when::policy_text(every)));
+    }
+    if let Some(due) = k.rotation_due_at(now) {
+        rows.push(("rotation due", exact(Some(due), now, "")));
     }
     for (field, value) in rows {
         t.add_row(vec![field.to_string(), value]);
@@ -365,6 +381,7 @@ mod tests {
             rotated_from: None,
             rotated_to: None,
             note: None,
+            rotate_every: None,
         }
     }
 
@@ -445,7 +462,7 @@ mod tests {
         // comfy-table styles only on a terminal, so force it to see the codes.
         let mut t = table(&["STATUS"], coloured);
         t.enforce_styling();
-        t.add_row(vec![status_cell(Status::Active, coloured)]);
+        t.add_row(vec![status_cell(Status::Active, false, coloured)]);
         assert!(t.to_string().contains("\u{1b}["), "status is coloured");
         let shown = key_detail(&sample()[3], &[], &[], NOW, narrow());
         assert!(

@@ -29,6 +29,7 @@ fn config_shows_the_defaults() {
         serde_json::json!({
             "max_keys": 3,
             "prefix": "kw",
+            "rotate_every": null,
             "vault": v.path.display().to_string(),
             "engine": "sqlite",
             "exists": true,

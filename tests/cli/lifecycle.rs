@@ -125,3 +125,55 @@ impl OutputAsync for std::process::Command {
         std::thread::spawn(move || self.output().expect("run"))
     }
 }
+
+const LATER: &str = "2026-12-24T12:00:00Z";
+
+crate::on_both_engines! {
+    fn rotation_policies_say_when_keys_are_due(v: &TestVault) {
+        v.kw(["config", "set", "max-keys", "10"]).assert().success();
+        v.kw(["config", "set", "rotate-every", "30d"]).assert().success();
+        assert_eq!(v.json(["config"])["rotate_every"], "30days");
+        let changed = &v.json(["log", "--event", "config_changed"])[0];
+        assert_eq!(changed["details"]["new"], "30days");
+        let (a, _) = v.create_json(&["--name", "a"]);
+        assert_eq!(a["rotate_every"], "30days", "the setting is the default");
+        assert_eq!(a["rotation_due_at"], "2026-12-23T12:00:00Z");
+        let (b, _) = v.create_json(&["--name", "b", "--rotate-every", "never"]);
+        assert_eq!(b["rotate_every"], serde_json::Value::Null);
+        assert_eq!(b["rotation_due_at"], serde_json::Value::Null);
+        let (c, _) = v.create_json(&["--name", "c", "--rotate-every", "7d"]);
+        assert_eq!(c["rotation_due_at"], "2026-11-30T12:00:00Z");
+        // A new default changes new keys only.
+        v.kw(["config", "set", "rotate-every", "never"]).assert().success();
+        let (d, _) = v.create_json(&["--name", "d"]);
+        assert_eq!(d["rotate_every"], serde_json::Value::Null);
+        assert_eq!(v.json(["show", "a"])["rotate_every"], "30days");
+
+        assert_eq!(ids(&v.json(["list", "--due"])), Vec::<String>::new());
+        assert_eq!(ids(&v.json(["list", "--due", "--within", "8d"])), vec![c["id"].as_str().expect("id").to_string()]);
+        let mut due = vec![a["id"].as_str().expect("a").to_string(), c["id"].as_str().expect("c").to_string()];
+        due.sort();
+        let later = json(&v.kw_at(LATER, ["--json", "list", "--due"]).assert().success());
+        assert_eq!(ids(&later), due);
+        let table = stdout(&v.kw_at(LATER, ["list"]).assert().success());
+        let marked: Vec<&str> = table.lines().filter(|l| l.contains("active DUE")).collect();
+        assert_eq!(marked.len(), 2, "{table}");
+
+        // A successor inherits the policy, and its clock starts at the rotation.
+        let rotated = json(&v.kw_at(LATER, ["--json", "rotate", "a", "--grace", "1h"]).assert().success());
+        assert_eq!(rotated["key"]["rotate_every"], "30days");
+        assert_eq!(rotated["key"]["rotation_due_at"], "2027-01-23T12:00:00Z");
+        assert_eq!(rotated["previous"]["rotation_due_at"], serde_json::Value::Null, "in grace: not due");
+        let faster = json(&v.kw_at(LATER, ["--json", "rotate", "c", "--grace", "now", "--rotate-every", "14d"]).assert().success());
+        assert_eq!(faster["key"]["rotate_every"], "14days");
+        let after = json(&v.kw_at(LATER, ["--json", "list", "--due"]).assert().success());
+        assert_eq!(ids(&after), Vec::<String>::new());
+
+        for bad in ["0s", "30s", "-1d", "11y", "soon", "2030-01-01T00:00:00Z", "1M"] {
+            v.kw(["create", "--name", "x", "--rotate-every", bad]).assert().code(2);
+            v.kw(["config", "set", "rotate-every", bad]).assert().code(2);
+        }
+        v.kw(["list", "--within", "7d"]).assert().code(2);
+        v.kw(["log", "--verify"]).assert().success();
+    }
+}

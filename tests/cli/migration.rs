@@ -43,7 +43,7 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
             assert_eq!(doc["key"]["status"], status);
         }
     }
-    assert_eq!(version(&v), 5);
+    assert_eq!(version(&v), 6);
     let conn = v.sql();
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -98,16 +98,23 @@ fn the_checked_in_fixture_is_never_modified_by_tests() {
 }
 
 crate::on_both_engines! {
-    fn a_vault_from_before_usage_counts_gains_them_on_its_next_open(v: &TestVault) {
+    fn a_vault_from_before_usage_and_rotation_policies_gains_them_on_its_next_open(v: &TestVault) {
         let (key, secret) = v.create_json(&["--name", "web"]);
-        // Back to the previous schema: SQLite v4, PostgreSQL v1.
+        // Back to the schema before serve and rotation policies: SQLite v4,
+        // PostgreSQL v1.
         match &v.url {
             None => v
                 .sql()
-                .execute_batch("DROP TABLE usage; PRAGMA user_version = 4;")
+                .execute_batch(
+                    "DROP TABLE usage; ALTER TABLE keys DROP COLUMN rotate_every; \
+                     PRAGMA user_version = 4;",
+                )
                 .expect("downgrade"),
             Some(url) => crate::common::pg::client(url)
-                .batch_execute("DROP TABLE keyward.usage; UPDATE keyward.meta SET version = 1;")
+                .batch_execute(
+                    "DROP TABLE keyward.usage; ALTER TABLE keyward.keys DROP COLUMN rotate_every; \
+                     UPDATE keyward.meta SET version = 1;",
+                )
                 .expect("downgrade"),
         }
         let s = crate::common::serve::Serve::start(v, &[], &[]);
@@ -117,5 +124,8 @@ crate::on_both_engines! {
         let shown = v.json(["show", key["id"].as_str().expect("id")]);
         assert_eq!(shown["usage"][0]["valid"], 1, "{shown}");
         assert_eq!(v.verify(&secret, &[]).0, Some(0));
+        assert_eq!(shown["rotate_every"], serde_json::Value::Null);
+        let (policy, _) = v.create_json(&["--name", "api", "--rotate-every", "30d"]);
+        assert_eq!(policy["rotate_every"], "30days");
     }
 }

@@ -183,7 +183,7 @@ impl<C: GenericClient> Pg<C> {
             .iter()
             .map(|r| {
                 let key = self.key_from_row(r)?;
-                let hash: Vec<u8> = r.try_get(16)?;
+                let hash: Vec<u8> = r.try_get(17)?;
                 let hash: [u8; 32] = hash.try_into().map_err(|_| {
                     self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
                 })?;
@@ -232,6 +232,12 @@ impl<C: GenericClient> Pg<C> {
             rotated_to: r.try_get::<_, Option<String>>(13)?.map(KeyId::stored),
             own_expires_at: ts(14)?,
             note: r.try_get(15)?,
+            rotate_every: match r.try_get::<_, Option<i64>>(16)? {
+                Some(secs) if secs <= 0 => {
+                    return Err(self.corrupt(row, "its rotation policy is not a positive duration"));
+                }
+                secs => secs,
+            },
             id: KeyId::stored(id),
         })
     }
@@ -266,7 +272,8 @@ impl<C: GenericClient> Pg<C> {
 }
 
 const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
-    revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note";
+    revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, \
+    rotate_every";
 
 impl<C: GenericClient> Read for Pg<C> {
     fn key(&self, id: &KeyId) -> Result<Option<Key>> {
@@ -603,8 +610,8 @@ impl WriteTx for PostgresTx<'_> {
         self.execute(
             "INSERT INTO keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, \
              created_at, expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason, \
-             last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             last_used_at, rotate_every) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             &[
                 &k.id.as_str(),
                 &k.name.as_str(),
@@ -622,6 +629,7 @@ impl WriteTx for PostgresTx<'_> {
                 &k.revoked_at.map(Timestamp::unix),
                 &k.revoke_reason,
                 &k.last_used_at.map(Timestamp::unix),
+                &k.rotate_every,
             ],
         )?;
         Ok(())

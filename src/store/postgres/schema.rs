@@ -1,7 +1,7 @@
 //! The schema `keyward`: versioned in `keyward.meta`, migrated forward only,
 //! created once however many processes start on an empty database at once
 //! (the migration runs under the vault's advisory lock and re-reads the
-//! version there). The same columns as the SQLite schema at its version 5,
+//! version there). The same columns as the SQLite schema at its version 6,
 //! so a vault copies between engines with its hashes intact.
 
 use postgres::Client;
@@ -9,7 +9,7 @@ use postgres::Client;
 use crate::error::Result;
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -146,4 +146,9 @@ CREATE TABLE keyward.usage (
     invalid bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (key_id, day)
 );
+"#;
+
+/// A key's rotation policy (`--rotate-every`), in seconds.
+const V3: &str = r#"
+ALTER TABLE keyward.keys ADD COLUMN rotate_every bigint;
 "#;

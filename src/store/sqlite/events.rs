@@ -300,6 +300,7 @@ mod tests {
                 scopes: vec![Scope::parse("read").expect("scope")],
                 prefix: None,
                 note: None,
+                rotate_every: None,
             };
             v.create(&new, &actor).expect("create");
         }

@@ -17,8 +17,8 @@ macro_rules! select_keys {
     ($tail:literal) => {
         concat!(
             "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
-            "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note ",
-            "FROM keys ",
+            "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
+            "rotate_every FROM keys ",
             $tail
         )
     };
@@ -36,11 +36,11 @@ pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
 );
 pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
 const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
-/// Every key with its secret's hash (column 16), oldest first, for `copy`.
+/// Every key with its secret's hash (column 17), oldest first, for `copy`.
 pub(super) const KEYS_WITH_HASHES: &str = concat!(
     "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
     "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-    "secret_sha256 FROM keys ORDER BY created_at, rowid"
+    "rotate_every, secret_sha256 FROM keys ORDER BY created_at, rowid"
 );
 pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
 /// Every key of a name in an environment, newest first (a rotated name has
@@ -141,8 +141,8 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
     conn.prepare_cached(
         "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
                            expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason,
-                           last_used_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                           last_used_at, rotate_every)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(rusqlite::params![
         k.id.as_str(),
@@ -161,6 +161,7 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
         k.revoked_at.map(Timestamp::unix),
         k.revoke_reason,
         k.last_used_at.map(Timestamp::unix),
+        k.rotate_every,
     ])?;
     Ok(())
 }
@@ -189,10 +190,10 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
 /// A row of [`KEYS_WITH_HASHES`]: the key and its secret's hash.
 pub(super) fn key_and_hash_from_row(r: &Row<'_>) -> rusqlite::Result<(Key, [u8; 32])> {
     let key = key_from_row(r)?;
-    let hash: Vec<u8> = column(r, 16, &format!("key {}", key.id))?;
+    let hash: Vec<u8> = column(r, 17, &format!("key {}", key.id))?;
     let hash = hash.try_into().map_err(|_| {
         bad_row(
-            16,
+            17,
             format!("key {}", key.id),
             "its secret hash is not 32 bytes",
         )
@@ -231,6 +232,16 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
         rotated_to: id_of(13)?,
         own_expires_at: ts(14)?,
         note: column(r, 15, &row)?,
+        rotate_every: match column::<Option<i64>>(r, 16, &row)? {
+            Some(secs) if secs <= 0 => {
+                return Err(bad_row(
+                    16,
+                    row,
+                    "its rotation policy is not a positive duration",
+                ));
+            }
+            secs => secs,
+        },
         id: KeyId::stored(id),
     })
 }

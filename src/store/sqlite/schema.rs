@@ -10,7 +10,7 @@ use crate::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -145,4 +145,9 @@ CREATE TABLE usage (
     invalid INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key_id, day)
 ) WITHOUT ROWID;
+"#;
+
+/// A key's rotation policy (`--rotate-every`), in seconds.
+const V6: &str = r#"
+ALTER TABLE keys ADD COLUMN rotate_every INTEGER;
 "#;

@@ -16,7 +16,7 @@ pub const NOW: &str = "2026-11-23T12:00:00Z";
 pub const ACTOR: &str = "tester";
 
 /// The fields of a key in `--json` output, exactly (SPEC "Output").
-pub const KEY_FIELDS: [&str; 15] = [
+pub const KEY_FIELDS: [&str; 17] = [
     "id",
     "name",
     "env",
@@ -32,6 +32,8 @@ pub const KEY_FIELDS: [&str; 15] = [
     "rotated_from",
     "rotated_to",
     "note",
+    "rotate_every",
+    "rotation_due_at",
 ];
 
 pub mod pg;
