@@ -217,6 +217,7 @@ const CREATE_EXAMPLES: &str = "Examples:\n  \
     KEY=$(keyward create --name web)                 # the secret alone goes to stdout\n  \
     keyward create --name ci --env prod --expires 90d --scope deploy\n  \
     keyward create --name partner --prefix sk_live --expires 2027-01-01T00:00:00Z\n  \
+    keyward create --name billing --rotate-every 30d   # list --due says when to rotate it\n  \
     keyward --json create --name web | jq -r .secret";
 
 const LIST_EXAMPLES: &str = "Examples:\n  \
@@ -224,6 +225,7 @@ const LIST_EXAMPLES: &str = "Examples:\n  \
     keyward list --env prod --all\n  \
     keyward list --expiring-within 7d                  # expiries and grace ends coming up\n  \
     keyward list --unused-for 30d                      # keys nobody has used lately\n  \
+    keyward list --due --within 7d                     # rotations due within a week\n  \
     keyward --json list | jq '.[] | select(.status == \"grace\")'";
 
 const SHOW_EXAMPLES: &str = "Examples:\n  \
@@ -244,6 +246,7 @@ const ROTATE_EXAMPLES: &str = "Examples:\n  \
     NEW=$(keyward rotate web --grace 24h)             # old key valid for 24 more hours\n  \
     keyward rotate web --env prod --grace now          # old key invalid at once\n  \
     keyward rotate key_7f3k --grace 3d --expires 90d\n  \
+    keyward rotate web --grace 1h --rotate-every 14d   # a new policy for the successor\n  \
     keyward --json rotate web --grace 1h | jq -r .secret";
 
 const EXTEND_EXAMPLES: &str = "Examples:\n  \
@@ -287,6 +290,8 @@ const LOG_EXAMPLES: &str = "Examples:\n  \
     keyward log --by ci@deploy --since 24h\n  \
     keyward log --limit 50 --before 1234                # the next page after event 1234\n  \
     keyward log --verify                               # check the hash chain\n  \
+    keyward log --head > anchor.txt                    # ID:HASH, to keep outside the vault\n  \
+    keyward log --verify --anchor \"$(cat anchor.txt)\"   # also catches a cut or rebuilt log\n  \
     keyward --json log --event revoked --limit 10 | jq -r '.[].details.reason'";
 
 const VERIFY_EXAMPLES: &str = "Examples:\n  \
@@ -299,7 +304,8 @@ const VERIFY_EXAMPLES: &str = "Examples:\n  \
 const CONFIG_EXAMPLES: &str = "Examples:\n  \
     keyward config\n  \
     keyward config set max-keys 5\n  \
-    keyward config set prefix uspl";
+    keyward config set prefix uspl\n  \
+    keyward config set rotate-every 90d                # the policy new keys get (or never)";
 
 const COMPLETIONS_EXAMPLES: &str = "Examples:\n  \
     mkdir -p ~/.local/share/bash-completion/completions\n  \
