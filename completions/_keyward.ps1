@@ -38,7 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Rename an active key, add or remove scopes, or set its note')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Read the activity log, newest first, or check its hash chain')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a presented secret, read from stdin or an environment variable')
-            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show or change the vault''s settings (max-keys, prefix)')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show or change the vault''s settings (max-keys, prefix, rotate-every)')
             [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy the whole vault into an empty SQLite file or PostgreSQL database')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer verifications over HTTP for services and reverse proxies')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')

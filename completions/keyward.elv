@@ -35,7 +35,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand update 'Rename an active key, add or remove scopes, or set its note'
             cand log 'Read the activity log, newest first, or check its hash chain'
             cand verify 'Check a presented secret, read from stdin or an environment variable'
-            cand config 'Show or change the vault''s settings (max-keys, prefix)'
+            cand config 'Show or change the vault''s settings (max-keys, prefix, rotate-every)'
             cand copy 'Copy the whole vault into an empty SQLite file or PostgreSQL database'
             cand serve 'Answer verifications over HTTP for services and reverse proxies'
             cand completions 'Print a shell completion script'

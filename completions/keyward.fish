@@ -39,7 +39,7 @@ complete -c keyward -n "__fish_keyward_needs_command" -f -a "retire" -d 'End the
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "update" -d 'Rename an active key, add or remove scopes, or set its note'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "log" -d 'Read the activity log, newest first, or check its hash chain'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "verify" -d 'Check a presented secret, read from stdin or an environment variable'
-complete -c keyward -n "__fish_keyward_needs_command" -f -a "config" -d 'Show or change the vault\'s settings (max-keys, prefix)'
+complete -c keyward -n "__fish_keyward_needs_command" -f -a "config" -d 'Show or change the vault\'s settings (max-keys, prefix, rotate-every)'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "copy" -d 'Copy the whole vault into an empty SQLite file or PostgreSQL database'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "serve" -d 'Answer verifications over HTTP for services and reverse proxies'
 complete -c keyward -n "__fish_keyward_needs_command" -f -a "completions" -d 'Print a shell completion script'

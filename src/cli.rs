@@ -161,7 +161,7 @@ pub enum Command {
     /// Check a presented secret, read from stdin or an environment variable
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
-    /// Show or change the vault's settings (max-keys, prefix)
+    /// Show or change the vault's settings (max-keys, prefix, rotate-every)
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
     /// Copy the whole vault into an empty SQLite file or PostgreSQL database
@@ -532,11 +532,11 @@ pub struct LogArgs {
     pub verify: bool,
 
     /// With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)
-    #[arg(long = "anchor", value_name = "ID:HASH", requires = "verify", value_hint = ValueHint::Other)]
+    #[arg(long = "anchor", value_name = "ID:HASH", requires = "verify", conflicts_with = "head", value_hint = ValueHint::Other)]
     pub anchors: Vec<String>,
 
     /// Print the newest event's id and hash (ID:HASH), to keep outside the vault as an anchor
-    #[arg(long, conflicts_with_all = ["key", "env", "events", "by", "since", "before"])]
+    #[arg(long, conflicts_with_all = ["key", "env", "events", "by", "since", "before", "limit"])]
     pub head: bool,
 }
 

@@ -87,6 +87,14 @@ fn current(tx: &dyn WriteTx, id: &KeyId) -> Result<Key> {
     })
 }
 
+/// The row a corrupt-data error names, if it is one.
+fn corrupt_row(e: &anyhow::Error) -> Option<String> {
+    match e.downcast_ref::<Error>() {
+        Some(Error::Corrupt { row, .. }) => Some(row.clone()),
+        _ => None,
+    }
+}
+
 /// The name `key` will have: `asked`, if no other active key of its
 /// environment holds it, else its own.
 fn new_name(tx: &dyn WriteTx, key: &Key, asked: Option<&Name>, now: Timestamp) -> Result<Name> {
@@ -271,11 +279,15 @@ pub fn retire(
     tx: &dyn WriteTx,
     env: Option<&crate::text::Env>,
     quiet_for: i64,
+    only: Option<&[KeyId]>,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Vec<(Key, Timestamp)>> {
     let mut ended = Vec::new();
     for (k, since) in quiet(tx, env, quiet_for, now)? {
+        if only.is_some_and(|ids| !ids.contains(&k.id)) {
+            continue;
+        }
         let changed = change_grace_because(tx, &k.id, Moment::After(0), Some("quiet"), actor, now)?;
         ended.push((changed.key, since));
     }
@@ -421,16 +433,27 @@ pub fn set_setting(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<(Settings, bool)> {
-    let before = tx.settings()?;
+    // A corrupt stored value of this very setting is what `config set`
+    // repairs: it is read as unknown, never as a default.
+    let (before, old) = match tx.settings() {
+        Ok(s) => {
+            let old = s.get(setting);
+            (s, old)
+        }
+        Err(e) if corrupt_row(&e) == Some(format!("setting {setting}")) => {
+            (tx.settings_but(Some(setting))?, "(corrupt)".to_string())
+        }
+        Err(e) => return Err(e),
+    };
     let mut after = before.clone();
     after.set(setting, value)?;
-    if after == before {
+    if after == before && old != "(corrupt)" {
         return Ok((before, false));
     }
     tx.put_setting(setting, &after.get(setting))?;
     let details = Details::ConfigChanged(event::ConfigChanged {
         new: after.get(setting),
-        old: before.get(setting),
+        old,
         setting: setting.as_str().to_string(),
     });
     append(

@@ -217,6 +217,9 @@ pub fn parse_span(value: &str, now: Timestamp) -> Result<Moment, Error> {
     Ok(Moment::After(secs))
 }
 
+/// The rotation periods keyward accepts and stores, in seconds.
+pub const POLICY_RANGE: std::ops::RangeInclusive<i64> = 60..=MAX_AHEAD_SECS;
+
 /// Parses a rotation policy for `flag`: `never` (None), or a duration of
 /// at least a minute and at most 10 years, in seconds.
 pub fn parse_policy(flag: &str, value: &str) -> Result<Option<i64>, Error> {
@@ -238,7 +241,7 @@ pub fn parse_policy(flag: &str, value: &str) -> Result<Option<i64>, Error> {
         .ok()
         .and_then(|d| i64::try_from(d.as_secs()).ok())
         .ok_or_else(usage)?;
-    if !(60..=MAX_AHEAD_SECS).contains(&secs) {
+    if !POLICY_RANGE.contains(&secs) {
         return Err(usage());
     }
     Ok(Some(secs))

@@ -50,7 +50,9 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
         super::warn_default_keys_ending(&keys, now);
     }
     if keys.is_empty() && !ctx.json {
-        super::note(if args.all {
+        super::note(if args.due {
+            "No active key is due for rotation (see create --rotate-every)."
+        } else if args.all {
             "No keys to show."
         } else {
             "No keys to show (keyward list --all includes expired and revoked keys)."

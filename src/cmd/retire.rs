@@ -23,14 +23,16 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
     let env = env_filter(args.env.as_deref())?;
     let interactive = ctx.interactive();
     let actor = ctx.actor().clone();
-    let vault = ctx.vault(Access::Write)?;
     if args.dry_run {
-        let keys = vault.retire(env.as_ref(), quiet_for, true, &actor)?;
+        let vault = ctx.vault(Access::Read)?;
+        let keys = vault.retire(env.as_ref(), quiet_for, true, None, &actor)?;
         return Ok(Report::Retired {
             keys,
             dry_run: true,
         });
     }
+    let vault = ctx.vault(Access::Write)?;
+    let mut confirmed = None;
     if !args.yes {
         if !interactive {
             return Err(Error::usage(
@@ -39,7 +41,7 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
             )
             .into());
         }
-        let candidates = vault.retire(env.as_ref(), quiet_for, true, &actor)?;
+        let candidates = vault.retire(env.as_ref(), quiet_for, true, None, &actor)?;
         if candidates.is_empty() {
             return Ok(Report::Retired {
                 keys: candidates,
@@ -58,10 +60,17 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
         if !prompt::confirm(&question)? {
             return Err(Error::Cancelled.into());
         }
+        confirmed = Some(
+            candidates
+                .into_iter()
+                .map(|(k, _)| k.id)
+                .collect::<Vec<_>>(),
+        );
     }
     // Judged again under the lock: a key used or rotated since the
-    // question was asked is left alone.
-    let keys = vault.retire(env.as_ref(), quiet_for, false, &actor)?;
+    // question was asked is left alone, and only keys the person confirmed
+    // are ended.
+    let keys = vault.retire(env.as_ref(), quiet_for, false, confirmed.as_deref(), &actor)?;
     Ok(Report::Retired {
         keys,
         dry_run: false,

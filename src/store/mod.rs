@@ -202,7 +202,12 @@ pub trait Read {
     fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>>;
     /// The key whose secret has this SHA-256, whatever its status.
     fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;
-    fn settings(&self) -> Result<Settings>;
+    fn settings(&self) -> Result<Settings> {
+        self.settings_but(None)
+    }
+    /// The settings, with `skip` (if any) left at its default whatever is
+    /// stored: how `config set` repairs a stored value that is corrupt.
+    fn settings_but(&self, skip: Option<Setting>) -> Result<Settings>;
     /// The newest event, if any.
     fn head(&self) -> Result<Option<Head>>;
     /// The stored hash of event `id`, if the log holds it.

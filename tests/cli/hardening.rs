@@ -163,6 +163,9 @@ fn a_read_only_vault_without_wal_files_serves_reads_and_verify() {
         &["--json", "show", "web"],
         &["log"],
         &["log", "--verify"],
+        &["log", "--head"],
+        &["list", "--due"],
+        &["retire", "--quiet-for", "1h", "--dry-run"],
         &["config"],
     ] {
         let out = as_user(args, "");

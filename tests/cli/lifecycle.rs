@@ -177,3 +177,42 @@ crate::on_both_engines! {
         v.kw(["log", "--verify"]).assert().success();
     }
 }
+
+/// Found by a hostile tester: a corrupt stored rotate-every could not be
+/// repaired with the command its error names; a stored policy outside
+/// 1m..10 years was taken as it was.
+#[test]
+fn a_corrupt_rotation_policy_is_refused_and_repairable() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    v.sql()
+        .execute(
+            "INSERT INTO settings (name, value) VALUES ('rotate-every', 'bogus')",
+            [],
+        )
+        .expect("corrupt");
+    v.kw(["config"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("rotate-every"));
+    v.kw(["config", "set", "max-keys", "5"]).assert().code(1);
+    v.kw(["config", "set", "rotate-every", "never"])
+        .assert()
+        .success();
+    assert_eq!(v.json(["config"])["rotate_every"], serde_json::Value::Null);
+    let changed = &v.json(["log", "--event", "config_changed"])[0];
+    assert_eq!(changed["details"]["old"], "(corrupt)");
+    v.kw(["config", "set", "max-keys", "5"]).assert().success();
+    for secs in [30i64, 315_619_201, i64::MAX] {
+        v.sql()
+            .execute(
+                "UPDATE keys SET rotate_every = ?1 WHERE name = 'main'",
+                [secs],
+            )
+            .expect("corrupt");
+        let out = v.kw(["--json", "list"]).assert().code(1);
+        let err: serde_json::Value =
+            serde_json::from_slice(&out.get_output().stderr).expect("json");
+        assert_eq!(err["error"]["code"], "VAULT_CORRUPT", "{secs}");
+    }
+}

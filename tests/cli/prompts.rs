@@ -310,3 +310,45 @@ fn create_at_a_terminal_offers_the_expiry_presets() {
         assert_eq!(v.json(["show", "web"])["expires_at"], expires);
     }
 }
+
+/// A hostile tester's find: `retire` at a terminal ends only the keys the
+/// person confirmed, even when another key became quiet while the question
+/// was open.
+#[test]
+fn retire_at_a_terminal_ends_only_the_keys_it_asked_about() {
+    let v = TestVault::new();
+    let early = "2026-11-23T09:00:00Z";
+    v.kw_at(early, ["config", "set", "max-keys", "10"])
+        .assert()
+        .success();
+    v.kw_at(early, ["create", "--name", "main"])
+        .assert()
+        .success();
+    v.kw_at(early, ["create", "--name", "a"]).assert().success();
+    v.kw_at(early, ["create", "--name", "b"]).assert().success();
+    v.kw_at(early, ["rotate", "a", "--grace", "24h"])
+        .assert()
+        .success();
+    let a_old = v.json(["log", "--event", "rotated"])[0]["key_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut p = on_terminal(&v, "retire --quiet-for 1h", &v.dir().join("out"));
+    p.exp_string("End the grace of 1 key(s)").expect("question");
+    // Meanwhile another job rotates b with a clock from 10:30: b is in
+    // grace, quiet for 90 minutes at noon, but was not in the question.
+    v.kw_at("2026-11-23T10:30:00Z", ["rotate", "b", "--grace", "24h"])
+        .assert()
+        .success();
+    type_keys(&mut p, &["y", "\r"]);
+    let screen = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&p), Some(0), "{screen}");
+    let ended = std::fs::read_to_string(v.dir().join("out")).expect("out");
+    assert!(ended.contains(&a_old), "{ended}");
+    assert_eq!(ended.lines().count(), 1, "{ended}");
+    let b_old = v.json(["log", "--event", "rotated"])[0]["key_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(v.json(["show", &b_old])["status"], "grace");
+}

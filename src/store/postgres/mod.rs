@@ -233,8 +233,11 @@ impl<C: GenericClient> Pg<C> {
             own_expires_at: ts(14)?,
             note: r.try_get(15)?,
             rotate_every: match r.try_get::<_, Option<i64>>(16)? {
-                Some(secs) if secs <= 0 => {
-                    return Err(self.corrupt(row, "its rotation policy is not a positive duration"));
+                Some(secs) if !crate::when::POLICY_RANGE.contains(&secs) => {
+                    return Err(self.corrupt(
+                        row,
+                        "its rotation policy is not a duration from 1m to 10 years",
+                    ));
                 }
                 secs => secs,
             },
@@ -336,13 +339,16 @@ impl<C: GenericClient> Read for Pg<C> {
             .next())
     }
 
-    fn settings(&self) -> Result<Settings> {
+    fn settings_but(&self, skip: Option<Setting>) -> Result<Settings> {
         let mut settings = Settings::default();
         for r in self.query("SELECT name, value FROM keyward.settings", &[])? {
             let (name, value): (String, String) = (r.try_get(0)?, r.try_get(1)?);
             let Ok(setting) = name.parse::<Setting>() else {
                 continue;
             };
+            if Some(setting) == skip {
+                continue;
+            }
             settings.set(setting, &value).map_err(|_| {
                 self.corrupt(
                     format!("setting {setting}"),

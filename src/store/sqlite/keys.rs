@@ -108,8 +108,8 @@ impl<C: Conn> Read for Sql<C> {
         self.query_key(KEY_BY_SECRET, [&hash[..]])
     }
 
-    fn settings(&self) -> Result<Settings> {
-        self.read_settings()
+    fn settings_but(&self, skip: Option<crate::settings::Setting>) -> Result<Settings> {
+        self.read_settings(skip)
     }
 
     fn head(&self) -> Result<Option<Head>> {
@@ -233,11 +233,11 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
         own_expires_at: ts(14)?,
         note: column(r, 15, &row)?,
         rotate_every: match column::<Option<i64>>(r, 16, &row)? {
-            Some(secs) if secs <= 0 => {
+            Some(secs) if !crate::when::POLICY_RANGE.contains(&secs) => {
                 return Err(bad_row(
                     16,
                     row,
-                    "its rotation policy is not a positive duration",
+                    "its rotation policy is not a duration from 1m to 10 years",
                 ));
             }
             secs => secs,

@@ -431,7 +431,7 @@ impl WriteTx for SqliteTx<'_> {
 }
 
 impl<C: Conn> Sql<C> {
-    fn read_settings(&self) -> Result<Settings> {
+    fn read_settings(&self, skip: Option<Setting>) -> Result<Settings> {
         let get = |name: &str| -> Result<Option<String>> {
             self.c()
                 .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
@@ -440,7 +440,7 @@ impl<C: Conn> Sql<C> {
                 .map_err(|e| self.explain(e))
         };
         let mut settings = Settings::default();
-        for setting in Setting::ALL {
+        for setting in Setting::ALL.into_iter().filter(|s| Some(*s) != skip) {
             if let Some(value) = get(setting.as_str())? {
                 settings.set(setting, &value).map_err(|_| {
                     self.corrupt(
