@@ -584,7 +584,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__revoke)
-            opts="-y -h --env --yes --reason --vault --json --actor --help"
+            opts="-y -h --env --leaked --yes --reason --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -102,6 +102,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --reason 'Why, for the activity log'
             cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
+            cand --leaked 'Read leaked secrets on stdin, one per line (a scanner''s output), and end every key they belong to'
             cand -y 'Do not ask for confirmation (required without a terminal)'
             cand --yes 'Do not ask for confirmation (required without a terminal)'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'

@@ -89,6 +89,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l env -d 'The e
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l reason -d 'Why, for the activity log' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l leaked -d 'Read leaked secrets on stdin, one per line (a scanner\'s output), and end every key they belong to'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s y -l yes -d 'Do not ask for confirmation (required without a terminal)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s h -l help -d 'Print help'

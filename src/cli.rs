@@ -257,7 +257,8 @@ const EXTEND_EXAMPLES: &str = "Examples:\n  \
 
 const REVOKE_EXAMPLES: &str = "Examples:\n  \
     keyward revoke key_7f3kq2 --reason \"leaked in ticket 42\"\n  \
-    keyward revoke partner --env prod --yes            # no terminal: --yes is required\n\n\
+    keyward revoke partner --env prod --yes            # no terminal: --yes is required\n  \
+    grep -ohE 'kw_[0-9A-Za-z]{38}' -r leaked/ | keyward revoke --leaked --yes\n\n\
     An environment's default key cannot be revoked: rotate it first.";
 
 const RETIRE_ABOUT: &str = "End the grace of every key in grace that nothing has used for DUR: \
@@ -442,8 +443,17 @@ pub struct ExtendArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    #[command(flatten)]
-    pub key: KeyArg,
+    /// Key id, unique id prefix, or name of an active key in --env
+    #[arg(value_name = "KEY", value_hint = ValueHint::Other, required_unless_present = "leaked", conflicts_with = "leaked")]
+    pub key: Option<String>,
+
+    /// The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other, conflicts_with = "leaked")]
+    pub env: Option<String>,
+
+    /// Read leaked secrets on stdin, one per line (a scanner's output), and end every key they belong to
+    #[arg(long)]
+    pub leaked: bool,
 
     /// Do not ask for confirmation (required without a terminal)
     #[arg(long, short = 'y')]

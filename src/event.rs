@@ -106,6 +106,9 @@ pub struct Rotated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_rotate_every: Option<String>,
     pub old_expires_at: Option<String>,
+    /// Why, when given: `leaked` (`revoke --leaked` rotating a default key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

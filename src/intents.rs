@@ -51,6 +51,8 @@ pub struct Rotation {
     pub name: Option<Name>,
     /// The new key's rotation policy: None = the old key's.
     pub rotate_every: Option<Option<i64>>,
+    /// Why, for the `rotated` event (`revoke --leaked`).
+    pub reason: Option<Reason>,
 }
 
 #[derive(Debug)]
@@ -221,6 +223,7 @@ pub fn rotate(
         new_name: new.name.to_string(),
         new_rotate_every: new.rotate_every.map(crate::when::policy_text),
         old_expires_at: old.expires_at.map(Timestamp::rfc3339),
+        reason: r.reason.as_ref().map(Reason::to_string),
     });
     append(tx, key_event(&old, Some(&new.id), actor, now, details))?;
     Ok(Rotated {
@@ -372,6 +375,51 @@ pub fn revoke(
     });
     append(tx, key_event(&k, None, actor, now, details))?;
     Ok((revoked, outcome))
+}
+
+/// What `revoke --leaked` did with one presented secret.
+#[derive(Debug)]
+pub enum Leaked {
+    /// A key (active and not the default, or in grace): revoked.
+    Revoked(Key),
+    /// An environment's default key: rotated with grace `now`.
+    Rotated(Box<Rotated>),
+    /// The key was already revoked or expired: nothing changed.
+    AlreadyEnded(Key),
+    /// No key has this secret.
+    Unmatched,
+}
+
+/// Ends the keys these secret hashes belong to, at once: a default key is
+/// rotated with grace `now` (it may not be revoked), any other live key is
+/// revoked; keys already ended and unknown secrets change nothing.
+pub fn end_leaked(
+    tx: &dyn WriteTx,
+    hashes: &[[u8; 32]],
+    reason: &Reason,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Vec<Leaked>> {
+    let mut outcomes = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let outcome = match tx.key_by_secret(hash)? {
+            None => Leaked::Unmatched,
+            Some(k) if !k.status(now).is_live() => Leaked::AlreadyEnded(k),
+            Some(k) if k.is_default && k.status(now) == crate::key::Status::Active => {
+                let rotation = Rotation {
+                    grace: Moment::After(0),
+                    expires: None,
+                    name: None,
+                    rotate_every: None,
+                    reason: Some(reason.clone()),
+                };
+                Leaked::Rotated(Box::new(rotate(tx, &k.id, &rotation, actor, now)?))
+            }
+            Some(k) => Leaked::Revoked(revoke(tx, &k.id, Some(reason), actor, now)?.0),
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 /// Changes an active key's name, scopes or note, with an `updated` event

@@ -81,6 +81,7 @@ pub fn fill(
                             expires: None,
                             name: None,
                             rotate_every: None,
+                            reason: None,
                         };
                         let rotated = intents::rotate(tx, id, &r, &actor, now)?;
                         (rotated.key, rotated.secret)

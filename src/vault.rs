@@ -385,6 +385,17 @@ impl Vault {
         self.write(|tx, now| intents::retire(tx, env, quiet_for, only, actor, now))
     }
 
+    /// Ends, in one transaction, the keys these secret hashes belong to;
+    /// see [`intents::end_leaked`].
+    pub fn end_leaked(
+        &mut self,
+        hashes: &[[u8; 32]],
+        reason: &Reason,
+        actor: &Actor,
+    ) -> Result<Vec<intents::Leaked>> {
+        self.write(|tx, now| intents::end_leaked(tx, hashes, reason, actor, now))
+    }
+
     pub fn change_expiry(&mut self, id: &KeyId, expires: Expiry, actor: &Actor) -> Result<Key> {
         self.write(|tx, now| intents::change_expiry(tx, id, expires, actor, now))
     }
@@ -681,6 +692,7 @@ mod tests {
             expires: None,
             name: None,
             rotate_every: None,
+            reason: None,
         };
         let err = f.vault.rotate(&web.id, &r, &actor()).expect_err("expired");
         assert!(matches!(

@@ -8,6 +8,8 @@ mod config;
 mod copy;
 mod create;
 mod extend;
+mod leaked;
+pub use leaked::LeakReport;
 mod list;
 mod log;
 mod prompt;
@@ -81,6 +83,8 @@ pub enum Report {
         keys: Vec<(Key, Timestamp)>,
         dry_run: bool,
     },
+    /// `revoke --leaked`: what happened to each line.
+    Leaked(LeakReport),
     /// `serve` stopped after answering this many requests.
     Stopped {
         requests: u64,
@@ -94,6 +98,7 @@ impl Report {
     pub fn exit_code(&self) -> u8 {
         match self {
             Report::Verified(v) if v.code != VerifyCode::Valid => crate::error::exit::INVALID_KEY,
+            Report::Leaked(r) if !r.all_matched() => crate::error::exit::NOT_FOUND,
             _ => crate::error::exit::OK,
         }
     }

@@ -8,13 +8,16 @@ use crate::text::{Reason, escape};
 use crate::when::Timestamp;
 
 pub fn run(args: &RevokeArgs, ctx: &mut Ctx) -> Result<Report> {
-    let env = super::env_or_default(args.key.env.as_deref())?;
     let reason = args.reason.as_deref().map(Reason::parse).transpose()?;
+    let Some(key_arg) = args.key.as_deref() else {
+        return super::leaked::run(args, reason, ctx);
+    };
+    let env = super::env_or_default(args.env.as_deref())?;
     let interactive = ctx.interactive();
     let now = ctx.now();
     let key = ctx
         .vault(Access::Write)?
-        .resolve(&KeyRef::parse(&args.key.key), &env)?;
+        .resolve(&KeyRef::parse(key_arg), &env)?;
     if lifecycle::may_revoke(&key, now)? == Revocation::AlreadyRevoked {
         return Ok(Report::Revoked {
             key,

@@ -48,6 +48,7 @@ pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
         expires,
         name,
         rotate_every,
+        reason: None,
     };
     let actor = ctx.actor().clone();
     let rotated = ctx

@@ -189,3 +189,34 @@ pub struct ErrorBody<'a> {
 pub struct ErrorDoc<'a> {
     pub error: ErrorBody<'a>,
 }
+
+/// `revoke --leaked`: what happened, by kind; lines by number and hint.
+pub fn leaked(r: &crate::cmd::LeakReport, now: Timestamp) -> serde_json::Value {
+    use crate::intents::Leaked;
+    let key = |k: &Key| serde_json::to_value(KeyJson::new(k, now)).unwrap_or_default();
+    let (mut revoked, mut rotated, mut already, mut unmatched) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (line, hint, outcome) in &r.ended {
+        match outcome {
+            Leaked::Revoked(k) => revoked.push(key(k)),
+            Leaked::Rotated(rot) => rotated.push(serde_json::json!({
+                "key": key(&rot.key),
+                "secret": rot.secret.expose(),
+                "previous": key(&rot.previous),
+            })),
+            Leaked::AlreadyEnded(k) => already.push(key(k)),
+            Leaked::Unmatched => unmatched.push(serde_json::json!({
+                "line": line, "hint": hint, "reason": "matches no key",
+            })),
+        }
+    }
+    for n in &r.not_secrets {
+        unmatched.push(serde_json::json!({"line": n.line, "hint": n.hint, "reason": n.why}));
+    }
+    serde_json::json!({
+        "revoked": revoked,
+        "rotated": rotated,
+        "already_ended": already,
+        "unmatched": unmatched,
+    })
+}

@@ -40,6 +40,17 @@ impl Printer {
             (Err(e), Report::Rotated(r)) => {
                 Err(not_delivered("rotated; the new key is", &r.key, &e))
             }
+            (Err(e), Report::Leaked(r)) => match r.ended.iter().find_map(|(_, _, o)| match o {
+                crate::intents::Leaked::Rotated(rot) => Some(rot),
+                _ => None,
+            }) {
+                Some(rot) => Err(not_delivered(
+                    "rotated because its secret leaked; the new key is",
+                    &rot.key,
+                    &e,
+                )),
+                None => Err(e.into()),
+            },
             (Err(e), _) => Err(e.into()),
         }
     }
@@ -101,6 +112,7 @@ impl Printer {
                     .map(|(k, _)| json::KeyJson::new(k, now))
                     .collect::<Vec<_>>(),
             ),
+            Report::Leaked(r) => serde_json::to_string_pretty(&json::leaked(r, now)),
             Report::Head(head) => serde_json::to_string_pretty(
                 &head
                     .as_ref()
@@ -278,6 +290,7 @@ impl Printer {
                 }
                 Ok(())
             }
+            Report::Leaked(r) => leaked(r, now, out),
             Report::Head(Some(h)) => writeln!(out, "{}:{}", h.id, h.hash),
             Report::Head(None) => {
                 note("The activity log is empty: there is no event to anchor yet.");
@@ -375,4 +388,66 @@ pub fn is_quiet_exit(err: &anyhow::Error) -> bool {
             .chain()
             .filter_map(|e| e.downcast_ref::<io::Error>())
             .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// `revoke --leaked`: successors' secrets alone on stdout, one per line;
+/// what happened to each line on stderr, in line order, naming keys by id
+/// and hint.
+fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> io::Result<()> {
+    use crate::intents::Leaked;
+    let (mut ended, mut unmatched) = (0, 0);
+    let mut notes: Vec<(usize, String)> = Vec::new();
+    for (line, hint, outcome) in &r.ended {
+        let hint = escape(hint);
+        let text = match outcome {
+            Leaked::Revoked(k) => {
+                ended += 1;
+                format!(
+                    "revoked {} '{}' in environment '{}' ({hint})",
+                    k.id,
+                    escape(k.name.as_str()),
+                    escape(k.env.as_str())
+                )
+            }
+            Leaked::Rotated(rot) => {
+                ended += 1;
+                writeln!(out, "{}", rot.secret.expose())?;
+                format!(
+                    "{} '{}' is the default key of environment '{}' ({hint}): rotated with grace \
+                     now; its successor {} is active, and its secret is on stdout",
+                    rot.previous.id,
+                    escape(rot.previous.name.as_str()),
+                    escape(rot.previous.env.as_str()),
+                    rot.key.id
+                )
+            }
+            Leaked::AlreadyEnded(k) => format!(
+                "{hint} belongs to {} '{}', already {}: nothing changed",
+                k.id,
+                escape(k.name.as_str()),
+                k.status(now)
+            ),
+            Leaked::Unmatched => {
+                unmatched += 1;
+                format!("{hint} matches no key in this vault")
+            }
+        };
+        notes.push((*line, text));
+    }
+    for n in &r.not_secrets {
+        unmatched += 1;
+        let text = match &n.hint {
+            Some(hint) => format!("{}: {}", escape(hint), n.why),
+            None => n.why.to_string(),
+        };
+        notes.push((n.line, text));
+    }
+    notes.sort_by_key(|(line, _)| *line);
+    for (line, text) in notes {
+        note(&format!("line {line}: {text}"));
+    }
+    note(&format!(
+        "Ended {ended} key(s); {unmatched} line(s) matched no key."
+    ));
+    Ok(())
 }

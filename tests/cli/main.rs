@@ -9,6 +9,7 @@ mod create;
 mod hardening;
 mod help;
 mod hygiene;
+mod leaks;
 mod lifecycle;
 mod list_show;
 mod log;
