@@ -124,9 +124,15 @@ fn the_readme_console_blocks_run_as_shown() {
     }
     let scratch = tempfile::tempdir().expect("tempdir");
     let bin = Path::new(env!("CARGO_BIN_EXE_keyward"));
+    // "When a key leaks" runs detect-secrets and the plugin from contrib/,
+    // as a reader does from a clone with detect-secrets installed.
+    let Some(detect_secrets) = detect_secrets() else {
+        return;
+    };
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
         bin.parent().expect("bin dir").display(),
+        detect_secrets.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let out = Command::new("bash")
@@ -138,6 +144,7 @@ fn the_readme_console_blocks_run_as_shown() {
         .env("KEYWARD_NOW", NOW)
         .env("USER", "ops")
         .env("SHARED_VAULT", &shared)
+        .env("REPO", root)
         .env_remove("KEYWARD_VAULT")
         .env_remove("KEYWARD_ACTOR")
         .env_remove("KEYWARD_ENV")
@@ -176,4 +183,34 @@ fn the_readme_console_blocks_run_as_shown() {
         "every command ran: {output}"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The bin directory of a virtual environment with detect-secrets (the
+/// one tests/cli/leaks.rs makes, or made here); None after saying why.
+fn detect_secrets() -> Option<std::path::PathBuf> {
+    let venv = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk/detect-secrets");
+    let marker = venv.join(".installed");
+    let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        if !(ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            && ok(Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "detect-secrets",
+            ])))
+        {
+            assert!(
+                std::env::var_os("KEYWARD_NO_SKIP").is_none(),
+                "cannot install detect-secrets, and KEYWARD_NO_SKIP forbids skipping"
+            );
+            println!(
+                "skipped: the README's console blocks need detect-secrets (python3-venv and PyPI)"
+            );
+            return None;
+        }
+        std::fs::write(&marker, "").expect("marker");
+    }
+    Some(venv.join("bin"))
 }

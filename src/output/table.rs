@@ -256,7 +256,7 @@ fn details(e: &Event) -> String {
                 .related_key_id
                 .as_ref()
                 .map_or_else(|| "?".to_string(), ToString::to_string);
-            if d.grace_seconds <= 0 {
+            let what = if d.grace_seconds <= 0 {
                 format!("replaced by {to}; no grace, stopped working at once")
             } else {
                 format!(
@@ -264,10 +264,21 @@ fn details(e: &Event) -> String {
                     crate::when::short_span(d.grace_seconds.unsigned_abs()),
                     time(&Some(d.grace_ends_at.clone()))
                 )
+            };
+            match &d.reason {
+                Some(r) => format!("{what}; reason: {r}"),
+                None => what,
             }
         }
         Details::GraceChanged(d) if d.new_ends_at == e.at.rfc3339() => {
-            format!("grace ended at once (was to end {})", time(&d.old_ends_at))
+            let why = d
+                .reason
+                .as_ref()
+                .map_or_else(String::new, |r| format!("; reason: {r}"));
+            format!(
+                "grace ended at once (was to end {}){why}",
+                time(&d.old_ends_at)
+            )
         }
         Details::GraceChanged(d) => format!(
             "grace now ends {} (was {})",
