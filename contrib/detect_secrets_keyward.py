@@ -8,11 +8,17 @@ characters + a 6-character base62 CRC32 of them; PREFIX is 1-16 characters,
 only those whose checksum holds, so random strings of the same shape are
 not reported. detect-secrets keeps only a hash of each secret in its
 baseline; to end the keys it found, run this file as a script on the same
-paths, which prints each secret found once, one per line:
+paths (files or directories), which prints each secret found once, one
+per line, and exits 1 if a path could not be read:
 
     python3 contrib/detect_secrets_keyward.py PATH... | keyward revoke --leaked --yes
+
+The script reads every file; `detect-secrets scan` skips some lines and
+files by its own heuristics (e.g. `api_key="kw_…"` passed as an argument,
+lock files, files that are not UTF-8).
 """
 
+import os
 import re
 import sys
 import zlib
@@ -21,9 +27,12 @@ from detect_secrets.plugins.base import RegexBasedDetector
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-# A prefix, `_`, 38 base62 characters, with nothing alphanumeric (or `_`)
-# on either side.
-PATTERN = re.compile(r"(?<![0-9A-Za-z_])([a-z][a-z0-9_]{0,15}_[0-9A-Za-z]{38})(?![0-9A-Za-z_])")
+# A prefix, `_`, 38 base62 characters, with no letter or digit on either
+# side (an `_` may be: `STRIPE_kw_…`, `_kw_…_` in Markdown). Where lowercase
+# text runs into the prefix (`token_kw_…`), the whole run is reported; the
+# checksum does not cover the prefix, and `keyward revoke --leaked` tries
+# each shorter prefix after an `_`.
+PATTERN = re.compile(r"(?<![0-9A-Za-z])([a-z][a-z0-9_]{0,15}_[0-9A-Za-z]{38})(?![0-9A-Za-z])")
 
 
 def checksum(random):
@@ -62,20 +71,44 @@ class KeywardDetector(RegexBasedDetector):
                 yield match
 
 
+def files(path):
+    """`path`, or every file below it when it is a directory."""
+    if os.path.isdir(path):
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                yield os.path.join(root, name)
+    else:
+        yield path
+
+
 def main(paths):
+    """Prints each secret found once; exit 1 if a path could not be read
+    (a scan that silently skipped a file would look like a clean one)."""
+    if not paths:
+        print("usage: detect_secrets_keyward.py PATH...", file=sys.stderr)
+        return 2
     seen = set()
+    failed = False
     for path in paths:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError as e:
-            print(f"detect_secrets_keyward: cannot read {path}: {e.strerror}", file=sys.stderr)
+        if not os.path.exists(path):
+            print(f"detect_secrets_keyward: {path}: no such file or directory", file=sys.stderr)
+            failed = True
             continue
-        for secret in find(text):
-            if secret not in seen:
-                seen.add(secret)
-                print(secret)
+        for name in files(path):
+            try:
+                with open(name, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except OSError as e:
+                print(f"detect_secrets_keyward: cannot read {name}: {e.strerror}", file=sys.stderr)
+                failed = True
+                continue
+            for secret in find(text):
+                if secret not in seen:
+                    seen.add(secret)
+                    print(secret)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

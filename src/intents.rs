@@ -395,14 +395,22 @@ pub enum Leaked {
 /// revoked; keys already ended and unknown secrets change nothing.
 pub fn end_leaked(
     tx: &dyn WriteTx,
-    hashes: &[[u8; 32]],
+    hashes: &[Vec<[u8; 32]>],
     reason: &Reason,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Vec<Leaked>> {
     let mut outcomes = Vec::with_capacity(hashes.len());
-    for hash in hashes {
-        let outcome = match tx.key_by_secret(hash)? {
+    for readings in hashes {
+        // The first reading that is a key's secret (see `revoke --leaked`).
+        let mut found = None;
+        for hash in readings {
+            if let Some(k) = tx.key_by_secret(hash)? {
+                found = Some(k);
+                break;
+            }
+        }
+        let outcome = match found {
             None => Leaked::Unmatched,
             Some(k) if !k.status(now).is_live() => Leaked::AlreadyEnded(k),
             Some(k) if k.is_default && k.status(now) == crate::key::Status::Active => {

@@ -389,7 +389,7 @@ impl Vault {
     /// see [`intents::end_leaked`].
     pub fn end_leaked(
         &mut self,
-        hashes: &[[u8; 32]],
+        hashes: &[Vec<[u8; 32]>],
         reason: &Reason,
         actor: &Actor,
     ) -> Result<Vec<intents::Leaked>> {

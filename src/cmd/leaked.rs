@@ -2,9 +2,9 @@
 //! key they belong to is ended in one transaction. Lines are never echoed:
 //! reports name keys by id and hint, and lines by number.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 
-use super::{Ctx, Report, prompt};
+use super::{Ctx, Report};
 use crate::cli::RevokeArgs;
 use crate::error::{Error, Result};
 use crate::intents::Leaked;
@@ -48,18 +48,22 @@ pub fn run(args: &RevokeArgs, reason: Option<Reason>, ctx: &mut Ctx) -> Result<R
         Some(r) => r,
         None => Reason::parse("leaked")?,
     };
-    if !args.yes && !ctx.interactive() {
+    if std::io::stdin().is_terminal() {
         return Err(Error::usage(
-            "revoke --leaked needs --yes without a terminal to confirm on (every key whose secret is \
-             on stdin stops working at once), e.g. scanner … | keyward revoke --leaked --yes",
+            "revoke --leaked reads a scanner's findings on stdin, one secret per line: pipe them in \
+             (pasted at a terminal they would be shown), e.g. scanner … | keyward revoke --leaked --yes",
         )
         .into());
     }
-    if ctx.interactive() {
-        super::note("Paste the leaked secrets, one per line, then press Ctrl-D.");
+    if !args.yes {
+        return Err(Error::usage(
+            "revoke --leaked needs --yes: stdin carries the secrets, so there is no terminal to \
+             confirm on (every key whose secret is on stdin stops working at once)",
+        )
+        .into());
     }
     let input = read_input()?;
-    let mut hashes = Vec::new();
+    let mut candidates = Vec::new();
     let mut lines = Vec::new();
     let mut not_secrets = Vec::new();
     for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
@@ -72,50 +76,32 @@ pub fn run(args: &RevokeArgs, reason: Option<Reason>, ctx: &mut Ctx) -> Result<R
             });
             continue;
         };
-        let text = text.trim();
+        let text = text.trim_matches(|c: char| c.is_whitespace() || INVISIBLE.contains(&c));
         if text.is_empty() {
             continue;
         }
         match secret::parse(text) {
             Ok(s) => {
-                hashes.push(s.hash());
-                lines.push((line, secret::mask(text).into_owned()));
+                candidates.push(readings(text, s.hash()));
+                lines.push((line, hint(text).unwrap_or_default()));
             }
-            Err(e) => {
-                let masked = secret::mask(text);
-                not_secrets.push(NotASecret {
-                    line,
-                    hint: (masked != text).then(|| masked.into_owned()),
-                    why: match e {
-                        Malformed::Checksum => {
-                            "its checksum is wrong (a typo, or not a keyward secret)"
-                        }
-                        Malformed::Shape => "it is not shaped like a keyward secret",
-                    },
-                });
-            }
-        }
-    }
-    if !args.yes {
-        let question = format!(
-            "End the keys of {} secret(s) now? Revoked keys stop working at once; a default key is rotated with grace now",
-            hashes.len()
-        );
-        if hashes.is_empty() || !prompt::confirm(&question)? {
-            if hashes.is_empty() {
-                return Ok(Report::Leaked(LeakReport {
-                    ended: Vec::new(),
-                    not_secrets,
-                }));
-            }
-            return Err(Error::Cancelled.into());
+            Err(e) => not_secrets.push(NotASecret {
+                line,
+                hint: hint(text),
+                why: match e {
+                    Malformed::Checksum => {
+                        "its checksum is wrong (a typo, or not a keyward secret)"
+                    }
+                    Malformed::Shape => "it is not shaped like a keyward secret",
+                },
+            }),
         }
     }
     super::stdout_must_be_open()?;
     let actor = ctx.actor().clone();
     let outcomes = ctx
         .vault(Access::Write)?
-        .end_leaked(&hashes, &reason, &actor)?;
+        .end_leaked(&candidates, &reason, &actor)?;
     Ok(Report::Leaked(LeakReport {
         ended: lines
             .into_iter()
@@ -124,6 +110,41 @@ pub fn run(args: &RevokeArgs, reason: Option<Reason>, ctx: &mut Ctx) -> Result<R
             .collect(),
         not_secrets,
     }))
+}
+
+/// Characters that tools put around text without meaning: a byte-order
+/// mark and zero-width spaces.
+const INVISIBLE: [char; 4] = ['\u{feff}', '\u{200b}', '\u{200c}', '\u{200d}'];
+
+/// The hashes a found secret may be, longest first: a scanner cannot tell
+/// where a prefix begins in `token_kw_…` (the checksum covers only the
+/// body), so each shorter prefix after an `_` is tried too.
+fn readings(text: &str, full: [u8; 32]) -> Vec<[u8; 32]> {
+    let mut hashes = vec![full];
+    let prefix_end = text.rfind('_').unwrap_or(0);
+    for (at, _) in text[..prefix_end].match_indices('_') {
+        if let Ok(s) = secret::parse(&text[at + 1..]) {
+            hashes.push(s.hash());
+        }
+    }
+    hashes
+}
+
+/// The hint of the first secret-shaped part of a line (`kw_…a1B2`), never
+/// anything else of it.
+fn hint(text: &str) -> Option<String> {
+    let masked = secret::mask(text);
+    let at = masked.find('…')?;
+    let before: String = masked[..at]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let after: String = masked[at + '…'.len_utf8()..].chars().take(4).collect();
+    Some(format!("{before}…{after}"))
 }
 
 /// All of stdin, at most [`MAX_INPUT`] bytes.

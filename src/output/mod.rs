@@ -40,17 +40,38 @@ impl Printer {
             (Err(e), Report::Rotated(r)) => {
                 Err(not_delivered("rotated; the new key is", &r.key, &e))
             }
-            (Err(e), Report::Leaked(r)) => match r.ended.iter().find_map(|(_, _, o)| match o {
-                crate::intents::Leaked::Rotated(rot) => Some(rot),
-                _ => None,
-            }) {
-                Some(rot) => Err(not_delivered(
-                    "rotated because its secret leaked; the new key is",
-                    &rot.key,
-                    &e,
-                )),
-                None => Err(e.into()),
-            },
+            (Err(e), Report::Leaked(r)) => {
+                let lost: Vec<&Key> = r
+                    .ended
+                    .iter()
+                    .filter_map(|(_, _, o)| match o {
+                        crate::intents::Leaked::Rotated(rot) => Some(&rot.key),
+                        _ => None,
+                    })
+                    .collect();
+                match lost.split_first() {
+                    None => Err(e.into()),
+                    Some((first, [])) => Err(not_delivered(
+                        "rotated because its secret leaked; the new key is",
+                        first,
+                        &e,
+                    )),
+                    Some((first, rest)) => {
+                        let others: Vec<String> = rest.iter().map(|k| k.id.to_string()).collect();
+                        Err(not_delivered(
+                            "rotated because its secret leaked; the new key is",
+                            first,
+                            &e,
+                        )
+                        .context(format!(
+                            "the secrets of {} new default keys were lost: {} too (rotate each again \
+                             with `keyward rotate KEY --grace now`)",
+                            lost.len(),
+                            others.join(", ")
+                        )))
+                    }
+                }
+            }
             (Err(e), _) => Err(e.into()),
         }
     }
@@ -411,7 +432,6 @@ fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> i
             }
             Leaked::Rotated(rot) => {
                 ended += 1;
-                writeln!(out, "{}", rot.secret.expose())?;
                 format!(
                     "{} '{}' is the default key of environment '{}' ({hint}): rotated with grace \
                      now; its successor {} is active, and its secret is on stdout",
@@ -449,5 +469,11 @@ fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> i
     note(&format!(
         "Ended {ended} key(s); {unmatched} line(s) matched no key."
     ));
+    // Last, so that what happened is on stderr even if stdout fails.
+    for (_, _, outcome) in &r.ended {
+        if let Leaked::Rotated(rot) = outcome {
+            writeln!(out, "{}", rot.secret.expose())?;
+        }
+    }
     Ok(())
 }

@@ -25,7 +25,7 @@ crate::on_both_engines! {
         typo[10] = if typo[10] == b'A' { b'B' } else { b'A' };
         let typo = String::from_utf8(typo).expect("utf8");
         let input = format!(
-            "{normal_secret}\r\n\n  {default_secret}  \n{old_secret}\n{unknown}\n{typo}\nnot a secret\n\n{normal_secret}\n"
+            "{normal_secret}\r\n\n  {default_secret}  \n{old_secret}\n{unknown}\n{typo}\npassword=hunter2 {normal_secret}\n\n{normal_secret}\n"
         );
         v.kw(["revoke", "--leaked"]).write_stdin(input.clone()).assert().code(2);
         assert_eq!(v.json(["show", "web"])["status"], "active", "nothing changed without --yes");
@@ -43,6 +43,7 @@ crate::on_both_engines! {
         for secret in [&normal_secret, &default_secret, &old_secret, &unknown, &typo] {
             assert!(!stderr.contains(secret.as_str()), "{stderr}");
         }
+        assert!(!stderr.contains("hunter2"), "the text around a secret is never echoed: {stderr}");
         for expected in ["line 1: revoked", "line 3:", "rotated with grace now", "line 4: revoked", "line 5:", "matches no key", "line 6:", "checksum", "line 7:", "line 9:", "already revoked"] {
             assert!(stderr.contains(expected), "{expected}: {stderr}");
         }
@@ -80,6 +81,39 @@ crate::on_both_engines! {
         assert_eq!(doc["unmatched"], serde_json::json!([]));
         assert_eq!(v.json(["log", "--limit", "1"])[0]["details"]["reason"], "ticket 42");
         v.kw(["revoke", "web", "--leaked", "--yes"]).assert().code(2);
+
+        // Lowercase text run into the prefix (`token_kw_…`): the key is found.
+        let (_, svc) = secret_of(v, &["--name", "svc"]);
+        v.kw(["revoke", "--leaked", "--yes"])
+            .write_stdin(format!("token_{svc}\n"))
+            .assert()
+            .success();
+        assert_eq!(v.json(["show", "svc"])["status"], "revoked");
+
+        // Two default keys rotated and stdout full: both lost successors are named.
+        let (_, one) = secret_of(v, &["--name", "first", "--env", "one"]);
+        let (_, two) = secret_of(v, &["--name", "second", "--env", "two"]);
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let out = v
+            .std(["revoke", "--leaked", "--yes"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(full)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().expect("stdin").write_all(format!("{one}\n{two}\n").as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for env in ["one", "two"] {
+            let active = v.json(["list", "--env", env]);
+            let id = active[0]["id"].as_str().expect("successor").to_string();
+            assert!(stderr.contains(&id), "{id} not named: {stderr}");
+        }
+        assert!(stderr.contains("line 1:") && stderr.contains("line 2:"), "{stderr}");
     }
 }
 
@@ -182,12 +216,20 @@ fn the_detect_secrets_plugin_finds_real_secrets_only_and_feeds_revoke_leaked() {
         "the three real secrets, not the same-shaped strings"
     );
 
-    // The plugin as a script prints what it found, for revoke --leaked.
-    let listed = Command::new(venv.join("bin/python"))
+    // The plugin as a script prints what it found, for revoke --leaked;
+    // it walks directories, and a path it cannot read is exit 1.
+    let missing = Command::new(venv.join("bin/python"))
         .arg(PLUGIN)
-        .arg(repo.join("leaky.env"))
+        .arg(repo.join("nowhere"))
         .output()
         .expect("plugin");
+    assert_eq!(missing.status.code(), Some(1));
+    let listed = Command::new(venv.join("bin/python"))
+        .arg(PLUGIN)
+        .arg(&repo)
+        .output()
+        .expect("plugin");
+    assert!(listed.status.success());
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert_eq!(
         listed.lines().collect::<Vec<_>>(),
