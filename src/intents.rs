@@ -255,22 +255,27 @@ pub fn quiet(
     quiet_for: i64,
     now: Timestamp,
 ) -> Result<Vec<(Key, Timestamp)>> {
+    let keys = store.keys(env)?;
+    // A key was rotated when its successor, in the same environment and so
+    // among `keys`, was created.
+    let created: std::collections::HashMap<&KeyId, Timestamp> =
+        keys.iter().map(|k| (&k.id, k.created_at)).collect();
     let mut quiet = Vec::new();
-    for k in store.keys(env)? {
+    for k in &keys {
         if k.status(now) != crate::key::Status::Grace {
             continue;
         }
-        let rotated_at = match &k.rotated_to {
-            Some(next) => store.key(next)?.map(|n| n.created_at),
-            None => None,
-        };
+        let rotated_at = k
+            .rotated_to
+            .as_ref()
+            .and_then(|next| created.get(next).copied());
         let since = [k.last_used_at, rotated_at]
             .into_iter()
             .flatten()
             .max()
             .unwrap_or(k.created_at);
         if now.unix().saturating_sub(since.unix()) > quiet_for {
-            quiet.push((k, since));
+            quiet.push((k.clone(), since));
         }
     }
     Ok(quiet)

@@ -366,22 +366,21 @@ impl Vault {
     }
 
     /// The keys in grace nothing has used for more than `quiet_for`
-    /// seconds, with when they were last used (or rotated): ended now, in
-    /// one transaction, unless `dry_run`.
-    /// With `only`, no key outside it is ended (the keys a person
-    /// confirmed).
+    /// seconds, with when they were last used (or rotated).
+    pub fn quiet(&self, env: Option<&Env>, quiet_for: i64) -> Result<Vec<(Key, Timestamp)>> {
+        intents::quiet(self.store.as_ref(), env, quiet_for, self.now())
+    }
+
+    /// Ends the [`quiet`](Self::quiet) keys now, in one transaction, judged
+    /// again under the lock; with `only`, none outside it (the keys a
+    /// person confirmed).
     pub fn retire(
         &mut self,
         env: Option<&Env>,
         quiet_for: i64,
-        dry_run: bool,
         only: Option<&[KeyId]>,
         actor: &Actor,
     ) -> Result<Vec<(Key, Timestamp)>> {
-        if dry_run {
-            let now = self.now();
-            return intents::quiet(self.store.as_ref(), env, quiet_for, now);
-        }
         self.write(|tx, now| intents::retire(tx, env, quiet_for, only, actor, now))
     }
 

@@ -7,9 +7,14 @@
 //! starts a throwaway server (tests/cli/common/pg.rs) and gives its URL as
 //! `$SHARED_VAULT`, shown in the README as the example URL; "Verifying keys
 //! in your service" runs `keyward serve` on a free port in place of 8080 and
-//! asks it with curl. Without jq, curl or PostgreSQL the test prints one line saying it was skipped; with
+//! asks it with curl; "When a key leaks" runs detect-secrets from a
+//! virtual environment the test makes. Without jq, curl, detect-secrets or
+//! PostgreSQL the test prints one line saying it was skipped; with
 //! KEYWARD_NO_SKIP=1 (set by .ci/run) that is a failure.
 
+#[allow(dead_code)]
+#[path = "cli/common/host.rs"]
+mod host;
 #[allow(dead_code)]
 #[path = "cli/common/pg.rs"]
 mod pg;
@@ -107,10 +112,7 @@ fn the_readme_console_blocks_run_as_shown() {
     let steps = steps(&readme);
     assert!(steps.len() > 20, "the README has its console blocks");
     // serve listens where the README says, unless that port is taken here.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = host::free_port();
     let mut script = String::from("exec 2>&1\n");
     for step in &steps {
         script.push_str(
@@ -188,29 +190,17 @@ fn the_readme_console_blocks_run_as_shown() {
 /// The bin directory of a virtual environment with detect-secrets (the
 /// one tests/cli/leaks.rs makes, or made here); None after saying why.
 fn detect_secrets() -> Option<std::path::PathBuf> {
-    let venv = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk/detect-secrets");
-    let marker = venv.join(".installed");
-    let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        if !(ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-            && ok(Command::new(venv.join("bin/pip")).args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "detect-secrets",
-            ])))
-        {
+    match host::venv("detect-secrets", &["detect-secrets"]) {
+        Ok(venv) => Some(venv.join("bin")),
+        Err(why) => {
             assert!(
                 std::env::var_os("KEYWARD_NO_SKIP").is_none(),
-                "cannot install detect-secrets, and KEYWARD_NO_SKIP forbids skipping"
+                "cannot install detect-secrets ({why}), and KEYWARD_NO_SKIP forbids skipping"
             );
             println!(
                 "skipped: the README's console blocks need detect-secrets (python3-venv and PyPI)"
             );
-            return None;
+            None
         }
-        std::fs::write(&marker, "").expect("marker");
     }
-    Some(venv.join("bin"))
 }

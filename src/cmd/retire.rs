@@ -25,7 +25,7 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
     let actor = ctx.actor().clone();
     if args.dry_run {
         let vault = ctx.vault(Access::Read)?;
-        let keys = vault.retire(env.as_ref(), quiet_for, true, None, &actor)?;
+        let keys = vault.quiet(env.as_ref(), quiet_for)?;
         return Ok(Report::Retired {
             keys,
             dry_run: true,
@@ -41,7 +41,7 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
             )
             .into());
         }
-        let candidates = vault.retire(env.as_ref(), quiet_for, true, None, &actor)?;
+        let candidates = vault.quiet(env.as_ref(), quiet_for)?;
         if candidates.is_empty() {
             return Ok(Report::Retired {
                 keys: candidates,
@@ -70,7 +70,7 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
     // Judged again under the lock: a key used or rotated since the
     // question was asked is left alone, and only keys the person confirmed
     // are ended.
-    let keys = vault.retire(env.as_ref(), quiet_for, false, confirmed.as_deref(), &actor)?;
+    let keys = vault.retire(env.as_ref(), quiet_for, confirmed.as_deref(), &actor)?;
     Ok(Report::Retired {
         keys,
         dry_run: false,

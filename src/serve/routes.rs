@@ -268,7 +268,7 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
             Outcome {
                 reply,
                 code: Some(code.as_str()),
-                key: Some(super::shown_key(Some(&k))),
+                key: Some(super::shown_key(&k)),
             }
         }
         (VerifyCode::InsufficientScope, k) => {
@@ -304,7 +304,7 @@ fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {
     Outcome {
         reply,
         code: Some(code),
-        key: key.map(|k| super::shown_key(Some(k))),
+        key: key.map(super::shown_key),
     }
 }
 
@@ -364,7 +364,7 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
             };
         }
     };
-    let shown = judged.key.as_ref().map(|k| super::shown_key(Some(k)));
+    let shown = judged.key.as_ref().map(super::shown_key);
     let code = judged.code.as_str();
     let verdict = Verdict {
         code: judged.code,

@@ -240,6 +240,6 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             &json!({"meta": {"requestId": request_id}, "data": data}),
         ),
         code: Some(judged.code.as_str()),
-        key: judged.key.as_ref().map(|k| super::shown_key(Some(k))),
+        key: judged.key.as_ref().map(super::shown_key),
     }
 }

@@ -128,13 +128,6 @@ fn a_vault_with_two_hard_links_is_refused() {
     assert_eq!(v.dump(), before);
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
 /// Finding 3: a vault file 0444 in a 0555 directory, with no -wal or -shm
 /// (the state after a clean exit), run by a user who cannot write either:
 /// every read command and verify work; a write says why it cannot.

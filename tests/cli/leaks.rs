@@ -121,32 +121,21 @@ fn stdout_of(mut cmd: assert_cmd::Command) -> String {
     String::from_utf8_lossy(&cmd.assert().success().get_output().stdout).to_string()
 }
 
-/// A virtual environment with detect-secrets from PyPI, made once into
-/// target/tmp; None (after saying why) when one cannot be made here.
+/// detect-secrets from PyPI in a virtual environment; None (after saying
+/// why) when one cannot be made here.
 fn detect_secrets() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk/detect-secrets");
-    let marker = venv.join(".installed");
-    if marker.exists() {
-        return Some(venv);
+    match crate::common::host::venv("detect-secrets", &["detect-secrets"]) {
+        Ok(venv) => Some(venv),
+        Err(why) => {
+            skip(
+                "the detect-secrets plugin test",
+                &format!(
+                    "cannot make a virtual environment with detect-secrets (needs python3-venv and PyPI): {why}"
+                ),
+            );
+            None
+        }
     }
-    let _ = std::fs::remove_dir_all(&venv);
-    let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
-    if ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-        && ok(Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "detect-secrets",
-        ]))
-    {
-        std::fs::write(&marker, "").expect("marker");
-        return Some(venv);
-    }
-    skip(
-        "the detect-secrets plugin test",
-        "cannot make a virtual environment with detect-secrets (needs python3-venv and PyPI)",
-    );
-    None
 }
 
 const PLUGIN: &str = concat!(

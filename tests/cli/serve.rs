@@ -531,7 +531,7 @@ fn serve_refuses_bad_flags_and_missing_vaults() {
 /// lookup, and a revoke made by the vault's owner is honoured at once.
 #[test]
 fn a_vault_serve_can_only_read_still_gets_fresh_verdicts() {
-    if !nix_is_root() {
+    if !is_root() {
         crate::common::skip(
             "the read-only serve test",
             "it needs root to run serve as nobody",
@@ -576,13 +576,6 @@ fn a_vault_serve_can_only_read_still_gets_fresh_verdicts() {
         log.contains("they are lost"),
         "and said to be lost at the end: {log}"
     );
-}
-
-fn nix_is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 /// serve keeps keys it found in memory (SQLite) and answers from there only

@@ -5,57 +5,22 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::host::{self, run, tools};
 use crate::common::serve::Serve;
 use crate::common::*;
 
 const ROOT_KEY: &str = "unkey-root-for-tests-9876543210";
 
-fn tools() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk")
-}
-
-fn run(cmd: &mut Command) -> Result<String, String> {
-    match cmd.output() {
-        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
-        Ok(o) => Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// A virtual environment with unkey-py 3.x; None (after saying why) when
+/// unkey-py 3.x in a virtual environment; None (after saying why) when
 /// one cannot be made here.
 fn python() -> Option<PathBuf> {
-    let venv = tools().join("unkey-py");
-    let py = venv.join("bin/python");
-    let marker = venv.join(".installed");
-    if marker.exists() {
-        return Some(py);
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    std::fs::create_dir_all(tools()).expect("tools dir");
-    let made = run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).and_then(|_| {
-        run(Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "unkey-py>=3,<4",
-        ]))
-    });
-    match made {
-        Ok(_) => {
-            std::fs::write(&marker, "").expect("marker");
-            Some(py)
-        }
+    match host::venv("unkey-py", &["unkey-py>=3,<4"]) {
+        Ok(venv) => Some(venv.join("bin/python")),
         Err(why) => {
             skip(
                 "the unkey-py SDK test",
                 &format!(
-                    "cannot make a virtual environment with unkey-py (needs python3-venv and PyPI): {}",
-                    why.lines().last().unwrap_or("")
+                    "cannot make a virtual environment with unkey-py (needs python3-venv and PyPI): {why}"
                 ),
             );
             None

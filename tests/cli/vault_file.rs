@@ -188,13 +188,6 @@ fn the_events_table_refuses_update_and_delete() {
     assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
 }
 
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
 /// Root ignores file modes, so as root (CI) the vault is handed to nobody,
 /// and [`unprivileged`] runs keyward as nobody through setpriv.
 fn hand_over(v: &TestVault) {

@@ -36,8 +36,11 @@ pub const KEY_FIELDS: [&str; 17] = [
     "rotation_due_at",
 ];
 
+pub mod host;
 pub mod pg;
 pub mod serve;
+
+pub use host::{free_port, is_root};
 
 /// A throwaway vault: a SQLite file in a temporary directory, or a fresh
 /// database on the test PostgreSQL server.
@@ -338,12 +341,4 @@ pub fn program(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }

@@ -6,6 +6,8 @@
 //! KEYWARD_NO_SKIP=1 (set by .ci/run) that is a failure.
 
 use std::path::PathBuf;
+
+use super::host::{free_port, is_root};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,13 +113,6 @@ fn bin_dir() -> Option<PathBuf> {
     })
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
 /// Runs a PostgreSQL tool, as the postgres user when we are root.
 fn run_as_owner(tool: PathBuf, args: &[&str]) -> std::process::Output {
     let mut cmd = if is_root() {
@@ -128,13 +123,6 @@ fn run_as_owner(tool: PathBuf, args: &[&str]) -> std::process::Output {
         Command::new(tool)
     };
     cmd.args(args).output().expect("run a PostgreSQL tool")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn start() -> Option<Server> {

@@ -1,0 +1,61 @@
+//! What tests need from the host: whether they run as root, a free port,
+//! and Python tools installed once into target/tmp. Shared with
+//! tests/readme.rs, which includes this file by path.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs a command: its stdout, or what it printed when it failed.
+pub fn run(cmd: &mut Command) -> Result<String, String> {
+    match cmd.output() {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Where tools installed for the tests live, reused between runs.
+pub fn tools() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk")
+}
+
+/// A Python virtual environment `tools()/NAME` with `packages` installed,
+/// made once and reused: its directory, or the last line of why it could
+/// not be made (python3-venv or PyPI missing).
+pub fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
+    let venv = tools().join(name);
+    let marker = venv.join(".installed");
+    if marker.exists() {
+        return Ok(venv);
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    std::fs::create_dir_all(tools()).map_err(|e| e.to_string())?;
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+        .and_then(|_| {
+            run(Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(packages))
+        })
+        .map_err(|why| why.lines().last().unwrap_or("").to_string())?;
+    std::fs::write(&marker, "").map_err(|e| e.to_string())?;
+    Ok(venv)
+}
