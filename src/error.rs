@@ -116,6 +116,23 @@ pub enum Error {
     )]
     VaultLinked { path: String, links: u64 },
 
+    /// The file at the vault's path is not the one whose `-wal`/`-shm`
+    /// another process still uses: SQLite would pair the two.
+    #[error(
+        "{path} was replaced while another process ({holder}) still had the old file open, \
+         and the vault's -wal and -shm files still belong to the old file: opening it now \
+         could mix the two, so keyward left it alone. Stop that process (a keyward serve \
+         lets go of a replaced vault within a second), then run the command again"
+    )]
+    VaultReplaced { path: String, holder: String },
+
+    /// The file at the path changed while a write was under way.
+    #[error(
+        "{0} was replaced by another file while this command was writing to it: nothing was \
+         written; run the command again"
+    )]
+    VaultReplacedMidWrite(String),
+
     #[error("{path} holds corrupt data: {row}: {problem}")]
     Corrupt {
         path: String,
@@ -174,6 +191,8 @@ impl Error {
             | Error::VaultNeedsUpgrade(_)
             | Error::VaultReadOnly(_)
             | Error::VaultLinked { .. }
+            | Error::VaultReplaced { .. }
+            | Error::VaultReplacedMidWrite(_)
             | Error::Corrupt { .. }
             | Error::BrokenChain { .. }
             | Error::CommitUnknown { .. }
@@ -200,6 +219,7 @@ impl Error {
             Error::VaultNeedsUpgrade(_) => "VAULT_NEEDS_UPGRADE",
             Error::VaultReadOnly(_) => "VAULT_READ_ONLY",
             Error::VaultLinked { .. } => "VAULT_LINKED",
+            Error::VaultReplaced { .. } | Error::VaultReplacedMidWrite(_) => "VAULT_REPLACED",
             Error::Corrupt { .. } => "VAULT_CORRUPT",
             Error::BrokenChain { .. } => "LOG_BROKEN",
             Error::CommitUnknown { .. } => "COMMIT_UNKNOWN",

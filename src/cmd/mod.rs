@@ -134,6 +134,13 @@ impl Ctx {
         }
     }
 
+    /// Closes the vault opened by [`Ctx::vault`]. A long-running command
+    /// (serve) must not keep a connection it does not watch: it would hold
+    /// the file (and its `-wal`/`-shm`) open after the file is replaced.
+    pub fn close_vault(&mut self) {
+        self.vault = None;
+    }
+
     /// The vault, opened once.
     pub fn vault(&mut self, access: Access) -> Result<&mut Vault> {
         let vault = match self.vault.take() {

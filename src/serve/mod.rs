@@ -153,6 +153,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     // Opening checks the vault exists and is keyward's, and brings an
     // older schema up to date where it may.
     ctx.vault(Access::Read)?;
+    ctx.close_vault();
     let verifier = keyward::store::verifier(&location)?;
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -182,9 +183,8 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         unkey = app.root_key.is_some(),
         "listening"
     );
-    let result = runtime.block_on(accept(listener, Arc::clone(&app)));
-    flusher.finish();
-    result?;
+    let stopping = runtime.block_on(accept(listener, Arc::clone(&app)))?;
+    flusher.finish(stopping + DRAIN);
     let served = app.served.load(Ordering::Relaxed);
     tracing::info!(requests = served, "stopped");
     Ok(Report::Stopped { requests: served })
@@ -237,8 +237,9 @@ fn root_key(var: &str) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// Accepts connections until SIGINT or SIGTERM, then lets the requests in
-/// flight finish (at most [`DRAIN`]).
-async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
+/// flight finish (at most [`DRAIN`]). Returns when the signal came: the
+/// last usage flush must end within [`DRAIN`] of it too.
+async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instant> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -282,6 +283,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
             }
         }
     }
+    let stopping = Instant::now();
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
@@ -289,7 +291,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
             tracing::warn!("requests still in flight after {} s were cut off", DRAIN.as_secs());
         }
     }
-    Ok(())
+    Ok(stopping)
 }
 
 /// Logs each change of readiness (the vault became unreadable, and back),

@@ -5,10 +5,11 @@
 //! with the requests: only keys the vault holds are counted.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keyward::key::KeyId;
 use keyward::store::{DailyUsage, Location, UsageBatch};
@@ -97,6 +98,8 @@ impl Usage {
 pub struct Flusher {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
+    /// How many keys' counts the thread holds while it writes them.
+    unwritten: Arc<AtomicUsize>,
 }
 
 impl Flusher {
@@ -106,6 +109,8 @@ impl Flusher {
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel();
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        let pending = Arc::clone(&unwritten);
         let thread = std::thread::Builder::new()
             .name("keyward-usage".into())
             .spawn(move || {
@@ -115,7 +120,7 @@ impl Flusher {
                         stopped.recv_timeout(FLUSH_EVERY),
                         Err(RecvTimeoutError::Timeout)
                     );
-                    let written = flush(&usage, &mut trouble, &location, &clock);
+                    let written = flush(&usage, &mut trouble, &location, &clock, &pending);
                     if last {
                         if !written {
                             tracing::error!(
@@ -127,12 +132,30 @@ impl Flusher {
                     }
                 }
             })?;
-        Ok(Flusher { stop, thread })
+        Ok(Flusher {
+            stop,
+            thread,
+            unwritten,
+        })
     }
 
-    /// Flushes what is left and waits for the thread to end.
-    pub fn finish(self) {
+    /// Flushes what is left, waiting for the thread to end until
+    /// `deadline` at most: a vault that another process keeps locked never
+    /// holds up the shutdown past it. Counts not written by then are
+    /// reported, once.
+    pub fn finish(self, deadline: Instant) {
         let _ = self.stop.send(());
+        while !self.thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !self.thread.is_finished() {
+            tracing::error!(
+                keys = self.unwritten.load(Ordering::Relaxed),
+                "stopping with usage counts that could not be written in time (the vault stayed \
+                 locked): they are lost"
+            );
+            return;
+        }
         if self.thread.join().is_err() {
             tracing::error!("the usage thread panicked; the last counts were not written");
         }
@@ -147,17 +170,20 @@ fn flush(
     trouble: &mut Option<String>,
     location: &Location,
     clock: &Arc<dyn Clock>,
+    pending: &AtomicUsize,
 ) -> bool {
     let batch = usage.take();
     if batch.is_empty() {
         return true;
     }
+    pending.store(batch.last_used.len(), Ordering::Relaxed);
     // Opened anew each time (every 10 s): a vault file replaced under serve
     // is then the one written, never the old file.
     let result = Vault::open(location, keyward::store::Access::Read, Arc::clone(clock))
         .and_then(|mut v| v.record_usage(&batch));
     match result {
         Ok(()) => {
+            pending.store(0, Ordering::Relaxed);
             if trouble.take().is_some() {
                 tracing::info!("usage counts are written again");
             }

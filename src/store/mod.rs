@@ -287,7 +287,7 @@ pub trait Verifier: Send + Sync {
 /// first with [`crate::vault::Vault::open`] to migrate or refuse it).
 pub fn verifier(location: &Location) -> Result<Arc<dyn Verifier>> {
     Ok(match location {
-        Location::Sqlite(path) => Arc::new(sqlite::verifier::SqliteVerifier::new(path)?),
+        Location::Sqlite(path) => sqlite::verifier::SqliteVerifier::start(path)?,
         Location::Postgres(url) => Arc::new(postgres::verifier::PgVerifier::start(url)?),
     })
 }

@@ -18,6 +18,7 @@ mod operator;
 mod postgres;
 mod prompts;
 mod proxy;
+mod replace;
 mod revoke;
 mod rotate;
 mod serve;

@@ -6,6 +6,7 @@
 mod events;
 mod keys;
 mod plans;
+mod replaced;
 mod schema;
 mod usage;
 pub mod verifier;
@@ -37,6 +38,14 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// delays a verdict by more than this.
 const TOUCH_TIMEOUT: Duration = Duration::from_millis(5);
 
+/// How long opening waits for another process to let go of a vault file
+/// that was replaced under it (see [`replaced`]) before refusing.
+pub const REPLACED_WAIT: Duration = Duration::from_secs(3);
+
+/// How long opening waits for a `-wal` without a `-shm` to go away (see
+/// [`Sqlite::open_waiting`]); after a crash it stays, and is recovered.
+const LOG_ALONE_WAIT: Duration = Duration::from_millis(50);
+
 /// Minimum seconds between two last-used writes for one key.
 pub const LAST_USED_RESOLUTION: i64 = 60;
 
@@ -51,6 +60,87 @@ impl Conn for Connection {
     }
 }
 
+impl Conn for Owned {
+    fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A connection that cleans up after a vault file replaced under it.
+/// SQLite, closing a connection whose file is no longer at its path, leaves
+/// that file's `-wal` and `-shm` at the path (it will not delete or
+/// checkpoint what it thinks may be another file's), where the next
+/// process to open the path would pair them with the new file. So before
+/// the connection closes, its file's log is checkpointed into it (the file
+/// may live on under another name) and the log and index it used are
+/// removed from the path, if they are still the ones it used: the new file
+/// then starts with its own.
+pub struct Owned {
+    conn: Connection,
+    path: PathBuf,
+    held: Option<Held>,
+}
+
+/// The files a connection used, as found when it was opened.
+#[derive(Clone, Copy)]
+struct Held {
+    db: replaced::FileId,
+    wal: Option<replaced::FileId>,
+    shm: Option<replaced::FileId>,
+}
+
+impl Owned {
+    fn new(conn: Connection, path: &Path) -> Self {
+        Owned {
+            conn,
+            path: path.to_path_buf(),
+            held: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Owned {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Owned {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let Some(held) = self.held else { return };
+        // Moved away with nothing in its place: it may come back, and its
+        // log with it.
+        let Some(now) = replaced::identity(&self.path) else {
+            return;
+        };
+        if now == held.db {
+            return;
+        }
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let shm = replaced::shm_path(&self.path);
+        // The log first: an index without its log is read as empty by
+        // nobody, while openers wait for an index someone still holds.
+        if held.wal.is_some() && replaced::identity(&wal) == held.wal {
+            let _ = fs::remove_file(&wal);
+        }
+        if held.shm.is_some() && replaced::identity(&shm) == held.shm {
+            let _ = fs::remove_file(&shm);
+        }
+    }
+}
+
 impl Conn for Transaction<'_> {
     fn conn(&self) -> &Connection {
         self
@@ -62,12 +152,16 @@ impl Conn for Transaction<'_> {
 pub struct Sql<C> {
     conn: C,
     path: PathBuf,
+    /// The file the connection reads: the one at the path before and after
+    /// it was opened. A write commits only while the path still names it.
+    file: Option<replaced::FileId>,
+    access: Access,
     /// Opened with `immutable=1`: SQLite then assumes the file never
     /// changes, so such a connection must not be kept for later reads.
     immutable: bool,
 }
 
-pub type Sqlite = Sql<Connection>;
+pub type Sqlite = Sql<Owned>;
 pub type SqliteTx<'a> = Sql<Transaction<'a>>;
 
 impl<C> std::fmt::Debug for Sql<C> {
@@ -79,6 +173,11 @@ impl<C> std::fmt::Debug for Sql<C> {
 impl<C: Conn> Sql<C> {
     fn c(&self) -> &Connection {
         self.conn.conn()
+    }
+
+    /// Whether the path still names the file this connection reads.
+    fn still_at_path(&self) -> bool {
+        self.file.is_none() || replaced::identity(&self.path) == self.file
     }
 
     /// Turns a row that does not hold what keyward wrote into a sentence
@@ -175,7 +274,71 @@ impl Sqlite {
     /// 0700); [`Access::Read`] never writes to anything that is not
     /// already a keyward vault, and reads a vault it cannot write.
     pub fn open(path: &Path, access: Access) -> Result<Self> {
-        check_file(path, access)?;
+        Self::open_waiting(path, access, REPLACED_WAIT)
+    }
+
+    /// [`Sqlite::open`], waiting at most `wait` for a process that still
+    /// uses a replaced file's `-wal`/`-shm` to let go of them. Never opens
+    /// the file now at the path together with another file's.
+    pub fn open_waiting(path: &Path, access: Access, wait: Duration) -> Result<Self> {
+        let started = std::time::Instant::now();
+        loop {
+            check_file(path, access)?;
+            if let Some(pid) = replaced::stale_index_holder(path) {
+                if started.elapsed() < wait {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                let holder = if pid == std::process::id() {
+                    format!("this process, pid {pid}")
+                } else {
+                    format!("pid {pid}")
+                };
+                return Err(Error::VaultReplaced {
+                    path: path.display().to_string(),
+                    holder,
+                }
+                .into());
+            }
+            // A log without its index is what the last process out leaves
+            // for a moment while it removes both (the index first): wait
+            // for it to finish rather than read the log into a new index.
+            if replaced::log_without_index(path) && started.elapsed() < LOG_ALONE_WAIT {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            let before = replaced::identity(path);
+            let mut vault = Self::open_once(path, access)?;
+            if let Some(db) = before
+                && replaced::identity(path) == before
+            {
+                vault.file = before;
+                if !vault.immutable {
+                    let mut wal = path.as_os_str().to_owned();
+                    wal.push("-wal");
+                    vault.conn.held = Some(Held {
+                        db,
+                        wal: replaced::identity(Path::new(&wal)),
+                        shm: replaced::identity(&replaced::shm_path(path)),
+                    });
+                }
+                return Ok(vault);
+            }
+            // Replaced while it was being opened: the connection may have
+            // paired the new file with the old one's index, so it closes
+            // without the checkpoint that would write one into the other.
+            let _ = vault.conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            );
+            drop(vault);
+            if started.elapsed() >= wait {
+                return Err(Error::VaultReplacedMidWrite(path.display().to_string()).into());
+            }
+        }
+    }
+
+    fn open_once(path: &Path, access: Access) -> Result<Self> {
         // A reader that cannot write the file must not make the -wal and
         // -shm files either: SQLite would give them the file's read-only
         // mode, and every later writer would fail on them.
@@ -189,14 +352,16 @@ impl Sqlite {
         };
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mut vault = Sql {
-            conn,
+            conn: Owned::new(conn, path),
             path: path.to_path_buf(),
+            file: None,
+            access,
             immutable,
         };
         let found = match schema::inspect(vault.c()) {
             Ok(found) => found,
             Err(e) if access == Access::Read && cannot_share_memory(&e) && !has_wal(path) => {
-                vault.conn = open_immutable(path)?;
+                vault.conn = Owned::new(open_immutable(path)?, path);
                 vault.immutable = true;
                 schema::inspect(vault.c()).map_err(|e| vault.explain_open(e))?
             }
@@ -286,25 +451,48 @@ impl Sqlite {
 impl Sqlite {
     /// A write transaction: `BEGIN IMMEDIATE`, waiting for other writers up
     /// to the busy timeout.
-    fn immediate(&mut self) -> Result<Transaction<'_>> {
+    ///
+    /// A vault file replaced since it was opened is let go of and the file
+    /// now at the path opened instead, so that the write lands in the vault
+    /// the path names, never in a file nobody will read again.
+    fn immediate(&mut self) -> Result<(Transaction<'_>, Option<replaced::FileId>)> {
         if self.read_only() {
             return Err(Error::VaultReadOnly(self.path.display().to_string()).into());
         }
         let path = self.path.clone();
-        self.conn
+        for _ in 0..3 {
+            if self.still_at_path() {
+                break;
+            }
+            // The old connection goes first, so that this process holds
+            // nothing of the old file when the new one is opened.
+            self.conn = Owned::new(Connection::open_in_memory()?, &path);
+            *self = Sqlite::open(&path, self.access)?;
+        }
+        let file = self.file;
+        let tx = self
+            .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| read_only(&path, anyhow::Error::new(e)))
-            .context("cannot start a write transaction on the vault")
+            .context("cannot start a write transaction on the vault")?;
+        // Replaced between the look and the lock: nothing was done yet.
+        if file.is_some() && replaced::identity(&path) != file {
+            return Err(Error::VaultReplacedMidWrite(path.display().to_string()).into());
+        }
+        Ok((tx, file))
     }
 }
 
 impl Store for Sqlite {
     fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         let path = self.path.clone();
-        let tx = self.immediate()?;
+        let access = self.access;
+        let (tx, file) = self.immediate()?;
         Ok(Box::new(Sql {
             conn: tx,
             path,
+            file,
+            access,
             immutable: false,
         }))
     }
@@ -314,14 +502,18 @@ impl Store for Sqlite {
     }
 
     fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
-        let tx = self.immediate()?;
+        let path = self.path.clone();
+        let (tx, file) = self.immediate()?;
         usage::record(&tx, batch)?;
+        if file.is_some() && replaced::identity(&path) != file {
+            return Err(Error::VaultReplacedMidWrite(path.display().to_string()).into());
+        }
         tx.commit()?;
         Ok(())
     }
 
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
-        if self.read_only() {
+        if self.read_only() || !self.still_at_path() {
             return Ok(false);
         }
         self.conn.busy_timeout(TOUCH_TIMEOUT)?;
@@ -422,6 +614,11 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
+        // Replaced while the change was being made: it would be committed
+        // to a file the path no longer names. Rolled back (on drop) instead.
+        if !self.still_at_path() {
+            return Err(Error::VaultReplacedMidWrite(self.path.display().to_string()).into());
+        }
         let path = self.path;
         self.conn
             .commit()

@@ -12,14 +12,21 @@
 //!   half-way): then no commit happened since the key was read. Any change,
 //!   and the memory is dropped.
 //! - One connection (the anchor) stays open with the index mapped. Open
-//!   connections hold SQLite's locks on the vault and its index, so no
-//!   other process deletes the `-wal` and `-shm` files (a writer that
-//!   closes last does) or truncates the index under the mapping (SQLite
-//!   reinitialises it only when no process has it open). Nothing here
-//!   ever closes a descriptor of those files, which would drop the locks
-//!   (POSIX locks are per process). As a second line, the paths of the
+//!   connections hold SQLite's locks on the index, so no other process
+//!   deletes the `-wal` and `-shm` files (a writer that closes last does)
+//!   or truncates the index under the mapping (SQLite reinitialises it only
+//!   when no process has it open). The descriptor of the mapped index is
+//!   closed only after every connection that uses it, since closing it
+//!   would drop the locks (POSIX locks are per process). The paths of the
 //!   vault and of its index are looked up again at most once a millisecond
-//!   (see [`RECHECK_PATH`]), and a changed file is re-anchored.
+//!   (see [`RECHECK_PATH`]), and by a thread of its own every
+//!   [`WATCH_EVERY`].
+//! - A vault file replaced at the path (`mv`, a restore) is let go of at
+//!   once, connections, index and keys together, and the new file opened
+//!   afresh: kept, the old file's `-wal`/`-shm` would stay at the path and
+//!   be paired with the new file by whoever opens it next (see
+//!   [`super::replaced`]). While another process still holds them, the new
+//!   file is not opened and lookups are 503.
 //! - Anything else (a key not found, a header mid-update, a vault without
 //!   a WAL index, such as one this user can only read) is a query: a small
 //!   pool of read connections, each lookup one statement in its own
@@ -34,12 +41,13 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use rusqlite::ErrorCode;
 
 use super::Sqlite;
+use super::replaced::{FileId, identity, shm_path};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::{Access, Busy, Read, Verifier};
@@ -54,13 +62,15 @@ const NO_WAIT: Duration = Duration::ZERO;
 /// commits to the file are seen at once (they change the WAL index).
 const RECHECK_PATH: Duration = Duration::from_millis(1);
 
+/// How often a thread of its own looks for a replaced vault file when no
+/// request does, so that serve lets go of the old file (and its `-wal` and
+/// `-shm`, which other processes wait for) soon after it was replaced.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
+
 /// The WAL index header: two copies of 48 bytes.
 const HEADER: usize = 96;
 
 type Header = [u8; HEADER];
-
-/// A file's device and inode: which file a path names.
-type FileId = (u64, u64);
 
 pub struct SqliteVerifier {
     path: PathBuf,
@@ -69,38 +79,43 @@ pub struct SqliteVerifier {
     /// The files last found at the path and at `PATH-shm`, and when.
     found: RwLock<(Instant, Option<FileId>, Option<FileId>)>,
     pool: Mutex<Vec<Pooled>>,
-    anchor: Mutex<Option<Anchor>>,
-    retired: Mutex<Vec<Arc<Index>>>,
+    anchor: Mutex<Option<Arc<Index>>>,
     memory: RwLock<Memory>,
+    /// Why the last lookup failed, and in which file, until one succeeds
+    /// or another file is at the path: readiness then says so too,
+    /// whatever a probe of its own finds.
+    failing: Mutex<Option<(Option<FileId>, String)>>,
 }
 
 struct Pooled {
+    /// Dropped before `shm`: the index's descriptor is closed only after
+    /// every connection that uses it.
     store: Sqlite,
     /// The device and inode the connection reads.
-    file: (u64, u64),
+    file: FileId,
+    /// The index this connection uses, where it has one.
+    shm: Option<Arc<Index>>,
 }
 
-/// The connection that keeps the WAL index alive, and that index.
-struct Anchor {
-    file: (u64, u64),
-    shm: Arc<Index>,
-}
-
-/// The mapped WAL index and the connection that keeps it valid, dropped
-/// together, the mapping first.
+/// The mapped WAL index and the connection that keeps it valid. They go
+/// together, the connection first (it may be the last of this process on
+/// the file, and SQLite then checkpoints and removes the `-wal`/`-shm`),
+/// the mapping next, the descriptor last: closing a descriptor of the file
+/// drops every POSIX lock this process holds on it, SQLite's among them,
+/// so it is closed only once no connection of this process uses the file.
 struct Index {
-    map: WalIndex,
-    /// The device and inode of the mapped `-shm` file.
-    file: (u64, u64),
-    /// Kept open: closing a descriptor of the file would drop every POSIX
-    /// lock this process holds on it, SQLite's among them.
-    _fd: File,
     _anchor: Mutex<Sqlite>,
+    map: WalIndex,
+    /// The vault file the index belongs to.
+    db: FileId,
+    /// The device and inode of the mapped `-shm` file.
+    file: FileId,
+    _fd: File,
 }
 
 #[derive(Default)]
 struct Memory {
-    file: Option<(u64, u64)>,
+    file: Option<FileId>,
     shm: Option<Arc<Index>>,
     /// The header every key below was read under.
     header: Option<Header>,
@@ -108,20 +123,32 @@ struct Memory {
 }
 
 impl SqliteVerifier {
-    pub fn new(path: &Path) -> Result<Self> {
-        let mut shm_path = path.as_os_str().to_owned();
-        shm_path.push("-shm");
+    /// The verifier for the vault at `path`, with a thread that lets go of
+    /// the vault file once another has been put at the path.
+    pub fn start(path: &Path) -> Result<Arc<Self>> {
         let verifier = SqliteVerifier {
             path: path.to_path_buf(),
-            shm_path: PathBuf::from(shm_path),
+            shm_path: shm_path(path),
             found: RwLock::new((Instant::now(), identity(path), None)),
             pool: Mutex::new(Vec::new()),
             anchor: Mutex::new(None),
-            retired: Mutex::new(Vec::new()),
             memory: RwLock::new(Memory::default()),
+            failing: Mutex::new(None),
         };
-        let first = verifier.open()?;
-        verifier.pool().push(first);
+        // The vault must open now; the connection is not kept, since no
+        // index is held for it yet.
+        verifier.open(None)?;
+        let verifier = Arc::new(verifier);
+        let weak: Weak<Self> = Arc::downgrade(&verifier);
+        std::thread::Builder::new()
+            .name("keyward-vault-watch".into())
+            .spawn(move || {
+                while let Some(v) = weak.upgrade() {
+                    v.let_go_if_replaced();
+                    drop(v);
+                    std::thread::sleep(WATCH_EVERY);
+                }
+            })?;
         Ok(verifier)
     }
 
@@ -132,6 +159,11 @@ impl SqliteVerifier {
         if at.elapsed() < RECHECK_PATH {
             return (file, shm);
         }
+        self.look()
+    }
+
+    /// The files at the path and at `PATH-shm` now.
+    fn look(&self) -> (Option<FileId>, Option<FileId>) {
         let (file, shm) = (identity(&self.path), identity(&self.shm_path));
         *self.found.write().unwrap_or_else(|e| e.into_inner()) = (Instant::now(), file, shm);
         (file, shm)
@@ -141,24 +173,61 @@ impl SqliteVerifier {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn open(&self) -> Result<Pooled> {
-        let store = Sqlite::open(&self.path, Access::Read)?;
+    fn anchor(&self) -> MutexGuard<'_, Option<Arc<Index>>> {
+        self.anchor.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lets go of every connection, index and key read from a vault file
+    /// (or index) that is no longer the one at the path, so that other
+    /// processes may open the new file: SQLite would pair it with the old
+    /// one's `-wal`/`-shm` while this process keeps them.
+    fn let_go_if_replaced(&self) {
+        let (current, shm_now) = (identity(&self.path), identity(&self.shm_path));
+        let held = self.anchor().as_ref().map(|a| (a.db, a.file));
+        if let Some((db, shm)) = held
+            && (Some(db) != current || Some(shm) != shm_now)
+        {
+            self.let_go();
+        }
+    }
+
+    fn let_go(&self) {
+        let memory = std::mem::take(&mut *self.memory.write().unwrap_or_else(|e| e.into_inner()));
+        let pool = std::mem::take(&mut *self.pool());
+        let anchor = self.anchor().take();
+        // Connections first; the index (the last holder drops it) after.
+        drop(pool);
+        drop(memory);
+        drop(anchor);
+    }
+
+    /// A read connection to the file now at the path, which uses `shm`
+    /// where that index belongs to the same file.
+    fn open(&self, shm: Option<&Arc<Index>>) -> Result<Pooled> {
+        let store = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT)?;
         store.conn.busy_timeout(NO_WAIT)?;
-        let file = identity(&self.path).unwrap_or_default();
-        Ok(Pooled { store, file })
+        let file = store.file.unwrap_or_default();
+        let shm = shm.filter(|i| i.db == file).cloned();
+        Ok(Pooled { store, file, shm })
     }
 
     /// Runs `f` on a connection to the file now at the path.
     fn with<T>(
         &self,
-        current: Option<(u64, u64)>,
+        current: Option<FileId>,
+        shm: Option<&Arc<Index>>,
         f: impl FnOnce(&Sqlite) -> Result<T>,
     ) -> Result<T> {
+        let same = |p: &Pooled| match (&p.shm, shm) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
         let pooled = {
             let mut pool = self.pool();
             loop {
                 match pool.pop() {
-                    Some(p) if Some(p.file) == current => break Some(p),
+                    Some(p) if Some(p.file) == current && same(&p) => break Some(p),
                     Some(_) => continue,
                     None => break None,
                 }
@@ -166,7 +235,7 @@ impl SqliteVerifier {
         };
         let pooled = match pooled {
             Some(p) => p,
-            None => self.open()?,
+            None => self.open(shm)?,
         };
         match f(&pooled.store) {
             // An immutable connection (a vault this user cannot write, with
@@ -188,47 +257,70 @@ impl SqliteVerifier {
 
     /// The WAL index of the file now at the path, kept open by the anchor;
     /// None where there is none to rely on.
-    fn wal_index(&self, current: (u64, u64)) -> Option<Arc<Index>> {
-        let mut anchor = self.anchor.lock().unwrap_or_else(|e| e.into_inner());
-        let shm_now = identity(&self.shm_path);
-        if let Some(a) = anchor
-            .as_ref()
-            .filter(|a| a.file == current && Some(a.shm.file) == shm_now)
+    fn wal_index(&self, current: FileId, shm_now: Option<FileId>) -> Option<Arc<Index>> {
         {
-            return Some(Arc::clone(&a.shm));
+            let anchor = self.anchor();
+            match anchor.as_ref() {
+                Some(a) if a.db == current && Some(a.file) == shm_now => {
+                    return Some(Arc::clone(a));
+                }
+                Some(_) => {}
+                None => return self.anchor_index(anchor, current),
+            }
         }
-        let store = Sqlite::open(&self.path, Access::Read).ok()?;
-        if store.immutable() {
+        // The vault or its index was replaced: nothing of the old file is
+        // kept while the new one is opened.
+        self.let_go();
+        self.anchor_index(self.anchor(), current)
+    }
+
+    fn anchor_index(
+        &self,
+        mut anchor: MutexGuard<'_, Option<Arc<Index>>>,
+        current: FileId,
+    ) -> Option<Arc<Index>> {
+        let store = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT).ok()?;
+        if store.immutable() || store.file != Some(current) {
             return None;
         }
         // Reading once maps the WAL index, which the connection then holds.
         store.settings().ok()?;
         let shm_file = File::open(&self.shm_path).ok()?;
-        let meta = shm_file.metadata().ok()?;
-        let map = WalIndex::open(&shm_file)?;
-        // The anchor must read the file that was checked.
-        if identity(&self.path) != Some(current) {
-            return None;
-        }
+        let kept = |fd: File| {
+            // Never closed: that would drop the locks the connections of
+            // this process hold on the index (rare: the index is too short
+            // or cannot be mapped).
+            std::mem::forget(fd);
+            None
+        };
+        let Ok(meta) = shm_file.metadata() else {
+            return kept(shm_file);
+        };
+        let Some(map) = WalIndex::open(&shm_file) else {
+            return kept(shm_file);
+        };
+        // Connections opened before there was an index are not reused:
+        // the index's descriptor must outlive every connection using it.
+        self.pool().retain(|p| p.shm.is_some());
         let shm = Arc::new(Index {
+            _anchor: Mutex::new(store),
             map,
+            db: current,
             file: (meta.dev(), meta.ino()),
             _fd: shm_file,
-            _anchor: Mutex::new(store),
         });
-        // An index replaced is kept, never closed, for the same reason as
-        // its descriptor (replacements are rare: see `key_by_secret`).
-        if let Some(old) = anchor.take() {
-            self.retired
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(old.shm);
-        }
-        *anchor = Some(Anchor {
-            file: current,
-            shm: Arc::clone(&shm),
-        });
+        *anchor = Some(Arc::clone(&shm));
         Some(shm)
+    }
+
+    /// Notes how a lookup ended, for readiness.
+    fn note<T>(&self, file: Option<FileId>, result: &Result<T>) {
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(_) => *failing = None,
+            Err(e) if is_busy(e) => {}
+            Err(e) => *failing = Some((file, format!("{e:#}"))),
+        }
     }
 }
 
@@ -296,14 +388,16 @@ impl Verifier for SqliteVerifier {
                 return Ok(Some(key.clone()));
             }
         }
-        let index = current.and_then(|c| self.wal_index(c).map(|shm| (c, shm)));
-        let before = index.as_ref().and_then(|(_, shm)| header(&shm.map));
-        let found = self.with(current, |store| store.key_by_secret(hash))?;
-        if let (Some(key), Some((file, shm)), Some(before)) = (&found, index, before) {
+        let index = current.and_then(|c| self.wal_index(c, shm_now));
+        let before = index.as_ref().and_then(|shm| header(&shm.map));
+        let found = self.with(current, index.as_ref(), |store| store.key_by_secret(hash));
+        self.note(current, &found);
+        let found = found?;
+        if let (Some(key), Some(shm), Some(before)) = (&found, index, before) {
             let mut memory = self.memory.write().unwrap_or_else(|e| e.into_inner());
-            if memory.file != Some(file) || memory.header != Some(before) {
+            if memory.file != Some(shm.db) || memory.header != Some(before) {
                 *memory = Memory {
-                    file: Some(file),
+                    file: Some(shm.db),
                     shm: Some(shm),
                     header: Some(before),
                     keys: HashMap::new(),
@@ -314,13 +408,27 @@ impl Verifier for SqliteVerifier {
         Ok(found)
     }
 
+    /// Ready when the file at the path opens and answers a lookup as a
+    /// request's would, and the last request's lookup in that file did not
+    /// fail.
     fn ready(&self) -> Result<()> {
-        self.with(identity(&self.path), |store| store.settings().map(drop))
+        let (current, shm_now) = self.look();
+        let index = current.and_then(|c| self.wal_index(c, shm_now));
+        self.with(current, index.as_ref(), |store| {
+            store.settings()?;
+            store.key_by_secret(&[0; 32]).map(drop)
+        })?;
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        match failing.clone() {
+            Some((file, why)) if file == current => {
+                Err(anyhow::anyhow!("the last lookup failed: {why}"))
+            }
+            _ => {
+                *failing = None;
+                Ok(())
+            }
+        }
     }
-}
-
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn is_busy(e: &anyhow::Error) -> bool {

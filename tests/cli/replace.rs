@@ -1,0 +1,262 @@
+//! A vault is replaced only safely. SQLite finds a vault's `-wal` and
+//! `-shm` by name, so a file put at the path (`mv`, a restore) while a
+//! keyward process keeps the old one open could be paired with the old
+//! file's log: pages of one read as the other's, writes lost. Each test
+//! replaces a vault under running `serve`s and writers and then checks that
+//! every write committed to the new file is there, the file is sound, its
+//! log verifies, and serve answers from it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::serve::Serve;
+use crate::common::{TestVault, stderr};
+
+/// `keyward --vault PATH ARGS…` for another vault file beside `v`'s.
+fn at(v: &TestVault, path: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = v.bare();
+    cmd.arg("--vault").arg(path).args(args);
+    cmd
+}
+
+fn integrity(path: &Path) -> String {
+    let c = rusqlite::Connection::open(path).expect("open");
+    c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check")
+}
+
+fn key_names(v: &TestVault) -> Vec<String> {
+    let mut names: Vec<String> = v
+        .json(["list", "--all"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|k| k["name"].as_str().expect("name").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls until `/v1/authz` with `secret` says `code` (at most 1 s, the
+/// promise; 503 while serve cannot tell is allowed meanwhile, 200 is not
+/// once the answer was seen).
+fn until_code(s: &Serve, secret: &str, code: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let r = s.authz(secret, "");
+        if r.header("x-keyward-code") == Some(code) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still {} {:?} after 1 s, expected {code}",
+            r.status,
+            r.header("x-keyward-code")
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A copy of `v` with `b` revoked in it, made while serve runs on `v`.
+fn replacement(v: &TestVault, name: &str) -> PathBuf {
+    let new = v.dir().join(name);
+    v.kw(["copy", "--to"]).arg(&new).assert().success();
+    at(v, &new, &["revoke", "b", "--yes"]).assert().success();
+    new
+}
+
+fn assert_sound(v: &TestVault) {
+    assert_eq!(integrity(&v.path), "ok");
+    v.kw(["log", "--verify"]).assert().success();
+}
+
+#[test]
+fn a_vault_moved_over_a_served_one_is_the_one_read_and_written() {
+    let v = TestVault::new();
+    v.create(&["--name", "a"]);
+    let b = v.create(&["--name", "b"]);
+    let s = Serve::start(&v, &[], &[]);
+    assert_eq!(s.authz(&b, "").status, 200);
+    // A commit while serve keeps the old file's log open.
+    v.create(&["--name", "c", "--env", "x"]);
+    let new = replacement(&v, "new.db");
+    std::fs::rename(&new, &v.path).expect("mv");
+    until_code(&s, &b, "API_KEY_REVOKED");
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(v.json(["show", "b"])["status"], "revoked");
+    assert_eq!(key_names(&v), ["a", "b", "c"]);
+    assert_sound(&v);
+}
+
+#[test]
+fn writers_right_after_the_move_write_the_new_file() {
+    let v = TestVault::new();
+    v.create(&["--name", "a"]);
+    let b = v.create(&["--name", "b"]);
+    let s = Serve::start(&v, &[], &[]);
+    assert_eq!(s.authz(&b, "").status, 200);
+    v.create(&["--name", "c", "--env", "x"]);
+    let new = replacement(&v, "new.db");
+    std::fs::rename(&new, &v.path).expect("mv");
+    // No request in between: the first to open the new file is a writer.
+    let mut expected = vec!["a".to_string(), "b".into(), "c".into()];
+    for i in 0..20 {
+        let name = format!("n{i:02}");
+        v.create(&["--name", &name, "--env", &format!("e{i}")]);
+        expected.push(name);
+    }
+    until_code(&s, &b, "API_KEY_REVOKED");
+    let late = v.create(&["--name", "late", "--env", "late"]);
+    expected.push("late".into());
+    assert_eq!(s.authz(&late, "").status, 200);
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    expected.sort();
+    assert_eq!(key_names(&v), expected);
+    assert_sound(&v);
+}
+
+#[test]
+fn two_serves_let_go_of_a_replaced_vault_and_lose_nothing() {
+    let v = TestVault::new();
+    v.create(&["--name", "a"]);
+    let b = v.create(&["--name", "b"]);
+    let one = Serve::start(&v, &[], &[]);
+    let two = Serve::start(&v, &[], &[]);
+    assert_eq!(one.authz(&b, "").status, 200);
+    assert_eq!(two.authz(&b, "").status, 200);
+    v.create(&["--name", "c", "--env", "x"]);
+    assert_eq!(one.authz(&b, "").status, 200);
+    let new = replacement(&v, "new.db");
+    std::fs::rename(&new, &v.path).expect("mv");
+    for i in 0..10 {
+        v.create(&["--name", &format!("n{i}"), "--env", &format!("e{i}")]);
+    }
+    until_code(&one, &b, "API_KEY_REVOKED");
+    until_code(&two, &b, "API_KEY_REVOKED");
+    for s in [one, two] {
+        let (code, log) = s.stop();
+        assert_eq!(code, Some(0), "{log}");
+    }
+    assert_eq!(key_names(&v).len(), 13);
+    assert_eq!(v.json(["show", "b"])["status"], "revoked");
+    assert_sound(&v);
+}
+
+/// Replacing the file again and again while a writer runs: every command
+/// either succeeds or says the vault was replaced (nothing written); the
+/// file stays sound, every key in it has its events, and writes after the
+/// last replacement are all there.
+#[test]
+fn moves_racing_a_writer_leave_a_sound_vault() {
+    let v = TestVault::new();
+    v.create(&["--name", "a"]);
+    let s = Serve::start(&v, &[], &[]);
+    let writer = {
+        let cmds: Vec<_> = (0..30)
+            .map(|i| {
+                v.std([
+                    "create",
+                    "--name",
+                    &format!("w{i:02}"),
+                    "--env",
+                    &format!("w{i}"),
+                ])
+            })
+            .collect();
+        std::thread::spawn(move || {
+            for mut c in cmds {
+                let out = c.output().expect("run");
+                let err = String::from_utf8_lossy(&out.stderr).to_string();
+                assert!(
+                    out.status.success() || err.contains("was replaced"),
+                    "{err}"
+                );
+            }
+        })
+    };
+    for round in 0..6 {
+        std::thread::sleep(Duration::from_millis(30));
+        let new = v.dir().join(format!("round{round}.db"));
+        v.kw(["copy", "--to"]).arg(&new).assert().success();
+        std::fs::rename(&new, &v.path).expect("mv");
+    }
+    writer.join().expect("writer");
+    let after: Vec<String> = (0..5)
+        .map(|i| {
+            v.create(&[
+                "--name",
+                &format!("after{i}"),
+                "--env",
+                &format!("after{i}"),
+            ])
+        })
+        .collect();
+    for secret in &after {
+        assert_eq!(s.authz(secret, "").status, 200);
+    }
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_sound(&v);
+    let keys = v.json(["list", "--all"]);
+    for k in keys.as_array().expect("keys") {
+        let id = k["id"].as_str().expect("id");
+        let events = v.json(["log", id]);
+        assert!(
+            !events.as_array().expect("events").is_empty(),
+            "{id} has no events"
+        );
+    }
+    let names = key_names(&v);
+    for i in 0..5 {
+        assert!(names.contains(&format!("after{i}")), "{names:?}");
+    }
+}
+
+/// While another process holds the old file's log open, a command does not
+/// open the file now at the path with it: it waits for that process to let
+/// go, and refuses (exit 1, saying what to do) when it does not.
+#[test]
+fn a_process_holding_a_replaced_file_open_blocks_opening_the_new_one() {
+    let v = TestVault::new();
+    v.create(&["--name", "a"]);
+    // Another program (sqlite3 from Python: not keyward, so it never lets
+    // go) keeps the old file and its log open.
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute('SELECT count(*) FROM keys').fetchone()\n\
+             print('holding', flush=True)\n\
+             sys.stdin.read()\n",
+        )
+        .arg(&v.path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().expect("stdout")),
+        &mut line,
+    )
+    .expect("read");
+    assert_eq!(line.trim(), "holding");
+    let other = TestVault::new();
+    other.create(&["--name", "other"]);
+    std::fs::copy(&other.path, v.dir().join("swap.db")).expect("copy");
+    std::fs::rename(v.dir().join("swap.db"), &v.path).expect("mv");
+    let before = std::fs::read(&v.path).expect("read");
+    let out = v.kw(["--json", "list"]).assert().code(1);
+    let err = stderr(&out);
+    assert!(err.contains("VAULT_REPLACED"), "{err}");
+    assert!(err.contains("was replaced"), "{err}");
+    assert_eq!(std::fs::read(&v.path).expect("read"), before, "untouched");
+    drop(holder.stdin.take());
+    holder.wait().expect("python3 ends");
+    // Once it let go, the new file is read.
+    let names = key_names(&v);
+    assert_eq!(names, ["other"]);
+}
