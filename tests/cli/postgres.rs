@@ -460,3 +460,211 @@ fn no_secret_reaches_the_database() {
         );
     }
 }
+
+/// The places a location is shown: a read command's error, `config`, its
+/// JSON and serve. Each must either take the location or refuse it, and
+/// none may show any of `secrets`; nothing may appear in the directory.
+fn assert_never_shown(v: &TestVault, location: &str, secrets: &[&str]) -> Vec<String> {
+    let before: Vec<_> = std::fs::read_dir(v.dir())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let mut said = Vec::new();
+    for args in [
+        &["list"][..],
+        &["--json", "list"],
+        &["config"],
+        &["--json", "config"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let out = v
+            .bare()
+            .current_dir(v.dir())
+            .arg("--vault")
+            .arg(location)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .expect("run");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        for secret in secrets {
+            assert!(
+                !all.contains(secret),
+                "{location} {args:?} shows {secret}: {all}"
+            );
+        }
+        said.push(all);
+    }
+    let after: Vec<_> = std::fs::read_dir(v.dir())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(before, after, "{location} made a file");
+    said
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+#[test]
+fn a_password_libpq_would_misread_is_refused_saying_how_to_encode_it() {
+    let v = TestVault::new();
+    let port = closed_port();
+    for (location, secrets) in [
+        (
+            format!("postgres://u:Zm9v/YmFy+cXV4=@127.0.0.1:{port}/db"),
+            &["Zm9v", "YmFy", "cXV4"][..],
+        ),
+        (
+            format!("postgresql://u:ab?cd/ef@127.0.0.1:{port}/db"),
+            &["ab?cd", "cd/ef"],
+        ),
+        (
+            format!("postgres://u:p@SECRETss@127.0.0.1:{port}/db"),
+            &["SECRET"],
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?password=EQSECRET=="),
+            &["EQSECRET"],
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?password=AMP&SECRET"),
+            &["SECRET"],
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?sslpassword=SSLSECRET"),
+            &["SSLSECRET"],
+        ),
+        (
+            format!("POSTGRES://u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!("PostgreSQL://u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!("host=127.0.0.1 port={port} password='KV SECRET"),
+            &["SECRET"],
+        ),
+    ] {
+        for said in assert_never_shown(&v, &location, secrets) {
+            assert!(
+                said.contains("%")
+                    || said.contains("lower case")
+                    || said.contains("not support")
+                    || said.contains("quote"),
+                "{location}: {said}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_form_libpq_reads_is_shown_with_its_passwords_hidden() {
+    let v = TestVault::new();
+    let port = closed_port();
+    for (location, secrets, shown) in [
+        (
+            format!("postgres://u:pa?ss#wd@127.0.0.1:{port}/db"),
+            &["pa?ss", "ss#wd"][..],
+            format!("postgres://u:***@127.0.0.1:{port}/db"),
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?password=QSECRET&sslmode=disable"),
+            &["QSECRET"],
+            format!("postgres://u@127.0.0.1:{port}/db?password=***&sslmode=disable"),
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?gssencmode=disable"),
+            &[],
+            format!("postgres://u@127.0.0.1:{port}/db?gssencmode=disable"),
+        ),
+        (
+            format!("host=127.0.0.1 port={port} user=u password='KV SECRET' dbname=db"),
+            &["SECRET"],
+            format!("host=127.0.0.1 port={port} user=u password=*** dbname=db"),
+        ),
+    ] {
+        let said = assert_never_shown(&v, &location, secrets);
+        for (i, said) in said.iter().enumerate() {
+            assert!(said.contains(&shown), "{location} #{i}: {said}");
+        }
+    }
+}
+
+#[test]
+fn a_password_with_reserved_characters_connects_and_serve_never_logs_it() {
+    let Some(v) = database() else { return };
+    let url = v.url.clone().expect("url");
+    let port = pg::server().expect("server").port;
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("db")
+        .to_string();
+    let role = format!("owner{}", std::process::id());
+    pg::client(&url)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'Zm9v/YmFy+cXV4=?#'; \
+             GRANT CREATE ON DATABASE {db} TO {role};"
+        ))
+        .expect("role");
+    for (location, shown) in [
+        (
+            format!("postgres://{role}:Zm9v%2FYmFy+cXV4=?#@127.0.0.1:{port}/{db}?sslmode=disable"),
+            format!("postgres://{role}:***@127.0.0.1:{port}/{db}?sslmode=disable"),
+        ),
+        (
+            format!(
+                "host=127.0.0.1 port={port} user={role} password='Zm9v/YmFy+cXV4=?#' dbname={db} sslmode=disable"
+            ),
+            format!(
+                "host=127.0.0.1 port={port} user={role} password=*** dbname={db} sslmode=disable"
+            ),
+        ),
+    ] {
+        let out = v
+            .bare()
+            .arg("--vault")
+            .arg(&location)
+            .args([
+                "create",
+                "--name",
+                "web",
+                "--env",
+                &format!("e{}", location.len()),
+            ])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{location}: {}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("YmFy"), "{}", text(&out.stderr));
+        let config = v
+            .bare()
+            .args(["--vault", &location, "config"])
+            .output()
+            .expect("run");
+        let said = text(&config.stdout);
+        assert!(said.contains(&shown) && !said.contains("YmFy"), "{said}");
+        let config = v
+            .bare()
+            .args(["--vault", &location, "--json", "config"])
+            .output()
+            .expect("run");
+        let doc: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap_or_default();
+        assert_eq!(doc["vault"].as_str(), Some(shown.as_str()), "{doc}");
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env_remove("KEYWARD_VAULT")
+            .env("HOME", v.dir().join("home"))
+            .args(["--vault", &location, "serve", "--listen", "127.0.0.1:0"]);
+        let serve = crate::common::serve::Serve::spawn(cmd, &v.dir().join("serve.log"));
+        let (_, log) = serve.stop();
+        let first = log.lines().next().unwrap_or_default().to_string();
+        assert!(first.contains(&shown) && !log.contains("YmFy"), "{log}");
+    }
+}

@@ -24,7 +24,7 @@ use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env, Name, Scope};
 use crate::when::Timestamp;
 
-pub use url::{PgUrl, is_url};
+pub use url::{PgUrl, names_postgres};
 pub use verifier::FRESHNESS;
 
 /// The channel every write transaction notifies at commit, so that a
@@ -95,8 +95,12 @@ impl Postgres {
 
 fn connect(url: &PgUrl) -> Result<Client> {
     let failed = |cause: String| {
+        let note = url
+            .pgpass_note()
+            .map(|n| format!("; {n}"))
+            .unwrap_or_default();
         anyhow::anyhow!(
-            "cannot connect to PostgreSQL at {} ({}): {cause}",
+            "cannot connect to PostgreSQL at {} ({}): {cause}{note}",
             url.server(),
             url.shown()
         )
