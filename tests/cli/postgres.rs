@@ -123,6 +123,57 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert_eq!(v.dump(), before);
 }
 
+/// A schema `keyward` that keyward did not make is someone else's: read
+/// commands and writes refuse it (exit 1) and leave it as it was, as a
+/// SQLite file keyward did not make is refused.
+#[test]
+fn a_foreign_keyward_schema_is_refused_and_left_alone() {
+    for foreign in [
+        "CREATE SCHEMA keyward; CREATE TABLE keyward.keys (id int); \
+         INSERT INTO keyward.keys VALUES (7);",
+        "CREATE SCHEMA keyward; CREATE TABLE keyward.meta (id int); \
+         INSERT INTO keyward.meta VALUES (7);",
+    ] {
+        let Some(v) = database() else { return };
+        let url = v.url.clone().expect("url");
+        pg::client(&url)
+            .batch_execute(foreign)
+            .expect("foreign schema");
+        let rows = || {
+            let mut client = pg::client(&url);
+            let tables: Vec<String> = client
+                .query(
+                    "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n \
+                     ON n.oid = c.relnamespace WHERE n.nspname = 'keyward' ORDER BY 1",
+                    &[],
+                )
+                .expect("tables")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tables.join(",")
+        };
+        let before = rows();
+        for args in [
+            &["list"][..],
+            &["--json", "create", "--name", "web"],
+            &["config", "set", "max-keys", "5"],
+        ] {
+            let out = v.kw(args).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains("not a keyward vault")
+                    && err.contains("did not make")
+                    && !err.contains("already exists")
+                    && !err.contains("no keyward schema"),
+                "{args:?}: {err}"
+            );
+        }
+        assert_eq!(rows(), before);
+    }
+}
+
 #[test]
 fn the_log_is_append_only_and_an_edit_is_found() {
     let Some(v) = database() else { return };
@@ -408,7 +459,50 @@ fn a_read_only_role_reads_and_verifies_but_cannot_write() {
         err.contains("VAULT_READ_ONLY") && !err.contains("rpw"),
         "{err}"
     );
+    let out = v
+        .bare()
+        .args(["--vault", &reader, "config", "set", "max-keys", "50"])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("role '{role}'"))
+            && err.contains("privileges")
+            && !err.contains("permissions of the file"),
+        "{err}"
+    );
     assert_eq!(v.dump(), before);
+}
+
+/// serve on a role that may not write usage says so once, not every 10 s.
+#[test]
+fn a_read_only_serve_warns_once_that_usage_cannot_be_written() {
+    let Some(v) = database() else { return };
+    let secret = v.create(&["--name", "web"]);
+    let url = v.url.clone().expect("url");
+    let role = format!("looker{}", std::process::id());
+    pg::client(&url)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'rpw'; \
+             GRANT USAGE ON SCHEMA keyward TO {role}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA keyward TO {role};"
+        ))
+        .expect("role");
+    let reader = url.replace(&format!("postgres:{PASSWORD}@"), &format!("{role}:rpw@"));
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_remove("KEYWARD_VAULT")
+        .env("HOME", v.dir().join("home"))
+        .args(["--vault", &reader, "serve", "--listen", "127.0.0.1:0"]);
+    let serve = crate::common::serve::Serve::spawn(cmd, &v.dir().join("serve.log"));
+    for _ in 0..3 {
+        assert_eq!(serve.authz(&secret, "").status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(10_500));
+    }
+    let (_, log) = serve.stop();
+    let warnings = log.matches("cannot write usage counts").count();
+    assert_eq!(warnings, 1, "{log}");
+    assert!(log.contains(&format!("role '{role}'")), "{log}");
 }
 
 /// A copy from a vault whose log is broken is refused before anything is

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{CHANGES, Pg, PgUrl, Postgres, connect, failed};
+use super::{CHANGES, Named, Pg, PgUrl, Postgres, connect, failed};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::Verifier;
@@ -118,7 +118,7 @@ impl Verifier for PgVerifier {
 
 fn listen(url: &PgUrl) -> Result<Postgres> {
     let mut client = connect(url)?;
-    let shown = url.shown().to_string();
+    let shown = Named::new(url);
     client
         .batch_execute(&format!("LISTEN {CHANGES}"))
         .map_err(|e| failed(&shown, e))?;
@@ -183,7 +183,7 @@ fn follow(pg: &mut Postgres, shared: &Shared) -> Result<()> {
 }
 
 /// Takes every pending notification, waiting up to `wait` for the first.
-fn drain(client: &mut postgres::Client, wait: Duration, shown: &str) -> Result<bool> {
+fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result<bool> {
     use postgres::fallible_iterator::FallibleIterator;
     let mut notifications = client.notifications();
     let first = if wait.is_zero() {
