@@ -106,6 +106,58 @@ fn the_password_can_come_from_pgpassword_or_a_pgpass_file() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
+/// libpq ignores a password file others can read, and warns; keyward
+/// ignores it too, and says so when connecting then fails.
+#[test]
+fn a_pgpass_file_others_can_read_is_ignored_saying_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(v) = database() else { return };
+    let bare_url = v
+        .url
+        .clone()
+        .expect("url")
+        .replace(&format!(":{PASSWORD}@"), "@");
+    let pgpass = v.dir().join("pgpass");
+    let port = pg::server().expect("server").port;
+    std::fs::write(&pgpass, format!("127.0.0.1:{port}:*:postgres:{PASSWORD}\n")).expect("pgpass");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    for args in [&["list"][..], &["--json", "create", "--name", "web"]] {
+        let out = v
+            .bare()
+            .env_remove("PGPASSWORD")
+            .env("PGPASSFILE", &pgpass)
+            .arg("--vault")
+            .arg(&bare_url)
+            .args(args)
+            .output()
+            .expect("run");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "{} was ignored because others can read it",
+                pgpass.display()
+            )) && err.contains("chmod 600")
+                && !err.contains(PASSWORD),
+            "{err}"
+        );
+    }
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = v
+        .bare()
+        .env_remove("PGPASSWORD")
+        .arg("--vault")
+        .arg(format!("{bare_url}&passfile={}", pgpass.display()))
+        .args(["create", "--name", "web"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "passfile= in the URL: {}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn a_newer_schema_is_refused_and_left_alone() {
     let Some(v) = database() else { return };
