@@ -697,12 +697,25 @@ fn a_password_libpq_would_misread_is_refused_saying_how_to_encode_it() {
             format!("host=127.0.0.1 port={port} password='KV SECRET"),
             &["SECRET"],
         ),
+        (
+            format!("postgres:/u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!(" postgres://u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!("mysql://u:MYSECRET@127.0.0.1:{port}/db"),
+            &["MYSECRET"],
+        ),
     ] {
         for said in assert_never_shown(&v, &location, secrets) {
             assert!(
                 said.contains("%")
                     || said.contains("lower case")
-                    || said.contains("not support")
+                    || said.contains("not supported")
+                    || said.contains("SQLite file path")
                     || said.contains("quote"),
                 "{location}: {said}"
             );

@@ -43,23 +43,56 @@ impl std::fmt::Debug for PgUrl {
     }
 }
 
-/// Whether a vault location names a PostgreSQL database: a URL with the
-/// scheme `postgres://` or `postgresql://` in any letter case (libpq reads
-/// only the lower case; [`PgUrl::parse`] says so rather than taking the
-/// rest for a file name), or a libpq `key=value` string (it starts with a
+/// Whether a vault location is for [`PgUrl::parse`] rather than a SQLite
+/// file name: a URL whose scheme is `postgres` or `postgresql` in any
+/// letter case or spacing (libpq reads only `postgres://` and
+/// `postgresql://` at the very start; parsing says so rather than taking
+/// the rest for a file name), a URL of another scheme (refused, for it is
+/// no file name either), or a libpq `key=value` string (it starts with a
 /// word and `=`; a SQLite file of such a name is written `./name`).
 pub fn names_postgres(location: &str) -> bool {
-    scheme_length(location).is_some() || looks_like_conninfo(location)
+    scheme(location).is_some() || looks_like_conninfo(location)
 }
 
-/// The length of a `postgres://` or `postgresql://` prefix, any case.
-fn scheme_length(location: &str) -> Option<usize> {
-    ["postgresql://", "postgres://"].iter().find_map(|scheme| {
-        location
-            .get(..scheme.len())
-            .filter(|head| head.eq_ignore_ascii_case(scheme))
-            .map(str::len)
-    })
+/// The scheme of a location that looks like a URL: `postgres:` or
+/// `postgresql:` in any case, or `SCHEME://`.
+fn scheme(location: &str) -> Option<&str> {
+    let text = location.trim_start_matches(is_space_char);
+    let (scheme, rest) = text.split_once(':')?;
+    let well_formed = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let postgres =
+        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql");
+    (well_formed && (postgres || rest.starts_with("//"))).then_some(scheme)
+}
+
+/// The length of the `postgres://` or `postgresql://` that starts a URL
+/// libpq reads as one; anything else that [`scheme`] found is refused,
+/// naming only the scheme.
+fn url_prefix(location: &str) -> Result<Option<usize>> {
+    let Some(scheme) = scheme(location) else {
+        return Ok(None);
+    };
+    if let Some(prefix) = ["postgresql://", "postgres://"]
+        .iter()
+        .find(|p| location.starts_with(*p))
+    {
+        return Ok(Some(prefix.len()));
+    }
+    if scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql") {
+        return Err(refuse(
+            "a PostgreSQL URL starts with postgres:// or postgresql://, in lower case, with \
+             two slashes and nothing before it (libpq reads no other)"
+                .to_string(),
+        ));
+    }
+    Err(refuse(format!(
+        "a vault is a SQLite file path, a postgres:// URL or a libpq key=value string, not a \
+         {}:// URL (write a file of such a name as ./…)",
+        crate::text::quote(scheme)
+    )))
 }
 
 fn looks_like_conninfo(location: &str) -> bool {
@@ -171,14 +204,7 @@ fn push(options: &mut Vec<Opt>, keyword: &str, value: Vec<u8>) {
 /// libpq would read part of a password as a host, port or database (an
 /// unencoded `/` before its `@`), the URL is refused, naming no part of it.
 fn parse_url(url: &str, scheme: usize) -> Result<Parsed> {
-    let Some(prefix) = url.get(..scheme).filter(|p| p.starts_with("postgres")) else {
-        return Err(refuse(
-            "write the scheme of a PostgreSQL URL in lower case, postgres:// or \
-             postgresql:// (libpq reads no other)"
-                .to_string(),
-        ));
-    };
-    let rest = &url[scheme..];
+    let (prefix, rest) = url.split_at(scheme);
     let mut options = Vec::new();
     let mut shown = prefix.to_string();
     // libpq looks for USER[:PASSWORD]@ only up to the first `/`.
@@ -607,8 +633,8 @@ impl PgUrl {
     /// nor `PGPASSWORD` has a password (the location's `passfile` comes
     /// first).
     pub fn parse(location: &str, pgpass: Option<&Path>) -> Result<Self> {
-        let parsed = match scheme_length(location) {
-            Some(scheme) => parse_url(location, scheme)?,
+        let parsed = match url_prefix(location)? {
+            Some(prefix) => parse_url(location, prefix)?,
             None => parse_conninfo(location)?,
         };
         let shown = parsed.shown;
@@ -883,13 +909,21 @@ mod tests {
         ] {
             assert!(names_postgres(location), "{location}");
         }
-        for path in [
-            "vault.db",
-            "./host=h",
-            "/tmp/a=b",
+        for location in [
             "postgres:/h",
-            "=x",
-            "a b=c",
+            " postgres://h",
+            "postgres:h",
+            "mysql://u:SECRET@h/d",
+            "file:///tmp/x",
+        ] {
+            assert!(names_postgres(location), "{location}");
+            let err = PgUrl::parse(location, None)
+                .expect_err(location)
+                .to_string();
+            assert!(!err.contains("SECRET") && !err.contains("/h"), "{err}");
+        }
+        for path in [
+            "vault.db", "./host=h", "/tmp/a=b", "=x", "a b=c", "C:\\v.db", "a:b",
         ] {
             assert!(!names_postgres(path), "{path}");
         }
