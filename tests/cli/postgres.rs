@@ -827,3 +827,38 @@ fn a_password_with_reserved_characters_connects_and_serve_never_logs_it() {
         assert!(first.contains(&shown) && !log.contains("YmFy"), "{log}");
     }
 }
+
+/// serve tells of a database it cannot reach once, not every second, and
+/// says when it answers again.
+#[test]
+fn serve_reports_a_lost_database_once_until_it_changes() {
+    let Some(v) = database() else { return };
+    v.create(&["--name", "web"]);
+    let url = v.url.clone().expect("url");
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("db")
+        .to_string();
+    let serve = crate::common::serve::Serve::start(&v, &[], &[]);
+    let mut admin = pg::client(&url.replace(&format!("/{db}?"), "/postgres?"));
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{db}' AND application_name = 'keyward';"
+        ))
+        .expect("cut serve off");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    admin
+        .batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"))
+        .expect("let serve back");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (_, log) = serve.stop();
+    // Once per reason: "not answered", perhaps, then the connection refused;
+    // never once a second for the 5 s it lasted.
+    let warned = log.matches("not ready").count();
+    assert!((1..=2).contains(&warned), "{log}");
+    assert_eq!(log.matches("ready again").count(), 1, "{log}");
+}

@@ -70,9 +70,12 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_else(|| "the server has not answered".to_string());
+        // The same words for as long as the trouble lasts, so that serve
+        // logs it once, not at every look.
         Err(anyhow::anyhow!(
-            "the vault's state is not known to be current (nothing confirmed for {} ms): {trouble}",
-            now.saturating_sub(confirmed)
+            "the vault's state is not known to be current (nothing confirmed for over {} ms): \
+             {trouble}",
+            FRESHNESS.as_millis()
         ))
     }
 }
