@@ -776,8 +776,12 @@ fn a_password_with_reserved_characters_connects_and_serve_never_logs_it() {
         .expect("role");
     for (location, shown) in [
         (
-            format!("postgres://{role}:Zm9v%2FYmFy+cXV4=?#@127.0.0.1:{port}/{db}?sslmode=disable"),
-            format!("postgres://{role}:***@127.0.0.1:{port}/{db}?sslmode=disable"),
+            format!(
+                "postgres://{role}:Zm9v%2FYmFy+cXV4=?#@127.0.0.1:{port}/{db}?sslmode=disable&gssencmode=disable"
+            ),
+            format!(
+                "postgres://{role}:***@127.0.0.1:{port}/{db}?sslmode=disable&gssencmode=disable"
+            ),
         ),
         (
             format!(

@@ -870,6 +870,15 @@ mod tests {
         assert_eq!(url.server(), "::1:6000 or b:5432");
         assert_eq!(url.config.get_dbname(), Some("d b"));
         assert_eq!(url.tls, Tls::Require);
+        let url = PgUrl::parse(
+            "host=/run/pg options='-c search_path=a\\'b' application_name=x keepalives_count=3",
+            None,
+        )
+        .expect("conninfo");
+        assert_eq!(url.server(), "/run/pg:5432");
+        assert_eq!(url.config.get_options(), Some("-c search_path=a'b"));
+        assert_eq!(url.config.get_application_name(), Some("x"));
+        assert_eq!(url.config.get_keepalives_retries(), Some(3));
     }
 
     #[test]
