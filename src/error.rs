@@ -108,6 +108,10 @@ pub enum Error {
     )]
     VaultReadOnly(String),
 
+    /// A PostgreSQL vault this role or session may not change.
+    #[error("cannot change {path}: {why}")]
+    VaultDenied { path: String, why: String },
+
     /// SQLite's locks are per path: two names for one file would let two
     /// writers in at once.
     #[error(
@@ -190,6 +194,7 @@ impl Error {
             | Error::VaultTooNew { .. }
             | Error::VaultNeedsUpgrade(_)
             | Error::VaultReadOnly(_)
+            | Error::VaultDenied { .. }
             | Error::VaultLinked { .. }
             | Error::VaultReplaced { .. }
             | Error::VaultReplacedMidWrite(_)
@@ -217,7 +222,7 @@ impl Error {
             Error::NotAVault { .. } => "VAULT_INVALID",
             Error::VaultTooNew { .. } => "VAULT_TOO_NEW",
             Error::VaultNeedsUpgrade(_) => "VAULT_NEEDS_UPGRADE",
-            Error::VaultReadOnly(_) => "VAULT_READ_ONLY",
+            Error::VaultReadOnly(_) | Error::VaultDenied { .. } => "VAULT_READ_ONLY",
             Error::VaultLinked { .. } => "VAULT_LINKED",
             Error::VaultReplaced { .. } | Error::VaultReplacedMidWrite(_) => "VAULT_REPLACED",
             Error::Corrupt { .. } => "VAULT_CORRUPT",

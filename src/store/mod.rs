@@ -22,7 +22,8 @@ use crate::text::{Actor, Env};
 use crate::when::Timestamp;
 
 /// Where a vault is: a SQLite file, or the schema `keyward` of a
-/// PostgreSQL database (a `postgres://` or `postgresql://` URL).
+/// PostgreSQL database (a `postgres://` or `postgresql://` URL, or a libpq
+/// `key=value` string).
 #[derive(Debug, Clone)]
 pub enum Location {
     Sqlite(PathBuf),
@@ -33,7 +34,7 @@ impl Location {
     /// The location a `--vault` value or `$KEYWARD_VAULT` names.
     pub fn parse(raw: PathBuf) -> Result<Self> {
         match raw.to_str() {
-            Some(text) if postgres::is_url(text) => {
+            Some(text) if postgres::names_postgres(text) => {
                 let pgpass = std::env::var_os("PGPASSFILE")
                     .map(PathBuf::from)
                     .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")));

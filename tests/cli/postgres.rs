@@ -106,6 +106,58 @@ fn the_password_can_come_from_pgpassword_or_a_pgpass_file() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
+/// libpq ignores a password file others can read, and warns; keyward
+/// ignores it too, and says so when connecting then fails.
+#[test]
+fn a_pgpass_file_others_can_read_is_ignored_saying_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(v) = database() else { return };
+    let bare_url = v
+        .url
+        .clone()
+        .expect("url")
+        .replace(&format!(":{PASSWORD}@"), "@");
+    let pgpass = v.dir().join("pgpass");
+    let port = pg::server().expect("server").port;
+    std::fs::write(&pgpass, format!("127.0.0.1:{port}:*:postgres:{PASSWORD}\n")).expect("pgpass");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    for args in [&["list"][..], &["--json", "create", "--name", "web"]] {
+        let out = v
+            .bare()
+            .env_remove("PGPASSWORD")
+            .env("PGPASSFILE", &pgpass)
+            .arg("--vault")
+            .arg(&bare_url)
+            .args(args)
+            .output()
+            .expect("run");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "{} was ignored because others can read it",
+                pgpass.display()
+            )) && err.contains("chmod 600")
+                && !err.contains(PASSWORD),
+            "{err}"
+        );
+    }
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = v
+        .bare()
+        .env_remove("PGPASSWORD")
+        .arg("--vault")
+        .arg(format!("{bare_url}&passfile={}", pgpass.display()))
+        .args(["create", "--name", "web"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "passfile= in the URL: {}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn a_newer_schema_is_refused_and_left_alone() {
     let Some(v) = database() else { return };
@@ -121,6 +173,57 @@ fn a_newer_schema_is_refused_and_left_alone() {
         assert!(err.contains("newer keyward") && err.contains("99"), "{err}");
     }
     assert_eq!(v.dump(), before);
+}
+
+/// A schema `keyward` that keyward did not make is someone else's: read
+/// commands and writes refuse it (exit 1) and leave it as it was, as a
+/// SQLite file keyward did not make is refused.
+#[test]
+fn a_foreign_keyward_schema_is_refused_and_left_alone() {
+    for foreign in [
+        "CREATE SCHEMA keyward; CREATE TABLE keyward.keys (id int); \
+         INSERT INTO keyward.keys VALUES (7);",
+        "CREATE SCHEMA keyward; CREATE TABLE keyward.meta (id int); \
+         INSERT INTO keyward.meta VALUES (7);",
+    ] {
+        let Some(v) = database() else { return };
+        let url = v.url.clone().expect("url");
+        pg::client(&url)
+            .batch_execute(foreign)
+            .expect("foreign schema");
+        let rows = || {
+            let mut client = pg::client(&url);
+            let tables: Vec<String> = client
+                .query(
+                    "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n \
+                     ON n.oid = c.relnamespace WHERE n.nspname = 'keyward' ORDER BY 1",
+                    &[],
+                )
+                .expect("tables")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tables.join(",")
+        };
+        let before = rows();
+        for args in [
+            &["list"][..],
+            &["--json", "create", "--name", "web"],
+            &["config", "set", "max-keys", "5"],
+        ] {
+            let out = v.kw(args).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains("not a keyward vault")
+                    && err.contains("did not make")
+                    && !err.contains("already exists")
+                    && !err.contains("no keyward schema"),
+                "{args:?}: {err}"
+            );
+        }
+        assert_eq!(rows(), before);
+    }
 }
 
 #[test]
@@ -408,7 +511,50 @@ fn a_read_only_role_reads_and_verifies_but_cannot_write() {
         err.contains("VAULT_READ_ONLY") && !err.contains("rpw"),
         "{err}"
     );
+    let out = v
+        .bare()
+        .args(["--vault", &reader, "config", "set", "max-keys", "50"])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("role '{role}'"))
+            && err.contains("privileges")
+            && !err.contains("permissions of the file"),
+        "{err}"
+    );
     assert_eq!(v.dump(), before);
+}
+
+/// serve on a role that may not write usage says so once, not every 10 s.
+#[test]
+fn a_read_only_serve_warns_once_that_usage_cannot_be_written() {
+    let Some(v) = database() else { return };
+    let secret = v.create(&["--name", "web"]);
+    let url = v.url.clone().expect("url");
+    let role = format!("looker{}", std::process::id());
+    pg::client(&url)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'rpw'; \
+             GRANT USAGE ON SCHEMA keyward TO {role}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA keyward TO {role};"
+        ))
+        .expect("role");
+    let reader = url.replace(&format!("postgres:{PASSWORD}@"), &format!("{role}:rpw@"));
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_remove("KEYWARD_VAULT")
+        .env("HOME", v.dir().join("home"))
+        .args(["--vault", &reader, "serve", "--listen", "127.0.0.1:0"]);
+    let serve = crate::common::serve::Serve::spawn(cmd, &v.dir().join("serve.log"));
+    for _ in 0..3 {
+        assert_eq!(serve.authz(&secret, "").status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(10_500));
+    }
+    let (_, log) = serve.stop();
+    let warnings = log.matches("cannot write usage counts").count();
+    assert_eq!(warnings, 1, "{log}");
+    assert!(log.contains(&format!("role '{role}'")), "{log}");
 }
 
 /// A copy from a vault whose log is broken is refused before anything is
@@ -459,4 +605,264 @@ fn no_secret_reaches_the_database() {
             "a secret was found in the database"
         );
     }
+}
+
+/// The places a location is shown: a read command's error, `config`, its
+/// JSON and serve. Each must either take the location or refuse it, and
+/// none may show any of `secrets`; nothing may appear in the directory.
+fn assert_never_shown(v: &TestVault, location: &str, secrets: &[&str]) -> Vec<String> {
+    let before: Vec<_> = std::fs::read_dir(v.dir())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let mut said = Vec::new();
+    for args in [
+        &["list"][..],
+        &["--json", "list"],
+        &["config"],
+        &["--json", "config"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let out = v
+            .bare()
+            .current_dir(v.dir())
+            .arg("--vault")
+            .arg(location)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .expect("run");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        for secret in secrets {
+            assert!(
+                !all.contains(secret),
+                "{location} {args:?} shows {secret}: {all}"
+            );
+        }
+        said.push(all);
+    }
+    let after: Vec<_> = std::fs::read_dir(v.dir())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(before, after, "{location} made a file");
+    said
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+#[test]
+fn a_password_libpq_would_misread_is_refused_saying_how_to_encode_it() {
+    let v = TestVault::new();
+    let port = closed_port();
+    for (location, secrets) in [
+        (
+            format!("postgres://u:Zm9v/YmFy+cXV4=@127.0.0.1:{port}/db"),
+            &["Zm9v", "YmFy", "cXV4"][..],
+        ),
+        (
+            format!("postgresql://u:ab?cd/ef@127.0.0.1:{port}/db"),
+            &["ab?cd", "cd/ef"],
+        ),
+        (
+            format!("postgres://u:p@SECRETss@127.0.0.1:{port}/db"),
+            &["SECRET"],
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?password=EQSECRET=="),
+            &["EQSECRET"],
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?password=AMP&SECRET"),
+            &["SECRET"],
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?sslpassword=SSLSECRET"),
+            &["SSLSECRET"],
+        ),
+        (
+            format!("POSTGRES://u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!("PostgreSQL://u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!("host=127.0.0.1 port={port} password='KV SECRET"),
+            &["SECRET"],
+        ),
+        (
+            format!("postgres:/u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!(" postgres://u:UPSECRET@127.0.0.1:{port}/db"),
+            &["UPSECRET"],
+        ),
+        (
+            format!("mysql://u:MYSECRET@127.0.0.1:{port}/db"),
+            &["MYSECRET"],
+        ),
+    ] {
+        for said in assert_never_shown(&v, &location, secrets) {
+            assert!(
+                said.contains("%")
+                    || said.contains("lower case")
+                    || said.contains("not supported")
+                    || said.contains("SQLite file path")
+                    || said.contains("quote"),
+                "{location}: {said}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_form_libpq_reads_is_shown_with_its_passwords_hidden() {
+    let v = TestVault::new();
+    let port = closed_port();
+    for (location, secrets, shown) in [
+        (
+            format!("postgres://u:pa?ss#wd@127.0.0.1:{port}/db"),
+            &["pa?ss", "ss#wd"][..],
+            format!("postgres://u:***@127.0.0.1:{port}/db"),
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?password=QSECRET&sslmode=disable"),
+            &["QSECRET"],
+            format!("postgres://u@127.0.0.1:{port}/db?password=***&sslmode=disable"),
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?gssencmode=disable"),
+            &[],
+            format!("postgres://u@127.0.0.1:{port}/db?gssencmode=disable"),
+        ),
+        (
+            format!("host=127.0.0.1 port={port} user=u password='KV SECRET' dbname=db"),
+            &["SECRET"],
+            format!("host=127.0.0.1 port={port} user=u password=*** dbname=db"),
+        ),
+    ] {
+        let said = assert_never_shown(&v, &location, secrets);
+        for (i, said) in said.iter().enumerate() {
+            assert!(said.contains(&shown), "{location} #{i}: {said}");
+        }
+    }
+}
+
+#[test]
+fn a_password_with_reserved_characters_connects_and_serve_never_logs_it() {
+    let Some(v) = database() else { return };
+    let url = v.url.clone().expect("url");
+    let port = pg::server().expect("server").port;
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("db")
+        .to_string();
+    let role = format!("owner{}", std::process::id());
+    pg::client(&url)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'Zm9v/YmFy+cXV4=?#'; \
+             GRANT CREATE ON DATABASE {db} TO {role};"
+        ))
+        .expect("role");
+    for (location, shown) in [
+        (
+            format!(
+                "postgres://{role}:Zm9v%2FYmFy+cXV4=?#@127.0.0.1:{port}/{db}?sslmode=disable&gssencmode=disable"
+            ),
+            format!(
+                "postgres://{role}:***@127.0.0.1:{port}/{db}?sslmode=disable&gssencmode=disable"
+            ),
+        ),
+        (
+            format!(
+                "host=127.0.0.1 port={port} user={role} password='Zm9v/YmFy+cXV4=?#' dbname={db} sslmode=disable"
+            ),
+            format!(
+                "host=127.0.0.1 port={port} user={role} password=*** dbname={db} sslmode=disable"
+            ),
+        ),
+    ] {
+        let out = v
+            .bare()
+            .arg("--vault")
+            .arg(&location)
+            .args([
+                "create",
+                "--name",
+                "web",
+                "--env",
+                &format!("e{}", location.len()),
+            ])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{location}: {}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("YmFy"), "{}", text(&out.stderr));
+        let config = v
+            .bare()
+            .args(["--vault", &location, "config"])
+            .output()
+            .expect("run");
+        let said = text(&config.stdout);
+        assert!(said.contains(&shown) && !said.contains("YmFy"), "{said}");
+        let config = v
+            .bare()
+            .args(["--vault", &location, "--json", "config"])
+            .output()
+            .expect("run");
+        let doc: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap_or_default();
+        assert_eq!(doc["vault"].as_str(), Some(shown.as_str()), "{doc}");
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env_remove("KEYWARD_VAULT")
+            .env("HOME", v.dir().join("home"))
+            .args(["--vault", &location, "serve", "--listen", "127.0.0.1:0"]);
+        let serve = crate::common::serve::Serve::spawn(cmd, &v.dir().join("serve.log"));
+        let (_, log) = serve.stop();
+        let first = log.lines().next().unwrap_or_default().to_string();
+        assert!(first.contains(&shown) && !log.contains("YmFy"), "{log}");
+    }
+}
+
+/// serve tells of a database it cannot reach once, not every second, and
+/// says when it answers again.
+#[test]
+fn serve_reports_a_lost_database_once_until_it_changes() {
+    let Some(v) = database() else { return };
+    v.create(&["--name", "web"]);
+    let url = v.url.clone().expect("url");
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("db")
+        .to_string();
+    let serve = crate::common::serve::Serve::start(&v, &[], &[]);
+    let mut admin = pg::client(&url.replace(&format!("/{db}?"), "/postgres?"));
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{db}' AND application_name = 'keyward';"
+        ))
+        .expect("cut serve off");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    admin
+        .batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"))
+        .expect("let serve back");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (_, log) = serve.stop();
+    // Once per reason: "not answered", perhaps, then the connection refused;
+    // never once a second for the 5 s it lasted.
+    let warned = log.matches("not ready").count();
+    assert!((1..=2).contains(&warned), "{log}");
+    assert_eq!(log.matches("ready again").count(), 1, "{log}");
 }

@@ -24,7 +24,7 @@ use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env, Name, Scope};
 use crate::when::Timestamp;
 
-pub use url::{PgUrl, is_url};
+pub use url::{PgUrl, names_postgres};
 pub use verifier::FRESHNESS;
 
 /// The channel every write transaction notifies at commit, so that a
@@ -40,7 +40,30 @@ const TOUCH_TIMEOUT: &str = "5ms";
 /// A connection, or a transaction on one.
 pub struct Pg<C> {
     conn: RefCell<C>,
+    shown: Named,
+}
+
+/// How messages name a vault: its location as shown, and the role
+/// connected as (for a refusal to write).
+#[derive(Clone)]
+struct Named {
     shown: String,
+    role: Option<String>,
+}
+
+impl Named {
+    fn new(url: &PgUrl) -> Self {
+        Named {
+            shown: url.shown().to_string(),
+            role: url.config.get_user().map(str::to_string),
+        }
+    }
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
 }
 
 pub type Postgres = Pg<Client>;
@@ -49,7 +72,7 @@ pub type PostgresTx<'a> = Pg<Transaction<'a>>;
 impl<C> std::fmt::Debug for Pg<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Postgres")
-            .field("url", &self.shown)
+            .field("url", &self.shown.shown)
             .finish()
     }
 }
@@ -62,7 +85,7 @@ impl Postgres {
         let client = connect(url)?;
         let mut pg = Pg {
             conn: RefCell::new(client),
-            shown: url.shown().to_string(),
+            shown: Named::new(url),
         };
         let shown = pg.shown.clone();
         let context = || format!("cannot read the keyward schema of {shown}");
@@ -70,9 +93,16 @@ impl Postgres {
             schema::Found::Current => {}
             schema::Found::Newer(found) => {
                 return Err(Error::VaultTooNew {
-                    path: pg.shown.clone(),
+                    path: pg.shown.to_string(),
                     found,
                     known: schema::CURRENT,
+                }
+                .into());
+            }
+            schema::Found::Foreign(reason) => {
+                return Err(Error::NotAVault {
+                    path: pg.shown.to_string(),
+                    reason: reason.to_string(),
                 }
                 .into());
             }
@@ -95,8 +125,12 @@ impl Postgres {
 
 fn connect(url: &PgUrl) -> Result<Client> {
     let failed = |cause: String| {
+        let note = url
+            .pgpass_note()
+            .map(|n| format!("; {n}"))
+            .unwrap_or_default();
         anyhow::anyhow!(
-            "cannot connect to PostgreSQL at {} ({}): {cause}",
+            "cannot connect to PostgreSQL at {} ({}): {cause}{note}",
             url.server(),
             url.shown()
         )
@@ -109,18 +143,38 @@ fn connect(url: &PgUrl) -> Result<Client> {
 /// How long a write waits for another writer, as SQLite's busy timeout.
 const LOCK_TIMEOUT: &str = "30s";
 
-/// A driver error during use, as a sentence naming the vault: a user
-/// without write rights is a read-only vault, a lock wait past
-/// [`LOCK_TIMEOUT`] a busy one.
-fn failed(shown: &str, e: postgres::Error) -> anyhow::Error {
+/// A driver error during use, as a sentence naming the vault: a role
+/// without the privileges, or a server that takes no writes, is a
+/// read-only vault; a lock wait past [`LOCK_TIMEOUT`] a busy one.
+fn failed(shown: &Named, e: postgres::Error) -> anyhow::Error {
     use postgres::error::SqlState;
     match e.code() {
-        Some(c)
-            if *c == SqlState::INSUFFICIENT_PRIVILEGE
-                || *c == SqlState::READ_ONLY_SQL_TRANSACTION =>
-        {
-            Error::VaultReadOnly(shown.to_string()).into()
+        Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
+            let role = match &shown.role {
+                Some(role) => format!("the role '{}'", crate::text::quote(role)),
+                None => "the role keyward connected as".to_string(),
+            };
+            Error::VaultDenied {
+                path: shown.to_string(),
+                why: format!(
+                    "{role} lacks the privileges for this ({}): a role with only SELECT can \
+                     read and verify; changes need INSERT and UPDATE on the tables of the schema \
+                     keyward and USAGE on its sequences (GRANT them, or connect as a role that \
+                     has them)",
+                    cause(&e)
+                ),
+            }
+            .into()
         }
+        Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => Error::VaultDenied {
+            path: shown.to_string(),
+            why: format!(
+                "the server takes no writes in this session ({}): connect to the primary, \
+                 not a standby, without default_transaction_read_only",
+                cause(&e)
+            ),
+        }
+        .into(),
         Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => anyhow::anyhow!(
             "the PostgreSQL vault {shown} is busy: another writer held it for {LOCK_TIMEOUT}; \
              nothing was changed, try again"
@@ -194,7 +248,7 @@ impl<C: GenericClient> Pg<C> {
 
     fn corrupt(&self, row: String, problem: impl Into<String>) -> anyhow::Error {
         Error::Corrupt {
-            path: self.shown.clone(),
+            path: self.shown.to_string(),
             row,
             problem: problem.into(),
         }
@@ -727,7 +781,7 @@ impl WriteTx for PostgresTx<'_> {
                 failed(&shown, e)
             } else {
                 Error::CommitUnknown {
-                    path: shown,
+                    path: shown.to_string(),
                     cause: cause(&e),
                 }
                 .into()

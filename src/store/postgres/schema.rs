@@ -16,6 +16,8 @@ pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found {
     Empty,
+    /// A schema `keyward` that keyward did not make: left alone.
+    Foreign(&'static str),
     Older(i64),
     Current,
     Newer(i64),
@@ -28,21 +30,51 @@ const HAS_META: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
     WHERE n.nspname = 'keyward' AND c.relname = 'meta')";
 
+/// Whether the schema `keyward` holds anything (tables, sequences, views,
+/// functions, types): an empty schema may be filled, a used one is not
+/// keyward's unless it has keyward's `meta`.
+const HAS_OBJECTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE \
+    n.nspname = 'keyward' AND (\
+    EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid) OR \
+    EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid) OR \
+    EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = n.oid)))";
+
+/// keyward's `meta`: the columns `id` and `version` of types keyward gave them.
+const META_IS_KEYWARDS: &str = "SELECT count(*) = 2 FROM pg_catalog.pg_attribute a \
+    WHERE a.attrelid = 'keyward.meta'::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+    AND ((a.attname = 'id' AND a.atttypid = 'integer'::regtype) \
+      OR (a.attname = 'version' AND a.atttypid = 'integer'::regtype))";
+
 pub fn inspect(client: &mut Client) -> Result<Found> {
-    let exists: bool = client.query_one(HAS_META, &[])?.try_get(0)?;
+    // One statement, one snapshot: a schema another process commits in
+    // between is seen whole or not at all.
+    let row = client.query_one(&format!("SELECT ({HAS_META}), ({HAS_OBJECTS})"), &[])?;
+    let (exists, used): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
     if !exists {
-        return Ok(Found::Empty);
+        return Ok(match used {
+            true => Found::Foreign(FOREIGN),
+            false => Found::Empty,
+        });
     }
-    let version: i32 = client
-        .query_one("SELECT version FROM keyward.meta", &[])?
-        .try_get(0)?;
-    let version = i64::from(version);
+    let ours: bool = client.query_one(META_IS_KEYWARDS, &[])?.try_get(0)?;
+    let row = match ours {
+        true => client.query_opt("SELECT version FROM keyward.meta WHERE id = 1", &[])?,
+        false => None,
+    };
+    let Some(row) = row else {
+        return Ok(Found::Foreign(FOREIGN));
+    };
+    let version = i64::from(row.try_get::<_, i32>(0)?);
     Ok(match version {
         v if v > CURRENT => Found::Newer(v),
         v if v == CURRENT => Found::Current,
         v => Found::Older(v),
     })
 }
+
+const FOREIGN: &str = "its schema keyward holds objects keyward did not make (it has no \
+    keyward.meta of keyward's); keyward leaves it alone: use another database, or rename that \
+    schema";
 
 /// Creates or migrates the schema in one transaction under `lock`.
 pub fn migrate(client: &mut Client, lock: i64) -> Result<()> {

@@ -1,6 +1,8 @@
-//! A PostgreSQL vault location: a libpq-style URL (`postgres://` or
-//! `postgresql://`), its password taken from the URL, `PGPASSWORD` or
-//! `~/.pgpass`, and a form to show that never holds the password.
+//! A PostgreSQL vault location, read as libpq reads it: a URL
+//! (`postgres://` or `postgresql://`) or a `key=value` string, its password
+//! taken from it, `PGPASSWORD` or `~/.pgpass`, and a form to show with every
+//! password as `***`. What libpq would read otherwise than meant (a password
+//! with an unencoded `/`) is refused, naming no part of it.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,6 +32,8 @@ pub struct PgUrl {
     pub tls: Tls,
     /// A CA bundle for verify-ca/verify-full (`sslrootcert`).
     pub root_cert: Option<PathBuf>,
+    /// A password file that would have been read but others can read it.
+    pgpass_ignored: Option<PathBuf>,
     shown: String,
 }
 
@@ -39,34 +43,607 @@ impl std::fmt::Debug for PgUrl {
     }
 }
 
-/// Whether a vault location names a PostgreSQL database.
-pub fn is_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
+/// Whether a vault location is for [`PgUrl::parse`] rather than a SQLite
+/// file name: a URL whose scheme is `postgres` or `postgresql` in any
+/// letter case or spacing (libpq reads only `postgres://` and
+/// `postgresql://` at the very start; parsing says so rather than taking
+/// the rest for a file name), a URL of another scheme (refused, for it is
+/// no file name either), or a libpq `key=value` string (it starts with a
+/// word and `=`; a SQLite file of such a name is written `./name`).
+pub fn names_postgres(location: &str) -> bool {
+    scheme(location).is_some() || looks_like_conninfo(location)
+}
+
+/// The scheme of a location that looks like a URL: `postgres:` or
+/// `postgresql:` in any case, or `SCHEME://`.
+fn scheme(location: &str) -> Option<&str> {
+    let text = location.trim_start_matches(is_space_char);
+    let (scheme, rest) = text.split_once(':')?;
+    let well_formed = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let postgres =
+        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql");
+    (well_formed && (postgres || rest.starts_with("//"))).then_some(scheme)
+}
+
+/// The length of the `postgres://` or `postgresql://` that starts a URL
+/// libpq reads as one; anything else that [`scheme`] found is refused,
+/// naming only the scheme.
+fn url_prefix(location: &str) -> Result<Option<usize>> {
+    let Some(scheme) = scheme(location) else {
+        return Ok(None);
+    };
+    if let Some(prefix) = ["postgresql://", "postgres://"]
+        .iter()
+        .find(|p| location.starts_with(*p))
+    {
+        return Ok(Some(prefix.len()));
+    }
+    if scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql") {
+        return Err(refuse(
+            "a PostgreSQL URL starts with postgres:// or postgresql://, in lower case, with \
+             two slashes and nothing before it (libpq reads no other)"
+                .to_string(),
+        ));
+    }
+    Err(refuse(format!(
+        "a vault is a SQLite file path, a postgres:// URL or a libpq key=value string, not a \
+         {}:// URL (write a file of such a name as ./…)",
+        crate::text::quote(scheme)
+    )))
+}
+
+fn looks_like_conninfo(location: &str) -> bool {
+    let text = location.trim_start_matches(is_space_char);
+    let word = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    word > 0
+        && text[word..]
+            .trim_start_matches(is_space_char)
+            .starts_with('=')
+}
+
+/// libpq's `isspace`.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+fn is_space_char(c: char) -> bool {
+    u8::try_from(c).is_ok_and(is_space)
+}
+
+/// The options whose values are never shown.
+fn is_secret(keyword: &str) -> bool {
+    keyword == "password" || keyword == "sslpassword"
+}
+
+/// How to write characters libpq would not read as part of a password.
+const ENCODE_HINT: &str = "percent-encode the password: / as %2F, ? as %3F, # as %23, @ as %40, \
+     & as %26, = as %3D, % as %25 (jq -rn --arg p \"$PW\" '$p|@uri' prints it encoded)";
+
+fn refuse(message: String) -> anyhow::Error {
+    Error::usage(message).into()
+}
+
+/// One connection option as libpq reads it, in the order given.
+struct Opt {
+    keyword: String,
+    value: Vec<u8>,
+    /// Whether it came right after a password: a malformed or unknown
+    /// keyword there may be a piece of that password, so it is not named.
+    after_secret: bool,
+}
+
+impl Opt {
+    /// The option as messages name it.
+    fn named(&self) -> String {
+        if self.after_secret {
+            "an option after a password (a password holding & or a space, unencoded or \
+             unquoted, is split there)"
+                .to_string()
+        } else {
+            format!("'{}'", crate::text::quote(&self.keyword))
+        }
+    }
+
+    fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.value)
+            .map_err(|_| refuse(format!("the value of {} is not UTF-8", self.named())))
+    }
+}
+
+/// A location read as libpq reads it: its options, and the form to show.
+struct Parsed {
+    options: Vec<Opt>,
+    shown: String,
+}
+
+/// A URL component with its %XX escapes decoded, refused as libpq refuses
+/// a malformed escape or %00 (naming the component, never its text).
+fn decode(text: &str, what: &str) -> Result<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+            return Err(refuse(format!(
+                "{what} in the PostgreSQL URL has a % that does not start an escape \
+                 like %2F: write a % as %25"
+            )));
+        };
+        let byte = u8::try_from(hi * 16 + lo).unwrap_or(0);
+        if byte == 0 {
+            return Err(refuse(format!(
+                "{what} in the PostgreSQL URL holds %00, which libpq refuses"
+            )));
+        }
+        out.push(byte);
+        i += 3;
+    }
+    Ok(out)
+}
+
+fn push(options: &mut Vec<Opt>, keyword: &str, value: Vec<u8>) {
+    options.push(Opt {
+        keyword: keyword.to_string(),
+        value,
+        after_secret: false,
+    });
+}
+
+/// A URL, read as libpq's `conninfo_uri_parse_options` reads it. Where
+/// libpq would read part of a password as a host, port or database (an
+/// unencoded `/` before its `@`), the URL is refused, naming no part of it.
+fn parse_url(url: &str, scheme: usize) -> Result<Parsed> {
+    let (prefix, rest) = url.split_at(scheme);
+    let mut options = Vec::new();
+    let mut shown = prefix.to_string();
+    // libpq looks for USER[:PASSWORD]@ only up to the first `/`.
+    let (credentials, netloc) = match rest.find(['@', '/']) {
+        Some(at) if rest.as_bytes()[at] == b'@' => (Some(&rest[..at]), &rest[at + 1..]),
+        _ => (None, rest),
+    };
+    if netloc.contains('@') {
+        let problem = match credentials {
+            Some(_) => "has more than one @",
+            None => {
+                "has an @ after a / (libpq ends USER:PASSWORD at the first /, so it would read \
+                 part of the password as the host)"
+            }
+        };
+        return Err(refuse(format!(
+            "the PostgreSQL URL ({prefix}…) {problem}: {ENCODE_HINT}, and any other @ as %40"
+        )));
+    }
+    if let Some(credentials) = credentials {
+        let (user, password) = match credentials.split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (credentials, None),
+        };
+        let user_text = decode(user, "the user name")?;
+        if user_text.contains(&b':') {
+            return Err(refuse(
+                "the user name in the PostgreSQL URL holds an encoded ':': put the password \
+                 after an unencoded ':' (postgres://USER:PASSWORD@HOST/DB) so that it is \
+                 never shown"
+                    .to_string(),
+            ));
+        }
+        if !user.is_empty() {
+            push(&mut options, "user", user_text);
+        }
+        shown.push_str(user);
+        if let Some(password) = password {
+            shown.push_str(":***");
+            if !password.is_empty() {
+                push(&mut options, "password", decode(password, "the password")?);
+            }
+        }
+        shown.push('@');
+    }
+    let end = netloc.find(['/', '?']).unwrap_or(netloc.len());
+    let (hostports, tail) = netloc.split_at(end);
+    shown.push_str(hostports);
+    let mut hosts = Vec::new();
+    let mut ports = Vec::new();
+    for part in hostports.split(',') {
+        let (host, port) = if let Some(inner) = part.strip_prefix('[') {
+            let Some((host, after)) = inner.split_once(']').filter(|(h, _)| !h.is_empty()) else {
+                return Err(refuse(format!(
+                    "an IPv6 address in the PostgreSQL URL ({prefix}…) is not closed by ]"
+                )));
+            };
+            match after {
+                "" => (host, ""),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, port),
+                    None => {
+                        return Err(refuse(format!(
+                            "the PostgreSQL URL ({prefix}…) has text after the ] of an IPv6 \
+                             address where a :PORT, /, ? or , belongs"
+                        )));
+                    }
+                },
+            }
+        } else {
+            part.split_once(':').unwrap_or((part, ""))
+        };
+        hosts.push(host);
+        ports.push(port);
+    }
+    if hosts.iter().any(|h| !h.is_empty()) {
+        push(&mut options, "host", decode(&hosts.join(","), "the host")?);
+    }
+    if ports.iter().any(|p| !p.is_empty()) {
+        push(&mut options, "port", decode(&ports.join(","), "the port")?);
+    }
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    if let Some(db) = path.strip_prefix('/') {
+        shown.push('/');
+        shown.push_str(db);
+        if !db.is_empty() {
+            push(&mut options, "dbname", decode(db, "the database name")?);
+        }
+    }
+    let Some(query) = query else {
+        return Ok(Parsed { options, shown });
+    };
+    let mut after_secret = false;
+    let mut params = Vec::new();
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let Some((key, value)) = param.split_once('=') else {
+            return Err(refuse(format!(
+                "a query parameter of the PostgreSQL URL ({prefix}…) has no '=' \
+                 (an & in a value is written %26)"
+            )));
+        };
+        let keyword = String::from_utf8_lossy(&decode(key, "a query parameter")?).into_owned();
+        let mut opt = Opt {
+            keyword,
+            value: Vec::new(),
+            after_secret,
+        };
+        if value.contains('=') {
+            return Err(refuse(format!(
+                "the value of {} in the PostgreSQL URL holds a second '=': {ENCODE_HINT}",
+                opt.named()
+            )));
+        }
+        opt.value = decode(value, "a query parameter's value")?;
+        if opt.keyword == "ssl" && opt.value == b"true" {
+            // libpq's alias, kept from JDBC.
+            opt.keyword = "sslmode".to_string();
+            opt.value = b"require".to_vec();
+        }
+        after_secret = is_secret(&opt.keyword);
+        params.push(match after_secret {
+            true => format!("{key}=***"),
+            false => param.to_string(),
+        });
+        options.push(opt);
+    }
+    shown.push('?');
+    shown.push_str(&params.join("&"));
+    Ok(Parsed { options, shown })
+}
+
+/// A `key=value` string, read as libpq's `conninfo_parse` reads it: values
+/// in single quotes may hold spaces, `\` escapes the next character.
+fn parse_conninfo(text: &str) -> Result<Parsed> {
+    let bytes = text.as_bytes();
+    let mut options: Vec<Opt> = Vec::new();
+    let mut i = 0;
+    let skip_space = |i: &mut usize| {
+        while bytes.get(*i).copied().is_some_and(is_space) {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_space(&mut i);
+        if i == bytes.len() {
+            break;
+        }
+        let after_secret = options.last().is_some_and(|o| is_secret(&o.keyword));
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !is_space(bytes[i]) {
+            i += 1;
+        }
+        let mut opt = Opt {
+            keyword: String::from_utf8_lossy(&bytes[start..i]).into_owned(),
+            value: Vec::new(),
+            after_secret,
+        };
+        skip_space(&mut i);
+        if bytes.get(i) != Some(&b'=') {
+            return Err(refuse(format!(
+                "{} has no '=' in the PostgreSQL connection string (quote a value holding \
+                 spaces: password='…')",
+                opt.named()
+            )));
+        }
+        i += 1;
+        skip_space(&mut i);
+        let quoted = bytes.get(i) == Some(&b'\'');
+        if quoted {
+            i += 1;
+        }
+        loop {
+            match bytes.get(i) {
+                None if quoted => {
+                    return Err(refuse(
+                        "a value in the PostgreSQL connection string opens a quote it never \
+                         closes (write ' inside a quoted value as \\')"
+                            .to_string(),
+                    ));
+                }
+                None => break,
+                Some(b'\'') if quoted => {
+                    i += 1;
+                    break;
+                }
+                Some(&b) if !quoted && is_space(b) => break,
+                Some(b'\\') => {
+                    if let Some(&next) = bytes.get(i + 1) {
+                        opt.value.push(next);
+                    }
+                    i += 2;
+                }
+                Some(&b) => {
+                    opt.value.push(b);
+                    i += 1;
+                }
+            }
+        }
+        options.push(opt);
+    }
+    let shown = options
+        .iter()
+        .map(|o| match is_secret(&o.keyword) {
+            true => format!("{}=***", o.keyword),
+            false => format!("{}={}", o.keyword, conninfo_value(&o.value)),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Parsed { options, shown })
+}
+
+/// A value as a `key=value` string holds it, quoted where it must be.
+fn conninfo_value(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    if !text.is_empty() && !text.contains(|c: char| is_space_char(c) || c == '\'' || c == '\\') {
+        return text.into_owned();
+    }
+    let mut out = String::from("'");
+    for c in text.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// The options the driver takes as they are (`keepalives_count` is its
+/// `keepalives_retries`).
+const DRIVER_OPTIONS: &[&str] = &[
+    "user",
+    "dbname",
+    "options",
+    "application_name",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+    "sslnegotiation",
+];
+
+/// libpq options keyward does not honour: refused, so that none is
+/// silently dropped.
+const UNSUPPORTED: &[&str] = &[
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcertmode",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "sslcompression",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "requiressl",
+    "requirepeer",
+    "require_auth",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "replication",
+    "client_encoding",
+    "scram_client_key",
+    "scram_server_key",
+    "min_protocol_version",
+    "max_protocol_version",
+    "oauth_issuer",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_scope",
+];
+
+/// What a location's options ask for, past the driver's own ones.
+struct Taken {
+    config: postgres::Config,
+    tls: Tls,
+    root_cert: Option<PathBuf>,
+    passfile: Option<PathBuf>,
+}
+
+/// What keyward does with an option.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Password,
+    SslMode,
+    SslRootCert,
+    PassFile,
+    GssEncMode,
+    /// Read by libpq only without `application_name`; keyward names itself.
+    Ignored,
+    Driver,
+    Unsupported,
+    Unknown,
+}
+
+fn kind(keyword: &str) -> Kind {
+    match keyword {
+        "password" => Kind::Password,
+        "sslmode" => Kind::SslMode,
+        "sslrootcert" => Kind::SslRootCert,
+        "passfile" => Kind::PassFile,
+        "gssencmode" => Kind::GssEncMode,
+        "fallback_application_name" => Kind::Ignored,
+        k if DRIVER_OPTIONS.contains(&k) => Kind::Driver,
+        k if UNSUPPORTED.contains(&k) => Kind::Unsupported,
+        _ => Kind::Unknown,
+    }
+}
+
+fn take_options(options: &[Opt], shown: &str) -> Result<Taken> {
+    // Keywords first: one that is a piece of a password must be refused
+    // before any message shows the location (which would hold it).
+    for opt in options {
+        match kind(&opt.keyword) {
+            Kind::Unknown | Kind::Unsupported if opt.after_secret => {
+                return Err(refuse(format!(
+                    "{} is not a libpq connection option keyward knows",
+                    opt.named()
+                )));
+            }
+            Kind::Unsupported => {
+                return Err(refuse(format!(
+                    "the libpq option {} is not supported by keyward (in {shown})",
+                    opt.named()
+                )));
+            }
+            Kind::Unknown => {
+                return Err(refuse(format!(
+                    "{} is not a libpq connection option keyward knows (in {shown})",
+                    opt.named()
+                )));
+            }
+            _ => {}
+        }
+    }
+    let mut tls = Tls::Prefer;
+    let mut root_cert = None;
+    let mut passfile = None;
+    let mut password = None;
+    let mut application_name = false;
+    let mut driver = Vec::new();
+    for opt in options {
+        match kind(&opt.keyword) {
+            Kind::Password => password = Some(opt.value.clone()),
+            Kind::SslMode => {
+                tls = match opt.text()? {
+                    "disable" => Tls::Disable,
+                    "allow" | "prefer" => Tls::Prefer,
+                    "require" => Tls::Require,
+                    "verify-ca" => Tls::VerifyCa,
+                    "verify-full" => Tls::VerifyFull,
+                    other => {
+                        return Err(refuse(format!(
+                            "sslmode '{}' in {shown} is not one of disable, allow, prefer, \
+                             require, verify-ca, verify-full",
+                            crate::text::quote(other)
+                        )));
+                    }
+                }
+            }
+            Kind::SslRootCert => root_cert = Some(PathBuf::from(opt.text()?)),
+            Kind::PassFile => passfile = Some(PathBuf::from(opt.text()?)),
+            // keyward never uses GSS encryption, which is what `disable` asks.
+            Kind::GssEncMode if opt.value == b"disable" => {}
+            Kind::GssEncMode => {
+                return Err(refuse(format!(
+                    "gssencmode in {shown} may only be disable: keyward never uses GSS \
+                     encryption, so disable is what it does anyway (sslmode sets encryption)"
+                )));
+            }
+            Kind::Driver => {
+                let k = opt.keyword.as_str();
+                application_name |= k == "application_name";
+                let k = if k == "keepalives_count" {
+                    "keepalives_retries"
+                } else {
+                    k
+                };
+                driver.push(format!("{k}={}", conninfo_value(opt.text()?.as_bytes())));
+            }
+            // Refused above.
+            Kind::Ignored | Kind::Unsupported | Kind::Unknown => {}
+        }
+    }
+    let mut config = match driver.is_empty() {
+        true => postgres::Config::new(),
+        // The driver's messages name the option, never its value.
+        false => postgres::Config::from_str(&driver.join(" ")).map_err(|e| {
+            let cause = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
+            refuse(format!(
+                "{shown} is not a PostgreSQL location keyward can use: {cause} \
+                 (e.g. postgres://keyward@db.example.com/keys?sslmode=require)"
+            ))
+        })?,
+    };
+    if let Some(password) = password {
+        config.password(password);
+    }
+    if !application_name {
+        config.application_name("keyward");
+    }
+    Ok(Taken {
+        config,
+        tls,
+        root_cert,
+        passfile,
+    })
 }
 
 impl PgUrl {
-    /// Parses a URL; `pgpass` is the password file to look in when neither
-    /// the URL nor `PGPASSWORD` has a password.
-    pub fn parse(url: &str, pgpass: Option<&Path>) -> Result<Self> {
-        let shown = redact(url);
-        let authority = url
-            .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
-            .unwrap_or_default();
-        if authority.matches('@').count() > 1 {
-            return Err(Error::usage(format!(
-                "'{}' has more than one @ before the host: write an @ in the password as %40",
-                crate::text::quote(&shown)
-            ))
-            .into());
-        }
-        let (rest, tls, root_cert) = take_tls_params(url, &shown)?;
-        let mut config = postgres::Config::from_str(&rest).map_err(|e| {
-            Error::usage(format!(
-                "'{}' is not a PostgreSQL URL: {e} (e.g. postgres://keyward@db.example.com/keys?sslmode=require)",
-                crate::text::quote(&shown)
-            ))
-        })?;
+    /// Parses a location (a URL or a `key=value` string) as libpq does;
+    /// `pgpass` is the password file to look in when neither the location
+    /// nor `PGPASSWORD` has a password (the location's `passfile` comes
+    /// first).
+    pub fn parse(location: &str, pgpass: Option<&Path>) -> Result<Self> {
+        let parsed = match url_prefix(location)? {
+            Some(prefix) => parse_url(location, prefix)?,
+            None => parse_conninfo(location)?,
+        };
+        let shown = parsed.shown;
+        let Taken {
+            mut config,
+            tls,
+            root_cert,
+            passfile,
+        } = take_options(&parsed.options, &shown)?;
         config.ssl_mode(match tls {
             Tls::Disable => SslMode::Disable,
             Tls::Prefer => SslMode::Prefer,
@@ -82,31 +659,42 @@ impl PgUrl {
         {
             config.user(&user);
         }
+        let mut pgpass_ignored = None;
         if config.get_password().is_none() {
             if let Ok(pw) = std::env::var("PGPASSWORD") {
                 config.password(pw);
-            } else if let Some(pw) = pgpass.and_then(|file| from_pgpass(file, &config)) {
-                config.password(pw);
+            } else if let Some(file) = passfile.as_deref().or(pgpass) {
+                match from_pgpass(file, &config) {
+                    Pgpass::Found(pw) => {
+                        config.password(pw);
+                    }
+                    Pgpass::Readable => pgpass_ignored = Some(file.to_path_buf()),
+                    Pgpass::None => {}
+                }
             }
         }
-        if config.get_user().is_some_and(|u| u.contains(':')) {
-            return Err(Error::usage(format!(
-                "the user name in '{}' holds a ':': put the password after an unencoded ':' \
-                 (postgres://USER:PASSWORD@HOST/DB) so that it is never shown",
-                crate::text::quote(&shown)
-            ))
-            .into());
-        }
-        config.application_name("keyward");
         Ok(PgUrl {
             config,
             tls,
             root_cert,
+            pgpass_ignored,
             shown,
         })
     }
 
-    /// The URL with its password replaced by `***`.
+    /// What to add to a failure to connect: a password file that was
+    /// ignored because others can read it (libpq warns of it too).
+    pub fn pgpass_note(&self) -> Option<String> {
+        self.pgpass_ignored.as_ref().map(|file| {
+            format!(
+                "the password file {} was ignored because others can read it \
+                 (chmod 600 it, as libpq requires)",
+                file.display()
+            )
+        })
+    }
+
+    /// The location with its passwords replaced by `***`.
     pub fn shown(&self) -> &str {
         &self.shown
     }
@@ -138,121 +726,21 @@ impl PgUrl {
     }
 }
 
-/// The URL with any password (`user:PASSWORD@`, `password=…`) replaced by `***`.
-pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, hosts)) => match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{user}:***@{hosts}"),
-                    // A user name that decodes to USER:PASSWORD hides a password.
-                    None if decoded(userinfo).contains(':') => format!("***@{hosts}"),
-                    None => format!("{userinfo}@{hosts}"),
-                },
-                None => authority.to_string(),
-            };
-            format!("{scheme}://{authority}{path}")
-        }
-        None => head.to_string(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if decoded(k).eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
-}
-
-/// A URL component with its %XX escapes decoded (bytes kept as they are
-/// where an escape is malformed).
-fn decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Takes `sslmode` and `sslrootcert` out of the query (the driver knows
-/// only some modes), returning the rest of the URL.
-fn take_tls_params(url: &str, shown: &str) -> Result<(String, Tls, Option<PathBuf>)> {
-    let Some((head, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), Tls::Prefer, None));
-    };
-    let mut tls = Tls::Prefer;
-    let mut root = None;
-    let mut kept = Vec::new();
-    for param in query.split('&').filter(|p| !p.is_empty()) {
-        match param.split_once('=') {
-            Some(("sslmode", mode)) => {
-                tls = match mode {
-                    "disable" => Tls::Disable,
-                    "allow" | "prefer" => Tls::Prefer,
-                    "require" => Tls::Require,
-                    "verify-ca" => Tls::VerifyCa,
-                    "verify-full" => Tls::VerifyFull,
-                    other => {
-                        return Err(Error::usage(format!(
-                            "sslmode '{}' in '{}' is not one of disable, allow, prefer, require, verify-ca, verify-full",
-                            crate::text::quote(other),
-                            crate::text::quote(shown)
-                        ))
-                        .into());
-                    }
-                }
-            }
-            Some(("sslrootcert", path)) => root = Some(PathBuf::from(path)),
-            _ => kept.push(param),
-        }
-    }
-    let rest = if kept.is_empty() {
-        head.to_string()
-    } else {
-        format!("{head}?{}", kept.join("&"))
-    };
-    Ok((rest, tls, root))
-}
-
 /// The password for this connection in a libpq password file: lines of
 /// `host:port:database:user:password`, `*` matching anything, `\` escaping
-/// `:` and `\`. libpq ignores a file that others can read; so does keyward.
-fn from_pgpass(file: &Path, config: &postgres::Config) -> Option<String> {
+/// `:` and `\`. libpq ignores a file that others can read; so does keyward
+/// (and says so when connecting fails).
+fn from_pgpass(file: &Path, config: &postgres::Config) -> Pgpass {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(file).ok()?;
+    let Ok(meta) = std::fs::metadata(file) else {
+        return Pgpass::None;
+    };
     if meta.permissions().mode() & 0o077 != 0 {
-        return None;
+        return Pgpass::Readable;
     }
-    let text = std::fs::read_to_string(file).ok()?;
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Pgpass::None;
+    };
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
         Some(Host::Unix(_)) | None => "localhost".to_string(),
@@ -280,6 +768,16 @@ fn from_pgpass(file: &Path, config: &postgres::Config) -> Option<String> {
             let matches = fields.iter().zip(&wanted).all(|(f, w)| f == "*" || f == w);
             matches.then(|| fields[4].clone())
         })
+        .map_or(Pgpass::None, Pgpass::Found)
+}
+
+/// What a password file gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Pgpass {
+    Found(String),
+    /// Others can read the file, so it was not read (as libpq does).
+    Readable,
+    None,
 }
 
 fn split_pgpass(line: &str) -> Vec<String> {
@@ -309,29 +807,78 @@ fn split_pgpass(line: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn shown(location: &str) -> String {
+        match PgUrl::parse(location, None) {
+            Ok(url) => url.shown().to_string(),
+            Err(e) => format!("refused: {e}"),
+        }
+    }
+
     #[test]
     fn passwords_are_never_shown() {
-        assert_eq!(
-            redact("postgres://kw:s3cret@db:5432/keys?sslmode=require"),
-            "postgres://kw:***@db:5432/keys?sslmode=require"
-        );
-        assert_eq!(
-            redact("postgresql://kw@db/keys?password=s3cret&sslmode=disable"),
-            "postgresql://kw@db/keys?password=***&sslmode=disable"
-        );
-        assert_eq!(
-            redact("postgres:///keys?host=/run/pg"),
-            "postgres:///keys?host=/run/pg"
-        );
-        assert_eq!(redact("postgres://a:b:c@h/d"), "postgres://a:***@h/d");
-        assert_eq!(
-            redact("postgres://k@h/d?%70assword=x"),
-            "postgres://k@h/d?%70assword=***"
-        );
-        assert_eq!(
-            redact("postgres://k@h/d?pass%77ord=x"),
-            "postgres://k@h/d?pass%77ord=***"
-        );
+        for (location, expected) in [
+            (
+                "postgres://kw:s3cret@db:5432/keys?sslmode=require",
+                "postgres://kw:***@db:5432/keys?sslmode=require",
+            ),
+            (
+                "postgresql://kw@db/keys?password=s3cret&sslmode=disable",
+                "postgresql://kw@db/keys?password=***&sslmode=disable",
+            ),
+            (
+                "postgres:///keys?host=/run/pg",
+                "postgres:///keys?host=/run/pg",
+            ),
+            ("postgres://a:b:c@h/d", "postgres://a:***@h/d"),
+            (
+                "postgres://k@h/d?%70assword=x",
+                "postgres://k@h/d?%70assword=***",
+            ),
+            (
+                "postgres://k@h/d?pass%77ord=x",
+                "postgres://k@h/d?pass%77ord=***",
+            ),
+            ("postgres://k:pa?ss#w,d@h/d", "postgres://k:***@h/d"),
+            ("postgres://:secret@h/d", "postgres://:***@h/d"),
+            (
+                "host=h password='a b\\'c' user=k dbname=d",
+                "host=h password=*** user=k dbname=d",
+            ),
+            (
+                "host = h  port=5 application_name=''",
+                "host=h port=5 application_name=''",
+            ),
+        ] {
+            assert_eq!(shown(location), expected, "{location}");
+        }
+    }
+
+    #[test]
+    fn the_password_is_what_libpq_reads() {
+        for (location, password) in [
+            ("postgres://k:pa?ss#w,d@h/d", &b"pa?ss#w,d"[..]),
+            ("postgres://k:a%2Fb%40c@h/d", b"a/b@c"),
+            ("postgres://k:a+b=@h/d", b"a+b="),
+            ("postgres://k@h/d?password=a%26b%3D", b"a&b="),
+            ("host=h password='a b\\'c'", b"a b'c"),
+            ("host=h password=a\\ b", b"a b"),
+        ] {
+            let url = PgUrl::parse(location, None).expect(location);
+            assert_eq!(url.config.get_password(), Some(password), "{location}");
+        }
+        let url = PgUrl::parse("postgres://k@[::1]:6000,b/d%20b?ssl=true", None).expect("url");
+        assert_eq!(url.server(), "::1:6000 or b:5432");
+        assert_eq!(url.config.get_dbname(), Some("d b"));
+        assert_eq!(url.tls, Tls::Require);
+        let url = PgUrl::parse(
+            "host=/run/pg options='-c search_path=a\\'b' application_name=x keepalives_count=3",
+            None,
+        )
+        .expect("conninfo");
+        assert_eq!(url.server(), "/run/pg:5432");
+        assert_eq!(url.config.get_options(), Some("-c search_path=a'b"));
+        assert_eq!(url.config.get_application_name(), Some("x"));
+        assert_eq!(url.config.get_keepalives_retries(), Some(3));
     }
 
     #[test]
@@ -339,9 +886,67 @@ mod tests {
         for url in [
             "postgres://kw:SECRETp@ss@127.0.0.1/d",
             "postgres://kw%3Asecret@127.0.0.1/d",
+            "postgres://kw:SEC/RET@127.0.0.1/d",
+            "postgres://kw:SE?C/RET@127.0.0.1/d",
+            "postgres://kw@h/d?password=SECRET==",
+            "postgres://kw@h/d?password=SE&CRET",
+            "postgres://kw@h/d?password=SE&CRET=x",
+            "postgres://kw@h/d?password=SE%zzCRET",
+            "postgres://kw@h/d?sslpassword=SECRET",
+            "POSTGRES://kw:SECRET@h/d",
+            "Postgresql://kw:SECRET@h/d",
+            "host=h password=SE CRET",
+            "host=h password=SE CRET=x",
+            "host=h password='SECRET",
         ] {
             let err = PgUrl::parse(url, None).expect_err(url).to_string();
-            assert!(!err.contains("SECRET") && !err.contains("secret"), "{err}");
+            assert!(
+                !err.to_lowercase().contains("secret") && !err.contains("CRET"),
+                "{url}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn locations_are_told_from_file_names() {
+        for location in [
+            "postgres://h/d",
+            "POSTGRES://h/d",
+            "PostgreSQL://h/d",
+            "host=h",
+            "  dbname = d",
+        ] {
+            assert!(names_postgres(location), "{location}");
+        }
+        for location in [
+            "postgres:/h",
+            " postgres://h",
+            "postgres:h",
+            "mysql://u:SECRET@h/d",
+            "file:///tmp/x",
+        ] {
+            assert!(names_postgres(location), "{location}");
+            let err = PgUrl::parse(location, None)
+                .expect_err(location)
+                .to_string();
+            assert!(!err.contains("SECRET") && !err.contains("/h"), "{err}");
+        }
+        for path in [
+            "vault.db", "./host=h", "/tmp/a=b", "=x", "a b=c", "C:\\v.db", "a:b",
+        ] {
+            assert!(!names_postgres(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn gssencmode_disable_is_what_keyward_does() {
+        assert!(PgUrl::parse("postgres://h/d?gssencmode=disable", None).is_ok());
+        assert!(PgUrl::parse("host=h gssencmode=disable", None).is_ok());
+        for mode in ["prefer", "require"] {
+            let err = PgUrl::parse(&format!("postgres://h/d?gssencmode={mode}"), None)
+                .expect_err(mode)
+                .to_string();
+            assert!(err.contains("GSS encryption"), "{err}");
         }
     }
 
@@ -388,11 +993,11 @@ mod tests {
         .expect("write");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let config = postgres::Config::from_str("postgres://kw@db/keys").expect("config");
-        assert_eq!(from_pgpass(&file, &config).as_deref(), Some("pa:ss"));
+        assert_eq!(from_pgpass(&file, &config), Pgpass::Found("pa:ss".into()));
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert_eq!(
             from_pgpass(&file, &config),
-            None,
+            Pgpass::Readable,
             "a readable file is ignored"
         );
     }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{CHANGES, Pg, PgUrl, Postgres, connect, failed};
+use super::{CHANGES, Named, Pg, PgUrl, Postgres, connect, failed};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::Verifier;
@@ -70,9 +70,12 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_else(|| "the server has not answered".to_string());
+        // The same words for as long as the trouble lasts, so that serve
+        // logs it once, not at every look.
         Err(anyhow::anyhow!(
-            "the vault's state is not known to be current (nothing confirmed for {} ms): {trouble}",
-            now.saturating_sub(confirmed)
+            "the vault's state is not known to be current (nothing confirmed for over {} ms): \
+             {trouble}",
+            FRESHNESS.as_millis()
         ))
     }
 }
@@ -118,7 +121,7 @@ impl Verifier for PgVerifier {
 
 fn listen(url: &PgUrl) -> Result<Postgres> {
     let mut client = connect(url)?;
-    let shown = url.shown().to_string();
+    let shown = Named::new(url);
     client
         .batch_execute(&format!("LISTEN {CHANGES}"))
         .map_err(|e| failed(&shown, e))?;
@@ -183,7 +186,7 @@ fn follow(pg: &mut Postgres, shared: &Shared) -> Result<()> {
 }
 
 /// Takes every pending notification, waiting up to `wait` for the first.
-fn drain(client: &mut postgres::Client, wait: Duration, shown: &str) -> Result<bool> {
+fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result<bool> {
     use postgres::fallible_iterator::FallibleIterator;
     let mut notifications = client.notifications();
     let first = if wait.is_zero() {
