@@ -163,13 +163,25 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     let clock = ctx.clock();
     // Opening checks the vault exists and is keyward's, and brings an
     // older schema up to date where it may.
-    let loose = ctx.vault(Access::Read)?.keys_with_loose_scopes()?;
+    let vault = ctx.vault(Access::Read)?;
+    let loose = vault.keys_with_loose_scopes()?;
+    let env_is_empty = match &env {
+        Some(e) => !vault.envs()?.contains(e),
+        None => false,
+    };
     let verifier = keyward::store::verifier(&location)?;
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
     let _logs = logs::init(args.log_format);
+    if let Some(e) = env.as_ref().filter(|_| env_is_empty) {
+        tracing::warn!(
+            env = %keyward::text::escape(e.as_str()),
+            "the environment serve is narrowed to (--env or $KEYWARD_ENV) has no keys yet: \
+             every key is refused until one is created there"
+        );
+    }
     for k in &loose {
         for scope in k.scopes.iter().filter(|s| !s.is_token()) {
             tracing::warn!(

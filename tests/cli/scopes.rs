@@ -34,86 +34,94 @@ crate::on_both_engines! {
 /// Writes `scopes` (a JSON list) into a key's row, as an older keyward
 /// could have stored it.
 fn store_scopes(v: &TestVault, id: &str, scopes: &str) {
-    let changed = v
-        .sql()
-        .execute(
-            "UPDATE keys SET scopes = ?1 WHERE id = ?2",
-            rusqlite::params![scopes, id],
-        )
-        .expect("update");
+    let changed = match &v.url {
+        Some(url) => crate::common::pg::client(url)
+            .execute(
+                "UPDATE keyward.keys SET scopes = $1 WHERE id = $2",
+                &[&scopes, &id],
+            )
+            .expect("update"),
+        None => v
+            .sql()
+            .execute(
+                "UPDATE keys SET scopes = ?1 WHERE id = ?2",
+                rusqlite::params![scopes, id],
+            )
+            .expect("update") as u64,
+    };
     assert_eq!(changed, 1);
 }
 
-#[test]
-fn a_stored_scope_with_a_comma_is_reported_never_split_and_can_be_removed() {
-    let v = TestVault::new();
-    let (key, secret) = v.create_json(&["--name", "web", "--scope", "read"]);
-    let id = key["id"].as_str().expect("id").to_string();
-    let _plain = v.create(&["--name", "plain", "--scope", "ops"]);
-    store_scopes(&v, &id, r#"["read,admin","deploy"]"#);
+crate::on_both_engines! {
+    fn a_stored_scope_with_a_comma_is_reported_never_split_and_can_be_removed(v: &TestVault) {
+        let (key, secret) = v.create_json(&["--name", "web", "--scope", "read"]);
+        let id = key["id"].as_str().expect("id").to_string();
+        let _plain = v.create(&["--name", "plain", "--scope", "ops", "--scope", "données"]);
+        store_scopes(v, &id, r#"["read,admin","deploy"]"#);
 
-    // show and list warn on stderr, naming the key; the scope is shown as
-    // stored, one scope.
-    for args in [vec!["show", "web"], vec!["list"], vec!["--json", "list"]] {
-        let a = v.kw(&args).assert().success();
-        let err = stderr(&a);
-        assert!(
-            err.contains(&id) && err.contains("read,admin"),
-            "{args:?}: {err}"
-        );
-        assert!(err.contains("--remove-scope"), "says how to fix it: {err}");
+        // show and list warn on stderr, naming the key; the scope is shown as
+        // stored, one scope.
+        for args in [vec!["show", "web"], vec!["list"], vec!["--json", "list"]] {
+            let a = v.kw(&args).assert().success();
+            let err = stderr(&a);
+            assert!(
+                err.contains(&id) && err.contains("read,admin"),
+                "{args:?}: {err}"
+            );
+            assert!(err.contains("--remove-scope"), "says how to fix it: {err}");
+            assert_eq!(
+                err.matches("warning: key_").count(),
+                1,
+                "only that key: {err}"
+            );
+        }
+        let shown = v.json(["show", "web"]);
+        assert_eq!(shown["scopes"], serde_json::json!(["read,admin", "deploy"]));
+
+        // Never split: the scope meets no requirement, neither as a whole (a
+        // requirement is a token) nor by its parts.
+        assert_eq!(v.verify(&secret, &["--require-scope", "admin"]).0, Some(5));
+        assert_eq!(v.verify(&secret, &["--require-scope", "read"]).0, Some(5));
+        assert_eq!(v.verify(&secret, &["--require-scope", "deploy"]).0, Some(0));
+
+        // serve reports it at start, and never joins it into X-Keyward-Scopes.
+        let s = Serve::start(v, &[], &[]);
+        let log = s.log_text();
+        assert!(log.contains(&id) && log.contains("read,admin"), "{log}");
+        for query in ["?scope=admin", "?scope=read", "?scope=read,admin"] {
+            let r = s.authz(&secret, query);
+            assert_eq!(
+                r.header("x-keyward-code"),
+                Some("INSUFFICIENT_SCOPE"),
+                "{query}: {r:?}"
+            );
+        }
+        let ok = s.authz(&secret, "?scope=deploy");
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.header("x-keyward-scopes"), Some("deploy"));
+        drop(s);
+
+        // update --remove-scope still names it, and then the warnings stop.
+        v.kw([
+            "update",
+            "web",
+            "--remove-scope",
+            "read,admin",
+            "--add-scope",
+            "read",
+            "--add-scope",
+            "admin",
+        ])
+        .assert()
+        .success();
+        let a = v.kw(["show", "web"]).assert().success();
+        assert!(!stderr(&a).contains("warning"), "{}", stderr(&a));
         assert_eq!(
-            err.matches("warning: key_").count(),
-            1,
-            "only that key: {err}"
+            v.json(["show", "web"])["scopes"],
+            serde_json::json!(["deploy", "read", "admin"])
         );
+        assert_eq!(v.verify(&secret, &["--require-scope", "admin"]).0, Some(0));
     }
-    let shown = v.json(["show", "web"]);
-    assert_eq!(shown["scopes"], serde_json::json!(["read,admin", "deploy"]));
-
-    // Never split: the scope meets no requirement, neither as a whole (a
-    // requirement is a token) nor by its parts.
-    assert_eq!(v.verify(&secret, &["--require-scope", "admin"]).0, Some(5));
-    assert_eq!(v.verify(&secret, &["--require-scope", "read"]).0, Some(5));
-    assert_eq!(v.verify(&secret, &["--require-scope", "deploy"]).0, Some(0));
-
-    // serve reports it at start, and never joins it into X-Keyward-Scopes.
-    let s = Serve::start(&v, &[], &[]);
-    let log = s.log_text();
-    assert!(log.contains(&id) && log.contains("read,admin"), "{log}");
-    for query in ["?scope=admin", "?scope=read", "?scope=read,admin"] {
-        let r = s.authz(&secret, query);
-        assert_eq!(
-            r.header("x-keyward-code"),
-            Some("INSUFFICIENT_SCOPE"),
-            "{query}: {r:?}"
-        );
-    }
-    let ok = s.authz(&secret, "?scope=deploy");
-    assert_eq!(ok.status, 200);
-    assert_eq!(ok.header("x-keyward-scopes"), Some("deploy"));
-    drop(s);
-
-    // update --remove-scope still names it, and then the warnings stop.
-    v.kw([
-        "update",
-        "web",
-        "--remove-scope",
-        "read,admin",
-        "--add-scope",
-        "read",
-        "--add-scope",
-        "admin",
-    ])
-    .assert()
-    .success();
-    let a = v.kw(["show", "web"]).assert().success();
-    assert!(!stderr(&a).contains("warning"), "{}", stderr(&a));
-    assert_eq!(
-        v.json(["show", "web"])["scopes"],
-        serde_json::json!(["deploy", "read", "admin"])
-    );
-    assert_eq!(v.verify(&secret, &["--require-scope", "admin"]).0, Some(0));
 }
 
 #[test]

@@ -260,6 +260,11 @@ fn serve_env_narrows_every_route_and_a_request_may_only_narrow_further() {
         assert_eq!(unkey(&staging), "NOT_FOUND");
         assert_eq!(unkey(&prod), "VALID");
     }
+    // A mistyped environment refuses every key, and says so at start.
+    let s = Serve::start(&v, &["--env", "prdo"], &[]);
+    assert!(s.log_text().contains("has no keys"), "{}", s.log_text());
+    assert_eq!(s.authz(&prod, "").status, 401);
+    drop(s);
     // Without either, every environment's keys verify, and ?env= narrows.
     let s = Serve::start(&v, &[], &[]);
     assert_eq!(s.authz(&staging, "").status, 200);
