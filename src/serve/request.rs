@@ -174,7 +174,7 @@ pub fn authz(
     }
     for (name, value) in headers {
         let lower = name.as_str();
-        if !lower.starts_with("x-keyward-") {
+        if !is_keywards(lower) {
             continue;
         }
         if name != REQUIRE_SCOPE {
@@ -196,6 +196,14 @@ pub fn authz(
         scope_list("X-Keyward-Require-Scope", list, &mut req.scopes)?;
     }
     Ok(req)
+}
+
+/// Whether a (lowercase) header name is in keyward's `X-Keyward-*` family,
+/// spelt with `-` or `_` (`x_keyward_require_scope`, `x-keywardscope`):
+/// a near miss is refused, not ignored.
+fn is_keywards(lower: &str) -> bool {
+    let b = lower.as_bytes();
+    b.len() > 2 && b[0] == b'x' && matches!(b[1], b'-' | b'_') && b[2..].starts_with(b"keyward")
 }
 
 /// `require_scopes` of a JSON route: the same rules as `?scope=`, one
@@ -368,6 +376,9 @@ mod tests {
             "x-keyward-require-scopes",
             "x-keyward-scopes",
             "x-keyward-env",
+            "x_keyward_require_scope",
+            "x-keyward_require-scope",
+            "x-keywardrequire-scope",
         ] {
             let e = authz(None, true, &headers(&[(header, "admin")])).expect_err(header);
             assert!(
