@@ -286,6 +286,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
         .keep_alive(true);
     let stop = http::stop_signal()?;
     tokio::pin!(stop);
+    let ending = Arc::new(AtomicU64::new(0));
     tokio::spawn(watch_readiness(Arc::clone(&app)));
     loop {
         tokio::select! {
@@ -307,6 +308,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
                 );
                 let conn = graceful.watch(conn);
                 let app = Arc::clone(&app);
+                let ending = ConnectionEnding::new(&ending);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         if let Some(status) = routes::refused_by_parser(&e) {
@@ -314,6 +316,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
                         }
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(ending);
                 });
             }
             signal = &mut stop => {
@@ -324,12 +327,35 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
     }
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = graceful.shutdown() => {
+            // A connection hyper has finished may still be logging the
+            // request it refused: a moment for that line.
+            let started = Instant::now();
+            while ending.load(Ordering::Acquire) > 0 && started.elapsed() < Duration::from_millis(200) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         () = tokio::time::sleep(DRAIN) => {
             tracing::warn!("requests still in flight after {} s were cut off", DRAIN.as_secs());
         }
     }
     Ok(())
+}
+
+/// Counts a connection's task until it ends (its last log line written).
+struct ConnectionEnding(Arc<AtomicU64>);
+
+impl ConnectionEnding {
+    fn new(count: &Arc<AtomicU64>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        ConnectionEnding(Arc::clone(count))
+    }
+}
+
+impl Drop for ConnectionEnding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Logs each change of readiness (the vault became unreadable, and back),

@@ -139,36 +139,52 @@ fn required_env(location: &str, text: &str) -> Result<Env, Problem> {
 
 /// `/v1/authz`'s requirements: `?scope=` (repeatable, comma-separated) and
 /// `?env=` (once) from the query, and `X-Keyward-Require-Scope` headers.
-/// `read_query` is false below `/v1/authz/` (Envoy's `path_prefix`), where
-/// the query is the client's own: there it is not read at all, and the
-/// requirements come only from headers the proxy adds. A query parameter
-/// or `X-Keyward-*` header keyward does not know is refused, so that a
-/// misspelt requirement (`?scopes=`, `?Scope=`, `?scope[]=`) is never
-/// quietly dropped.
+/// A query parameter or `X-Keyward-*` header keyward does not know is
+/// refused, so that a misspelt requirement (`?scopes=`, `?Scope=`,
+/// `?scope[]=`) is never quietly dropped.
+///
+/// `own_query` is false below `/v1/authz/` (Envoy's `path_prefix`), where
+/// the query is the client's: it is never read for requirements, which
+/// there come only from headers the proxy adds. Its other parameters are
+/// the client's business, but one named like a requirement (`scope`,
+/// `Scopes`, `env[]`, …) is refused: keyward cannot tell it from a proxy
+/// address written `/v1/authz/?scope=…`, whose requirement would be lost.
 pub fn authz(
     query: Option<&str>,
-    read_query: bool,
+    own_query: bool,
     headers: &HeaderMap,
 ) -> Result<Requirements, Problem> {
     let mut req = Requirements::default();
-    if read_query {
-        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match &*name {
-                "scope" => scope_list("?scope=", &value, &mut req.scopes)?,
-                "env" if req.env.is_some() => {
-                    return Err(Problem::bad("query.env", "give ?env= once"));
-                }
-                "env" => req.env = Some(required_env("?env=", &value)?),
-                other => {
-                    return Err(Problem::bad(
-                        format!("query.{}", quote(other)),
-                        format!(
-                            "the query parameter '{}' is not one keyward knows: /v1/authz takes \
-                             ?scope= (repeatable, or a,b) and ?env=",
-                            quote(other)
-                        ),
-                    ));
-                }
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !own_query {
+            if looks_like_a_requirement(&name) {
+                return Err(Problem::bad(
+                    format!("query.{}", quote(&name)),
+                    format!(
+                        "below /v1/authz/ the query is the client's and keyward reads no \
+                         requirement from it, yet it has the parameter '{}': send requirements in \
+                         X-Keyward-Require-Scope, or call /v1/authz?scope=... (no slash before ?)",
+                        quote(&name)
+                    ),
+                ));
+            }
+            continue;
+        }
+        match &*name {
+            "scope" => scope_list("?scope=", &value, &mut req.scopes)?,
+            "env" if req.env.is_some() => {
+                return Err(Problem::bad("query.env", "give ?env= once"));
+            }
+            "env" => req.env = Some(required_env("?env=", &value)?),
+            other => {
+                return Err(Problem::bad(
+                    format!("query.{}", quote(other)),
+                    format!(
+                        "the query parameter '{}' is not one keyward knows: /v1/authz takes \
+                         ?scope= (repeatable, or a,b) and ?env=",
+                        quote(other)
+                    ),
+                ));
             }
         }
     }
@@ -196,6 +212,17 @@ pub fn authz(
         scope_list("X-Keyward-Require-Scope", list, &mut req.scopes)?;
     }
     Ok(req)
+}
+
+/// Whether a query parameter's name, in any case and with anything but
+/// letters left out, is `scope`, `scopes` or `env`.
+fn looks_like_a_requirement(name: &str) -> bool {
+    let letters: String = name
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    matches!(letters.as_str(), "scope" | "scopes" | "env")
 }
 
 /// Whether a (lowercase) header name is in keyward's `X-Keyward-*` family,
@@ -418,13 +445,28 @@ mod tests {
 
     #[test]
     fn below_authz_the_query_is_the_clients_and_is_not_read() {
-        let r = authz(
-            Some("scopes=x&page=2&scope="),
-            false,
-            &headers(&[("x-keyward-require-scope", "read")]),
-        )
-        .expect("the client's query is not read");
+        let required = headers(&[("x-keyward-require-scope", "read")]);
+        let r = authz(Some("page=2&q=a,b&envelope=x&scoped=1"), false, &required)
+            .expect("the client's query is not read");
         assert_eq!(names(&r), ["read"]);
+        assert!(r.env.is_none());
+        // A parameter named like a requirement may be a proxy address
+        // written /v1/authz/?scope=...: refused, never dropped.
+        for query in [
+            "scope=admin",
+            "Scopes=admin",
+            "scope[]=a",
+            ";env=prod",
+            "ENV=",
+            "x=1&scope=read",
+        ] {
+            let e = authz(Some(query), false, &required).expect_err(query);
+            assert!(
+                !e.message.contains("admin") && !e.message.contains("prod"),
+                "{}",
+                e.message
+            );
+        }
         assert!(authz(Some(""), false, &headers(&[("x-keyward-env", "x")])).is_err());
     }
 

@@ -226,8 +226,8 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
         Err(p) => return bad(p),
     };
     // Below /v1/authz/ (Envoy's path_prefix) the query is the client's.
-    let read_query = req.uri().path() == "/v1/authz";
-    let wanted = match request::authz(req.uri().query(), read_query, headers) {
+    let own_query = req.uri().path() == "/v1/authz";
+    let wanted = match request::authz(req.uri().query(), own_query, headers) {
         Ok(r) => r,
         Err(p) => return bad(p),
     };
