@@ -66,6 +66,22 @@ fn misspelt_authz_requirements_are_a_400_naming_the_parameter_never_its_value() 
             "{text}"
         );
     }
+    // A parameter or header whose name is a secret is named by its hint.
+    let r = s.get(&format!("/v1/authz?{read}=1"), &[]);
+    assert_eq!(r.status, 400);
+    assert!(
+        !r.text().contains(&read[3..]) && r.text().contains("kw_…"),
+        "{}",
+        r.text()
+    );
+    let named = format!("x-keyward-{}", read.to_ascii_lowercase());
+    let r = s.get("/v1/authz", &[("X-API-Key", &read), (&named, "1")]);
+    assert_eq!(r.status, 400);
+    assert!(
+        !r.text().contains(&read.to_ascii_lowercase()[3..]),
+        "{}",
+        r.text()
+    );
     // What is spelt right still works.
     assert_eq!(s.authz(&read, "?scope=read&env=default").status, 200);
     assert_eq!(s.authz(&read, "?scope=admin").status, 403);
@@ -188,6 +204,17 @@ fn json_members_twice_unknown_members_and_two_authorization_headers_are_refused(
         assert_eq!(e["error"]["errors"][0]["location"], location, "{e}");
         assert!(!r.text().contains(&main));
     }
+    // A member whose name is a secret is named by its hint, on both routes.
+    let r = call(&format!(r#"{{"key": "x", "{main}": 1}}"#));
+    assert_eq!(r.status, 400);
+    assert!(!r.text().contains(&main[3..]), "{}", r.text());
+    let r = s.post(
+        "/v1/verify",
+        &json,
+        &format!(r#"{{"key": "x", "{main}": 1}}"#),
+    );
+    assert_eq!(r.status, 400);
+    assert!(!r.text().contains(&main[3..]), "{}", r.text());
     // Unkey's tags are analytics only: accepted, and the verdict is the same.
     let tagged = call(&format!(
         r#"{{"key": "{main}", "tags": ["endpoint=/orders"], "permissions": "read"}}"#
