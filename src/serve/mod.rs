@@ -308,7 +308,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
                 );
                 let conn = graceful.watch(conn);
                 let app = Arc::clone(&app);
-                let ending = ConnectionEnding::new(&ending);
+                let counted = ConnectionEnding::new(&ending);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         if let Some(status) = routes::refused_by_parser(&e) {
@@ -316,7 +316,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<()> {
                         }
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
-                    drop(ending);
+                    drop(counted);
                 });
             }
             signal = &mut stop => {
