@@ -371,7 +371,7 @@ fn more_than_100_header_lines_is_a_431_and_every_refused_head_has_a_log_line() {
         )
     };
     assert_eq!(s.raw(head(97).as_bytes()).status, 200);
-    let many = head(120);
+    let many = head(98);
     assert!(many.len() < 4096);
     assert_eq!(s.raw(many.as_bytes()).status, 431);
     let huge = format!(
