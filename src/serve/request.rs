@@ -482,6 +482,11 @@ mod tests {
             assert!(e.message.contains("appears twice"), "{}", e.message);
         }
         assert!(json_object(b"[]").is_err());
+        // A body of brackets is refused, not a stack overflow.
+        let deep = format!("{{\"a\": {}", "[".repeat(16 * 1024));
+        assert!(json_object(deep.as_bytes()).is_err());
+        let deep = "{\"a\":".repeat(4000);
+        assert!(json_object(deep.as_bytes()).is_err());
         assert!(json_object(br#"{"key": "a"} x"#).is_err());
     }
 }
