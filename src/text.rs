@@ -148,6 +148,17 @@ fn is_token(value: &str) -> bool {
     !value.chars().any(|c| c == ',' || c.is_whitespace())
 }
 
+/// A scope as a list of scopes shows it: escaped, and quoted when it is
+/// not a token (stored by an older keyward), so that its comma or space
+/// never reads as a separator between two scopes.
+pub fn shown_scope(value: &str) -> String {
+    if is_token(value) {
+        escape(value)
+    } else {
+        format!("'{}'", escape(value))
+    }
+}
+
 /// Declares a validated text value: made once at the edge with `parse`,
 /// read back from the vault with `stored` (which trusts the vault's rules
 /// of the time it was written).
@@ -306,6 +317,8 @@ mod tests {
         assert!(Scope::existing("").is_err());
         assert!(Scope::existing("a\nb").is_err());
         assert!(Scope::parse("read").expect("scope").is_token());
+        assert_eq!(shown_scope("read"), "read");
+        assert_eq!(shown_scope("read,admin"), "'read,admin'");
         // Names and environments may still hold spaces.
         assert!(validate(Field::Name, "web prod").is_ok());
         assert!(validate(Field::Env, "eu,west").is_ok());

@@ -75,6 +75,9 @@ crate::on_both_engines! {
                 "only that key: {err}"
             );
         }
+        // In show's list of scopes it is quoted, so its comma is not a separator.
+        let human = stdout(&v.kw(["show", "web"]).assert().success());
+        assert!(human.contains("'read,admin', deploy"), "{human}");
         let shown = v.json(["show", "web"]);
         assert_eq!(shown["scopes"], serde_json::json!(["read,admin", "deploy"]));
 
