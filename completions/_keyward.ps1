@@ -164,6 +164,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
         }
         'keyward;verify' {
             [CompletionResult]::new('--key-env', '--key-env', [CompletionResultType]::ParameterName, 'Read the secret from this environment variable instead of stdin')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only a key of this environment is valid [default: $KEYWARD_ENV, else any]')
             [CompletionResult]::new('--require-scope', '--require-scope', [CompletionResultType]::ParameterName, 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]')
@@ -200,6 +201,7 @@ Register-ArgumentCompleter -Native -CommandName 'keyward' -ScriptBlock {
         }
         'keyward;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'The address and port to listen on (port 0 picks a free one)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Only keys of this environment verify (a request''s env may narrow, never widen) [default: $KEYWARD_ENV, else all]')
             [CompletionResult]::new('--root-key-env', '--root-key-env', [CompletionResultType]::ParameterName, 'Enable Unkey''s /v2/keys.verifyKey, whose callers must send this variable''s value as their root key')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'The format of the log lines on stderr')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]')

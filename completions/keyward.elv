@@ -151,6 +151,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         }
         &'keyward;verify'= {
             cand --key-env 'Read the secret from this environment variable instead of stdin'
+            cand --env 'Only a key of this environment is valid [default: $KEYWARD_ENV, else any]'
             cand --require-scope 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)'
             cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
@@ -183,6 +184,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         }
         &'keyward;serve'= {
             cand --listen 'The address and port to listen on (port 0 picks a free one)'
+            cand --env 'Only keys of this environment verify (a request''s env may narrow, never widen) [default: $KEYWARD_ENV, else all]'
             cand --root-key-env 'Enable Unkey''s /v2/keys.verifyKey, whose callers must send this variable''s value as their root key'
             cand --log-format 'The format of the log lines on stderr'
             cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'

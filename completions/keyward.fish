@@ -130,6 +130,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand log" -l head -d 'Print t
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l key-env -d 'Read the secret from this environment variable instead of stdin' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l env -d 'Only a key of this environment is valid [default: $KEYWARD_ENV, else any]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l require-scope -d 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
@@ -150,6 +151,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand copy" -l actor -d 'Who i
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l listen -d 'The address and port to listen on (port 0 picks a free one)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l env -d 'Only keys of this environment verify (a request\'s env may narrow, never widen) [default: $KEYWARD_ENV, else all]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l root-key-env -d 'Enable Unkey\'s /v2/keys.verifyKey, whose callers must send this variable\'s value as their root key' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l log-format -d 'The format of the log lines on stderr' -r -f -a "text\t'One human-readable line per event'
 json\t'One JSON object per line'"

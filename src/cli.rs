@@ -196,6 +196,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_hint = ValueHint::Other)]
     pub listen: String,
 
+    /// Only keys of this environment verify (a request's env may narrow, never widen) [default: $KEYWARD_ENV, else all]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
+
     /// Enable Unkey's /v2/keys.verifyKey, whose callers must send this variable's value as their root key
     #[arg(long = "root-key-env", value_name = "VAR", value_hint = ValueHint::Other)]
     pub root_key_env: Option<String>,
@@ -555,6 +559,10 @@ pub struct VerifyArgs {
     /// Read the secret from this environment variable instead of stdin
     #[arg(long, value_name = "VAR", value_hint = ValueHint::Other)]
     pub key_env: Option<String>,
+
+    /// Only a key of this environment is valid [default: $KEYWARD_ENV, else any]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
 
     /// Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)
     #[arg(long = "require-scope", value_name = "SCOPE", value_hint = ValueHint::Other)]

@@ -213,6 +213,13 @@ impl Key {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// Whether a scope of this key is not a token (stored by an older
+    /// keyward with a comma or whitespace inside). Such a scope meets no
+    /// requirement, since every requirement is a token.
+    pub fn has_loose_scope(&self) -> bool {
+        self.scopes.iter().any(|s| !s.is_token())
+    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,11 @@ impl Field {
 /// way of a name or a reason. Names may not start with `key_`, so that a
 /// name can never be taken for an id.
 pub fn validate(field: Field, value: &str) -> Result<(), Error> {
+    check(field, value, true)
+}
+
+/// [`validate`], with the token rule for scopes only when `tokens`.
+fn check(field: Field, value: &str, tokens: bool) -> Result<(), Error> {
     let max = if field == Field::Note {
         MAX_NOTE_LEN
     } else {
@@ -121,6 +126,10 @@ pub fn validate(field: Field, value: &str) -> Result<(), Error> {
             .to_string()
     } else if field == Field::Name && value.starts_with(crate::key::ID_PREFIX) {
         "starts with key_, which is kept for key ids".to_string()
+    } else if tokens && field == Field::Scope && !is_token(value) {
+        "contains a comma or whitespace (a scope is one token: a comma separates scopes in \
+         X-Keyward-Scopes, X-Keyward-Require-Scope and ?scope=; give each scope on its own)"
+            .to_string()
     } else {
         return Ok(());
     };
@@ -130,6 +139,24 @@ pub fn validate(field: Field, value: &str) -> Result<(), Error> {
         quote(value),
         field.example()
     )))
+}
+
+/// Whether a scope is one token: no comma (which separates scopes in
+/// `X-Keyward-Scopes`, `X-Keyward-Require-Scope` and `?scope=`) and no
+/// whitespace.
+fn is_token(value: &str) -> bool {
+    !value.chars().any(|c| c == ',' || c.is_whitespace())
+}
+
+/// A scope as a list of scopes shows it: escaped, and quoted when it is
+/// not a token (stored by an older keyward), so that its comma or space
+/// never reads as a separator between two scopes.
+pub fn shown_scope(value: &str) -> String {
+    if is_token(value) {
+        escape(value)
+    } else {
+        format!("'{}'", escape(value))
+    }
 }
 
 /// Declares a validated text value: made once at the edge with `parse`,
@@ -204,6 +231,23 @@ text_value!(
     Field::Note
 );
 
+impl Scope {
+    /// Whether this scope is one token (see [`Scope::parse`]). A stored
+    /// scope from an older keyward may not be: it is reported, never split
+    /// or joined, and it meets no requirement (a requirement is a token).
+    pub fn is_token(&self) -> bool {
+        is_token(&self.0)
+    }
+
+    /// A scope to remove from a key: the text rules without the token rule,
+    /// so that a scope stored by an older keyward (`read,admin`) can still
+    /// be named and removed.
+    pub fn existing(value: &str) -> Result<Self, Error> {
+        check(Field::Scope, value, false)?;
+        Ok(Scope(value.to_string()))
+    }
+}
+
 impl Env {
     pub fn default_env() -> Self {
         Env("default".to_string())
@@ -257,6 +301,27 @@ mod tests {
             let msg = err.to_string();
             assert!(!msg.contains('\x1b') && !msg.contains('\u{202e}'), "{msg}");
         }
+    }
+
+    #[test]
+    fn scopes_are_tokens_without_commas_or_whitespace() {
+        assert!(Scope::parse("documents.read").is_ok());
+        assert!(Scope::parse("api:write").is_ok());
+        for bad in ["read,admin", "read admin", "a\u{a0}b", "a\u{3000}b", ","] {
+            let err = Scope::parse(bad).expect_err(bad);
+            assert!(err.to_string().contains("comma or whitespace"), "{err}");
+        }
+        // A scope stored by an older keyward can still be named to remove it.
+        let old = Scope::existing("read,admin").expect("existing");
+        assert!(!old.is_token());
+        assert!(Scope::existing("").is_err());
+        assert!(Scope::existing("a\nb").is_err());
+        assert!(Scope::parse("read").expect("scope").is_token());
+        assert_eq!(shown_scope("read"), "read");
+        assert_eq!(shown_scope("read,admin"), "'read,admin'");
+        // Names and environments may still hold spaces.
+        assert!(validate(Field::Name, "web prod").is_ok());
+        assert!(validate(Field::Env, "eu,west").is_ok());
     }
 
     #[test]

@@ -225,6 +225,14 @@ impl Vault {
         Ok(keys)
     }
 
+    /// The keys that hold a scope that is not a token (a comma or
+    /// whitespace inside, stored by an older keyward), oldest first.
+    pub fn keys_with_loose_scopes(&self) -> Result<Vec<Key>> {
+        let mut keys = self.store.keys_with_loose_scopes()?;
+        keys.retain(Key::has_loose_scope);
+        Ok(keys)
+    }
+
     pub fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         self.store.events(filter)
     }
@@ -286,11 +294,16 @@ impl Vault {
         self.store.record_usage(batch)
     }
 
-    /// Is this secret a key that works now, with these scopes? One read
-    /// gives the key and the verdict; nothing is written.
-    pub fn check(&self, secret: &Secret, required: &[Scope]) -> Result<Verdict> {
+    /// Is this secret a key that works now, with these scopes, in `env`
+    /// (if given: a key of another environment is not a key here)? One
+    /// read gives the key and the verdict; nothing is written.
+    pub fn check(&self, secret: &Secret, required: &[Scope], env: Option<&Env>) -> Result<Verdict> {
         let now = self.now();
-        Ok(match self.store.key_by_secret(&secret.hash())? {
+        let found = self
+            .store
+            .key_by_secret(&secret.hash())?
+            .filter(|k| env.is_none_or(|e| k.env == *e));
+        Ok(match found {
             None => Verdict::invalid(),
             Some(key) => Verdict {
                 code: VerifyCode::for_key(&key, required, now),
@@ -303,8 +316,13 @@ impl Vault {
     /// [`check`](Self::check), then last-used recorded for a valid key
     /// without waiting for other writers (skipped when the vault is busy or
     /// read-only): the verdict never waits for it.
-    pub fn verify(&mut self, secret: &Secret, required: &[Scope]) -> Result<Verdict> {
-        let mut verdict = self.check(secret, required)?;
+    pub fn verify(
+        &mut self,
+        secret: &Secret,
+        required: &[Scope],
+        env: Option<&Env>,
+    ) -> Result<Verdict> {
+        let mut verdict = self.check(secret, required, env)?;
         let now = self.now();
         if let (VerifyCode::Valid, Some(key)) = (verdict.code, &verdict.key) {
             let recent = key.last_used_at.is_some_and(|t| {
@@ -657,7 +675,7 @@ mod tests {
     fn last_used_is_written_at_most_once_a_minute() {
         let mut f = fixture();
         let created = f.create("a", "default").expect("a");
-        let v = f.vault.verify(&created.secret, &[]).expect("verify");
+        let v = f.vault.verify(&created.secret, &[], None).expect("verify");
         assert_eq!(v.code, VerifyCode::Valid);
         let last = |f: &Fixture| {
             f.vault
@@ -667,10 +685,10 @@ mod tests {
         };
         assert_eq!(last(&f), Some(NOW));
         f.set_now(NOW.plus_secs(59));
-        f.vault.verify(&created.secret, &[]).expect("verify");
+        f.vault.verify(&created.secret, &[], None).expect("verify");
         assert_eq!(last(&f), Some(NOW));
         f.set_now(NOW.plus_secs(60));
-        f.vault.verify(&created.secret, &[]).expect("verify");
+        f.vault.verify(&created.secret, &[], None).expect("verify");
         assert_eq!(last(&f), Some(NOW.plus_secs(60)));
     }
 

@@ -49,6 +49,7 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
     if !ctx.json {
         super::warn_default_keys_ending(&keys, now);
     }
+    super::warn_loose_scopes(&keys);
     if keys.is_empty() && !ctx.json {
         super::note(if args.due {
             "No active key is due for rotation (see create --rotate-every)."

@@ -202,7 +202,7 @@ fn env_or_default(given: Option<&str>) -> Result<Env> {
 
 /// The environment `list` and `log` narrow to: `--env`, else
 /// `$KEYWARD_ENV`, else none (all environments).
-fn env_filter(given: Option<&str>) -> Result<Option<Env>> {
+pub(crate) fn env_filter(given: Option<&str>) -> Result<Option<Env>> {
     match given {
         Some(env) => Ok(Some(Env::parse(env)?)),
         None => match std::env::var("KEYWARD_ENV") {
@@ -238,6 +238,27 @@ fn warn_default_keys_ending(keys: &[Key], now: Timestamp) {
                 end.relative_to(now),
                 k.id,
                 crate::text::quote(k.env.as_str())
+            ));
+        }
+    }
+}
+
+/// Warns on stderr, naming each key, about scopes that are not tokens (a
+/// comma or whitespace inside, stored by an older keyward): they are kept
+/// as they are, never split or joined, and so meet no requirement.
+fn warn_loose_scopes(keys: &[Key]) {
+    for k in keys {
+        for s in k.scopes.iter().filter(|s| !s.is_token()) {
+            note(&format!(
+                "warning: {} '{}' has the scope '{}', which holds a comma or whitespace: \
+                 it meets no requirement and serve leaves it out of X-Keyward-Scopes; \
+                 replace it with one scope per token (keyward update {} --remove-scope '{}' \
+                 --add-scope ...)",
+                k.id,
+                crate::text::escape(k.name.as_str()),
+                crate::text::escape(s.as_str()),
+                k.id,
+                crate::text::quote(s.as_str()),
             ));
         }
     }

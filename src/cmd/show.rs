@@ -21,6 +21,7 @@ pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
         ..EventFilter::default()
     })?;
     let usage = vault.usage(&key.id, USAGE_DAYS)?;
+    super::warn_loose_scopes(std::slice::from_ref(&key));
     if !json {
         let live = crate::vault::KeyFilter {
             env: Some(key.env.clone()),

@@ -11,7 +11,7 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
     let update = Update {
         name: args.name.as_deref().map(Name::parse).transpose()?,
         add_scopes: parse_all(&args.add_scopes, Scope::parse)?,
-        remove_scopes: parse_all(&args.remove_scopes, Scope::parse)?,
+        remove_scopes: parse_all(&args.remove_scopes, Scope::existing)?,
         note: match args.note.as_deref() {
             None => None,
             Some("") => Some(None),

@@ -17,6 +17,13 @@ use crate::vault::Verdict;
 const MAX_INPUT: u64 = 4096;
 
 pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
+    if let Some(option) = args.refused_secret.first().filter(|a| a.starts_with('-')) {
+        return Err(Error::usage(format!(
+            "verify has no option '{}': see keyward verify --help",
+            quote(option)
+        ))
+        .into());
+    }
     if !args.refused_secret.is_empty() {
         return Err(Error::usage(
             "verify does not take the secret as an argument (arguments end up in shell history \
@@ -26,6 +33,7 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         .into());
     }
     let required = parse_all(&args.require_scopes, Scope::parse)?;
+    let env = super::env_filter(args.env.as_deref())?;
     let presented = match args.key_env {
         None if ctx.interactive() => zeroize::Zeroizing::new(prompt::secret()?.as_bytes().to_vec()),
         _ => zeroize::Zeroizing::new(read_presented(args.key_env.as_deref())?),
@@ -47,7 +55,11 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
     let Some(Ok(secret)) = text.map(secret::parse) else {
         return Ok(Report::Verified(Verdict::invalid()));
     };
-    Ok(Report::Verified(vault.verify(&secret, &required)?))
+    Ok(Report::Verified(vault.verify(
+        &secret,
+        &required,
+        env.as_ref(),
+    )?))
 }
 
 /// The first line of stdin, or the named variable, as bytes. At most

@@ -5,7 +5,7 @@ use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Row, Table,
 use crate::event::{Details, Event};
 use crate::key::{Key, Status};
 use crate::store::DailyUsage;
-use crate::text::escape;
+use crate::text::{escape, shown_scope};
 use crate::when::Timestamp;
 
 /// How tables are drawn: in colour or not, and to what width (None: the
@@ -149,7 +149,7 @@ pub fn key_detail(
     } else {
         k.scopes
             .iter()
-            .map(|s| escape(s.as_str()))
+            .map(|s| shown_scope(s.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -244,7 +244,7 @@ fn details(e: &Event) -> String {
         Details::Created(d) => {
             let mut s = format!("expires {}", time(&d.expires_at));
             if !d.scopes.is_empty() {
-                s.push_str(&format!(", scopes {}", d.scopes.join(" ")));
+                s.push_str(&format!(", scopes {}", shown_scopes(&d.scopes)));
             }
             if d.default {
                 s.push_str(", default key");
@@ -299,23 +299,23 @@ fn details(e: &Event) -> String {
             if d.new_name != d.old_name {
                 changes.push(format!("renamed from {}", d.old_name));
             }
-            let added: Vec<&str> = d
+            let added: Vec<String> = d
                 .new_scopes
                 .iter()
                 .filter(|s| !d.old_scopes.contains(s))
-                .map(String::as_str)
+                .cloned()
                 .collect();
-            let removed: Vec<&str> = d
+            let removed: Vec<String> = d
                 .old_scopes
                 .iter()
                 .filter(|s| !d.new_scopes.contains(s))
-                .map(String::as_str)
+                .cloned()
                 .collect();
             if !added.is_empty() {
-                changes.push(format!("scopes added: {}", added.join(" ")));
+                changes.push(format!("scopes added: {}", shown_scopes(&added)));
             }
             if !removed.is_empty() {
-                changes.push(format!("scopes removed: {}", removed.join(" ")));
+                changes.push(format!("scopes removed: {}", shown_scopes(&removed)));
             }
             match (&d.old_note, &d.new_note) {
                 (old, new) if old == new => {}
@@ -363,6 +363,15 @@ fn usage(days: &[DailyUsage], now: Timestamp, layout: Layout) -> String {
         ]);
     }
     format!("|{spark}|\n{t}")
+}
+
+/// Scopes of an event, space-separated, a scope that is not a token quoted.
+fn shown_scopes(scopes: &[String]) -> String {
+    scopes
+        .iter()
+        .map(|s| shown_scope(s))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -133,6 +133,16 @@ impl Metrics {
             .inc();
     }
 
+    /// A request refused before it had a route (its head could not be parsed).
+    pub fn refused_head(&self, status: u16) {
+        self.responses
+            .get_or_create(&ResponseLabel {
+                route: super::routes::Route::Unknown.name(),
+                status,
+            })
+            .inc();
+    }
+
     pub fn vault_error(&self) {
         self.vault_errors.inc();
     }

@@ -9,6 +9,7 @@ mod http;
 mod logs;
 mod metrics;
 mod permissions;
+mod request;
 mod routes;
 mod unkey;
 mod usage;
@@ -26,7 +27,7 @@ use keyward::error::{Error, Result};
 use keyward::key::{Key, VerifyCode};
 use keyward::secret;
 use keyward::store::{Access, Busy, Verifier};
-use keyward::text::quote;
+use keyward::text::{Env, quote};
 use keyward::when::{Clock, Timestamp};
 use zeroize::Zeroizing;
 
@@ -55,6 +56,9 @@ pub struct App {
     clock: Arc<dyn Clock>,
     usage: Arc<usage::Usage>,
     metrics: metrics::Metrics,
+    /// `--env` (else `$KEYWARD_ENV`): only keys of this environment are
+    /// keys here, on every route; a request may narrow further, never widen.
+    env: Option<Env>,
     /// SHA-256 of the root key that `/v2/keys.verifyKey` requires; the
     /// route is off without one.
     root_key: Option<[u8; 32]>,
@@ -77,16 +81,22 @@ pub struct Unavailable;
 
 impl App {
     /// Looks up a presented secret and judges it against the required
-    /// scopes (`allows`) and environment. Counts the verification.
+    /// scopes (`allows`) and environment (`env`, within serve's own): a key
+    /// of another environment is not a key here. Counts the verification.
     pub async fn judge(
         &self,
         presented: &[u8],
-        env: Option<&str>,
+        env: Option<&Env>,
         allows: &(dyn Fn(&Key) -> bool + Sync),
     ) -> std::result::Result<Judged, Unavailable> {
         let key = self.lookup(presented).await?;
         let now = self.clock.now();
-        let key = key.filter(|k| env.is_none_or(|e| k.env.as_str() == e));
+        let key = key.filter(|k| {
+            [self.env.as_ref(), env]
+                .into_iter()
+                .flatten()
+                .all(|e| k.env == *e)
+        });
         let code = match &key {
             None => VerifyCode::Invalid,
             Some(k) => match VerifyCode::for_key(k, &[], now) {
@@ -148,11 +158,17 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         None => None,
         Some(var) => Some(root_key(var)?),
     };
+    let env = crate::cmd::env_filter(args.env.as_deref())?;
     let location = ctx.location().clone();
     let clock = ctx.clock();
     // Opening checks the vault exists and is keyward's, and brings an
     // older schema up to date where it may.
-    ctx.vault(Access::Read)?;
+    let vault = ctx.vault(Access::Read)?;
+    let loose = vault.keys_with_loose_scopes()?;
+    let env_is_empty = match &env {
+        Some(e) => !vault.envs()?.contains(e),
+        None => false,
+    };
     ctx.close_vault();
     let verifier = keyward::store::verifier(&location)?;
     let listener = std::net::TcpListener::bind(listen)
@@ -160,6 +176,24 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
     let _logs = logs::init(args.log_format);
+    if let Some(e) = env.as_ref().filter(|_| env_is_empty) {
+        tracing::warn!(
+            env = %keyward::text::escape(e.as_str()),
+            "the environment serve is narrowed to (--env or $KEYWARD_ENV) has no keys yet: \
+             every key is refused until one is created there"
+        );
+    }
+    for k in &loose {
+        for scope in k.scopes.iter().filter(|s| !s.is_token()) {
+            tracing::warn!(
+                key_id = %k.id,
+                name = %keyward::text::escape(k.name.as_str()),
+                scope = %keyward::text::escape(scope.as_str()),
+                "a stored scope holds a comma or whitespace: it meets no requirement and is left \
+                 out of X-Keyward-Scopes; replace it (keyward update KEY --remove-scope ... --add-scope ...)"
+            );
+        }
+    }
     let usage = Arc::new(usage::Usage::default());
     let flusher = usage::Flusher::start(Arc::clone(&usage), location.clone(), Arc::clone(&clock))?;
     let app = Arc::new(App {
@@ -167,6 +201,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         clock,
         usage,
         metrics: metrics::Metrics::default(),
+        env,
         root_key: root_key.map(|k| secret::hash(&k)),
         served: AtomicU64::new(0),
         requests: AtomicU64::new(0),
@@ -180,6 +215,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         address = %bound,
         vault = %location.shown(),
         engine = location.engine(),
+        env = %app.env.as_ref().map_or("(all)", Env::as_str),
         unkey = app.root_key.is_some(),
         "listening"
     );
@@ -251,6 +287,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instan
         .keep_alive(true);
     let stop = http::stop_signal()?;
     tokio::pin!(stop);
+    let ending = Arc::new(AtomicU64::new(0));
     tokio::spawn(watch_readiness(Arc::clone(&app)));
     loop {
         tokio::select! {
@@ -265,16 +302,22 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instan
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = Arc::clone(&app);
+                let for_requests = Arc::clone(&app);
                 let conn = builder.serve_connection(
                     TokioIo::new(stream),
-                    service_fn(move |req| routes::handle(Arc::clone(&app), req)),
+                    service_fn(move |req| routes::handle(Arc::clone(&for_requests), req)),
                 );
                 let conn = graceful.watch(conn);
+                let app = Arc::clone(&app);
+                let counted = ConnectionEnding::new(&ending);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
+                        if let Some(status) = routes::refused_by_parser(&e) {
+                            routes::log_refused(&app, status);
+                        }
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(counted);
                 });
             }
             signal = &mut stop => {
@@ -286,12 +329,35 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instan
     let stopping = Instant::now();
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = graceful.shutdown() => {
+            // A connection hyper has finished may still be logging the
+            // request it refused: a moment for that line.
+            let started = Instant::now();
+            while ending.load(Ordering::Acquire) > 0 && started.elapsed() < Duration::from_millis(200) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         () = tokio::time::sleep(DRAIN) => {
             tracing::warn!("requests still in flight after {} s were cut off", DRAIN.as_secs());
         }
     }
     Ok(stopping)
+}
+
+/// Counts a connection's task until it ends (its last log line written).
+struct ConnectionEnding(Arc<AtomicU64>);
+
+impl ConnectionEnding {
+    fn new(count: &Arc<AtomicU64>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        ConnectionEnding(Arc::clone(count))
+    }
+}
+
+impl Drop for ConnectionEnding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Logs each change of readiness (the vault became unreadable, and back),

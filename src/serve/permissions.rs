@@ -134,6 +134,15 @@ impl Parser {
         match self.tokens.get(self.at).cloned() {
             Some(Token::Word(w)) => {
                 self.at += 1;
+                // A permission is a scope, and a scope is a token: a comma
+                // inside would read as two scopes to anything that splits.
+                if crate::text::Scope::parse(&w).is_err() {
+                    return Err(
+                        "a permission in the query is not a scope keyward accepts: 1-64 \
+                         visible characters without commas (join scopes with AND or OR)"
+                            .into(),
+                    );
+                }
                 Ok(Query::Name(w))
             }
             Some(Token::Open) => {
@@ -180,7 +189,18 @@ mod tests {
 
     #[test]
     fn malformed_queries_say_what_is_wrong() {
-        for bad in ["", "  ", "a AND", "(a", "a)", "AND a", "a b", "()"] {
+        for bad in [
+            "",
+            "  ",
+            "a AND",
+            "(a",
+            "a)",
+            "AND a",
+            "a b",
+            "()",
+            "read,admin",
+            "a AND b,c",
+        ] {
             assert!(Query::parse(bad).is_err(), "{bad:?} parsed");
         }
         let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));

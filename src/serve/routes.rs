@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 use keyward::key::{Key, VerifyCode};
 use keyward::vault::Verdict;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::http::{self, Reply};
+use super::request::{self, Problem};
 use super::{App, Judged, Unavailable, unkey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +132,33 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
     Ok(outcome.reply)
 }
 
+/// The status hyper answered by itself for a request it could not parse
+/// (a head past 16 KiB or 100 header lines: 431; malformed: 400), if it
+/// answered at all: such a request never reaches [`handle`].
+pub fn refused_by_parser(e: &hyper::Error) -> Option<u16> {
+    if !e.is_parse() || e.is_parse_version_h2() {
+        return None;
+    }
+    Some(if e.is_parse_too_large() { 431 } else { 400 })
+}
+
+/// The request log line for a request the parser refused: the same
+/// fields as every other, with what could not be read as `-`.
+pub fn log_refused(app: &App, status: u16) {
+    app.count_request();
+    app.metrics.refused_head(status);
+    tracing::info!(
+        method = %"-",
+        path = %"-",
+        status,
+        code = %"-",
+        key_id = %"-",
+        hint = %"-",
+        latency_us = 0u64,
+        "request"
+    );
+}
+
 fn not_allowed(allow: &'static str) -> Outcome {
     let mut reply = http::error(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -162,18 +191,6 @@ fn ready(app: &App) -> Outcome {
     }
 }
 
-/// The secret of `Authorization: Bearer SECRET`, if that is the header's
-/// scheme.
-pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
-    let value = headers.get(AUTHORIZATION)?.as_bytes();
-    let (scheme, rest) = value.split_at(value.iter().position(|&b| b == b' ')?);
-    scheme
-        .eq_ignore_ascii_case(b"bearer")
-        .then(|| rest.trim_ascii())
-}
-
-static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-static REQUIRE_SCOPE: HeaderName = HeaderName::from_static("x-keyward-require-scope");
 static KEY_ID: HeaderName = HeaderName::from_static("x-keyward-key-id");
 static KEY_NAME: HeaderName = HeaderName::from_static("x-keyward-key-name");
 static ENV: HeaderName = HeaderName::from_static("x-keyward-env");
@@ -202,44 +219,24 @@ fn unavailable_authz() -> Outcome {
 
 /// Forward auth: 200 with the key's headers, 401 or 403 with the code.
 async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
+    let bad = |p: Problem| -> Outcome { http::error(p.status, "BAD_REQUEST", &p.message).into() };
     let headers = req.headers();
-    let bad = |message: &str| -> Outcome {
-        http::error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).into()
+    let presented = match request::presented(headers) {
+        Ok(p) => p,
+        Err(p) => return bad(p),
     };
-    // Two credentials, or two environments, would let a proxy and keyward
-    // each read a different one: refused rather than guessed.
-    if headers.get_all(AUTHORIZATION).iter().count() > 1
-        || headers.get_all(&X_API_KEY).iter().count() > 1
-    {
-        return bad("send one Authorization or X-API-Key header, not several");
-    }
-    let mut scopes: Vec<String> = Vec::new();
-    let mut env: Option<String> = None;
-    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        match &*name {
-            "scope" => match split_scopes(&value) {
-                Some(list) => scopes.extend(list),
-                None => return bad(EMPTY_SCOPE),
-            },
-            "env" if env.is_some() => return bad("give ?env= once"),
-            "env" => env = Some(value.into_owned()),
-            _ => {}
-        }
-    }
-    for value in headers.get_all(&REQUIRE_SCOPE) {
-        match value.to_str().ok().map(split_scopes) {
-            Some(Some(list)) => scopes.extend(list),
-            Some(None) => return bad(EMPTY_SCOPE),
-            None => return bad("X-Keyward-Require-Scope must be visible ASCII text"),
-        }
-    }
-    let presented = bearer(headers).or_else(|| headers.get(&X_API_KEY).map(HeaderValue::as_bytes));
-    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
+    // Below /v1/authz/ (Envoy's path_prefix) the query is the client's.
+    let own_query = req.uri().path() == "/v1/authz";
+    let wanted = match request::authz(req.uri().query(), own_query, headers) {
+        Ok(r) => r,
+        Err(p) => return bad(p),
+    };
+    let Some(presented) = presented else {
         app.metrics.verified("API_KEY_MISSING");
         return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
     };
-    let allows = |k: &Key| scopes.iter().all(|s| k.has_scope(s));
-    let judged = match app.judge(presented, env.as_deref(), &allows).await {
+    let allows = |k: &Key| wanted.scopes.iter().all(|s| k.has_scope(s.as_str()));
+    let judged = match app.judge(presented, wanted.env.as_ref(), &allows).await {
         Ok(j) => j,
         Err(Unavailable) => return unavailable_authz(),
     };
@@ -258,8 +255,11 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
             set(&ENV, k.env.as_str());
             set(
                 &SCOPES,
+                // A stored scope that is not a token (from an older
+                // keyward) is left out: joined, it would read as others.
                 &k.scopes
                     .iter()
+                    .filter(|s| s.is_token())
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(","),
@@ -276,19 +276,6 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
         }
         (code, k) => deny(StatusCode::UNAUTHORIZED, code.as_str(), k.as_ref()),
     }
-}
-
-/// An empty scope in a requirement is most likely a proxy's variable that
-/// was never set: taken as "no scope required", it would let every key in.
-const EMPTY_SCOPE: &str = "an empty scope in ?scope= or X-Keyward-Require-Scope: name the scope, \
-     or leave the requirement out";
-
-/// The scopes of a comma-separated list; None if any is empty.
-fn split_scopes(list: &str) -> Option<Vec<String>> {
-    list.split(',')
-        .map(str::trim)
-        .map(|s| (!s.is_empty()).then(|| s.to_string()))
-        .collect()
 }
 
 fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {
@@ -320,6 +307,19 @@ struct VerifyRequest {
 
 /// `POST /v1/verify`: the verdict as `keyward --json verify` prints it.
 async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
+    let bad = |p: Problem| -> Outcome {
+        let message = match p.location.as_str() {
+            "body" => format!(
+                "the body must be {{\"key\": \"...\", \"require_scopes\": [...], \"env\": \"...\"}}: {}",
+                p.message
+            ),
+            _ => p.message,
+        };
+        http::error(p.status, "BAD_REQUEST", &message).into()
+    };
+    if let Err(p) = request::bearer_once(req.headers()) {
+        return bad(p);
+    }
     if !http::json_or_unlabelled(&req) {
         return http::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -332,23 +332,24 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         Ok(b) => b,
         Err(e) => return http::error(e.status(), "BAD_REQUEST", &e.message()).into(),
     };
-    let request: VerifyRequest = match serde_json::from_slice(&body) {
+    let request: VerifyRequest = match request::json_object(&body).and_then(|map| {
+        serde_json::from_value(Value::Object(map))
+            .map_err(|e| Problem::bad("body", request::json_problem(&e)))
+    }) {
         Ok(r) => r,
-        Err(e) => {
-            return http::error(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!(
-                    "the body must be {{\"key\": \"...\", \"require_scopes\": [...], \"env\": \"...\"}}: {}",
-                    json_problem(&e)
-                ),
-            )
-            .into();
-        }
+        Err(p) => return bad(p),
     };
-    let allows = |k: &Key| request.require_scopes.iter().all(|s| k.has_scope(s));
+    let scopes = match request::scopes("require_scopes", &request.require_scopes) {
+        Ok(s) => s,
+        Err(p) => return bad(p),
+    };
+    let env = match request::env("env", request.env.as_deref()) {
+        Ok(e) => e,
+        Err(p) => return bad(p),
+    };
+    let allows = |k: &Key| scopes.iter().all(|s| k.has_scope(s.as_str()));
     let judged = match app
-        .judge(request.key.as_bytes(), request.env.as_deref(), &allows)
+        .judge(request.key.as_bytes(), env.as_ref(), &allows)
         .await
     {
         Ok(j) => j,
@@ -379,27 +380,4 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         code: Some(code),
         key: shown,
     }
-}
-
-/// A JSON error without the input it quotes (which may be a secret):
-/// where it is, and what kind of problem.
-pub fn json_problem(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let text = e.to_string();
-    let field = |lead: &str| {
-        let rest = text.strip_prefix(lead)?;
-        let name = rest.split('`').next()?;
-        Some(keyward::text::quote(name))
-    };
-    let what = match e.classify() {
-        Category::Syntax => "it is not valid JSON".to_string(),
-        Category::Eof => "it ends too early".to_string(),
-        Category::Data => match (field("missing field `"), field("unknown field `")) {
-            (Some(name), _) => format!("the field '{name}' is missing"),
-            (_, Some(name)) => format!("the field '{name}' is not one keyward knows"),
-            _ => "a field has the wrong type".to_string(),
-        },
-        Category::Io => "it could not be read".to_string(),
-    };
-    format!("{what} (line {}, column {})", e.line(), e.column())
 }

@@ -13,7 +13,9 @@ use super::App;
 use super::Unavailable;
 use super::http::{self, Reply};
 use super::permissions::Query;
-use super::routes::{Outcome, bearer, json_problem};
+use super::request;
+use super::routes::Outcome;
+use keyward::text::quote;
 
 const DOCS: &str = "https://unkey.com/docs/errors";
 
@@ -62,8 +64,18 @@ fn unkey_code(code: VerifyCode) -> &'static str {
     }
 }
 
-/// Fields of Unkey's request that keyward has no counterpart for.
-const UNSUPPORTED: [(&str, &str); 4] = [
+/// The members of Unkey's v2 `V2KeysVerifyKeyRequestBody` that keyward
+/// honours: `key`, `permissions`, and `tags` (which Unkey uses for
+/// analytics only; keyward checks their shape and keeps nothing).
+const HONOURED: [&str; 3] = ["key", "permissions", "tags"];
+
+/// Unkey's tags: at most this many, each 1-512 characters.
+const MAX_TAGS: usize = 20;
+const MAX_TAG_LEN: usize = 512;
+
+/// Members of Unkey's request that keyward has no counterpart for.
+const UNSUPPORTED: [(&str, &str); 5] = [
+    ("apiId", "a keyward vault is one API: drop the field"),
     ("credits", "keyward keys have no credits"),
     ("ratelimits", "keyward does not rate-limit keys"),
     (
@@ -75,6 +87,20 @@ const UNSUPPORTED: [(&str, &str); 4] = [
         "a keyward vault is one keyspace: drop the field",
     ),
 ];
+
+fn valid_tags(tags: &Value) -> bool {
+    match tags {
+        Value::Null => true,
+        Value::Array(all) => {
+            all.len() <= MAX_TAGS
+                && all.iter().all(|t| {
+                    t.as_str()
+                        .is_some_and(|t| (1..=MAX_TAG_LEN).contains(&t.chars().count()))
+                })
+        }
+        _ => false,
+    }
+}
 
 pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
     let request_id = app.next_request_id();
@@ -88,9 +114,17 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
         )
         .into();
     };
-    let presented = match bearer(req.headers()) {
-        Some(p) if !p.is_empty() => p,
-        _ => {
+    let presented = match request::bearer_once(req.headers()) {
+        Ok(Some(p)) if !p.is_empty() => p,
+        Err(p) => {
+            return invalid(
+                &request_id,
+                &p.location,
+                &p.message,
+                "send one Authorization header",
+            );
+        }
+        Ok(_) => {
             return error(
                 &request_id,
                 StatusCode::BAD_REQUEST,
@@ -133,21 +167,16 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             .into();
         }
     };
-    let request: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
+    let request = match request::json_object(&body) {
+        Ok(map) => map,
+        Err(p) => {
             return invalid(
                 &request_id,
-                "body",
-                "the body must be a JSON object",
-                "send {\"key\": \"...\"}",
-            );
-        }
-        Err(e) => {
-            return invalid(
-                &request_id,
-                "body",
-                &format!("the body is not JSON: {}", json_problem(&e)),
+                &p.location,
+                &format!(
+                    "the body is not what Unkey's verifyKey takes: {}",
+                    p.message
+                ),
                 "send {\"key\": \"...\"}",
             );
         }
@@ -161,6 +190,29 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                 &format!("remove {field} from the request"),
             );
         }
+    }
+    let known =
+        |name: &str| HONOURED.contains(&name) || UNSUPPORTED.iter().any(|(f, _)| *f == name);
+    if let Some(name) = request.keys().find(|name| !known(name)) {
+        let name = quote(name);
+        return invalid(
+            &request_id,
+            &format!("body.{name}"),
+            &format!("'{name}' is not a field of Unkey's v2 verifyKey request"),
+            "send only key, permissions and tags",
+        );
+    }
+    if let Some(tags) = request.get("tags")
+        && !valid_tags(tags)
+    {
+        return invalid(
+            &request_id,
+            "body.tags",
+            &format!(
+                "tags must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LEN} characters"
+            ),
+            "e.g. [\"endpoint=/orders\"]",
+        );
     }
     let Some(key) = request.get("key").and_then(Value::as_str) else {
         return invalid(

@@ -199,6 +199,14 @@ pub trait Read {
     fn envs(&self) -> Result<Vec<Env>>;
     /// Every key, or those of one environment, oldest first.
     fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>>;
+    /// Keys that may hold a scope with a comma or whitespace inside (stored
+    /// by an older keyward): at least every such key, perhaps more, for the
+    /// caller to check with [`Scope::is_token`](crate::text::Scope::is_token).
+    /// The engines narrow it in SQL, so that serve's check at start does
+    /// not load a large vault.
+    fn keys_with_loose_scopes(&self) -> Result<Vec<Key>> {
+        self.keys(None)
+    }
     /// The keys of `env` that are active at `now` (they count against max-keys).
     fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>>;
     /// The key whose secret has this SHA-256, whatever its status.

@@ -378,6 +378,16 @@ impl<C: GenericClient> Read for Pg<C> {
         }
     }
 
+    /// See the SQLite engine's query: the same superset.
+    fn keys_with_loose_scopes(&self) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE position(',' in replace(scopes, '\",\"', '')) > 0 \
+             OR position(' ' in scopes) > 0 OR scopes ~ '[^ -~]' \
+             ORDER BY env, created_at, seq",
+            &[],
+        )
+    }
+
     fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>> {
         self.keys_where(
             "WHERE env = $1 AND revoked_at IS NULL AND rotated_to IS NULL \

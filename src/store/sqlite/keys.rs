@@ -47,6 +47,14 @@ pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
 /// one per rotation).
 pub(super) const KEYS_NAMED: &str =
     select_keys!("WHERE env = ?1 AND name = ?2 ORDER BY created_at DESC, rowid DESC LIMIT 20");
+/// Keys whose stored scopes (JSON text, as serde_json writes it: no
+/// whitespace between items) hold a comma that is not a separator, a space,
+/// or anything outside printable ASCII: a superset of the keys with a scope
+/// that is not a token.
+const KEYS_WITH_LOOSE_SCOPES: &str = select_keys!(
+    "WHERE instr(replace(scopes, '\",\"', ''), ',') > 0 OR instr(scopes, ' ') > 0 \
+     OR scopes GLOB '*[^ -~]*' ORDER BY env, created_at, rowid"
+);
 const ENVS: &str = "SELECT DISTINCT env FROM keys ORDER BY env";
 
 impl<C: Conn> Sql<C> {
@@ -98,6 +106,10 @@ impl<C: Conn> Read for Sql<C> {
             Some(env) => self.query_keys(KEYS_IN_ENV, [env.as_str()]),
             None => self.query_keys(ALL_KEYS, []),
         }
+    }
+
+    fn keys_with_loose_scopes(&self) -> Result<Vec<Key>> {
+        self.query_keys(KEYS_WITH_LOOSE_SCOPES, [])
     }
 
     fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>> {

@@ -125,6 +125,7 @@ impl TestVault {
         let mut cmd = Command::new(BIN);
         let home = self.dir.path().join("home");
         cmd.env_remove("KEYWARD_VAULT")
+            .env_remove("KEYWARD_ENV")
             .env_remove("KEYWARD_NOW")
             .env_remove("NO_COLOR")
             .env("HOME", &home)
@@ -155,6 +156,7 @@ impl TestVault {
         let home = self.dir.path().join("home");
         let mut cmd = std::process::Command::new(BIN);
         cmd.env_remove("KEYWARD_VAULT")
+            .env_remove("KEYWARD_ENV")
             .env_remove("NO_COLOR")
             .env("HOME", &home)
             .env("XDG_DATA_HOME", home.join(".local/share"))
