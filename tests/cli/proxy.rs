@@ -43,7 +43,7 @@ fn recipe(heading: &str, lang: &str) -> String {
             break;
         }
         assert!(
-            !line.starts_with('#') || line.starts_with("#!"),
+            !line.starts_with('#'),
             "README.md has no ```{lang} block under ### {heading}"
         );
     }
