@@ -1,6 +1,7 @@
 //! What tests need from the host: whether they run as root, a free port,
-//! and Python tools installed once into target/tmp. Shared with
-//! tests/readme.rs, which includes this file by path.
+//! Python tools installed once into target/tmp, and a visible line when a
+//! test cannot run here. Shared with tests/readme.rs, which includes this
+//! file by path.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -58,4 +59,24 @@ pub fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
         .map_err(|why| why.lines().last().unwrap_or("").to_string())?;
     std::fs::write(&marker, "").map_err(|e| e.to_string())?;
     Ok(venv)
+}
+
+/// Reports a group of tests that cannot run here: one line per group and
+/// process on stderr, written to the handle itself (libtest captures only
+/// the print macros, so `cargo test` shows it even for a passing test), or
+/// a failure when KEYWARD_NO_SKIP is set (as .ci/run sets it).
+pub fn skip(what: &str, how: &str) {
+    use std::io::Write;
+    use std::sync::Mutex;
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    assert!(
+        std::env::var_os("KEYWARD_NO_SKIP").is_none(),
+        "{what} cannot run ({how}), and KEYWARD_NO_SKIP forbids skipping it"
+    );
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if said.iter().any(|w| w == what) {
+        return;
+    }
+    said.push(what.to_string());
+    let _ = std::io::stderr().write_all(format!("skipped: {what} ({how})\n").as_bytes());
 }

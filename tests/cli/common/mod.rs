@@ -40,7 +40,7 @@ pub mod host;
 pub mod pg;
 pub mod serve;
 
-pub use host::{free_port, is_root};
+pub use host::{free_port, is_root, skip};
 
 /// A throwaway vault: a SQLite file in a temporary directory, or a fresh
 /// database on the test PostgreSQL server.
@@ -324,16 +324,6 @@ pub fn foreign_secret() -> String {
         .expect("rng")
         .expose()
         .to_string()
-}
-
-/// Reports a test that cannot run here: one line on stdout, or a failure
-/// when KEYWARD_NO_SKIP is set (as .ci/run sets it).
-pub fn skip(what: &str, how: &str) {
-    assert!(
-        std::env::var_os("KEYWARD_NO_SKIP").is_none(),
-        "{what} cannot run ({how}), and KEYWARD_NO_SKIP forbids skipping it"
-    );
-    println!("skipped: {what} ({how})");
 }
 
 /// A program on PATH (or in /usr/sbin, where Debian puts daemons).

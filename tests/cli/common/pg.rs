@@ -127,12 +127,9 @@ fn run_as_owner(tool: PathBuf, args: &[&str]) -> std::process::Output {
 
 fn start() -> Option<Server> {
     let Some(bin) = bin_dir() else {
-        assert!(
-            std::env::var_os("KEYWARD_NO_SKIP").is_none(),
-            "PostgreSQL is not installed, and KEYWARD_NO_SKIP forbids skipping its tests"
-        );
-        println!(
-            "skipped: the PostgreSQL half of the behaviour suite (install PostgreSQL, e.g. apt install postgresql, to run it)"
+        super::host::skip(
+            "the PostgreSQL half of the behaviour suite",
+            "PostgreSQL is not installed; apt install postgresql to run it",
         );
         return None;
     };
