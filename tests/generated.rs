@@ -166,3 +166,36 @@ fn the_completion_helper_is_not_a_command() {
         assert!(!offered, "{} offers __complete", path.display());
     }
 }
+
+/// SPEC "Distribution": MIT OR Apache-2.0 with both texts beside the code,
+/// the crate metadata filled, and the README installing what was tested.
+#[test]
+fn the_crate_is_dual_licensed_with_both_texts_and_its_metadata_filled() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
+    assert!(read("LICENSE-MIT").contains("Permission is hereby granted, free of charge"));
+    assert!(read("LICENSE-MIT").contains("the keyward authors"));
+    assert!(
+        read("LICENSE-APACHE")
+            .contains("Apache License\n                           Version 2.0, January 2004")
+    );
+    assert!(read("LICENSE-APACHE").contains("END OF TERMS AND CONDITIONS"));
+    let manifest = read("Cargo.toml");
+    let package = manifest.split("\n[").next().unwrap_or_default();
+    assert!(
+        package.contains("\nlicense = \"MIT OR Apache-2.0\"\n"),
+        "{package}"
+    );
+    for field in ["description", "rust-version", "keywords", "categories"] {
+        assert!(
+            package.contains(&format!("\n{field} = ")),
+            "Cargo.toml has no {field}"
+        );
+    }
+    let readme = read("README.md");
+    assert!(readme.contains("cargo install --locked --path ."));
+    assert!(
+        !readme.contains("cargo install --path"),
+        "every install command is --locked"
+    );
+}
