@@ -466,7 +466,7 @@ pub struct RevokeArgs {
 
 #[derive(Debug, Args)]
 pub struct RetireArgs {
-    /// End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d
+    /// End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d (at least 2m: last use is recorded at most once a minute)
     #[arg(long = "quiet-for", value_name = "DUR", value_hint = ValueHint::Other)]
     pub quiet_for: String,
 

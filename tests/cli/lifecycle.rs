@@ -216,3 +216,29 @@ fn a_corrupt_rotation_policy_is_refused_and_repairable() {
         assert_eq!(err["error"]["code"], "VAULT_CORRUPT", "{secs}");
     }
 }
+
+/// Last use is recorded at most once a minute (verify) and every 10 s
+/// (serve): a quiet time shorter than that would end keys still in use.
+#[test]
+fn retire_refuses_a_quiet_time_below_the_resolution_of_last_use() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    v.kw(["rotate", "web", "--grace", "24h"]).assert().success();
+    for short in ["now", "0s", "5s", "1m", "119s"] {
+        for mode in ["--dry-run", "--yes"] {
+            let err = stderr(
+                &v.kw(["retire", "--quiet-for", short, mode])
+                    .assert()
+                    .code(2),
+            );
+            assert!(
+                err.contains("at least 2m") && err.contains("once a minute"),
+                "{short}: {err}"
+            );
+        }
+    }
+    assert_eq!(quiet_events(&v), 0, "nothing ended");
+    v.kw(["retire", "--quiet-for", "2m", "--dry-run"])
+        .assert()
+        .success();
+}
