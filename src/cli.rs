@@ -93,8 +93,9 @@ complete -F _keyward_names -o bashdefault -o default keyward
 #[command(
     name = "keyward",
     version,
-    about = "Issue and administer API keys in a local SQLite vault",
-    long_about = "Issue and administer API keys in a local SQLite vault.\n\n\
+    about = "Issue and administer API keys, kept in a SQLite file or a PostgreSQL database",
+    long_about = "Issue and administer API keys, kept in a vault: a SQLite file (the default) \
+        or, where several hosts share it, a PostgreSQL database.\n\n\
         Secrets are shown once and never stored: the vault keeps only their SHA-256, \
         prefix and last four characters. Every change is recorded in a tamper-evident \
         activity log with the actor who made it.",
@@ -110,8 +111,8 @@ complete -F _keyward_names -o bashdefault -o default keyward
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]
-    #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::FilePath, help_heading = GLOBAL)]
+    /// The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]
+    #[arg(long, global = true, value_name = "PATH|URL", value_hint = ValueHint::FilePath, help_heading = GLOBAL)]
     pub vault: Option<PathBuf>,
 
     /// Print one JSON document on stdout (errors as JSON on stderr)
@@ -186,7 +187,7 @@ const SERVE_ABOUT: &str = "Answer verifications over HTTP/1.1 for services and r
 
 const SERVE_EXAMPLES: &str = "Examples:\n  \
     keyward serve                                    # 127.0.0.1:8080\n  \
-    keyward serve --listen 0.0.0.0:8080 --log-format json\n  \
+    keyward serve --listen 127.0.0.1:9090 --log-format json   # loopback: a proxy in front\n  \
     KEYWARD_ROOT_KEY=$(openssl rand -hex 32) keyward serve --root-key-env KEYWARD_ROOT_KEY\n  \
     curl -H \"Authorization: Bearer $KEY\" 'http://127.0.0.1:8080/v1/authz?scope=deploy'";
 
@@ -279,8 +280,8 @@ const UPDATE_EXAMPLES: &str = "Examples:\n  \
     Only an active key can be updated; a rotation carries the name, scopes and note over.";
 
 const COPY_EXAMPLES: &str = "Examples:\n  \
-    keyward copy --to postgres://keyward@db.example.com/keys?sslmode=disable   # laptop -> shared\n  \
-    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db              # a backup\n\n\
+    keyward copy --to 'postgres://keyward@db.example.com/keys?sslmode=verify-full'   # laptop -> shared\n  \
+    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db                  # a backup\n\n\
     The destination must be empty or absent (exit 4 otherwise). Keys, events with their \
     hashes, and settings are copied in one transaction; the copy's log is verified after.";
 
@@ -401,7 +402,20 @@ pub struct KeyArg {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     #[command(flatten)]
-    pub key: KeyArg,
+    pub key: FoundKeyArg,
+}
+
+/// The KEY of `show`: a name finds the newest key of that name, whatever
+/// its status.
+#[derive(Debug, Args)]
+pub struct FoundKeyArg {
+    /// Key id, unique id prefix, or name: the newest key of that name in --env, whatever its status
+    #[arg(value_name = "KEY", value_hint = ValueHint::Other)]
+    pub key: String,
+
+    /// The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Args)]

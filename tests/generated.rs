@@ -70,7 +70,7 @@ fn man_pages_read_as_man_pages() {
         assert!(!text.contains(".SH EXTRA"), "{page}");
         assert!(text.contains(".SH EXAMPLES"), "{page}");
         assert!(
-            text.contains("[\\fB\\-\\-vault\\fR \\fIPATH\\fR]"),
+            text.contains("[\\fB\\-\\-vault\\fR \\fIPATH|URL\\fR]"),
             "{page}: the synopsis shows what --vault takes"
         );
     }
