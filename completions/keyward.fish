@@ -120,8 +120,8 @@ updated\t''
 config_changed\t''"
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l by -d 'Only events by this actor' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l anchor -d 'With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
