@@ -229,9 +229,17 @@ fn open_vault(
     }
     let vault = Vault::open(location, access, clock)?;
     if vault.created() {
+        // A relative path in full: where it landed is the point.
+        let shown = match location {
+            Location::Sqlite(path) => std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+            Location::Postgres(_) => location.shown(),
+        };
         note(&format!(
             "created a new vault at {}",
-            crate::text::escape(&location.shown())
+            crate::text::escape(&shown)
         ));
     }
     Ok(vault)

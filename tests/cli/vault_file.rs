@@ -114,6 +114,21 @@ fn creating_a_vault_says_so_once_on_stderr() {
             stderr(&again)
         );
     }
+    // A relative path is shown in full: where the vault landed.
+    let relative = v
+        .bare()
+        .current_dir(v.dir())
+        .args(["--vault", "rel.db", "create", "--name", "r"])
+        .assert()
+        .success();
+    assert!(
+        stderr(&relative).contains(&format!(
+            "created a new vault at {}",
+            v.dir().join("rel.db").display()
+        )),
+        "{}",
+        stderr(&relative)
+    );
     let set = v.dir().join("set.db");
     let by_config = v
         .bare()
