@@ -146,10 +146,10 @@ pub fn run(args: &RevokeArgs, reason: Option<Reason>, ctx: &mut Ctx) -> Result<R
 const INVISIBLE: [char; 4] = ['\u{feff}', '\u{200b}', '\u{200c}', '\u{200d}'];
 
 /// A secret found in a line, as the scanner regex finds it:
-/// `\b{prefix}_[0-9A-Za-z]{38}\b`.
-#[derive(Debug)]
+/// `\b{prefix}_[0-9A-Za-z]{38}\b`. No `Debug`: it holds the secret, wiped
+/// when dropped.
 struct Found {
-    /// The whole word, with the longest prefix reading.
+    /// The secret as found, with the longest prefix reading.
     text: String,
     /// The prefixes it may have, longest first: a scanner cannot tell where
     /// a prefix begins in `token_kw_…` (the checksum covers only the body),
@@ -254,4 +254,39 @@ fn read_input() -> Result<Vec<u8>> {
         .into());
     }
     Ok(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readings(line: &str) -> Vec<Vec<String>> {
+        secret_words(line)
+            .into_iter()
+            .map(|f| f.prefixes.clone())
+            .collect()
+    }
+
+    #[test]
+    fn secrets_are_found_at_word_boundaries_as_the_scanner_finds_them() {
+        let body = "a".repeat(secret::BODY_LEN);
+        let kw = vec!["kw".to_string()];
+        assert_eq!(readings(&format!("PAYMENTS=kw_{body}")), [kw.clone()]);
+        assert_eq!(readings(&format!("\"kw_{body}\",")), [kw.clone()]);
+        assert_eq!(
+            readings(&format!("a=kw_{body} b=kw_{body};")),
+            [kw.clone(), kw.clone()]
+        );
+        // Text run into the prefix: every reading after an `_`, longest first.
+        assert_eq!(
+            readings(&format!("token_acme_x1_{body}")),
+            [vec!["token_acme_x1", "acme_x1", "x1"]]
+        );
+        assert_eq!(readings(&format!("PAYMENTS_kw_{body}")), [kw]);
+        // Not a word boundary, or not a body of 38: no secret.
+        assert!(readings(&format!("kw_{body}b")).is_empty());
+        assert!(readings(&format!("kw_{}", &body[1..])).is_empty());
+        assert!(readings(&format!("KW_{body}")).is_empty());
+        assert!(readings(&format!("_{body}")).is_empty());
+    }
 }
