@@ -44,9 +44,8 @@ pub fn inspect(client: &mut Client) -> Result<Found> {
     })
 }
 
-/// Creates or migrates the schema in one transaction under `lock`.
-/// Creates or upgrades the schema under the advisory lock; returns whether
-/// it created it (no keyward schema was there once the lock was held).
+/// Creates or migrates the schema in one transaction under `lock`; returns
+/// whether it created it (no keyward schema was there once the lock was held).
 pub fn migrate(client: &mut Client, lock: i64) -> Result<bool> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
