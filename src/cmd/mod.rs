@@ -219,13 +219,11 @@ fn open_vault(
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.is_dir()
     {
-        anyhow::bail!(
-            "the directory {} does not exist, so there is no vault at {}: check the path, or \
-             create the directory first (keyward makes directories only for its default \
-             location)",
-            crate::text::escape(&dir.display().to_string()),
-            crate::text::escape(&path.display().to_string())
-        );
+        return Err(crate::error::Error::VaultDirectoryMissing {
+            dir: crate::text::escape(&dir.display().to_string()),
+            path: crate::text::escape(&path.display().to_string()),
+        }
+        .into());
     }
     let vault = Vault::open(location, access, clock)?;
     if vault.created() {

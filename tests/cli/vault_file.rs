@@ -72,6 +72,16 @@ fn a_vault_path_in_a_missing_directory_is_refused_naming_it() {
         );
         assert!(!err.contains("created a new vault"), "{err}");
     }
+    let json = v
+        .bare()
+        .arg("--vault")
+        .arg(&path)
+        .args(["--json", "create", "--name", "web"])
+        .assert()
+        .code(1);
+    let err: serde_json::Value =
+        serde_json::from_slice(&json.get_output().stderr).expect("JSON error");
+    assert_eq!(err["error"]["code"], "VAULT_MISSING");
     let dest = v.dir().join("elsewhere/copy.db");
     v.create(&["--name", "web"]);
     let copy = v.kw(["copy", "--to"]).arg(&dest).assert().code(1);
