@@ -394,8 +394,8 @@ const UPDATE_EXAMPLES: &str = "Examples:\n  \
     Only an active key can be updated; a rotation carries the name, scopes and note over.";
 
 const COPY_EXAMPLES: &str = "Examples:\n  \
-    keyward copy --to 'postgres://keyward@db.example.com/keys?sslmode=verify-full'   # laptop -> shared\n  \
-    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db                  # a backup\n\n\
+    keyward copy --to 'postgres://keyward@db.example.com/keys?sslmode=verify-full'  # share\n  \
+    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db                 # a backup\n\n\
     The destination must be empty or absent (exit 4 otherwise). Keys, events with their \
     hashes, and settings are copied in one transaction; the copy's log is verified after.";
 
