@@ -490,11 +490,17 @@ _keyward() {
                     return 0
                     ;;
                 --before)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 --limit)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 --anchor)
@@ -946,9 +952,11 @@ else
 fi
 
 # Added by keyward: KEY arguments and --env from the names in the vault
-# (keyward __complete, told the --vault and --env already on the line).
+# (keyward __complete, told the --vault and --env already on the line),
+# and the grace and expiry presets.
 _keyward_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local takes=" --actor --add-scope --anchor --before --by --env --event --expires --expiring-within --grace --key-env --limit --listen --log-format --name --note --prefix --quiet-for --reason --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
     local i=1 sub="" positional=0 where=()
     while [[ $i -lt $COMP_CWORD ]]; do
         local word="${COMP_WORDS[i]}"
@@ -956,25 +964,37 @@ _keyward_names() {
             --env|--vault)
                 if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
                 i=$((i + 2)); continue ;;
-            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope|--rotate-every|--quiet-for|--within|--anchor|--listen|--root-key-env|--log-format)
-                i=$((i + 2)); continue ;;
-            -*) ;;
+            -*)
+                if [[ "$takes" == *" $word "* ]]; then i=$((i + 2)); continue; fi ;;
             *) if [[ -z "$sub" ]]; then sub="$word"; else positional=$((positional + 1)); fi ;;
         esac
         i=$((i + 1))
     done
-    if [[ "$prev" == "--env" ]]; then
-        COMPREPLY=( $(compgen -W "$(keyward __complete envs "${where[@]}" 2>/dev/null)" -- "$cur") )
-        return 0
-    fi
-    case "$sub" in
-        show|rotate|extend|revoke|update|log)
-            if [[ "$cur" != -* && $positional -eq 0 ]]; then
-                COMPREPLY=( $(compgen -W "$(keyward __complete keys "${where[@]}" 2>/dev/null)" -- "$cur") )
-                return 0
+    local words=""
+    case "$prev" in
+        --env) words="$(keyward __complete envs "${where[@]}" 2>/dev/null)" ;;
+        --grace) words="now 1h 24h 3d 7d" ;;
+        --expires) words="never 7d 30d 60d 90d" ;;
+        *)
+            # The value of another option: clap's script knows what it takes.
+            if [[ "$prev" == -* && "$takes" == *" $prev "* ]]; then
+                _keyward "$@"
+                return
             fi
-            ;;
+            case "$sub" in
+                show|rotate|extend|revoke|update|log)
+                    if [[ "$cur" == -* || $positional -gt 0 ]]; then
+                        _keyward "$@"
+                        return
+                    fi
+                    words="$(keyward __complete keys "${where[@]}" 2>/dev/null)" ;;
+                *)
+                    _keyward "$@"
+                    return ;;
+            esac ;;
     esac
-    _keyward "$@"
+    COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+    compopt +o default +o bashdefault 2>/dev/null
+    return 0
 }
 complete -F _keyward_names -o bashdefault -o default keyward

@@ -18,7 +18,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
     }
     var completions = [
         &'keyward'= {
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
@@ -48,7 +48,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --prefix 'The secret''s prefix, e.g. sk_live [default: the vault''s prefix setting]'
             cand --rotate-every 'Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]'
             cand --note 'A note for people: who owns the key, what it is for'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
@@ -59,7 +59,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --expiring-within 'Only keys whose expiry or grace ends within DUR (e.g. 7d)'
             cand --unused-for 'Only keys not verified for DUR, or never (e.g. 30d)'
             cand --within 'With --due: also keys that will be due within DUR (e.g. 7d)'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --all 'Include expired and revoked keys'
             cand --due 'Only active keys whose rotation policy says they are due (see create --rotate-every)'
@@ -69,7 +69,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         }
         &'keyward;show'= {
             cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -81,7 +81,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --expires 'The new key''s expiry [default: the old key''s lifetime again, else never]'
             cand --name 'The new key''s name [default: the old key''s name]'
             cand --rotate-every 'The new key''s rotation policy: DUR or never [default: the old key''s]'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
@@ -91,7 +91,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
             cand --grace 'End a running grace period DUR from now instead (longer or shorter; now ends it)'
             cand --expires 'Set an active key''s expiry to DUR from now, a future time, or never (to end a key now, revoke it)'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -100,7 +100,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         &'keyward;revoke'= {
             cand --env 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]'
             cand --reason 'Why, for the activity log'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --leaked 'Read leaked secrets on stdin, one per line (a scanner''s output), and end every key they belong to'
             cand -y 'Do not ask for confirmation (required without a terminal)'
@@ -110,9 +110,9 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --help 'Print help'
         }
         &'keyward;retire'= {
-            cand --quiet-for 'End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d'
+            cand --quiet-for 'End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d (at least 2m: last use is recorded at most once a minute)'
             cand --env 'Only keys of this environment [default: $KEYWARD_ENV, else all]'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --dry-run 'List the keys that would be ended, and change nothing'
             cand -y 'Do not ask for confirmation (required without a terminal)'
@@ -127,7 +127,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --add-scope 'A scope to grant (repeatable)'
             cand --remove-scope 'A scope to take away (repeatable; one the key lacks is ignored)'
             cand --note 'A new note ("" clears it)'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -141,7 +141,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --before 'Only events older than this event id: the next page after a page''s last id'
             cand --limit 'At most this many events'
             cand --anchor 'With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --verify 'Check the log''s hash chain instead: exit 0 when intact, 1 naming the first bad event'
             cand --head 'Print the newest event''s id and hash (ID:HASH), to keep outside the vault as an anchor'
@@ -153,14 +153,14 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --key-env 'Read the secret from this environment variable instead of stdin'
             cand --env 'Only a key of this environment is valid [default: $KEYWARD_ENV, else any]'
             cand --require-scope 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'keyward;config'= {
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -168,7 +168,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand set 'Change a setting: max-keys (active keys per environment), prefix, or rotate-every (new keys'' rotation policy)'
         }
         &'keyward;config;set'= {
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -176,7 +176,7 @@ set edit:completion:arg-completer[keyward] = {|@words|
         }
         &'keyward;copy'= {
             cand --to 'Where to copy the vault: a file path, or a postgres:// URL'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'
@@ -187,14 +187,14 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --env 'Only keys of this environment verify (a request''s env may narrow, never widen) [default: $KEYWARD_ENV, else all]'
             cand --root-key-env 'Enable Unkey''s /v2/keys.verifyKey, whose callers must send this variable''s value as their root key'
             cand --log-format 'The format of the log lines on stderr'
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'keyward;completions'= {
-            cand --vault 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
+            cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'
             cand -h 'Print help'

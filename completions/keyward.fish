@@ -24,7 +24,7 @@ function __fish_keyward_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c keyward -n "__fish_keyward_needs_command" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_needs_command" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_needs_command" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_needs_command" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -50,7 +50,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A s
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l rotate-every -d 'Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l note -d 'A note for people: who owns the key, what it is for' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -58,14 +58,14 @@ complete -c keyward -n "__fish_keyward_using_subcommand list" -l env -d 'Only ke
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l expiring-within -d 'Only keys whose expiry or grace ends within DUR (e.g. 7d)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l unused-for -d 'Only keys not verified for DUR, or never (e.g. 30d)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l within -d 'With --due: also keys that will be due within DUR (e.g. 7d)' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand list" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l all -d 'Include expired and revoked keys'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l due -d 'Only active keys whose rotation policy says they are due (see create --rotate-every)'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand show" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand show" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand show" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand show" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand show" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand show" -s h -l help -d 'Print help'
@@ -74,28 +74,28 @@ complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l grace -d 'How
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l expires -d 'The new key\'s expiry [default: the old key\'s lifetime again, else never]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l name -d 'The new key\'s name [default: the old key\'s name]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l rotate-every -d 'The new key\'s rotation policy: DUR or never [default: the old key\'s]' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l grace -d 'End a running grace period DUR from now instead (longer or shorter; now ends it)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l expires -d 'Set an active key\'s expiry to DUR from now, a future time, or never (to end a key now, revoke it)' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand extend" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand extend" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l reason -d 'Why, for the activity log' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l leaked -d 'Read leaked secrets on stdin, one per line (a scanner\'s output), and end every key they belong to'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s y -l yes -d 'Do not ask for confirmation (required without a terminal)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand revoke" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand retire" -l quiet-for -d 'End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l quiet-for -d 'End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d (at least 2m: last use is recorded at most once a minute)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand retire" -l env -d 'Only keys of this environment [default: $KEYWARD_ENV, else all]' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand retire" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand retire" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand retire" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand retire" -l dry-run -d 'List the keys that would be ended, and change nothing'
 complete -c keyward -n "__fish_keyward_using_subcommand retire" -s y -l yes -d 'Do not ask for confirmation (required without a terminal)'
@@ -106,7 +106,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand update" -l name -d 'A ne
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l add-scope -d 'A scope to grant (repeatable)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l remove-scope -d 'A scope to take away (repeatable; one the key lacks is ignored)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l note -d 'A new note ("" clears it)' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand update" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand update" -s h -l help -d 'Print help'
@@ -120,10 +120,10 @@ updated\t''
 config_changed\t''"
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l by -d 'Only events by this actor' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l limit -d 'At most this many events' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l anchor -d 'With --verify: also fail unless the log still holds this event with this hash (repeatable; from `log --head`)' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand log" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l verify -d 'Check the log\'s hash chain instead: exit 0 when intact, 1 naming the first bad event'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l head -d 'Print the newest event\'s id and hash (ID:HASH), to keep outside the vault as an anchor'
@@ -132,21 +132,21 @@ complete -c keyward -n "__fish_keyward_using_subcommand log" -s h -l help -d 'Pr
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l key-env -d 'Read the secret from this environment variable instead of stdin' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l env -d 'Only a key of this environment is valid [default: $KEYWARD_ENV, else any]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l require-scope -d 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)' -r -f
-complete -c keyward -n "__fish_keyward_using_subcommand verify" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -s h -l help -d 'Print help'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and not __fish_seen_subcommand_from set" -f -a "set" -d 'Change a setting: max-keys (active keys per environment), prefix, or rotate-every (new keys\' rotation policy)'
-complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -l to -d 'Where to copy the vault: a file path, or a postgres:// URL' -r -F
-complete -c keyward -n "__fish_keyward_using_subcommand copy" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand copy" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand copy" -s h -l help -d 'Print help'
@@ -155,11 +155,11 @@ complete -c keyward -n "__fish_keyward_using_subcommand serve" -l env -d 'Only k
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l root-key-env -d 'Enable Unkey\'s /v2/keys.verifyKey, whose callers must send this variable\'s value as their root key' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l log-format -d 'The format of the log lines on stderr' -r -f -a "text\t'One human-readable line per event'
 json\t'One JSON object per line'"
-complete -c keyward -n "__fish_keyward_using_subcommand serve" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
+complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -s h -l help -d 'Print help'

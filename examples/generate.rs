@@ -34,12 +34,22 @@ pub fn files() -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
     }
     let mut cmd = cli::command();
     cmd.build();
-    files.push((PathBuf::from("man/keyward.1"), man(cmd.clone(), "keyward")?));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    let pages: Vec<String> = std::iter::once("keyward".to_string())
+        .chain(subs.iter().map(|s| format!("keyward-{}", s.get_name())))
+        .collect();
+    files.push((
+        PathBuf::from("man/keyward.1"),
+        man(cmd.clone(), "keyward", &see_also(&pages, "keyward"))?,
+    ));
+    for sub in subs {
         let name = format!("keyward-{}", sub.get_name());
         let page = sub.clone().display_name(name.clone());
         let usage = format!("keyward {}", sub.get_name());
-        files.push((PathBuf::from(format!("man/{name}.1")), man(page, &usage)?));
+        files.push((
+            PathBuf::from(format!("man/{name}.1")),
+            man(page, &usage, &see_also(&pages, &name))?,
+        ));
     }
     Ok(files)
 }
@@ -47,7 +57,7 @@ pub fn files() -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
 /// A man page: clap_mangen's sections, but a SYNOPSIS that shows what each
 /// flag takes, and the help's closing paragraphs as EXAMPLES, ENVIRONMENT
 /// and EXIT STATUS sections instead of one "EXTRA".
-fn man(cmd: clap::Command, usage: &str) -> std::io::Result<Vec<u8>> {
+fn man(cmd: clap::Command, usage: &str, see_also: &str) -> std::io::Result<Vec<u8>> {
     let page = Man::new(cmd.clone()).manual("keyward manual");
     let mut buf = Vec::new();
     page.render_title(&mut buf)?;
@@ -66,7 +76,18 @@ fn man(cmd: clap::Command, usage: &str) -> std::io::Result<Vec<u8>> {
     if cmd.get_version().is_some() {
         page.render_version_section(&mut buf)?;
     }
+    buf.extend_from_slice(see_also.as_bytes());
     Ok(once_preamble(&buf))
+}
+
+/// The SEE ALSO section of page `this`: every other keyward page.
+fn see_also(pages: &[String], this: &str) -> String {
+    let others: Vec<String> = pages
+        .iter()
+        .filter(|p| *p != this)
+        .map(|p| format!("\\fB{}\\fR(1)", roff(p)))
+        .collect();
+    format!(".SH \"SEE ALSO\"\n{}\n", others.join(",\n"))
 }
 
 /// Each clap_mangen section starts with roff's two-line apostrophe

@@ -14,19 +14,115 @@ pub fn command() -> clap::Command {
 
 /// The completion script for `shell`: clap's, plus what clap's does not
 /// say. fish learns the values of `completions` and `config set` (instead
-/// of offering file names), and bash and fish complete KEY arguments and
+/// of offering file names); bash, zsh and fish complete KEY arguments and
 /// `--env` with the names in the vault (through `keyward __complete`, which
-/// reads `$KEYWARD_VAULT` or the default vault).
+/// reads `--vault`, `$KEYWARD_VAULT` or the default vault), and bash and
+/// zsh offer the grace and expiry presets.
 pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut command(), "keyward", &mut buf);
     match shell {
         clap_complete::Shell::Fish => buf.extend_from_slice(FISH_EXTRA.as_bytes()),
-        clap_complete::Shell::Bash => buf.extend_from_slice(BASH_EXTRA.as_bytes()),
+        clap_complete::Shell::Bash => {
+            let takes = options_taking_values().join(" ");
+            let extra = BASH_EXTRA
+                .replace("@TAKES_VALUE@", &takes)
+                .replace("@GRACE@", GRACE_PRESETS)
+                .replace("@EXPIRY@", EXPIRY_PRESETS);
+            buf.extend_from_slice(extra.as_bytes());
+        }
+        clap_complete::Shell::Zsh => buf = zsh(&String::from_utf8_lossy(&buf)).into_bytes(),
         _ => {}
     }
     buf
 }
+
+/// Every long option of any subcommand that takes a value, as `--name`:
+/// the word after one is its value, never a KEY.
+fn options_taking_values() -> Vec<String> {
+    let mut cmd = command();
+    cmd.build();
+    let mut names: Vec<String> = std::iter::once(&cmd)
+        .chain(cmd.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .filter(|a| a.get_action().takes_values() && !a.is_positional())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The grace presets a terminal offers (SPEC "Durations and times"), and
+/// the expiry presets, as completions.
+const GRACE_PRESETS: &str = "now 1h 24h 3d 7d";
+const EXPIRY_PRESETS: &str = "never 7d 30d 60d 90d";
+
+/// clap's zsh script, with KEY arguments and `--env` completed from the
+/// vault and the grace and expiry presets offered: each spec's empty
+/// action (`…:KEY:` or `…:ENV:`) is given one.
+fn zsh(generated: &str) -> String {
+    let grace = format!("({GRACE_PRESETS})");
+    let expiry = format!("({EXPIRY_PRESETS})");
+    let mut out = String::with_capacity(generated.len() + ZSH_EXTRA.len());
+    for line in generated.split_inclusive('\n') {
+        let spec = line.trim_end();
+        let action = if spec.starts_with("':key -- ") || spec.starts_with("'::key -- ") {
+            Some("_keyward_keys")
+        } else if spec.contains("--env=[") && spec.ends_with(":ENV:' \\") {
+            Some("_keyward_envs")
+        } else if spec.contains("'--grace=[") && spec.ends_with(":DUR:' \\") {
+            Some(grace.as_str())
+        } else if spec.contains("'--expires=[") && spec.ends_with(":DUR|never:' \\") {
+            Some(expiry.as_str())
+        } else {
+            None
+        };
+        match action {
+            Some(action) if spec.ends_with(":' \\") => {
+                out.push_str(&spec[..spec.len() - "' \\".len()]);
+                out.push_str(action);
+                out.push_str("' \\\n");
+            }
+            _ if line.starts_with("if [ \"$funcstack[1]\" = \"_keyward\" ]; then") => {
+                out.push_str(ZSH_EXTRA);
+                out.push_str(line);
+            }
+            _ if line == "_keyward() {\n" => {
+                out.push_str(line);
+                // The whole command line, before _arguments narrows `words`
+                // to the subcommand's (a global --vault comes before it).
+                out.push_str("    local -a _keyward_line; _keyward_line=(\"${words[@]:0:$((CURRENT - 1))}\")\n");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+const ZSH_EXTRA: &str = r#"# Added by keyward: KEY arguments and --env from the names in the vault
+# (keyward __complete, told the --vault and --env already on the line).
+(( $+functions[_keyward_names] )) ||
+_keyward_names() {
+    local what=$1 i
+    local -a where names
+    for (( i = 2; i <= ${#_keyward_line}; i++ )); do
+        case ${_keyward_line[i]} in
+            --env|--vault)
+                (( i < ${#_keyward_line} )) && where+=(${_keyward_line[i]} ${(Q)_keyward_line[i+1]}) ;;
+            --env=*|--vault=*)
+                where+=(${_keyward_line[i]%%=*} ${(Q)${_keyward_line[i]#*=}}) ;;
+        esac
+    done
+    names=(${(f)"$(keyward __complete $what $where 2>/dev/null)"})
+    compadd -a names
+}
+(( $+functions[_keyward_keys] )) ||
+_keyward_keys() { _keyward_names keys }
+(( $+functions[_keyward_envs] )) ||
+_keyward_envs() { _keyward_names envs }
+
+"#;
 
 const FISH_EXTRA: &str = r#"
 # Added by keyward: values clap does not describe, and names from the vault
@@ -53,11 +149,17 @@ end
 complete -c keyward -l env -f -r -a "(__keyward_names envs)"
 "#;
 
+/// The bash wrapper: it reads the line as clap's parser would (the word
+/// after an option that takes a value is that value), completes KEY,
+/// `--env` and the presets itself, and leaves everything else to clap's
+/// script. Names, environments and presets never fall back to file names.
 const BASH_EXTRA: &str = r#"
 # Added by keyward: KEY arguments and --env from the names in the vault
-# (keyward __complete, told the --vault and --env already on the line).
+# (keyward __complete, told the --vault and --env already on the line),
+# and the grace and expiry presets.
 _keyward_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local takes=" @TAKES_VALUE@ "
     local i=1 sub="" positional=0 where=()
     while [[ $i -lt $COMP_CWORD ]]; do
         local word="${COMP_WORDS[i]}"
@@ -65,26 +167,38 @@ _keyward_names() {
             --env|--vault)
                 if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
                 i=$((i + 2)); continue ;;
-            --actor|--grace|--expires|--name|--reason|--note|--add-scope|--remove-scope|--since|--limit|--before|--event|--by|--scope|--prefix|--key-env|--require-scope|--rotate-every|--quiet-for|--within|--anchor|--listen|--root-key-env|--log-format)
-                i=$((i + 2)); continue ;;
-            -*) ;;
+            -*)
+                if [[ "$takes" == *" $word "* ]]; then i=$((i + 2)); continue; fi ;;
             *) if [[ -z "$sub" ]]; then sub="$word"; else positional=$((positional + 1)); fi ;;
         esac
         i=$((i + 1))
     done
-    if [[ "$prev" == "--env" ]]; then
-        COMPREPLY=( $(compgen -W "$(keyward __complete envs "${where[@]}" 2>/dev/null)" -- "$cur") )
-        return 0
-    fi
-    case "$sub" in
-        show|rotate|extend|revoke|update|log)
-            if [[ "$cur" != -* && $positional -eq 0 ]]; then
-                COMPREPLY=( $(compgen -W "$(keyward __complete keys "${where[@]}" 2>/dev/null)" -- "$cur") )
-                return 0
+    local words=""
+    case "$prev" in
+        --env) words="$(keyward __complete envs "${where[@]}" 2>/dev/null)" ;;
+        --grace) words="@GRACE@" ;;
+        --expires) words="@EXPIRY@" ;;
+        *)
+            # The value of another option: clap's script knows what it takes.
+            if [[ "$prev" == -* && "$takes" == *" $prev "* ]]; then
+                _keyward "$@"
+                return
             fi
-            ;;
+            case "$sub" in
+                show|rotate|extend|revoke|update|log)
+                    if [[ "$cur" == -* || $positional -gt 0 ]]; then
+                        _keyward "$@"
+                        return
+                    fi
+                    words="$(keyward __complete keys "${where[@]}" 2>/dev/null)" ;;
+                *)
+                    _keyward "$@"
+                    return ;;
+            esac ;;
     esac
-    _keyward "$@"
+    COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+    compopt +o default +o bashdefault 2>/dev/null
+    return 0
 }
 complete -F _keyward_names -o bashdefault -o default keyward
 "#;
@@ -93,8 +207,9 @@ complete -F _keyward_names -o bashdefault -o default keyward
 #[command(
     name = "keyward",
     version,
-    about = "Issue and administer API keys in a local SQLite vault",
-    long_about = "Issue and administer API keys in a local SQLite vault.\n\n\
+    about = "Issue and administer API keys, kept in a SQLite file or a PostgreSQL database",
+    long_about = "Issue and administer API keys, kept in a vault: a SQLite file (the default) \
+        or, where several hosts share it, a PostgreSQL database.\n\n\
         Secrets are shown once and never stored: the vault keeps only their SHA-256, \
         prefix and last four characters. Every change is recorded in a tamper-evident \
         activity log with the actor who made it.",
@@ -110,8 +225,8 @@ complete -F _keyward_names -o bashdefault -o default keyward
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// The vault file [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]
-    #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::FilePath, help_heading = GLOBAL)]
+    /// The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]
+    #[arg(long, global = true, value_name = "PATH|URL", value_hint = ValueHint::FilePath, help_heading = GLOBAL)]
     pub vault: Option<PathBuf>,
 
     /// Print one JSON document on stdout (errors as JSON on stderr)
@@ -186,7 +301,7 @@ const SERVE_ABOUT: &str = "Answer verifications over HTTP/1.1 for services and r
 
 const SERVE_EXAMPLES: &str = "Examples:\n  \
     keyward serve                                    # 127.0.0.1:8080\n  \
-    keyward serve --listen 0.0.0.0:8080 --log-format json\n  \
+    keyward serve --listen 127.0.0.1:9090 --log-format json   # loopback: a proxy in front\n  \
     KEYWARD_ROOT_KEY=$(openssl rand -hex 32) keyward serve --root-key-env KEYWARD_ROOT_KEY\n  \
     curl -H \"Authorization: Bearer $KEY\" 'http://127.0.0.1:8080/v1/authz?scope=deploy'";
 
@@ -283,8 +398,8 @@ const UPDATE_EXAMPLES: &str = "Examples:\n  \
     Only an active key can be updated; a rotation carries the name, scopes and note over.";
 
 const COPY_EXAMPLES: &str = "Examples:\n  \
-    keyward copy --to postgres://keyward@db.example.com/keys?sslmode=disable   # laptop -> shared\n  \
-    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db              # a backup\n\n\
+    keyward copy --to 'postgres://keyward@db.example.com/keys?sslmode=verify-full'  # share\n  \
+    keyward --vault \"$SHARED_URL\" copy --to backup-$(date +%F).db                 # a backup\n\n\
     The destination must be empty or absent (exit 4 otherwise). Keys, events with their \
     hashes, and settings are copied in one transaction; the copy's log is verified after.";
 
@@ -319,7 +434,7 @@ const COMPLETIONS_EXAMPLES: &str = "Examples:\n  \
     mkdir -p ~/.config/fish/completions\n  \
     keyward completions fish > ~/.config/fish/completions/keyward.fish\n\n\
     bash needs the bash-completion package; zsh needs ~/.zfunc in $fpath before compinit. \
-    The bash and fish scripts complete key names and environments from the vault.";
+    The bash, zsh and fish scripts complete key names and environments from the vault.";
 
 /// Syntax of the flags that set an expiry.
 const EXPIRES_HELP: &str = "When the key stops verifying: never, a duration (90s, 15m, 24h, 3d, \
@@ -405,7 +520,20 @@ pub struct KeyArg {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     #[command(flatten)]
-    pub key: KeyArg,
+    pub key: FoundKeyArg,
+}
+
+/// The KEY of `show`: a name finds the newest key of that name, whatever
+/// its status.
+#[derive(Debug, Args)]
+pub struct FoundKeyArg {
+    /// Key id, unique id prefix, or name: the newest key of that name in --env, whatever its status
+    #[arg(value_name = "KEY", value_hint = ValueHint::Other)]
+    pub key: String,
+
+    /// The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]
+    #[arg(long, value_name = "ENV", value_hint = ValueHint::Other)]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -470,7 +598,7 @@ pub struct RevokeArgs {
 
 #[derive(Debug, Args)]
 pub struct RetireArgs {
-    /// End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d
+    /// End keys in grace not used (nor rotated) for longer than this, e.g. 1h, 30m, 1d (at least 2m: last use is recorded at most once a minute)
     #[arg(long = "quiet-for", value_name = "DUR", value_hint = ValueHint::Other)]
     pub quiet_for: String,
 
@@ -534,11 +662,11 @@ pub struct LogArgs {
     pub since: Option<String>,
 
     /// Only events older than this event id: the next page after a page's last id
-    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, value_name = "ID", value_hint = ValueHint::Other, value_parser = clap::value_parser!(i64).range(1..))]
     pub before: Option<i64>,
 
     /// At most this many events
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", value_hint = ValueHint::Other, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
 
     /// Check the log's hash chain instead: exit 0 when intact, 1 naming the first bad event

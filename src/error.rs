@@ -83,6 +83,14 @@ pub enum Error {
     #[error("no vault at {0} (create a key first, or pass --vault PATH)")]
     VaultMissing(String),
 
+    /// A `--vault`, `$KEYWARD_VAULT` or `copy --to` path in a directory
+    /// that does not exist: most likely a typo, so nothing is made.
+    #[error(
+        "the directory {dir} does not exist, so there is no vault at {path}: check the path, \
+         or create the directory first (keyward makes directories only for its default location)"
+    )]
+    VaultDirectoryMissing { dir: String, path: String },
+
     #[error("{path} is not a keyward vault: {reason}")]
     NotAVault { path: String, reason: String },
 
@@ -190,6 +198,7 @@ impl Error {
             | Error::WrongState { .. }
             | Error::DestinationNotEmpty(_) => exit::REFUSED,
             Error::VaultMissing(_)
+            | Error::VaultDirectoryMissing { .. }
             | Error::NotAVault { .. }
             | Error::VaultTooNew { .. }
             | Error::VaultNeedsUpgrade(_)
@@ -218,7 +227,7 @@ impl Error {
             Error::DefaultKey { .. } => "DEFAULT_KEY",
             Error::WrongState { .. } => "WRONG_STATE",
             Error::DestinationNotEmpty(_) => "DESTINATION_NOT_EMPTY",
-            Error::VaultMissing(_) => "VAULT_MISSING",
+            Error::VaultMissing(_) | Error::VaultDirectoryMissing { .. } => "VAULT_MISSING",
             Error::NotAVault { .. } => "VAULT_INVALID",
             Error::VaultTooNew { .. } => "VAULT_TOO_NEW",
             Error::VaultNeedsUpgrade(_) => "VAULT_NEEDS_UPGRADE",

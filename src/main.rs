@@ -47,8 +47,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     let clock = clock()?;
     let actor = actor(cli.actor.as_deref())?;
-    let location = keyward::store::Location::parse(vault_path(cli.vault)?)?;
+    let (path, is_default) = vault_path(cli.vault)?;
+    let location = keyward::store::Location::parse(path)?;
     let mut ctx = Ctx::new(location, actor, clock, cli.json);
+    if is_default {
+        ctx = ctx.at_default_location();
+    }
     let report = cmd::run(&cli.command, &mut ctx)?;
     let layout = Layout {
         color: std::io::stdout().is_terminal()
@@ -229,10 +233,11 @@ fn hostname() -> String {
 
 /// `--vault`, else `$KEYWARD_VAULT`, else the platform data dir. (The
 /// variables are read here, not by clap, so that usage lines never show a
-/// flag as given when it came from the environment.)
-fn vault_path(given: Option<PathBuf>) -> Result<PathBuf> {
+/// flag as given when it came from the environment.) True when it is the
+/// default location.
+fn vault_path(given: Option<PathBuf>) -> Result<(PathBuf, bool)> {
     if let Some(p) = given {
-        return Ok(p);
+        return Ok((p, false));
     }
     match std::env::var_os("KEYWARD_VAULT") {
         // An empty variable is most often a CI secret that is not set: never
@@ -243,11 +248,11 @@ fn vault_path(given: Option<PathBuf>) -> Result<PathBuf> {
             )
             .into());
         }
-        Some(p) => return Ok(PathBuf::from(p)),
+        Some(p) => return Ok((PathBuf::from(p), false)),
         None => {}
     }
     directories::ProjectDirs::from("", "", "keyward")
-        .map(|d| d.data_dir().join("vault.db"))
+        .map(|d| (d.data_dir().join("vault.db"), true))
         .context("cannot find a data directory for the vault (is HOME set?); pass --vault PATH")
 }
 

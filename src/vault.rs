@@ -26,6 +26,8 @@ pub struct Vault {
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
     location: String,
+    /// Whether opening it created it.
+    created: bool,
 }
 
 impl std::fmt::Debug for Vault {
@@ -117,15 +119,28 @@ fn exact(key: &KeyRef, candidates: &[Key]) -> Option<Key> {
 impl Vault {
     /// Opens the vault at `location` (see [`Access`]), reading time from `clock`.
     pub fn open(location: &Location, access: Access, clock: Arc<dyn Clock>) -> Result<Self> {
-        let store: Box<dyn Store> = match location {
-            Location::Sqlite(path) => Box::new(Sqlite::open(path, access)?),
-            Location::Postgres(url) => Box::new(Postgres::open(url, access)?),
+        let (store, created): (Box<dyn Store>, bool) = match location {
+            Location::Sqlite(path) => {
+                let (store, created) = Sqlite::open_reporting(path, access)?;
+                (Box::new(store), created)
+            }
+            Location::Postgres(url) => {
+                let (store, created) = Postgres::open_reporting(url, access)?;
+                (Box::new(store), created)
+            }
         };
         Ok(Vault {
             store,
             clock,
             location: location.shown(),
+            created,
         })
+    }
+
+    /// Whether opening it created the vault (SPEC: a new vault is never a
+    /// surprise, so the commands say so).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Opens the SQLite vault at `path`.
@@ -162,19 +177,21 @@ impl Vault {
                 note,
             }) if note.is_empty() => {
                 let note = match self.store.keys_named(env, key.text())?.first() {
-                    Some(newest) => {
-                        let state = match newest.status(now) {
-                            Status::Grace => "in grace".to_string(),
-                            other => other.to_string(),
-                        };
-                        format!(
-                            "; the newest key of that name is {state} ({}): a name finds a key \
-                             to change only while it is active, so give the id",
-                            newest.id
-                        )
-                    }
+                    // Its grace can still be changed, by id.
+                    Some(newest) if newest.status(now) == Status::Grace => format!(
+                        "; the newest key of that name is in grace ({}): a name finds a key \
+                         to change only while it is active, so give the id",
+                        newest.id
+                    ),
+                    // Nothing can change an ended key: no id to suggest.
+                    Some(newest) => format!(
+                        "; the newest key of that name is {} ({}), and no active key has that name",
+                        newest.status(now),
+                        newest.id
+                    ),
                     None => note,
                 };
+                let note = note + &self.active_elsewhere(key, env)?;
                 Err(Error::NotFound {
                     key: k,
                     env: e,
@@ -197,7 +214,50 @@ impl Vault {
         if let Some(newest) = self.store.keys_named(env, key.text())?.into_iter().next() {
             candidates.push(newest);
         }
-        Ok(key::pick(key, env, candidates)?)
+        match key::pick(key, env, candidates) {
+            Err(Error::NotFound {
+                key: k,
+                env: e,
+                note,
+            }) => Err(Error::NotFound {
+                key: k,
+                env: e,
+                note: note + &self.active_elsewhere(key, env)?,
+            }
+            .into()),
+            other => Ok(other?),
+        }
+    }
+
+    /// For a name not found in `env`: the other environments where an
+    /// active key has it, as a note for the "no key matches" error.
+    fn active_elsewhere(&self, key: &KeyRef, env: &Env) -> Result<String> {
+        if matches!(key, KeyRef::Id(_)) {
+            return Ok(String::new());
+        }
+        let now = self.now();
+        let mut found = Vec::new();
+        for other in self.store.envs()?.into_iter().filter(|e| e != env) {
+            let named = self.store.current_by_name(&other, key.text())?;
+            if named.iter().any(|k| k.status(now) == Status::Active) {
+                found.push(other);
+            }
+        }
+        Ok(match found.as_slice() {
+            [] => String::new(),
+            [one] => format!(
+                "; environment '{}' has an active key of that name (add --env {})",
+                crate::text::quote(one.as_str()),
+                crate::text::quote(one.as_str())
+            ),
+            many => format!(
+                "; environments {} have active keys of that name (add --env ENV)",
+                many.iter()
+                    .map(|e| format!("'{}'", crate::text::quote(e.as_str())))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
     }
 
     /// The keys a KEY argument names by id or id prefix.

@@ -247,13 +247,23 @@ pub fn parse_policy(flag: &str, value: &str) -> Result<Option<i64>, Error> {
     Ok(Some(secs))
 }
 
-/// A rotation period as keyward writes it: humantime's form, e.g. `30days`
-/// or `1h 30m`.
+/// A rotation period as keyward writes it, exactly, in the units it is
+/// typed in: `30d`, `1d 12h`, `1h 30m`. (humantime's own form says
+/// `30days`, and turns 31 days into months and hours.) It parses back to
+/// the same number of seconds.
 pub fn policy_text(secs: i64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(
-        u64::try_from(secs).unwrap_or(0),
-    ))
-    .to_string()
+    let mut left = u64::try_from(secs).unwrap_or(0);
+    let mut parts = Vec::new();
+    for (size, unit) in [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")] {
+        if left >= size {
+            parts.push(format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    if parts.is_empty() {
+        return "0s".to_string();
+    }
+    parts.join(" ")
 }
 
 /// Parses a new expiry for `flag`: `never`, or a time after `now` (`now`
@@ -515,5 +525,26 @@ mod tests {
     #[test]
     fn rfc3339_output_is_utc_with_z() {
         assert_eq!(Timestamp::from_unix(0).rfc3339(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn policy_text_is_short_exact_and_parses_back() {
+        for (secs, text) in [
+            (30 * 86_400, "30d"),
+            (31 * 86_400, "31d"),
+            (365 * 86_400, "365d"),
+            (86_400 + 12 * 3_600, "1d 12h"),
+            (5_400, "1h 30m"),
+            (90_061, "1d 1h 1m 1s"),
+            (45, "45s"),
+        ] {
+            assert_eq!(policy_text(secs), text);
+            let back = humantime::parse_duration(text).expect("parses");
+            assert_eq!(
+                back.as_secs(),
+                u64::try_from(secs).expect("positive"),
+                "{text}"
+            );
+        }
     }
 }

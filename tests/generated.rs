@@ -70,7 +70,7 @@ fn man_pages_read_as_man_pages() {
         assert!(!text.contains(".SH EXTRA"), "{page}");
         assert!(text.contains(".SH EXAMPLES"), "{page}");
         assert!(
-            text.contains("[\\fB\\-\\-vault\\fR \\fIPATH\\fR]"),
+            text.contains("[\\fB\\-\\-vault\\fR \\fIPATH|URL\\fR]"),
             "{page}: the synopsis shows what --vault takes"
         );
     }
@@ -165,4 +165,222 @@ fn the_completion_helper_is_not_a_command() {
             || text.contains("keyward__complete");
         assert!(!offered, "{} offers __complete", path.display());
     }
+}
+
+/// SPEC "Distribution": MIT OR Apache-2.0 with both texts beside the code,
+/// the crate metadata filled, and the README installing what was tested.
+#[test]
+fn the_crate_is_dual_licensed_with_both_texts_and_its_metadata_filled() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
+    assert!(read("LICENSE-MIT").contains("Permission is hereby granted, free of charge"));
+    assert!(read("LICENSE-MIT").contains("the keyward authors"));
+    assert!(
+        read("LICENSE-APACHE")
+            .contains("Apache License\n                           Version 2.0, January 2004")
+    );
+    assert!(read("LICENSE-APACHE").contains("END OF TERMS AND CONDITIONS"));
+    let manifest = read("Cargo.toml");
+    let package = manifest.split("\n[").next().unwrap_or_default();
+    assert!(
+        package.contains("\nlicense = \"MIT OR Apache-2.0\"\n"),
+        "{package}"
+    );
+    for field in ["description", "rust-version", "keywords", "categories"] {
+        assert!(
+            package.contains(&format!("\n{field} = ")),
+            "Cargo.toml has no {field}"
+        );
+    }
+    let readme = read("README.md");
+    assert!(readme.contains("cargo install --locked --path ."));
+    assert!(
+        !readme.contains("cargo install --path"),
+        "every install command is --locked"
+    );
+}
+
+/// A vault with keys `web` and `api` in `prod` and `web` in `default`, and
+/// a file beside it that completion must never offer for a name.
+fn completion_vault() -> (tempfile::TempDir, std::path::PathBuf) {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = dir.path().join("vault.db");
+    for (name, env) in [("web", "prod"), ("api", "prod"), ("main", "default")] {
+        let out = std::process::Command::new(bin)
+            .args(["--vault"])
+            .arg(&vault)
+            .args(["create", "--name", name, "--env", env])
+            .output()
+            .expect("create");
+        assert!(out.status.success());
+    }
+    (dir, vault)
+}
+
+fn path_with_keyward() -> String {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keyward"));
+    format!(
+        "{}:{}",
+        bin.parent().expect("dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Found by a tester: bash offered files for `log --event`, key names for
+/// `rotate --grace`, and files for `show` without `--env`. The wrapper
+/// reads the line as the parser does: the word after an option that takes
+/// a value is that value.
+#[test]
+fn bash_completes_option_values_as_values_and_key_names_for_keys() {
+    let (dir, vault) = completion_vault();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let complete = |words: &str| -> Vec<String> {
+        let script = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             _keyward_names keyward \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            root.join("completions/keyward.bash").display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &script])
+            .current_dir(dir.path())
+            .env("PATH", path_with_keyward())
+            .env("KEYWARD_VAULT", &vault)
+            .env_remove("KEYWARD_ENV")
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let events = [
+        "created",
+        "rotated",
+        "grace_changed",
+        "expiry_changed",
+        "revoked",
+        "updated",
+        "config_changed",
+    ];
+    assert_eq!(complete("keyward log --event ''"), events);
+    assert_eq!(complete("keyward log --event r"), ["rotated", "revoked"]);
+    let presets = ["now", "1h", "24h", "3d", "7d"];
+    assert_eq!(complete("keyward rotate --grace ''"), presets);
+    assert_eq!(
+        complete("keyward rotate web --env prod --grace ''"),
+        presets
+    );
+    assert_eq!(complete("keyward extend web --grace ''"), presets);
+    assert_eq!(
+        complete("keyward create --expires ''"),
+        ["never", "7d", "30d", "60d", "90d"]
+    );
+    // KEY without --env: the names of the default environment, not files.
+    assert_eq!(complete("keyward show ''"), ["main"]);
+    assert_eq!(complete("keyward show --env prod ''"), ["api", "web"]);
+    // Options with values before the KEY do not count as the KEY.
+    assert_eq!(
+        complete("keyward log --limit 5 --env prod ''"),
+        ["api", "web"]
+    );
+    assert_eq!(
+        complete("keyward --actor me rotate --name new --env prod ''"),
+        ["api", "web"]
+    );
+    // The value of an option is never a key name nor a file.
+    assert_eq!(complete("keyward log --limit ''"), Vec::<String>::new());
+    assert_eq!(complete("keyward rotate --name ''"), Vec::<String>::new());
+    assert_eq!(
+        complete("keyward show --env nowhere ''"),
+        Vec::<String>::new()
+    );
+    let script = std::fs::read_to_string(root.join("completions/keyward.bash")).expect("bash");
+    assert!(
+        script.contains("compopt +o default +o bashdefault"),
+        "names never fall back to files"
+    );
+}
+
+/// zsh completes KEY arguments and --env from the vault (told the --vault
+/// and --env on the line), and offers the grace and expiry presets.
+#[test]
+fn zsh_completes_key_names_and_presets() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = std::fs::read_to_string(root.join("completions/_keyward")).expect("zsh");
+    for (spec, action) in [
+        (
+            "':key -- Key id, unique id prefix, or name of an active key in --env:",
+            "_keyward_keys' \\",
+        ),
+        ("'::key -- Only this key'\\''s events", "_keyward_keys' \\"),
+        ("--env=[", ":ENV:_keyward_envs' \\"),
+        ("'--grace=[", ":DUR:(now 1h 24h 3d 7d)' \\"),
+        ("'--expires=[", ":DUR|never:(never 7d 30d 60d 90d)' \\"),
+    ] {
+        let lines: Vec<&str> = script.lines().filter(|l| l.contains(spec)).collect();
+        assert!(!lines.is_empty(), "no {spec}");
+        for line in lines {
+            assert!(line.ends_with(action), "{line}");
+        }
+    }
+    let Some(zsh) = ["/usr/bin/zsh", "/bin/zsh"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var_os("KEYWARD_NO_SKIP").is_none(),
+            "zsh is not installed, and KEYWARD_NO_SKIP forbids skipping"
+        );
+        eprintln!("skipped: running the zsh completion needs zsh (apt install zsh)");
+        return;
+    };
+    let (dir, vault) = completion_vault();
+    let complete = |line: &str| -> Vec<String> {
+        // compadd and compdef stubbed: the helper's matches, one a line.
+        let script = format!(
+            "compdef() {{ :; }}; compadd() {{ [[ $1 == -a ]] && print -rl -- ${{(P)2}}; }}; \
+             source {}; _keyward_line=({line}); _keyward_keys; print -- --; _keyward_envs",
+            root.join("completions/_keyward").display()
+        );
+        let out = std::process::Command::new(zsh)
+            .args(["-f", "-c", &script])
+            .current_dir(dir.path())
+            .env("PATH", path_with_keyward())
+            .env_remove("KEYWARD_VAULT")
+            .env_remove("KEYWARD_ENV")
+            .env("HOME", dir.path())
+            .output()
+            .expect("zsh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let v = vault.display().to_string();
+    assert_eq!(
+        complete(&format!("keyward --vault {v} show")),
+        ["main", "--", "default", "prod"]
+    );
+    assert_eq!(
+        complete(&format!("keyward --vault {v} rotate --env prod")),
+        ["api", "web", "--", "default", "prod"]
+    );
+    let syntax = std::process::Command::new(zsh)
+        .args(["-n"])
+        .arg(root.join("completions/_keyward"))
+        .output()
+        .expect("zsh -n");
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
 }

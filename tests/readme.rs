@@ -61,11 +61,13 @@ fn steps(readme: &str) -> Vec<Step> {
     steps
 }
 
-/// An expected line as a pattern: literal, but for key ids, secrets and
-/// hints, which are random in every run.
+/// An expected line as a pattern: literal, but for key ids, secrets, hints
+/// and `mktemp -d`'s directory, which are random in every run.
 fn pattern(line: &str) -> Regex {
-    let random = Regex::new(r"key_[a-z2-7]{16}|kw_[0-9A-Za-z]{38}|kw_…[0-9A-Za-z]{4}")
-        .expect("random parts");
+    let random = Regex::new(
+        r"key_[a-z2-7]{16}|kw_[0-9A-Za-z]{38}|kw_…[0-9A-Za-z]{4}|/tmp/tmp\.[0-9A-Za-z]{10}",
+    )
+    .expect("random parts");
     let mut out = String::from("^");
     let mut last = 0;
     for m in random.find_iter(line) {
@@ -73,6 +75,7 @@ fn pattern(line: &str) -> Regex {
         out.push_str(match m.as_str() {
             s if s.starts_with("key_") => r"key_[a-z2-7]{16}",
             s if s.contains('…') => r"kw_…[0-9A-Za-z]{4}",
+            s if s.starts_with("/tmp/") => r"/tmp/tmp\.[0-9A-Za-z]{10}",
             _ => r"kw_[0-9A-Za-z]{38}",
         });
         last = m.end();
@@ -150,7 +153,9 @@ fn the_readme_console_blocks_run_as_shown() {
         .env_remove("NO_COLOR")
         .output()
         .expect("run bash");
+    // `mktemp -d` makes its directory in the scratch TMPDIR; a reader's is in /tmp.
     let output = String::from_utf8_lossy(&out.stdout)
+        .replace(&scratch.path().display().to_string(), "/tmp")
         .replace(&format!("{shown}?sslmode=disable"), EXAMPLE_URL)
         .replace(&shown, EXAMPLE_URL);
     let outputs: Vec<&str> = output.split(&format!("\n{END}\n")).collect();

@@ -2,7 +2,6 @@ use super::{Ctx, Report};
 use crate::cli::CopyArgs;
 use crate::error::{Error, Result};
 use crate::store::{Access, Location};
-use crate::vault::Vault;
 
 pub fn run(args: &CopyArgs, ctx: &mut Ctx) -> Result<Report> {
     let dest = Location::parse(args.to.clone())?;
@@ -17,7 +16,7 @@ pub fn run(args: &CopyArgs, ctx: &mut Ctx) -> Result<Report> {
     // A source whose log is broken is refused before the destination is
     // made, so a failed copy leaves nothing behind.
     source.verify_chain()?;
-    let mut target = Vault::open(&dest, Access::Create, clock)?;
+    let mut target = super::open_vault(&dest, Access::Create, false, clock)?;
     let copied = source.copy_to(&mut target)?;
     Ok(Report::Copied {
         to: dest.shown(),

@@ -117,6 +117,8 @@ pub struct Whereabouts {
 /// the clock, and whether a person is at a terminal.
 pub struct Ctx {
     location: Location,
+    /// The platform's default location, whose directories keyward may make.
+    default_location: bool,
     vault: Option<Vault>,
     actor: Actor,
     clock: Arc<dyn Clock>,
@@ -127,6 +129,7 @@ impl Ctx {
     pub fn new(location: Location, actor: Actor, clock: Arc<dyn Clock>, json: bool) -> Self {
         Ctx {
             location,
+            default_location: false,
             vault: None,
             actor,
             clock,
@@ -141,11 +144,23 @@ impl Ctx {
         self.vault = None;
     }
 
+    /// The location is the platform's default one (not `--vault` or
+    /// `$KEYWARD_VAULT`): its missing directories may be made.
+    pub fn at_default_location(mut self) -> Self {
+        self.default_location = true;
+        self
+    }
+
     /// The vault, opened once.
     pub fn vault(&mut self, access: Access) -> Result<&mut Vault> {
         let vault = match self.vault.take() {
             Some(v) => v,
-            None => Vault::open(&self.location, access, Arc::clone(&self.clock))?,
+            None => open_vault(
+                &self.location,
+                access,
+                self.default_location,
+                Arc::clone(&self.clock),
+            )?,
         };
         Ok(self.vault.insert(vault))
     }
@@ -192,6 +207,47 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Serve(args) => crate::serve::run(args, ctx),
         Command::Completions(args) => completions::run(args),
     }
+}
+
+/// Opens a vault; one that this creates is announced on stderr (SPEC: a
+/// new vault is never a surprise, so a mistyped path shows at once). Only
+/// the default location gets missing directories made: a `--vault`,
+/// `$KEYWARD_VAULT` or `copy --to` path in a directory that does not exist
+/// is most likely a typo.
+fn open_vault(
+    location: &Location,
+    access: Access,
+    make_directories: bool,
+    clock: Arc<dyn Clock>,
+) -> Result<Vault> {
+    if let Location::Sqlite(path) = location
+        && access == Access::Create
+        && !make_directories
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(crate::error::Error::VaultDirectoryMissing {
+            dir: crate::text::escape(&dir.display().to_string()),
+            path: crate::text::escape(&path.display().to_string()),
+        }
+        .into());
+    }
+    let vault = Vault::open(location, access, clock)?;
+    if vault.created() {
+        // A relative path in full: where it landed is the point.
+        let shown = match location {
+            Location::Sqlite(path) => std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+            Location::Postgres(_) => location.shown(),
+        };
+        note(&format!(
+            "created a new vault at {}",
+            crate::text::escape(&shown)
+        ));
+    }
+    Ok(vault)
 }
 
 /// The environment a key is looked up or created in: `--env`, else

@@ -8,6 +8,10 @@ use crate::store::Access;
 use crate::text::quote;
 use crate::when::{Moment, parse_span};
 
+/// The shortest quiet time: twice the resolution of last use, so that a
+/// key used at least once a minute is never taken for quiet.
+const MIN_QUIET_FOR: i64 = 2 * crate::store::sqlite::LAST_USED_RESOLUTION;
+
 pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
     let now = ctx.now();
     let quiet_for = match parse_span(&args.quiet_for, now)? {
@@ -20,6 +24,15 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
             .into());
         }
     };
+    if quiet_for < MIN_QUIET_FOR {
+        return Err(Error::usage(format!(
+            "--quiet-for '{}' is too short: it must be at least 2m, because last use is recorded \
+             at most once a minute (verify) and every 10 s (serve), so a key in use can look \
+             quiet for up to a minute; try --quiet-for 1h",
+            quote(&args.quiet_for)
+        ))
+        .into());
+    }
     let env = env_filter(args.env.as_deref())?;
     let interactive = ctx.interactive();
     let actor = ctx.actor().clone();

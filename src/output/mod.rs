@@ -416,7 +416,8 @@ pub fn is_quiet_exit(err: &anyhow::Error) -> bool {
 /// and hint.
 fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> io::Result<()> {
     use crate::intents::Leaked;
-    let (mut ended, mut unmatched) = (0, 0);
+    let mut ended = 0;
+    let mut unmatched: Vec<usize> = Vec::new();
     let mut notes: Vec<(usize, String)> = Vec::new();
     for (line, hint, outcome) in &r.ended {
         let hint = escape(hint);
@@ -448,14 +449,14 @@ fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> i
                 k.status(now)
             ),
             Leaked::Unmatched => {
-                unmatched += 1;
+                unmatched.push(*line);
                 format!("{hint} matches no key in this vault")
             }
         };
         notes.push((*line, text));
     }
     for n in &r.not_secrets {
-        unmatched += 1;
+        unmatched.push(n.line);
         let text = match &n.hint {
             Some(hint) => format!("{}: {}", escape(hint), n.why),
             None => n.why.to_string(),
@@ -463,6 +464,9 @@ fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> i
         notes.push((n.line, text));
     }
     notes.sort_by_key(|(line, _)| *line);
+    unmatched.sort_unstable();
+    unmatched.dedup();
+    let unmatched = unmatched.len();
     for (line, text) in notes {
         note(&format!("line {line}: {text}"));
     }

@@ -28,6 +28,20 @@ fn table(header: &[&str], layout: Layout) -> Table {
     t
 }
 
+/// A table as text, without the padding comfy-table leaves at the end of
+/// lines (invisible at a terminal, noise in a diff or a pasted report).
+fn rendered(t: &Table) -> String {
+    let text = t.to_string();
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line.trim_end());
+    }
+    out
+}
+
 /// Keeps these columns as wide as their content: ids, statuses and times
 /// are never cut; names and details give way instead.
 fn fixed(t: &mut Table, columns: &[usize]) {
@@ -125,7 +139,7 @@ pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
     {
         c.set_constraint(ColumnConstraint::Hidden);
     }
-    t.to_string()
+    rendered(&t)
 }
 
 /// Terminals narrower than this get the compact `list` table.
@@ -198,7 +212,7 @@ pub fn key_detail(
     for (field, value) in rows {
         t.add_row(vec![field.to_string(), value]);
     }
-    let mut out = t.to_string();
+    let mut out = rendered(&t);
     if !usage.is_empty() {
         out.push_str("\n\nVerifications by serve (UTC days, last 30):\n");
         out.push_str(&self::usage(usage, now, layout));
@@ -229,7 +243,7 @@ pub fn events(events: &[Event], now: Timestamp, layout: Layout) -> String {
         ]);
     }
     fixed(&mut t, &[0, 1, 2]);
-    t.to_string()
+    rendered(&t)
 }
 
 /// An event's details as a sentence: "grace 24h, ends in 24h", "reason: …".
@@ -362,7 +376,7 @@ fn usage(days: &[DailyUsage], now: Timestamp, layout: Layout) -> String {
             d.invalid.to_string(),
         ]);
     }
-    format!("|{spark}|\n{t}")
+    format!("|{spark}|\n{}", rendered(&t))
 }
 
 /// Scopes of an event, space-separated, a scope that is not a token quoted.

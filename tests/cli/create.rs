@@ -58,10 +58,14 @@ crate::on_both_engines! {
             .kw(["--json", "create", "--name", "web", "--scope", "read"])
             .assert()
             .success();
+        // Nothing but the document, and the new vault announced on stderr.
+        let err = stderr(&a);
         assert!(
-            stderr(&a).is_empty(),
-            "--json prints nothing but the document"
+            err.lines().all(|l| l.starts_with("created a new vault at ")) && err.lines().count() == 1,
+            "{err}"
         );
+        let again = v.kw(["--json", "create", "--name", "api"]).assert().success();
+        assert!(stderr(&again).is_empty(), "--json prints nothing but the document");
         let doc = json(&a);
         assert_eq!(fields(&doc), ["key", "secret"]);
         assert_eq!(fields(&doc["key"]), key_fields());

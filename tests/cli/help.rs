@@ -57,3 +57,63 @@ fn verify_help_shows_the_stdin_and_key_env_forms() {
     assert!(out.contains("--key-env API_KEY"), "{out}");
     assert!(out.contains("never taken as an argument"), "{out}");
 }
+
+/// Found by a newcomer: --help said what the README does not (a local
+/// SQLite vault only, plain-text PostgreSQL, serve on every interface, show
+/// finding only active keys).
+#[test]
+fn help_agrees_with_the_readme() {
+    let v = TestVault::new();
+    // Words as a reader sees them, whatever the wrapping.
+    let help = |args: &[&str]| {
+        let text = stdout(&v.bare().args(args).assert().success());
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let top = help(&["--help"]);
+    assert!(
+        !top.contains("local SQLite vault") && top.contains("PostgreSQL"),
+        "{top}"
+    );
+    assert!(top.contains("--vault <PATH|URL>"), "{top}");
+    let copy = help(&["copy", "--help"]);
+    assert!(
+        copy.contains("sslmode=verify-full") && !copy.contains("sslmode=disable"),
+        "{copy}"
+    );
+    let serve = help(&["serve", "--help"]);
+    assert!(!serve.contains("0.0.0.0"), "{serve}");
+    let show = help(&["show", "--help"]);
+    assert!(!show.contains("active key"), "{show}");
+    assert!(show.contains("whatever its status"), "{show}");
+}
+
+/// Every man page ends with a SEE ALSO naming the other keyward pages.
+#[test]
+fn man_pages_have_a_see_also_section() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages: Vec<String> = std::fs::read_dir(root.join("man"))
+        .expect("man/")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .trim_end_matches(".1")
+                .to_string()
+        })
+        .collect();
+    assert!(pages.len() > 10);
+    for page in &pages {
+        let text = std::fs::read_to_string(root.join(format!("man/{page}.1"))).expect("page");
+        let see_also = text
+            .split(".SH \"SEE ALSO\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{page} has no SEE ALSO"));
+        for other in pages.iter().filter(|p| *p != page) {
+            let roff = other.replace('-', "\\-");
+            assert!(
+                see_also.contains(&format!("\\fB{roff}\\fR(1)")),
+                "{page} does not name {other}:\n{see_also}"
+            );
+        }
+    }
+}

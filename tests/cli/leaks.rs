@@ -262,3 +262,72 @@ fn the_gitleaks_rule_has_the_plugins_shape() {
             || !rule.captures(&format!("x{kw}")).expect("c")[1].starts_with("kw_")
     );
 }
+
+/// A scanner's line holds the secret among other text (`PAYMENTS=kw_…`,
+/// `"kw_…"`, several on one line): each secret is found at its word
+/// boundaries, as the scanner regex finds it, and only its hint is shown.
+#[test]
+fn revoke_leaked_finds_secrets_inside_a_line_at_word_boundaries() {
+    let v = TestVault::new();
+    for env in ["default", "two", "three"] {
+        secret_of(&v, &["--name", "main", "--env", env]);
+    }
+    let (pay_id, pay) = secret_of(&v, &["--name", "payments"]);
+    let (quoted_id, quoted) = secret_of(&v, &["--name", "quoted"]);
+    let (a_id, a) = secret_of(&v, &["--name", "a", "--env", "two"]);
+    let (b_id, b) = secret_of(&v, &["--name", "b", "--env", "two"]);
+    let (acme_id, acme) = secret_of(
+        &v,
+        &["--name", "acme", "--env", "three", "--prefix", "acme_x1"],
+    );
+    let unknown = keyward::secret::generate("zz")
+        .expect("rng")
+        .expose()
+        .to_string();
+    let input = format!(
+        "PAYMENTS={pay}\n\"{quoted}\",\nexport A='{a}' B={b};\ntoken_{acme}\nsecret: token_{unknown}\n"
+    );
+    let out = v
+        .kw(["revoke", "--leaked", "--yes"])
+        .write_stdin(input)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the unknown secret matched no key: {stderr}"
+    );
+    for id in [&pay_id, &quoted_id, &a_id, &b_id, &acme_id] {
+        assert_eq!(
+            v.json(["show", id.as_str()])["status"],
+            "revoked",
+            "{id}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("not shaped"), "{stderr}");
+    for around in ["PAYMENTS", "export", "token", "secret:", "zz_"] {
+        assert!(!stderr.contains(around), "{around} echoed: {stderr}");
+    }
+    let hint = |s: &str| s[s.len() - 4..].to_string();
+    assert!(
+        stderr.contains(&format!(
+            "line 4: revoked {acme_id} 'acme' in environment 'three' (acme_x1_…{})",
+            hint(&acme)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("line 5: …{} matches no key", hint(&unknown))),
+        "{stderr}"
+    );
+    let line3: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("line 3: revoked"))
+        .collect();
+    assert_eq!(line3.len(), 2, "{stderr}");
+    assert!(
+        stderr.contains("Ended 5 key(s); 1 line(s) matched no key."),
+        "{stderr}"
+    );
+}

@@ -132,11 +132,11 @@ crate::on_both_engines! {
     fn rotation_policies_say_when_keys_are_due(v: &TestVault) {
         v.kw(["config", "set", "max-keys", "10"]).assert().success();
         v.kw(["config", "set", "rotate-every", "30d"]).assert().success();
-        assert_eq!(v.json(["config"])["rotate_every"], "30days");
+        assert_eq!(v.json(["config"])["rotate_every"], "30d");
         let changed = &v.json(["log", "--event", "config_changed"])[0];
-        assert_eq!(changed["details"]["new"], "30days");
+        assert_eq!(changed["details"]["new"], "30d");
         let (a, _) = v.create_json(&["--name", "a"]);
-        assert_eq!(a["rotate_every"], "30days", "the setting is the default");
+        assert_eq!(a["rotate_every"], "30d", "the setting is the default");
         assert_eq!(a["rotation_due_at"], "2026-12-23T12:00:00Z");
         let (b, _) = v.create_json(&["--name", "b", "--rotate-every", "never"]);
         assert_eq!(b["rotate_every"], serde_json::Value::Null);
@@ -147,7 +147,15 @@ crate::on_both_engines! {
         v.kw(["config", "set", "rotate-every", "never"]).assert().success();
         let (d, _) = v.create_json(&["--name", "d"]);
         assert_eq!(d["rotate_every"], serde_json::Value::Null);
-        assert_eq!(v.json(["show", "a"])["rotate_every"], "30days");
+        assert_eq!(v.json(["show", "a"])["rotate_every"], "30d");
+        // People read the same short form, in tables without trailing spaces.
+        let shown = stdout(&v.kw(["show", "a"]).assert().success());
+        assert!(shown.lines().any(|l| l.trim() == "rotate every  30d" || (l.contains("rotate every") && l.trim_end().ends_with(" 30d"))), "{shown}");
+        for args in [vec!["show", "a"], vec!["list"], vec!["log"], vec!["config"]] {
+            let out = stdout(&v.kw(&args).assert().success());
+            assert!(!out.contains("days"), "{args:?}: {out}");
+            assert!(out.lines().all(|l| l == l.trim_end()), "{args:?} ends lines in spaces: {out:?}");
+        }
 
         assert_eq!(ids(&v.json(["list", "--due"])), Vec::<String>::new());
         assert_eq!(ids(&v.json(["list", "--due", "--within", "8d"])), vec![c["id"].as_str().expect("id").to_string()]);
@@ -161,11 +169,11 @@ crate::on_both_engines! {
 
         // A successor inherits the policy, and its clock starts at the rotation.
         let rotated = json(&v.kw_at(LATER, ["--json", "rotate", "a", "--grace", "1h"]).assert().success());
-        assert_eq!(rotated["key"]["rotate_every"], "30days");
+        assert_eq!(rotated["key"]["rotate_every"], "30d");
         assert_eq!(rotated["key"]["rotation_due_at"], "2027-01-23T12:00:00Z");
         assert_eq!(rotated["previous"]["rotation_due_at"], serde_json::Value::Null, "in grace: not due");
         let faster = json(&v.kw_at(LATER, ["--json", "rotate", "c", "--grace", "now", "--rotate-every", "14d"]).assert().success());
-        assert_eq!(faster["key"]["rotate_every"], "14days");
+        assert_eq!(faster["key"]["rotate_every"], "14d");
         let after = json(&v.kw_at(LATER, ["--json", "list", "--due"]).assert().success());
         assert_eq!(ids(&after), Vec::<String>::new());
 
@@ -215,4 +223,30 @@ fn a_corrupt_rotation_policy_is_refused_and_repairable() {
             serde_json::from_slice(&out.get_output().stderr).expect("json");
         assert_eq!(err["error"]["code"], "VAULT_CORRUPT", "{secs}");
     }
+}
+
+/// Last use is recorded at most once a minute (verify) and every 10 s
+/// (serve): a quiet time shorter than that would end keys still in use.
+#[test]
+fn retire_refuses_a_quiet_time_below_the_resolution_of_last_use() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    v.kw(["rotate", "web", "--grace", "24h"]).assert().success();
+    for short in ["now", "0s", "5s", "1m", "119s"] {
+        for mode in ["--dry-run", "--yes"] {
+            let err = stderr(
+                &v.kw(["retire", "--quiet-for", short, mode])
+                    .assert()
+                    .code(2),
+            );
+            assert!(
+                err.contains("at least 2m") && err.contains("once a minute"),
+                "{short}: {err}"
+            );
+        }
+    }
+    assert_eq!(quiet_events(&v), 0, "nothing ended");
+    v.kw(["retire", "--quiet-for", "2m", "--dry-run"])
+        .assert()
+        .success();
 }

@@ -126,6 +126,6 @@ crate::on_both_engines! {
         assert_eq!(v.verify(&secret, &[]).0, Some(0));
         assert_eq!(shown["rotate_every"], serde_json::Value::Null);
         let (policy, _) = v.create_json(&["--name", "api", "--rotate-every", "30d"]);
-        assert_eq!(policy["rotate_every"], "30days");
+        assert_eq!(policy["rotate_every"], "30d");
     }
 }

@@ -347,3 +347,34 @@ crate::on_both_engines! {
         assert_eq!(stderr(&json), "", "JSON mode keeps stderr for errors");
     }
 }
+
+crate::on_both_engines! {
+    /// Found by a tester: "give the id" for a revoked key led to another
+    /// refusal; now the message says the name has no active key.
+    fn a_revoked_name_says_no_active_key_has_it(v: &TestVault) {
+        v.create(&["--name", "base"]);
+        let (web, _) = v.create_json(&["--name", "web"]);
+        let id = web["id"].as_str().expect("id");
+        v.kw(["revoke", "web", "--yes"]).assert().success();
+        let err = stderr(&v.kw(["rotate", "web", "--grace", "now"]).assert().code(3));
+        assert!(err.contains(&format!("the newest key of that name is revoked ({id})")), "{err}");
+        assert!(err.contains("no active key has that name"), "{err}");
+        assert!(!err.contains("give the id"), "{err}");
+    }
+
+    /// Found by a tester: a name missing from the environment searched but
+    /// active in another said nothing of the other.
+    fn a_name_active_in_another_environment_suggests_its_env(v: &TestVault) {
+        v.create(&["--name", "base"]);
+        v.create(&["--name", "payments", "--env", "prod"]);
+        for args in [vec!["rotate", "payments", "--grace", "1h"], vec!["show", "payments"], vec!["log", "payments"]] {
+            let err = stderr(&v.kw(&args).assert().code(3));
+            assert!(
+                err.contains("no key matches 'payments' in environment 'default'")
+                    && err.contains("environment 'prod' has an active key of that name (add --env prod)"),
+                "{args:?}: {err}"
+            );
+        }
+        v.kw(["show", "payments", "--env", "prod"]).assert().success();
+    }
+}

@@ -262,6 +262,7 @@ fn twelve_processes_race_for_three_slots_on_a_database_with_no_schema() {
                 .expect("spawn")
         })
         .collect();
+    let mut announced = Vec::new();
     let codes: Vec<Option<i32>> = children
         .into_iter()
         .map(|c| {
@@ -271,9 +272,21 @@ fn twelve_processes_race_for_three_slots_on_a_database_with_no_schema() {
                 !err.contains("already exists") && !err.contains("duplicate"),
                 "{err}"
             );
+            announced.extend(
+                err.lines()
+                    .filter(|l| l.starts_with("created a new vault"))
+                    .map(str::to_string),
+            );
             out.status.code()
         })
         .collect();
+    // The one process that made the schema says so, showing no password.
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert!(
+        announced[0].starts_with("created a new vault at postgres://postgres:***@127.0.0.1:"),
+        "{announced:?}"
+    );
+    assert!(!announced[0].contains(PASSWORD), "{announced:?}");
     assert_eq!(
         codes.iter().filter(|c| **c == Some(0)).count(),
         3,

@@ -15,20 +15,187 @@ fn mode(path: &std::path::Path) -> u32 {
 #[test]
 fn a_new_vault_is_0600_in_new_0700_directories_whatever_the_umask() {
     let v = TestVault::new();
-    let nested = v.dir().join("a/b/vault.db");
+    // The default location: the only one whose directories keyward makes.
+    let data = v.dir().join("a/b");
+    let nested = data.join("keyward/vault.db");
     // umask 000 would make naive code create 0644/0755.
-    std::process::Command::new("sh")
+    let out = std::process::Command::new("sh")
         .args(["-c", "umask 000; exec \"$KEYWARD_BIN\" create --name web"])
-        .env("KEYWARD_VAULT", &nested)
+        .env_remove("KEYWARD_VAULT")
+        .env("HOME", v.dir().join("home"))
+        .env("XDG_DATA_HOME", &data)
         .env("KEYWARD_BIN", BIN)
         .env("KEYWARD_ACTOR", ACTOR)
         .output()
         .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&nested), 0o600);
     assert_eq!(mode(&v.dir().join("a")), 0o700);
     assert_eq!(mode(&v.dir().join("a/b")), 0o700);
+    assert_eq!(mode(&v.dir().join("a/b/keyward")), 0o700);
     for side in ["vault.db-wal", "vault.db-shm"] {
-        let p = v.dir().join("a/b").join(side);
+        let p = v.dir().join("a/b/keyward").join(side);
+        if p.exists() {
+            assert_eq!(mode(&p) & 0o077, 0, "{side} is readable by others");
+        }
+    }
+}
+
+/// SPEC "A new vault is never a surprise": a mistyped --vault or
+/// $KEYWARD_VAULT makes no directories and no vault.
+#[test]
+fn a_vault_path_in_a_missing_directory_is_refused_naming_it() {
+    let v = TestVault::new();
+    let missing = v.dir().join("typo/sub");
+    let path = missing.join("vault.db");
+    let by_flag = v
+        .bare()
+        .arg("--vault")
+        .arg(&path)
+        .args(["create", "--name", "web"])
+        .assert()
+        .code(1);
+    let by_env = v
+        .bare()
+        .env("KEYWARD_VAULT", &path)
+        .args(["config", "set", "max-keys", "5"])
+        .assert()
+        .code(1);
+    for err in [stderr(&by_flag), stderr(&by_env)] {
+        assert!(
+            err.contains(&format!("directory {} does not exist", missing.display())),
+            "{err}"
+        );
+        assert!(!err.contains("created a new vault"), "{err}");
+    }
+    let json = v
+        .bare()
+        .arg("--vault")
+        .arg(&path)
+        .args(["--json", "create", "--name", "web"])
+        .assert()
+        .code(1);
+    let err: serde_json::Value =
+        serde_json::from_slice(&json.get_output().stderr).expect("JSON error");
+    assert_eq!(err["error"]["code"], "VAULT_MISSING");
+    let dest = v.dir().join("elsewhere/copy.db");
+    v.create(&["--name", "web"]);
+    let copy = v.kw(["copy", "--to"]).arg(&dest).assert().code(1);
+    assert!(
+        stderr(&copy).contains(&v.dir().join("elsewhere").display().to_string()),
+        "{}",
+        stderr(&copy)
+    );
+    assert!(
+        !v.dir().join("typo").exists() && !v.dir().join("elsewhere").exists(),
+        "no directory made"
+    );
+}
+
+/// SPEC "A new vault is never a surprise": creating one says so on stderr,
+/// also with --json; using it again says nothing of the kind.
+#[test]
+fn creating_a_vault_says_so_once_on_stderr() {
+    let v = TestVault::new();
+    let first = v
+        .kw(["--json", "create", "--name", "web"])
+        .assert()
+        .success();
+    assert_eq!(
+        stderr(&first).lines().next(),
+        Some(format!("created a new vault at {}", v.path.display()).as_str())
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&first.get_output().stdout).expect("stdout is JSON alone");
+    assert_eq!(doc["key"]["name"], "web");
+    for args in [
+        vec!["create", "--name", "api"],
+        vec!["config", "set", "max-keys", "5"],
+        vec!["list"],
+    ] {
+        let again = v.kw(&args).assert().success();
+        assert!(
+            !stderr(&again).contains("created a new vault"),
+            "{args:?}: {}",
+            stderr(&again)
+        );
+    }
+    // A relative path is shown in full: where the vault landed.
+    let relative = v
+        .bare()
+        .current_dir(v.dir())
+        .args(["--vault", "rel.db", "create", "--name", "r"])
+        .assert()
+        .success();
+    assert!(
+        stderr(&relative).contains(&format!(
+            "created a new vault at {}",
+            v.dir().join("rel.db").display()
+        )),
+        "{}",
+        stderr(&relative)
+    );
+    let set = v.dir().join("set.db");
+    let by_config = v
+        .bare()
+        .arg("--vault")
+        .arg(&set)
+        .args(["config", "set", "max-keys", "5"])
+        .assert()
+        .success();
+    assert!(stderr(&by_config).contains(&format!("created a new vault at {}", set.display())));
+    let default = v.bare().args(["create", "--name", "c"]).assert().success();
+    let path = v.dir().join("home/.local/share/keyward/vault.db");
+    assert!(
+        stderr(&default).contains(&format!("created a new vault at {}", path.display())),
+        "{}",
+        stderr(&default)
+    );
+}
+
+/// Parallel first use creates the vault once, and only that process says so.
+#[test]
+fn of_processes_racing_to_a_missing_vault_one_announces_it() {
+    let v = TestVault::new();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            v.std(["create", "--name", &format!("r{i}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let announced = children
+        .into_iter()
+        .map(|c| String::from_utf8_lossy(&c.wait_with_output().expect("wait").stderr).into_owned())
+        .filter(|err| err.contains("created a new vault at"))
+        .count();
+    assert_eq!(announced, 1);
+}
+
+/// `copy --to` an existing empty file makes it a vault as private as a new
+/// one (0600), whatever mode the file had.
+#[test]
+fn copy_to_an_existing_empty_file_makes_it_0600() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let dest = v.dir().join("empty.db");
+    std::fs::write(&dest, b"").expect("touch");
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = v.kw(["copy", "--to"]).arg(&dest).assert().success();
+    assert_eq!(mode(&dest), 0o600);
+    assert!(
+        stderr(&out).contains(&format!("created a new vault at {}", dest.display())),
+        "{}",
+        stderr(&out)
+    );
+    for side in ["empty.db-wal", "empty.db-shm"] {
+        let p = v.dir().join(side);
         if p.exists() {
             assert_eq!(mode(&p) & 0o077, 0, "{side} is readable by others");
         }

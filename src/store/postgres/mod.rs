@@ -82,6 +82,11 @@ impl Postgres {
     /// migrates it (once, under the advisory lock, however many processes
     /// start at once); other accesses need a keyward vault to be there.
     pub fn open(url: &PgUrl, access: Access) -> Result<Self> {
+        Self::open_reporting(url, access).map(|(pg, _)| pg)
+    }
+
+    /// As [`open`](Self::open), and whether this call created the schema.
+    pub fn open_reporting(url: &PgUrl, access: Access) -> Result<(Self, bool)> {
         let client = connect(url)?;
         let mut pg = Pg {
             conn: RefCell::new(client),
@@ -89,6 +94,7 @@ impl Postgres {
         };
         let shown = pg.shown.clone();
         let context = || format!("cannot read the keyward schema of {shown}");
+        let mut created = false;
         match schema::inspect(pg.conn.get_mut()).with_context(context)? {
             schema::Found::Current => {}
             schema::Found::Newer(found) => {
@@ -114,12 +120,12 @@ impl Postgres {
                 .into());
             }
             schema::Found::Empty | schema::Found::Older(_) => {
-                schema::migrate(pg.conn.get_mut(), WRITE_LOCK).with_context(|| {
+                created = schema::migrate(pg.conn.get_mut(), WRITE_LOCK).with_context(|| {
                     format!("cannot create or upgrade the keyward schema of {shown}")
                 })?;
             }
         }
-        Ok(pg)
+        Ok((pg, created))
     }
 }
 

@@ -76,8 +76,9 @@ const FOREIGN: &str = "its schema keyward holds objects keyward did not make (it
     keyward.meta of keyward's); keyward leaves it alone: use another database, or rename that \
     schema";
 
-/// Creates or migrates the schema in one transaction under `lock`.
-pub fn migrate(client: &mut Client, lock: i64) -> Result<()> {
+/// Creates or migrates the schema in one transaction under `lock`; returns
+/// whether it created it (no keyward schema was there once the lock was held).
+pub fn migrate(client: &mut Client, lock: i64) -> Result<bool> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
     let exists: bool = tx.query_one(HAS_META, &[])?.try_get(0)?;
@@ -99,7 +100,7 @@ pub fn migrate(client: &mut Client, lock: i64) -> Result<()> {
         &[&current],
     )?;
     tx.commit()?;
-    Ok(())
+    Ok(version == 0)
 }
 
 const V1: &str = r#"

@@ -274,13 +274,20 @@ impl Sqlite {
     /// 0700); [`Access::Read`] never writes to anything that is not
     /// already a keyward vault, and reads a vault it cannot write.
     pub fn open(path: &Path, access: Access) -> Result<Self> {
+        Self::open_reporting(path, access).map(|(vault, _)| vault)
+    }
+
+    /// As [`open`](Self::open), and whether this call created the vault
+    /// (its schema, in a new or empty file): exactly one of several
+    /// processes that start on a missing vault at once.
+    pub fn open_reporting(path: &Path, access: Access) -> Result<(Self, bool)> {
         Self::open_waiting(path, access, REPLACED_WAIT)
     }
 
     /// [`Sqlite::open`], waiting at most `wait` for a process that still
     /// uses a replaced file's `-wal`/`-shm` to let go of them. Never opens
     /// the file now at the path together with another file's.
-    pub fn open_waiting(path: &Path, access: Access, wait: Duration) -> Result<Self> {
+    pub fn open_waiting(path: &Path, access: Access, wait: Duration) -> Result<(Self, bool)> {
         let started = std::time::Instant::now();
         loop {
             check_file(path, access)?;
@@ -308,7 +315,7 @@ impl Sqlite {
                 continue;
             }
             let before = replaced::identity(path);
-            let mut vault = Self::open_once(path, access)?;
+            let (mut vault, created) = Self::open_once(path, access)?;
             if let Some(db) = before
                 && replaced::identity(path) == before
             {
@@ -322,7 +329,7 @@ impl Sqlite {
                         shm: replaced::identity(&replaced::shm_path(path)),
                     });
                 }
-                return Ok(vault);
+                return Ok((vault, created));
             }
             // Replaced while it was being opened: the connection may have
             // paired the new file with the old one's index, so it closes
@@ -338,7 +345,8 @@ impl Sqlite {
         }
     }
 
-    fn open_once(path: &Path, access: Access) -> Result<Self> {
+    fn open_once(path: &Path, access: Access) -> Result<(Self, bool)> {
+        check_file(path, access)?;
         // A reader that cannot write the file must not make the -wal and
         // -shm files either: SQLite would give them the file's read-only
         // mode, and every later writer would fail on them.
@@ -367,15 +375,15 @@ impl Sqlite {
             }
             Err(e) => return Err(read_only(path, vault.explain_open(e))),
         };
-        vault
+        let created = vault
             .prepare(found, access)
             .map_err(|e| read_only(path, vault.explain_open(e)))?;
-        Ok(vault)
+        Ok((vault, created))
     }
 
     /// Brings the schema up to date where that is allowed, and sets the
-    /// connection's pragmas.
-    fn prepare(&mut self, found: schema::Found, access: Access) -> Result<()> {
+    /// connection's pragmas. Returns whether it created the schema.
+    fn prepare(&mut self, found: schema::Found, access: Access) -> Result<bool> {
         match found {
             schema::Found::Foreign(reason) => return Err(not_a_vault(&self.path, reason).into()),
             schema::Found::Newer(version) => {
@@ -397,7 +405,15 @@ impl Sqlite {
                 return Err(Error::VaultNeedsUpgrade(self.path.display().to_string()).into());
             }
             schema::Found::Current => {}
-            schema::Found::Empty | schema::Found::Older(_) => enable_wal(self.c())?,
+            schema::Found::Empty => {
+                // An empty file someone else made (`copy --to` one) becomes
+                // as private as a new vault, before its -wal and -shm exist.
+                fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600)).with_context(
+                    || format!("cannot make {} private (mode 0600)", self.path.display()),
+                )?;
+                enable_wal(self.c())?;
+            }
+            schema::Found::Older(_) => enable_wal(self.c())?,
         }
         if !self.read_only() {
             self.c().pragma_update(None, "synchronous", "FULL")?;
@@ -406,14 +422,17 @@ impl Sqlite {
         // Reads map the file rather than copy pages through read(2): a lookup
         // in a large vault then costs page-table hits instead of syscalls.
         self.c().pragma_update(None, "mmap_size", MMAP_SIZE)?;
+        let mut created = false;
         if found != schema::Found::Current {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // Under the lock: another process may have created it meanwhile.
+            created = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? == 0;
             schema::migrate(&tx)?;
             tx.commit()?;
         }
-        Ok(())
+        Ok(created)
     }
 
     /// Whether this connection reads the file as it was when opened.

@@ -204,7 +204,7 @@ impl SqliteVerifier {
     /// A read connection to the file now at the path, which uses `shm`
     /// where that index belongs to the same file.
     fn open(&self, shm: Option<&Arc<Index>>) -> Result<Pooled> {
-        let store = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT)?;
+        let (store, _) = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT)?;
         store.conn.busy_timeout(NO_WAIT)?;
         let file = store.file.unwrap_or_default();
         let shm = shm.filter(|i| i.db == file).cloned();
@@ -279,7 +279,7 @@ impl SqliteVerifier {
         mut anchor: MutexGuard<'_, Option<Arc<Index>>>,
         current: FileId,
     ) -> Option<Arc<Index>> {
-        let store = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT).ok()?;
+        let (store, _) = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT).ok()?;
         if store.immutable() || store.file != Some(current) {
             return None;
         }
