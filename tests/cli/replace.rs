@@ -65,6 +65,20 @@ fn replacement(v: &TestVault, name: &str) -> PathBuf {
     new
 }
 
+/// A vault with keys `a` and `b` (whose secret is returned), served, with a
+/// commit made while serve keeps the log open, and then a copy with `b`
+/// revoked moved over it.
+fn served_then_replaced(v: &TestVault) -> (Serve, String) {
+    v.create(&["--name", "a"]);
+    let b = v.create(&["--name", "b"]);
+    let s = Serve::start(v, &[], &[]);
+    assert_eq!(s.authz(&b, "").status, 200);
+    v.create(&["--name", "c", "--env", "x"]);
+    let new = replacement(v, "new.db");
+    std::fs::rename(&new, &v.path).expect("mv");
+    (s, b)
+}
+
 fn assert_sound(v: &TestVault) {
     assert_eq!(integrity(&v.path), "ok");
     v.kw(["log", "--verify"]).assert().success();
@@ -73,14 +87,7 @@ fn assert_sound(v: &TestVault) {
 #[test]
 fn a_vault_moved_over_a_served_one_is_the_one_read_and_written() {
     let v = TestVault::new();
-    v.create(&["--name", "a"]);
-    let b = v.create(&["--name", "b"]);
-    let s = Serve::start(&v, &[], &[]);
-    assert_eq!(s.authz(&b, "").status, 200);
-    // A commit while serve keeps the old file's log open.
-    v.create(&["--name", "c", "--env", "x"]);
-    let new = replacement(&v, "new.db");
-    std::fs::rename(&new, &v.path).expect("mv");
+    let (s, b) = served_then_replaced(&v);
     until_code(&s, &b, "API_KEY_REVOKED");
     let (code, log) = s.stop();
     assert_eq!(code, Some(0), "{log}");
@@ -92,13 +99,7 @@ fn a_vault_moved_over_a_served_one_is_the_one_read_and_written() {
 #[test]
 fn writers_right_after_the_move_write_the_new_file() {
     let v = TestVault::new();
-    v.create(&["--name", "a"]);
-    let b = v.create(&["--name", "b"]);
-    let s = Serve::start(&v, &[], &[]);
-    assert_eq!(s.authz(&b, "").status, 200);
-    v.create(&["--name", "c", "--env", "x"]);
-    let new = replacement(&v, "new.db");
-    std::fs::rename(&new, &v.path).expect("mv");
+    let (s, b) = served_then_replaced(&v);
     // No request in between: the first to open the new file is a writer.
     let mut expected = vec!["a".to_string(), "b".into(), "c".into()];
     for i in 0..20 {

@@ -5,14 +5,15 @@
 //! restore) would be paired with them by the next opener: pages of the old
 //! file read as the new one's, and a checkpoint writing them into it.
 //!
-//! Every process that uses the vault in WAL mode holds a shared lock on the
-//! vault file for as long as its connection is open (that is how SQLite
-//! knows the last one out may delete the log), and a shared lock on the
-//! index's "DMS" byte while it has the index mapped. So an index that other
-//! processes hold while none of them holds the file now at the path belongs
-//! to another file. The locks are read from `/proc/locks`, which needs no
-//! descriptor of either file: closing one would drop every POSIX lock this
-//! process holds on it, SQLite's included.
+//! Every process that uses the index holds a shared lock on its "DMS" byte
+//! while it has it mapped, and has the vault file it belongs to open. So an
+//! index whose user has another file open than the one now at the path
+//! belongs to that other file. The user is found with `F_GETLK` on the
+//! index (one atomic answer; `/proc/locks` is read in pieces, and entries
+//! are missed while other processes lock and unlock), and its open files
+//! in `/proc/PID/fd`. A descriptor of the index is opened for that only
+//! when this process has none: closing one drops every POSIX lock the
+//! process holds on the file, SQLite's included.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -42,51 +43,60 @@ pub fn log_without_index(path: &Path) -> bool {
         && identity(&shm_path(path)).is_none()
 }
 
-/// A process that has the index at `PATH-shm` in use while no process has
-/// the file now at `path` open: that index belongs to a file that was
+/// A process that has the index at `PATH-shm` in use while it does not
+/// have the file now at `path` open: that index belongs to a file that was
 /// replaced. Returns that process's id (it may be this one: serve's usage
 /// writer opens the vault anew while its reader may still hold the old
-/// file). None where nothing is wrong, or where it cannot be told (no
-/// `/proc/locks`).
+/// file). None where nothing is wrong, or where it cannot be told (another
+/// user's process, whose open files cannot be read: SQLite's own behaviour
+/// then stands).
 pub fn stale_index_holder(path: &Path) -> Option<u32> {
     let db = identity(path)?;
-    let shm = identity(&shm_path(path))?;
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    let holders = index_users(&locks, shm);
-    // Where a user's open files cannot be read (another user's process),
-    // it cannot be told: SQLite's own behaviour stands.
-    let mut stale = None;
-    for pid in holders {
-        match has_open(pid, db) {
-            Some(true) | None => return None,
-            Some(false) => stale = Some(pid),
-        }
+    let shm_path = shm_path(path);
+    let shm = identity(&shm_path)?;
+    let me = std::process::id();
+    let user = if has_open(me, shm) == Some(true) {
+        me
+    } else {
+        index_user(&shm_path, shm)?
+    };
+    match has_open(user, db) {
+        Some(false) => Some(user),
+        _ => None,
     }
-    stale
 }
 
-/// The processes holding the index's DMS byte.
-fn index_users(locks: &str, shm: FileId) -> Vec<u32> {
-    let mut pids: Vec<u32> = locks
-        .lines()
-        .filter_map(parse)
-        .filter(|l| l.pid != 0 && l.file == shm)
-        .filter(|l| l.start <= DMS && l.end.is_none_or(|e| e >= DMS))
-        .map(|l| l.pid)
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
+/// A process holding the index's DMS byte, asked with `F_GETLK` on a
+/// descriptor of the index (this process has none other, so closing it
+/// drops no lock).
+fn index_user(shm_path: &Path, shm: FileId) -> Option<u32> {
+    use rustix::process::{Flock, FlockOffsetType, FlockType, fcntl_getlk};
+    let file = std::fs::File::open(shm_path).ok()?;
+    let meta = file.metadata().ok()?;
+    if (meta.dev(), meta.ino()) != shm {
+        return None;
+    }
+    let probe = Flock {
+        start: DMS,
+        length: 1,
+        pid: None,
+        typ: FlockType::WriteLock,
+        offset_type: FlockOffsetType::Set,
+    };
+    let holder = fcntl_getlk(&file, &probe).ok()??;
+    holder
+        .pid
+        .and_then(|p| u32::try_from(p.as_raw_nonzero().get()).ok())
 }
 
-/// Whether process `pid` has the file `db` open; None where its open
+/// Whether process `pid` has the file `file` open; None where its open
 /// files cannot be read.
-fn has_open(pid: u32, db: FileId) -> Option<bool> {
+fn has_open(pid: u32, file: FileId) -> Option<bool> {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     let mut any = false;
     for fd in fds.flatten() {
         any = true;
-        if identity(&fd.path()) == Some(db) {
+        if identity(&fd.path()) == Some(file) {
             return Some(true);
         }
     }
@@ -94,68 +104,9 @@ fn has_open(pid: u32, db: FileId) -> Option<bool> {
     any.then_some(false)
 }
 
-struct Lock {
-    pid: u32,
-    file: FileId,
-    start: u64,
-    /// None: to the end of the file.
-    end: Option<u64>,
-}
-
-/// One line of `/proc/locks`: `1: POSIX  ADVISORY  READ 4242 fe:00:1234 128 128`.
-/// Lines of waiters (`1: -> POSIX …`) hold nothing and are skipped, as
-/// are kinds other than POSIX record locks (SQLite takes only those).
-fn parse(line: &str) -> Option<Lock> {
-    let mut fields = line.split_whitespace().skip(1);
-    if fields.next()? != "POSIX" {
-        return None;
-    }
-    let _mode = fields.next()?;
-    let _kind = fields.next()?;
-    let pid = fields.next()?.parse().ok()?;
-    let mut file = fields.next()?.split(':');
-    let major = u32::from_str_radix(file.next()?, 16).ok()?;
-    let minor = u32::from_str_radix(file.next()?, 16).ok()?;
-    let ino = file.next()?.parse().ok()?;
-    let start = fields.next()?.parse().ok()?;
-    let end = match fields.next()? {
-        "EOF" => None,
-        n => Some(n.parse().ok()?),
-    };
-    let dev = rustix::fs::makedev(major, minor);
-    Some(Lock {
-        pid,
-        file: (dev, ino),
-        start,
-        end,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dev(major: u32, minor: u32) -> u64 {
-        rustix::fs::makedev(major, minor)
-    }
-
-    const LOCKS: &str = "\
-1: POSIX  ADVISORY  READ 4242 fe:00:200 128 128
-1: -> POSIX  ADVISORY  WRITE 777 fe:00:100 1073741826 1073742335
-2: POSIX  ADVISORY  READ 4242 fe:00:300 1073741826 1073742335
-3: FLOCK  ADVISORY  WRITE 99 fe:00:100 0 EOF
-";
-
-    #[test]
-    fn the_users_of_an_index_are_those_holding_its_dms_byte() {
-        let shm = (dev(0xfe, 0), 200);
-        assert_eq!(index_users(LOCKS, shm), [4242]);
-        assert!(index_users(LOCKS, (dev(0xfe, 0), 300)).is_empty());
-        let whole = "9: POSIX  ADVISORY  WRITE 17 fe:00:200 0 EOF\n";
-        assert_eq!(index_users(whole, shm), [17]);
-        let other_byte = "9: POSIX  ADVISORY  READ 17 fe:00:200 120 127\n";
-        assert!(index_users(other_byte, shm).is_empty());
-    }
 
     #[test]
     fn this_process_has_its_own_files_open() {
@@ -166,14 +117,36 @@ mod tests {
     }
 
     #[test]
-    fn lines_that_are_not_posix_locks_are_skipped() {
-        assert!(parse("1: -> POSIX  ADVISORY  WRITE 777 fe:00:100 0 EOF").is_none());
-        assert!(parse("3: FLOCK  ADVISORY  WRITE 99 fe:00:100 0 EOF").is_none());
-        assert!(parse("garbage").is_none());
-        let l = parse("7: POSIX  ADVISORY  WRITE 5 08:01:42 0 EOF").expect("a lock");
-        assert_eq!(
-            (l.pid, l.file, l.start, l.end),
-            (5, (dev(8, 1), 42), 0, None)
-        );
+    fn the_user_of_an_index_is_the_process_holding_its_dms_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shm = dir.path().join("v.db-shm");
+        std::fs::write(&shm, [0u8; 256]).expect("write");
+        let id = identity(&shm).expect("identity");
+        assert_eq!(index_user(&shm, id), None, "nobody holds it");
+        // Another process takes a shared lock on byte 128, as SQLite does.
+        let mut holder = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import fcntl, sys\n\
+                 f = open(sys.argv[1], 'rb')\n\
+                 fcntl.lockf(f, fcntl.LOCK_SH, 1, 128)\n\
+                 print('locked', flush=True)\n\
+                 sys.stdin.read()\n",
+            )
+            .arg(&shm)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.stdout.as_mut().expect("stdout")),
+            &mut line,
+        )
+        .expect("read");
+        assert_eq!(line.trim(), "locked");
+        assert_eq!(index_user(&shm, id), Some(holder.id()));
+        drop(holder.stdin.take());
+        holder.wait().expect("ends");
     }
 }
