@@ -258,6 +258,10 @@ fn env_or_default(given: Option<&str>) -> Result<Env> {
 
 /// The environment `list` and `log` narrow to: `--env`, else
 /// `$KEYWARD_ENV`, else none (all environments).
+///
+/// A `$KEYWARD_ENV` that is set but empty or not UTF-8 is refused (exit
+/// 2), never read as unset: `KEYWARD_ENV=$APP_ENV` with `APP_ENV` unset
+/// would otherwise widen `serve` and `verify` to every environment.
 pub(crate) fn env_filter(given: Option<&str>) -> Result<Option<Env>> {
     match given {
         Some(env) => Ok(Some(Env::parse(env)?)),
@@ -265,7 +269,15 @@ pub(crate) fn env_filter(given: Option<&str>) -> Result<Option<Env>> {
             Ok(env) if !env.is_empty() => Env::parse(&env)
                 .map(Some)
                 .map_err(|e| anyhow::Error::new(e).context("in $KEYWARD_ENV")),
-            _ => Ok(None),
+            Ok(_) => Err(crate::error::Error::usage(
+                "$KEYWARD_ENV is set but empty: name an environment, or unset it (unset KEYWARD_ENV)",
+            )
+            .into()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(crate::error::Error::usage(
+                "$KEYWARD_ENV is not UTF-8 text: name an environment, or unset it",
+            )
+            .into()),
+            Err(std::env::VarError::NotPresent) => Ok(None),
         },
     }
 }

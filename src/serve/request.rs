@@ -74,6 +74,7 @@ pub fn bearer_once(headers: &HeaderMap) -> Result<Option<&[u8]>, Problem> {
 /// The secret a client presents to `/v1/authz`: `Authorization: Bearer`,
 /// else `X-API-Key`; each header at most once.
 pub fn presented(headers: &HeaderMap) -> Result<Option<&[u8]>, Problem> {
+    credentials(headers)?;
     let bearer = bearer_once(headers)?;
     let api_key = once(headers, &X_API_KEY, "X-API-Key")?.map(HeaderValue::as_bytes);
     Ok(bearer.or(api_key).filter(|p| !p.is_empty()))
@@ -225,12 +226,83 @@ fn looks_like_a_requirement(name: &str) -> bool {
     matches!(letters.as_str(), "scope" | "scopes" | "env")
 }
 
+/// A header name's letters and digits, lowercased: what CGI, WSGI, Rack
+/// and PHP make of it, whatever separators it is spelt with
+/// (`X_Keyward_Scopes`, `X.Keyward-Scopes` and `x-keyward-scopes` all read
+/// as `HTTP_X_KEYWARD_SCOPES` to some application).
+fn letters(lower: &str) -> String {
+    lower.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
 /// Whether a (lowercase) header name is in keyward's `X-Keyward-*` family,
-/// spelt with `-` or `_` (`x_keyward_require_scope`, `x-keywardscope`):
-/// a near miss is refused, not ignored.
+/// however it is spelt (`x_keyward_require_scope`, `x.keyward-scopes`,
+/// `x-keywardscope`): a near miss is refused, not ignored.
 fn is_keywards(lower: &str) -> bool {
-    let b = lower.as_bytes();
-    b.len() > 2 && b[0] == b'x' && matches!(b[1], b'-' | b'_') && b[2..].starts_with(b"keyward")
+    letters(lower).starts_with("xkeyward")
+}
+
+/// The rules for credential headers on every route: `Authorization` and
+/// `X-API-Key` at most once each, and `X-API-Key` spelt only so. A secret
+/// sent as `X_API_KEY` or `X.Api-Key` would be ignored by keyward yet read
+/// by an application behind the proxy as `X-API-Key`; it is refused.
+pub fn credentials(headers: &HeaderMap) -> Result<(), Problem> {
+    once(headers, &AUTHORIZATION, "Authorization")?;
+    once(headers, &X_API_KEY, "X-API-Key")?;
+    for name in headers.keys() {
+        if name != X_API_KEY && letters(name.as_str()) == "xapikey" {
+            return Err(Problem::bad(
+                format!("header.{}", name.as_str()),
+                format!(
+                    "the request header '{}' is not how keyward takes a secret: send it as \
+                     X-API-Key or Authorization: Bearer",
+                    quote(name.as_str())
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The JSON routes take their requirements from the body only: a query
+/// parameter or an `X-Keyward-*` header (one meant for `/v1/authz`, most
+/// likely) is refused rather than ignored, so that a requirement moved
+/// from authz to the body is never silently lost on the way.
+pub fn body_only(route: &str, query: Option<&str>, headers: &HeaderMap) -> Result<(), Problem> {
+    if let Some((name, _)) = form_urlencoded::parse(query.unwrap_or("").as_bytes()).next() {
+        return Err(Problem::bad(
+            format!("query.{}", quote(&name)),
+            format!(
+                "{route} takes no query parameters (it has '{}'): give requirements in the body",
+                quote(&name)
+            ),
+        ));
+    }
+    if let Some(name) = headers.keys().find(|n| is_keywards(n.as_str())) {
+        return Err(Problem::bad(
+            format!("header.{}", name.as_str()),
+            format!(
+                "{route} reads no X-Keyward-* request header (it has '{}'): give requirements in \
+                 the body",
+                quote(name.as_str())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A member given as `null` is refused: `{"env": null}` is most likely an
+/// unset variable, and taken as "not given" it would drop a requirement.
+pub fn no_nulls(map: &Map<String, Value>) -> Result<(), Problem> {
+    match map.iter().find(|(_, v)| v.is_null()) {
+        Some((name, _)) => Err(Problem::bad(
+            format!("body.{}", quote(name)),
+            format!(
+                "the member '{}' is null: give it a value, or leave it out",
+                quote(name)
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `require_scopes` of a JSON route: the same rules as `?scope=`, one

@@ -317,7 +317,9 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         };
         http::error(p.status, "BAD_REQUEST", &message).into()
     };
-    if let Err(p) = request::bearer_once(req.headers()) {
+    if let Err(p) = request::credentials(req.headers())
+        .and_then(|()| request::body_only("/v1/verify", req.uri().query(), req.headers()))
+    {
         return bad(p);
     }
     if !http::json_or_unlabelled(&req) {
@@ -333,6 +335,7 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         Err(e) => return http::error(e.status(), "BAD_REQUEST", &e.message()).into(),
     };
     let request: VerifyRequest = match request::json_object(&body).and_then(|map| {
+        request::no_nulls(&map)?;
         serde_json::from_value(Value::Object(map))
             .map_err(|e| Problem::bad("body", request::json_problem(&e)))
     }) {

@@ -114,14 +114,17 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
         )
         .into();
     };
-    let presented = match request::bearer_once(req.headers()) {
+    let checked = request::credentials(req.headers())
+        .and_then(|()| request::body_only("/v2/keys.verifyKey", req.uri().query(), req.headers()));
+    let presented = match checked.and_then(|()| request::bearer_once(req.headers())) {
         Ok(Some(p)) if !p.is_empty() => p,
         Err(p) => {
             return invalid(
                 &request_id,
                 &p.location,
                 &p.message,
-                "send one Authorization header",
+                "send one Authorization header, the key in the body, no query parameters and no \
+                 X-Keyward-* headers",
             );
         }
         Ok(_) => {
@@ -182,7 +185,7 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
         }
     };
     for (field, why) in UNSUPPORTED {
-        if request.get(field).is_some_and(|v| !v.is_null()) {
+        if request.contains_key(field) {
             return invalid(
                 &request_id,
                 &format!("body.{field}"),
@@ -190,6 +193,14 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                 &format!("remove {field} from the request"),
             );
         }
+    }
+    if let Err(p) = request::no_nulls(&request) {
+        return invalid(
+            &request_id,
+            &p.location,
+            &p.message,
+            "give the member a value, or leave it out",
+        );
     }
     let known =
         |name: &str| HONOURED.contains(&name) || UNSUPPORTED.iter().any(|(f, _)| *f == name);

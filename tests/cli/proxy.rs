@@ -386,13 +386,13 @@ fn the_recipe_holds(name: &str, start: Start) {
     let clean = |head: &str, what: &str| {
         let mut keyward: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (n, value) in header_lines(head) {
+            // X_Keyward_Scopes, X.Keyward-Scopes and X_API_KEY count: CGI,
+            // WSGI, Rack and PHP read them as X-Keyward-Scopes, X-API-Key.
+            let n = n.replace(['_', '.'], "-");
             assert!(
                 n != "authorization" && n != "x-api-key",
                 "{name}: {what}: the upstream got the {n} header:\n{head}"
             );
-            // X_Keyward_Scopes and X.Keyward.Scopes count: CGI, WSGI and
-            // Rack read them as X-Keyward-Scopes.
-            let n = n.replace(['_', '.'], "-");
             if n.starts_with("x-keyward-") {
                 keyward.entry(n).or_default().push(value);
             }
@@ -471,6 +471,9 @@ fn the_recipe_holds(name: &str, start: Start) {
         ("X-Keyward-Require-Scope", "read"),
         ("X_Keyward_Scopes", "admin"),
         ("X.Keyward.Env", "prod"),
+        ("X.Keyward-Scopes", "admin"),
+        ("X.Keyward_Key-Id", "key_spoofedbyclient"),
+        ("X-Keyward_Env", "prod"),
     ] {
         let what = format!("{header}: {value} from the client");
         for key in [Some(web_bearer.as_str()), None] {
@@ -488,6 +491,20 @@ fn the_recipe_holds(name: &str, start: Start) {
                 assert_eq!(heads.len(), before, "{name}: {what}, no key: passed");
                 assert_ne!(r.status, 200, "{name}: {what}, no key");
             }
+        }
+    }
+
+    // The secret sent again under a spelling an application reads as
+    // X-API-Key never reaches the upstream.
+    for spelling in ["X_API_KEY", "X.API-Key", "X-Api_Key", "X_Api.Key"] {
+        let before = upstream.count();
+        let headers = [
+            ("Authorization", web_bearer.as_str()),
+            (spelling, web_secret.as_str()),
+        ];
+        proxy.get("/api/orders", &headers);
+        for head in &upstream.heads()[before..] {
+            clean(head, spelling);
         }
     }
 

@@ -417,3 +417,151 @@ fn more_than_100_header_lines_is_a_431_and_every_refused_head_has_a_log_line() {
     assert!(served >= 5, "{log}");
     assert!(!log.contains(&main[3..]), "{log}");
 }
+
+/// What CGI, WSGI, Rack and PHP read as one header name whatever its
+/// separators (`X.Keyward-Scopes`, `X_API_KEY`) is held to the rule of the
+/// canonical name: a keyward requirement spelt otherwise, or a secret sent
+/// under a spelling keyward does not read, is a 400 on every route.
+#[test]
+fn header_names_spelt_with_other_separators_are_refused_not_ignored() {
+    let v = TestVault::new();
+    let read = v.create(&["--name", "web", "--scope", "read"]);
+    let s = Serve::start(
+        &v,
+        &["--root-key-env", "KEYWARD_TEST_ROOT"],
+        &[("KEYWARD_TEST_ROOT", ROOT)],
+    );
+    let bearer = format!("Bearer {read}");
+    for forged in [
+        "X.Keyward.Require.Scope",
+        "X.Keyward-Scopes",
+        "X.Keyward_Key-Id",
+        "X.Keyward.Env",
+        "XKeyward-Env",
+    ] {
+        let r = s.get(
+            "/v1/authz",
+            &[("Authorization", &bearer), (forged, "admin")],
+        );
+        assert_eq!(r.status, 400, "{forged}: {r:?}");
+        assert!(!r.text().contains("admin"), "{}", r.text());
+    }
+    for spelling in [
+        "X_API_KEY",
+        "X.API-Key",
+        "X-Api_Key",
+        "X.API.KEY",
+        "xapikey",
+    ] {
+        let r = s.get(
+            "/v1/authz",
+            &[("Authorization", &bearer), (spelling, &read)],
+        );
+        assert_eq!(r.status, 400, "{spelling}: {r:?}");
+        assert!(!r.text().contains(&read));
+        let r = s.post(
+            "/v1/verify",
+            &[("Content-Type", "application/json"), (spelling, &read)],
+            &format!(r#"{{"key": "{read}"}}"#),
+        );
+        assert_eq!(r.status, 400, "{spelling}: {r:?}");
+    }
+}
+
+/// The JSON routes take their requirements from the body only, take each
+/// credential header once, and refuse a member given as null: an unset
+/// variable serialised as `"env": null` never widens a request.
+#[test]
+fn json_routes_refuse_requirements_outside_the_body_and_null_members() {
+    let v = TestVault::new();
+    let read = v.create(&["--name", "web", "--scope", "read"]);
+    let s = Serve::start(
+        &v,
+        &["--root-key-env", "KEYWARD_TEST_ROOT"],
+        &[("KEYWARD_TEST_ROOT", ROOT)],
+    );
+    let json = [("Content-Type", "application/json")];
+    let body = format!(r#"{{"key": "{read}"}}"#);
+    let unkey = unkey_headers();
+    let unkey: Vec<(&str, &str)> = unkey.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    for path in [
+        "/v1/verify?scope=admin",
+        "/v1/verify?env=prod",
+        "/v2/keys.verifyKey?x=1",
+    ] {
+        let headers = if path.starts_with("/v2") {
+            &unkey[..]
+        } else {
+            &json[..]
+        };
+        let r = s.post(path, headers, &body);
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+    }
+    for extra in [
+        ("X-Keyward-Require-Scope", "admin"),
+        ("X-API-Key", "kw_one"),
+    ] {
+        let mut headers: Vec<(&str, &str)> = json.to_vec();
+        headers.push(extra);
+        if extra.0 == "X-API-Key" {
+            headers.push(("X-API-Key", "kw_two"));
+        }
+        let r = s.post("/v1/verify", &headers, &body);
+        assert_eq!(r.status, 400, "{extra:?}: {r:?}");
+        let mut headers = unkey.clone();
+        headers.push(extra);
+        if extra.0 == "X-API-Key" {
+            headers.push(("X-API-Key", "kw_two"));
+        }
+        let r = s.post("/v2/keys.verifyKey", &headers, &body);
+        assert_eq!(r.status, 400, "{extra:?}: {r:?}");
+    }
+    for member in [r#""env": null"#, r#""require_scopes": null"#] {
+        let r = s.post(
+            "/v1/verify",
+            &json,
+            &format!(r#"{{"key": "{read}", {member}}}"#),
+        );
+        assert_eq!(r.status, 400, "{member}: {r:?}");
+    }
+    for member in [
+        r#""permissions": null"#,
+        r#""apiId": null"#,
+        r#""credits": null"#,
+    ] {
+        let r = s.post(
+            "/v2/keys.verifyKey",
+            &unkey,
+            &format!(r#"{{"key": "{read}", {member}}}"#),
+        );
+        assert_eq!(r.status, 400, "{member}: {r:?}");
+    }
+}
+
+/// `$KEYWARD_ENV` set but empty (`KEYWARD_ENV=$APP_ENV` with nothing in
+/// it) or not UTF-8 is a usage error, never "every environment".
+#[test]
+fn an_empty_or_unreadable_keyward_env_is_refused_not_taken_as_unset() {
+    use std::os::unix::ffi::OsStrExt;
+    let v = TestVault::new();
+    let secret = v.create(&["--name", "web"]);
+    let bad = [
+        std::ffi::OsStr::new(""),
+        std::ffi::OsStr::from_bytes(b"pr\xffod"),
+    ];
+    for value in bad {
+        v.kw(["verify"])
+            .env("KEYWARD_ENV", value)
+            .write_stdin(format!("{secret}\n"))
+            .assert()
+            .code(2);
+        v.kw(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEYWARD_ENV", value)
+            .assert()
+            .code(2);
+        v.kw(["create", "--name", "x"])
+            .env("KEYWARD_ENV", value)
+            .assert()
+            .code(2);
+    }
+}
