@@ -404,14 +404,29 @@ impl Vault {
         &mut self,
         f: impl FnOnce(&dyn WriteTx, Timestamp) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.store.begin()?;
-        let now = match tx.head()? {
-            Some(head) => self.clock.now().max(head.at),
-            None => self.clock.now(),
-        };
-        let value = f(tx.as_ref(), now)?;
-        tx.commit()?;
-        Ok(value)
+        let result: Result<T> = (|| {
+            let tx = self.store.begin()?;
+            let now = match tx.head()? {
+                Some(head) => self.clock.now().max(head.at),
+                None => self.clock.now(),
+            };
+            let value = f(tx.as_ref(), now)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        match result {
+            Ok(value) => {
+                self.store.settle();
+                Ok(value)
+            }
+            // What a file replaced mid-write makes SQLite say (a malformed
+            // page, a missing row) is not the vault's fault: nothing was
+            // written, and the command may simply run again.
+            Err(e) if self.store.replaced() && e.downcast_ref::<Error>().is_none() => {
+                Err(e.context(Error::VaultReplacedMidWrite(self.location.clone())))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn create(&mut self, new: &NewKey, actor: &Actor) -> Result<Created> {

@@ -45,7 +45,11 @@ const IDLE: Duration = Duration::from_secs(60);
 /// How long a request body may take to arrive (408 after).
 const BODY_WAIT: Duration = Duration::from_secs(10);
 /// How long requests in flight may run on after SIGTERM or SIGINT.
-const DRAIN: Duration = Duration::from_secs(10);
+const DRAIN: Duration = Duration::from_secs(9);
+/// How long after SIGTERM or SIGINT the last usage counts may take to be
+/// written: serve exits within it (and so within 10 s, what supervisors
+/// such as Docker wait by default before SIGKILL).
+const STOP_WITHIN: Duration = Duration::from_millis(9_500);
 /// How long a request retries a vault that another process has locked
 /// before it is answered 503.
 const BUSY_WAIT: Duration = Duration::from_millis(250);
@@ -164,7 +168,9 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     // Opening checks the vault exists and is keyward's, and brings an
     // older schema up to date where it may.
     let vault = ctx.vault(Access::Read)?;
-    let loose = vault.keys_with_loose_scopes()?;
+    let loose = vault
+        .keys_with_loose_scopes()
+        .with_context(|| format!("cannot read the keys of {}", location.shown()))?;
     let env_is_empty = match &env {
         Some(e) => !vault.envs()?.contains(e),
         None => false,
@@ -220,7 +226,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         "listening"
     );
     let stopping = runtime.block_on(accept(listener, Arc::clone(&app)))?;
-    flusher.finish(stopping + DRAIN);
+    flusher.finish(stopping + STOP_WITHIN);
     let served = app.served.load(Ordering::Relaxed);
     tracing::info!(requests = served, "stopped");
     Ok(Report::Stopped { requests: served })
@@ -274,7 +280,7 @@ fn root_key(var: &str) -> Result<Zeroizing<Vec<u8>>> {
 
 /// Accepts connections until SIGINT or SIGTERM, then lets the requests in
 /// flight finish (at most [`DRAIN`]). Returns when the signal came: the
-/// last usage flush must end within [`DRAIN`] of it too.
+/// last usage flush must end within [`STOP_WITHIN`] of it.
 async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instant> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

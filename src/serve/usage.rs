@@ -120,10 +120,11 @@ impl Flusher {
                         stopped.recv_timeout(FLUSH_EVERY),
                         Err(RecvTimeoutError::Timeout)
                     );
-                    let written = flush(&usage, &mut trouble, &location, &clock, &pending);
+                    let written = flush(&usage, &mut trouble, &location, &clock, &pending, last);
                     if last {
                         if !written {
                             tracing::error!(
+                                keys = pending.load(Ordering::Relaxed),
                                 error = trouble.as_deref().unwrap_or("unknown"),
                                 "stopping with usage counts that could not be written: they are lost"
                             );
@@ -148,7 +149,7 @@ impl Flusher {
         while !self.thread.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        if !self.thread.is_finished() {
+        if !self.thread.is_finished() && self.unwritten.load(Ordering::Relaxed) > 0 {
             tracing::error!(
                 keys = self.unwritten.load(Ordering::Relaxed),
                 "stopping with usage counts that could not be written in time (the vault stayed \
@@ -171,6 +172,7 @@ fn flush(
     location: &Location,
     clock: &Arc<dyn Clock>,
     pending: &AtomicUsize,
+    last: bool,
 ) -> bool {
     let batch = usage.take();
     if batch.is_empty() {
@@ -191,6 +193,11 @@ fn flush(
         }
         Err(e) => {
             let why = format!("{e:#}");
+            // The last attempt's failure is reported once, by the caller.
+            if last {
+                *trouble = Some(why);
+                return false;
+            }
             if trouble.as_ref() != Some(&why) {
                 tracing::warn!(error = %why, "cannot write usage counts to the vault; keeping them for the next attempt");
                 *trouble = Some(why);

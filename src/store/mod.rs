@@ -264,6 +264,14 @@ pub trait Store: Read {
     /// Adds serve's counts and last uses in one transaction. Not an event:
     /// usage is bookkeeping, and takes no part in the chain.
     fn record_usage(&mut self, batch: &UsageBatch) -> Result<()>;
+    /// After a commit: leaves the vault at rest (SQLite: its write-ahead
+    /// log emptied into the file, where no other process is reading).
+    fn settle(&mut self) {}
+    /// Whether the vault this store opened is no longer the one its
+    /// location names (a SQLite file replaced meanwhile).
+    fn replaced(&self) -> bool {
+        false
+    }
 }
 
 /// The vault is locked by another process right now: a verifier reports

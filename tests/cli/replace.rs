@@ -261,3 +261,223 @@ fn a_process_holding_a_replaced_file_open_blocks_opening_the_new_one() {
     let names = key_names(&v);
     assert_eq!(names, ["other"]);
 }
+
+/// A program that is not keyward (Python's sqlite3 here) reading the vault
+/// while keyward writes and the file is replaced, then ending (normally,
+/// or killed): SQLite leaves the old file's log at the path, and it holds
+/// nothing to read into the new file, since keyward empties the log after
+/// each write.
+#[test]
+fn a_reader_of_the_old_file_that_ends_leaves_nothing_to_pair_with_the_new() {
+    for killed in [false, true] {
+        let v = TestVault::new();
+        v.kw(["config", "set", "max-keys", "100"])
+            .assert()
+            .success();
+        v.create(&["--name", "a"]);
+        let mut holder = python_holder(&v.path);
+        for i in 0..5 {
+            v.create(&["--name", &format!("old{i}")]);
+        }
+        let new = replacement_with(&v, "new.db", 10);
+        std::fs::rename(&new, &v.path).expect("mv");
+        if killed {
+            holder.kill().expect("kill");
+        } else {
+            drop(holder.stdin.take());
+        }
+        holder.wait().expect("ends");
+        // a and old0..4, and the replacement's 10 new keys.
+        assert_eq!(key_names(&v).len(), 16, "killed: {killed}");
+        assert_sound(&v);
+    }
+}
+
+/// The vault moved aside under a running serve, and then another (or the
+/// same one) put at the path: each file keeps what was committed to it.
+#[test]
+fn moving_a_served_vault_aside_and_back_or_replacing_it_keeps_every_file_whole() {
+    let v = TestVault::new();
+    v.kw(["config", "set", "max-keys", "100"])
+        .assert()
+        .success();
+    v.create(&["--name", "a"]);
+    let s = Serve::start(&v, &[], &[]);
+    for i in 0..5 {
+        v.create(&["--name", &format!("old{i}")]);
+    }
+    let new = replacement_with(&v, "new.db", 10);
+    let aside = v.dir().join("aside.db");
+    std::fs::rename(&v.path, &aside).expect("mv aside");
+    std::thread::sleep(Duration::from_millis(300));
+    // A write while nothing is at the path makes a new vault there.
+    at(&v, &v.path, &["create", "--name", "between"])
+        .assert()
+        .success();
+    std::fs::rename(&new, &v.path).expect("mv the replacement in");
+    std::thread::sleep(Duration::from_millis(300));
+    v.create(&["--name", "after"]);
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    // The replacement's 16 and `after` ("between" went to the file the
+    // replacement was moved over).
+    assert_eq!(key_names(&v).len(), 17);
+    assert_sound(&v);
+    assert_eq!(integrity(&aside), "ok");
+    let old: String = at(&v, &aside, &["--json", "list", "--all"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .expect("list");
+    assert_eq!(old.matches("\"name\"").count(), 6, "{old}");
+    // And the aside file moved back in: whole too.
+    std::fs::rename(&aside, &v.path).expect("mv back");
+    assert_eq!(key_names(&v).len(), 6);
+    assert_sound(&v);
+}
+
+/// Reached through a symbolic link: SQLite keeps the log beside the
+/// link's target, and that is where keyward looks.
+#[test]
+fn a_vault_behind_a_symbolic_link_is_replaced_safely_too() {
+    let v = TestVault::new();
+    let data = v.dir().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    let real = data.join("real.db");
+    at(&v, &real, &["config", "set", "max-keys", "100"])
+        .assert()
+        .success();
+    std::os::unix::fs::symlink(&real, &v.path).expect("symlink");
+    v.create(&["--name", "a"]);
+    let s = Serve::start(&v, &[], &[]);
+    for i in 0..5 {
+        v.create(&["--name", &format!("old{i}")]);
+    }
+    let new = replacement_with(&v, "new.db", 10);
+    std::fs::rename(&new, &real).expect("mv over the target");
+    std::thread::sleep(Duration::from_millis(300));
+    v.create(&["--name", "after"]);
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(key_names(&v).len(), 17);
+    assert_sound(&v);
+}
+
+/// serve killed with SIGKILL right after the move: what it left at the
+/// path holds nothing to pair with the new file.
+#[test]
+fn serve_killed_right_after_a_move_leaves_the_new_file_sound() {
+    let v = TestVault::new();
+    v.kw(["config", "set", "max-keys", "100"])
+        .assert()
+        .success();
+    v.create(&["--name", "a"]);
+    let s = Serve::start(&v, &[], &[]);
+    for i in 0..5 {
+        v.create(&["--name", &format!("old{i}")]);
+    }
+    let new = replacement_with(&v, "new.db", 10);
+    std::fs::rename(&new, &v.path).expect("mv");
+    crate::common::serve::signal(s.pid(), "KILL");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(key_names(&v).len(), 16);
+    assert_sound(&v);
+    drop(s);
+}
+
+/// CLI writers only, the file replaced again and again under them: every
+/// vault that ends up at the path is sound.
+#[test]
+fn writers_racing_repeated_moves_never_damage_a_vault() {
+    let v = TestVault::new();
+    v.kw(["config", "set", "max-keys", "10000"])
+        .assert()
+        .success();
+    v.create(&["--name", "a"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let stop = std::sync::Arc::clone(&stop);
+            let mut cmds = (0..).map(move |i| (w, i));
+            let base = v.std::<[&str; 0], &str>([]);
+            let program = base.get_program().to_owned();
+            let args: Vec<_> = base.get_args().map(|a| a.to_owned()).collect();
+            let envs: Vec<_> = base
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+                .collect();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Some((w, i)) = cmds.next() else { break };
+                    let mut c = std::process::Command::new(&program);
+                    for (k, v) in &envs {
+                        match v {
+                            Some(v) => c.env(k, v),
+                            None => c.env_remove(k),
+                        };
+                    }
+                    c.args(&args).args([
+                        "create",
+                        "--name",
+                        &format!("k{w}_{i}"),
+                        "--env",
+                        &format!("w{w}"),
+                    ]);
+                    let out = c.output().expect("run");
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    assert!(
+                        out.status.success() || err.contains("was replaced"),
+                        "{err}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for round in 0..80 {
+        let new = v.dir().join(format!("r{round}.db"));
+        v.kw(["copy", "--to"]).arg(&new).assert().success();
+        std::fs::rename(&new, &v.path).expect("mv");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer");
+    }
+    assert_sound(&v);
+}
+
+/// A non-keyward process (Python's sqlite3) with the vault open and read.
+fn python_holder(path: &Path) -> std::process::Child {
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute('SELECT count(*) FROM keys').fetchone()\n\
+             print('holding', flush=True)\n\
+             sys.stdin.read()\n",
+        )
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().expect("stdout")),
+        &mut line,
+    )
+    .expect("read");
+    assert_eq!(line.trim(), "holding");
+    holder
+}
+
+/// A copy of `v` with `extra` more keys written to it.
+fn replacement_with(v: &TestVault, name: &str, extra: usize) -> PathBuf {
+    let new = v.dir().join(name);
+    v.kw(["copy", "--to"]).arg(&new).assert().success();
+    for i in 0..extra {
+        at(v, &new, &["create", "--name", &format!("new{i}")])
+            .assert()
+            .success();
+    }
+    new
+}

@@ -702,3 +702,68 @@ fn a_vault_whose_keys_cannot_be_read_is_not_ready() {
     assert_eq!(r.status, 503, "{r:?}");
     assert_eq!(s.get("/readyz", &[]).status, 503);
 }
+
+/// Damage to some of the keys: once a lookup has found it, readiness says
+/// so until another file is at the path, even while lookups of other keys
+/// still work (a probe of its own cannot know which rows are damaged).
+#[test]
+fn a_vault_found_damaged_stays_not_ready_until_it_is_replaced() {
+    let v = TestVault::new();
+    v.kw(["config", "set", "max-keys", "100"])
+        .assert()
+        .success();
+    let note = "n".repeat(60);
+    let secrets: Vec<String> = (0..60)
+        .map(|i| v.create(&["--name", &format!("k{i}"), "--note", &note]))
+        .collect();
+    let (leaf, page): (i64, i64) = {
+        let c = v.sql();
+        let leaf = c
+            .query_row(
+                "SELECT pageno FROM dbstat WHERE name = 'keys' AND pagetype = 'leaf' \
+                 ORDER BY pageno LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("a leaf page of keys");
+        let page = c
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .expect("page size");
+        (leaf, page)
+    };
+    let s = Serve::start(&v, &[], &[]);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&v.path)
+            .expect("open");
+        f.seek(SeekFrom::Start(((leaf - 1) * page + 8) as u64))
+            .expect("seek");
+        f.write_all(&[0xff; 64]).expect("write");
+    }
+    let (mut failed, mut answered) = (false, false);
+    for secret in &secrets {
+        let status = s.authz(secret, "").status;
+        failed |= status == 503;
+        answered |= status == 200;
+        if failed {
+            assert_eq!(
+                s.get("/readyz", &[]).status,
+                503,
+                "after a lookup found damage"
+            );
+        }
+    }
+    assert!(
+        failed && answered,
+        "the damage is partial: some keys read, some not"
+    );
+    // A sound file moved over it: ready again.
+    let other = TestVault::new();
+    other.create(&["--name", "other"]);
+    std::fs::copy(&other.path, v.dir().join("swap.db")).expect("copy");
+    std::fs::rename(v.dir().join("swap.db"), &v.path).expect("swap");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(s.get("/readyz", &[]).status, 200);
+}

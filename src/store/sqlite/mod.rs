@@ -46,6 +46,11 @@ pub const REPLACED_WAIT: Duration = Duration::from_secs(3);
 /// [`Sqlite::open_waiting`]); after a crash it stays, and is recovered.
 const LOG_ALONE_WAIT: Duration = Duration::from_millis(50);
 
+/// How long emptying the write-ahead log after a commit may wait for
+/// readers and writers: it is done when the vault is quiet, and skipped
+/// (the next writer does it) otherwise.
+const SETTLE_TIMEOUT: Duration = Duration::from_millis(20);
+
 /// Minimum seconds between two last-used writes for one key.
 pub const LAST_USED_RESOLUTION: i64 = 60;
 
@@ -115,23 +120,25 @@ impl std::ops::DerefMut for Owned {
 impl Drop for Owned {
     fn drop(&mut self) {
         let Some(held) = self.held else { return };
-        // Moved away with nothing in its place: it may come back, and its
-        // log with it.
-        let Some(now) = replaced::identity(&self.path) else {
-            return;
-        };
-        if now == held.db {
+        let now = replaced::identity(&self.path);
+        if now == Some(held.db) {
             return;
         }
+        // The file is no longer at the path (moved away, or replaced):
+        // its log goes into it (it may live on elsewhere, or come back),
+        // so that what SQLite leaves at the path holds nothing.
+        let _ = self.conn.busy_timeout(SETTLE_TIMEOUT);
         let _ = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        let mut wal = self.path.as_os_str().to_owned();
-        wal.push("-wal");
-        let wal = PathBuf::from(wal);
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        if now.is_none() {
+            return;
+        }
+        // Another file is at the path: the log and index this connection
+        // used go, if they are still those, so the new file starts with its
+        // own. The log first: openers wait for an index someone holds.
+        let wal = replaced::wal_path(&self.path);
         let shm = replaced::shm_path(&self.path);
-        // The log first: an index without its log is read as empty by
-        // nobody, while openers wait for an index someone still holds.
         if held.wal.is_some() && replaced::identity(&wal) == held.wal {
             let _ = fs::remove_file(&wal);
         }
@@ -315,17 +322,23 @@ impl Sqlite {
                 continue;
             }
             let before = replaced::identity(path);
-            let (mut vault, created) = Self::open_once(path, access)?;
+            let (mut vault, created) = match Self::open_once(path, access) {
+                Ok(opened) => opened,
+                // Replaced while it was being opened (SQLite may then have
+                // read one file through the other's index): again.
+                Err(_) if replaced::identity(path) != before && started.elapsed() < wait => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(db) = before
                 && replaced::identity(path) == before
             {
                 vault.file = before;
                 if !vault.immutable {
-                    let mut wal = path.as_os_str().to_owned();
-                    wal.push("-wal");
                     vault.conn.held = Some(Held {
                         db,
-                        wal: replaced::identity(Path::new(&wal)),
+                        wal: replaced::identity(&replaced::wal_path(path)),
                         shm: replaced::identity(&replaced::shm_path(path)),
                     });
                 }
@@ -431,6 +444,7 @@ impl Sqlite {
             created = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? == 0;
             schema::migrate(&tx)?;
             tx.commit()?;
+            self.settle_log();
         }
         Ok(created)
     }
@@ -528,7 +542,16 @@ impl Store for Sqlite {
             return Err(Error::VaultReplacedMidWrite(path.display().to_string()).into());
         }
         tx.commit()?;
+        self.settle_log();
         Ok(())
+    }
+
+    fn settle(&mut self) {
+        self.settle_log();
+    }
+
+    fn replaced(&self) -> bool {
+        !self.still_at_path()
     }
 
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool> {
@@ -551,7 +574,12 @@ impl Store for Sqlite {
             });
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         match result {
-            Ok(changed) => Ok(changed > 0),
+            Ok(changed) => {
+                if changed > 0 {
+                    self.settle_log();
+                }
+                Ok(changed > 0)
+            }
             Err(e)
                 if matches!(
                     e.sqlite_error_code(),
@@ -566,6 +594,23 @@ impl Store for Sqlite {
 }
 
 impl Sqlite {
+    /// Empties the write-ahead log into the vault file (a TRUNCATE
+    /// checkpoint) when no other connection is reading or writing, waiting
+    /// [`SETTLE_TIMEOUT`] at most. A vault at rest then has an empty log,
+    /// so a log left at the path by a process that had the file open when
+    /// it was replaced (SQLite leaves it there when the file has moved)
+    /// holds nothing to read into the new file. Best effort: the next
+    /// writer tries again.
+    fn settle_log(&self) {
+        if self.immutable || self.read_only() {
+            return;
+        }
+        let c = self.c();
+        let _ = c.busy_timeout(SETTLE_TIMEOUT);
+        let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = c.busy_timeout(BUSY_TIMEOUT);
+    }
+
     /// Everything, read in one transaction so that it is one snapshot.
     fn dump_all(&self) -> Result<super::Dump> {
         let tx = self.c().unchecked_transaction()?;
@@ -825,6 +870,19 @@ fn create_file(path: &Path) -> Result<()> {
     {
         Ok(_) => fs::set_permissions(path, fs::Permissions::from_mode(0o600))
             .with_context(|| format!("cannot set the permissions of {}", path.display())),
+        // A symbolic link to a file not there yet: the file is made where
+        // the link points (O_CREAT without O_EXCL follows it).
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && fs::metadata(path).is_err() => {
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create the vault {}", path.display()))?;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot set the permissions of {}", path.display()))
+        }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot create the vault {}", path.display())),
     }

@@ -16,7 +16,7 @@
 //! process holds on the file, SQLite's included.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The byte of the WAL index that every connection using it holds a shared
 /// lock on (SQLite's `UNIX_SHM_DMS`: 120 + 8).
@@ -29,17 +29,27 @@ pub fn identity(path: &Path) -> Option<FileId> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-pub fn shm_path(path: &Path) -> std::path::PathBuf {
-    let mut shm = path.as_os_str().to_owned();
-    shm.push("-shm");
-    shm.into()
+/// Where SQLite keeps the vault's index: beside the file the path
+/// resolves to (through symbolic links), not beside the link.
+pub fn shm_path(path: &Path) -> PathBuf {
+    beside(path, "-shm")
+}
+
+/// Where SQLite keeps the vault's write-ahead log (see [`shm_path`]).
+pub fn wal_path(path: &Path) -> PathBuf {
+    beside(path, "-wal")
+}
+
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut name = real.into_os_string();
+    name.push(suffix);
+    name.into()
 }
 
 /// Whether the vault has a write-ahead log with content but no index.
 pub fn log_without_index(path: &Path) -> bool {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    std::fs::metadata(std::path::PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+    std::fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0)
         && identity(&shm_path(path)).is_none()
 }
 

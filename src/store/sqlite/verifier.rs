@@ -84,7 +84,17 @@ pub struct SqliteVerifier {
     /// Why the last lookup failed, and in which file, until one succeeds
     /// or another file is at the path: readiness then says so too,
     /// whatever a probe of its own finds.
-    failing: Mutex<Option<(Option<FileId>, String)>>,
+    failing: Mutex<Option<Failing>>,
+}
+
+/// A lookup that failed: in which file, why, and whether the file is
+/// damaged (then only another file at the path makes it ready again: a
+/// lookup of another key succeeding says nothing about this one's).
+#[derive(Clone)]
+struct Failing {
+    file: Option<FileId>,
+    why: String,
+    damaged: bool,
 }
 
 struct Pooled {
@@ -317,9 +327,19 @@ impl SqliteVerifier {
     fn note<T>(&self, file: Option<FileId>, result: &Result<T>) {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         match result {
+            Ok(_)
+                if failing
+                    .as_ref()
+                    .is_some_and(|f| f.damaged && f.file == file) => {}
             Ok(_) => *failing = None,
             Err(e) if is_busy(e) => {}
-            Err(e) => *failing = Some((file, format!("{e:#}"))),
+            Err(e) => {
+                *failing = Some(Failing {
+                    file,
+                    why: format!("{e:#}"),
+                    damaged: is_damage(e),
+                })
+            }
         }
     }
 }
@@ -420,8 +440,12 @@ impl Verifier for SqliteVerifier {
         })?;
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         match failing.clone() {
-            Some((file, why)) if file == current => {
-                Err(anyhow::anyhow!("the last lookup failed: {why}"))
+            Some(f) if f.file == current && f.damaged => Err(anyhow::anyhow!(
+                "a lookup found the vault damaged ({}); restore it from a backup",
+                f.why
+            )),
+            Some(f) if f.file == current => {
+                Err(anyhow::anyhow!("the last lookup failed: {}", f.why))
             }
             _ => {
                 *failing = None;
@@ -429,6 +453,21 @@ impl Verifier for SqliteVerifier {
             }
         }
     }
+}
+
+/// Whether an error says the file is damaged (it stays so until another
+/// file is put at the path).
+fn is_damage(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            .is_some_and(|c| matches!(c, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
+            || matches!(
+                cause.downcast_ref::<crate::error::Error>(),
+                Some(crate::error::Error::Corrupt { .. } | crate::error::Error::NotAVault { .. })
+            )
+    })
 }
 
 fn is_busy(e: &anyhow::Error) -> bool {
