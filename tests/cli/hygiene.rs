@@ -15,9 +15,10 @@ fn assert_absent(haystack: &[u8], secrets: &[String], place: &str) {
 fn no_secret_reaches_the_vault_its_wal_the_log_or_other_output() {
     let v = TestVault::new();
     let first = v.create(&["--name", "web", "--scope", "read"]);
-    // Held open, this connection keeps SQLite from checkpointing and
-    // deleting the WAL when keyward exits, so the WAL can be searched too.
+    // A read held open keeps SQLite from emptying (keyward does after
+    // each write) or deleting the WAL, so the WAL can be searched too.
     let holder = v.sql();
+    holder.execute_batch("BEGIN").expect("begin");
     let _: i64 = holder
         .query_row("SELECT count(*) FROM keys", [], |r| r.get(0))
         .expect("read");
