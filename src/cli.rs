@@ -347,8 +347,8 @@ const SERVE_EXAMPLES: &str = "Examples:\n  \
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address and port to listen on (port 0 picks a free one)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_hint = ValueHint::Other)]
+    /// The address and port to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", hide_default_value = true, value_hint = ValueHint::Other)]
     pub listen: String,
 
     /// Only keys of this environment verify (a request's env may narrow, never widen) [default: $KEYWARD_ENV, else all]
@@ -359,8 +359,15 @@ pub struct ServeArgs {
     #[arg(long = "root-key-env", value_name = "VAR", value_hint = ValueHint::Other)]
     pub root_key_env: Option<String>,
 
-    /// The format of the log lines on stderr
-    #[arg(long = "log-format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    /// The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]
+    #[arg(
+        long = "log-format",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub log_format: LogFormat,
 }
 
