@@ -968,6 +968,22 @@ _keyward_offer() {
         fi
     done
 }
+# A word as the line has it (`'my vault.db'`, `my\ vault.db`, `~/v.db`)
+# as the value it stands for, read without any expansion.
+_keyward_dequote() {
+    local w="$1" out="" i c
+    if [[ ${#w} -ge 2 && ( ( "$w" == \'* && "$w" == *\' ) || ( "$w" == \"* && "$w" == *\" ) ) ]]; then
+        out="${w:1:${#w}-2}"
+    else
+        for (( i = 0; i < ${#w}; i++ )); do
+            c="${w:i:1}"
+            if [[ "$c" == \\ ]]; then i=$((i + 1)); c="${w:i:1}"; fi
+            out+="$c"
+        done
+    fi
+    [[ "$out" == "~/"* && "$w" != [\'\"]* ]] && out="$HOME/${out:2}"
+    printf '%s' "$out"
+}
 _keyward_names() {
     # `--opt=value` read as `--opt value`: bash splits it into `--opt`, `=`,
     # `value` (or keeps one word when `=` is not in COMP_WORDBREAKS).
@@ -1003,7 +1019,9 @@ _keyward_line() {
         word="${COMP_WORDS[i]}"
         case "$word" in
             --env|--vault)
-                if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
+                if [[ $((i + 1)) -lt $COMP_CWORD ]]; then
+                    where+=("$word" "$(_keyward_dequote "${COMP_WORDS[i+1]}")")
+                fi
                 i=$((i + 2)); continue ;;
             -*)
                 if [[ "$takes" == *" $word "* ]]; then i=$((i + 2)); continue; fi ;;

@@ -494,6 +494,17 @@ fn bash_completion_offers_names_exactly_and_never_runs_them() {
         ),
         ["e\\$\\(touch\\ PWNED\\)"]
     );
+    // The words as the line has them: quoted, or with backslashes.
+    for env in [
+        "\"'\\$(touch PWNED) env'\"",
+        "'\\$\\(touch\\ PWNED\\)\\ env'",
+    ] {
+        assert_eq!(
+            bash_complete(dir.path(), &vault, &format!("keyward show --env {env} ''")),
+            ["e\\$\\(touch\\ PWNED\\)"],
+            "{env}"
+        );
+    }
     assert!(!dir.path().join("PWNED").exists(), "a name was run");
 }
 
@@ -546,4 +557,60 @@ fn bash_completion_reads_options_written_with_an_equals_sign() {
         bash_complete(p, &vault, "keyward log --limit = 5 --env = prod ''"),
         ["api", "web"]
     );
+}
+
+/// zsh offers a stored name as one exact match: `$(…)`, a space, `*` and a
+/// quote stay in it, and nothing in it is run.
+#[test]
+fn zsh_completion_offers_names_exactly_and_never_runs_them() {
+    let Some(zsh) = ["/usr/bin/zsh", "/bin/zsh"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        host::skip(
+            "running the zsh completion",
+            "install zsh, e.g. apt install zsh",
+        );
+        return;
+    };
+    let (dir, vault) = completion_vault();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let names = ["q$(>PWNED)", "two words", "c*"];
+    for name in names {
+        let out = std::process::Command::new(bin)
+            .arg("--vault")
+            .arg(&vault)
+            .args(["create", "--name", name, "--env", "odd"])
+            .output()
+            .expect("create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(dir.path().join("cfile"), "").expect("cfile");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = format!(
+        "compdef() {{ :; }}; compadd() {{ [[ $1 == -a ]] && print -rl -- ${{(P)2}}; }}; \
+         source {}; _keyward_line=(keyward --vault {} show --env odd); _keyward_keys",
+        root.join("completions/_keyward").display(),
+        vault.display()
+    );
+    let out = std::process::Command::new(zsh)
+        .args(["-f", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path_with_keyward())
+        .env("HOME", dir.path())
+        .output()
+        .expect("zsh");
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    got.sort();
+    let mut expected = names.to_vec();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert!(!dir.path().join("PWNED").exists(), "a name was run");
 }
