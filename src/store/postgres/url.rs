@@ -647,7 +647,8 @@ impl PgUrl {
             Some(prefix) => parse_url(location, prefix)?,
             None => parse_conninfo(location)?,
         };
-        let shown = parsed.shown;
+        // A user or host shaped like a secret is shown as its hint too.
+        let shown = crate::secret::mask(&parsed.shown).into_owned();
         let Taken {
             mut config,
             tls,
@@ -944,6 +945,10 @@ mod tests {
             err.contains("'PASSWORD'") && err.contains("write password"),
             "{err}"
         );
+        let secret = crate::secret::generate("kw").expect("rng");
+        let url = PgUrl::parse(&format!("postgres://{}@h/d", secret.expose()), None)
+            .expect("a user shaped like a secret");
+        assert!(!url.shown().contains(secret.expose()), "{}", url.shown());
         let long = format!("host=h {}=QQpw", "x".repeat(200));
         let err = PgUrl::parse(&long, None).expect_err("long").to_string();
         assert!(err.len() < 200, "cut to 64: {err}");
