@@ -183,10 +183,10 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --help 'Print help'
         }
         &'keyward;serve'= {
-            cand --listen 'The address and port to listen on (port 0 picks a free one)'
+            cand --listen 'The address and port to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]'
             cand --env 'Only keys of this environment verify (a request''s env may narrow, never widen) [default: $KEYWARD_ENV, else all]'
             cand --root-key-env 'Enable Unkey''s /v2/keys.verifyKey, whose callers must send this variable''s value as their root key'
-            cand --log-format 'The format of the log lines on stderr'
+            cand --log-format 'The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]'
             cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'
             cand --json 'Print one JSON document on stdout (errors as JSON on stderr)'

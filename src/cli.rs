@@ -156,16 +156,75 @@ complete -c keyward -l env -f -r -a "(__keyward_names envs)"
 const BASH_EXTRA: &str = r#"
 # Added by keyward: KEY arguments and --env from the names in the vault
 # (keyward __complete, told the --vault and --env already on the line),
-# and the grace and expiry presets.
+# and the grace and expiry presets. Names are read one a line and offered
+# exactly, quoted: nothing in a name is ever expanded or run.
+_keyward_offer() {
+    local cur="$1" word quoted
+    shift
+    COMPREPLY=()
+    for word in "$@"; do
+        printf -v quoted '%q' "$word"
+        if [[ "$word" == "$cur"* || "$quoted" == "$cur"* ]]; then
+            COMPREPLY+=("$quoted")
+        elif [[ ( "$cur" == \'* || "$cur" == \"* ) && "$word" == "${cur:1}"* ]]; then
+            COMPREPLY+=("$quoted")
+        fi
+    done
+}
+# A word as the line has it (`'my vault.db'`, `my\ vault.db`, `~/v.db`)
+# as the value it stands for, read without any expansion.
+_keyward_dequote() {
+    local w="$1" out="" i c
+    if [[ ${#w} -ge 2 && ( ( "$w" == \'* && "$w" == *\' ) || ( "$w" == \"* && "$w" == *\" ) ) ]]; then
+        out="${w:1:${#w}-2}"
+    else
+        for (( i = 0; i < ${#w}; i++ )); do
+            c="${w:i:1}"
+            if [[ "$c" == \\ ]]; then i=$((i + 1)); c="${w:i:1}"; fi
+            out+="$c"
+        done
+    fi
+    [[ "$out" == "~/"* && "$w" != [\'\"]* ]] && out="$HOME/${out:2}"
+    printf '%s' "$out"
+}
 _keyward_names() {
+    # `--opt=value` read as `--opt value`: bash splits it into `--opt`, `=`,
+    # `value` (or keeps one word when `=` is not in COMP_WORDBREAKS).
+    local -a line=()
+    local j word lead="" cword=$COMP_CWORD
+    for (( j = 0; j < ${#COMP_WORDS[@]}; j++ )); do
+        word="${COMP_WORDS[j]}"
+        if [[ "$word" == "=" && $j -gt 0 && "${COMP_WORDS[j-1]}" == --* ]]; then
+            if [[ $j -eq $COMP_CWORD ]]; then line+=(""); else
+                [[ $j -lt $COMP_CWORD ]] && cword=$((cword - 1))
+            fi
+        elif [[ "$word" == --*=* ]]; then
+            line+=("${word%%=*}" "${word#*=}")
+            [[ $j -lt $COMP_CWORD ]] && cword=$((cword + 1))
+            [[ $j -eq $COMP_CWORD ]] && { cword=$((cword + 1)); lead="${word%%=*}="; }
+        else
+            line+=("$word")
+        fi
+    done
+    local -a COMP_WORDS=("${line[@]}")
+    local COMP_CWORD=$cword
+    _keyward_line "$1"
+    if [[ -n "$lead" ]]; then
+        for (( j = 0; j < ${#COMPREPLY[@]}; j++ )); do COMPREPLY[j]="$lead${COMPREPLY[j]}"; done
+    fi
+    return 0
+}
+_keyward_line() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local takes=" @TAKES_VALUE@ "
-    local i=1 sub="" positional=0 where=()
+    local i=1 sub="" positional=0 where=() word
     while [[ $i -lt $COMP_CWORD ]]; do
-        local word="${COMP_WORDS[i]}"
+        word="${COMP_WORDS[i]}"
         case "$word" in
             --env|--vault)
-                if [[ $((i + 1)) -lt $COMP_CWORD ]]; then where+=("$word" "${COMP_WORDS[i+1]}"); fi
+                if [[ $((i + 1)) -lt $COMP_CWORD ]]; then
+                    where+=("$word" "$(_keyward_dequote "${COMP_WORDS[i+1]}")")
+                fi
                 i=$((i + 2)); continue ;;
             -*)
                 if [[ "$takes" == *" $word "* ]]; then i=$((i + 2)); continue; fi ;;
@@ -173,32 +232,31 @@ _keyward_names() {
         esac
         i=$((i + 1))
     done
-    local words=""
+    local -a words=()
     case "$prev" in
-        --env) words="$(keyward __complete envs "${where[@]}" 2>/dev/null)" ;;
-        --grace) words="@GRACE@" ;;
-        --expires) words="@EXPIRY@" ;;
+        --env) mapfile -t words < <(keyward __complete envs "${where[@]}" 2>/dev/null) ;;
+        --grace) words=(@GRACE@) ;;
+        --expires) words=(@EXPIRY@) ;;
         *)
             # The value of another option: clap's script knows what it takes.
             if [[ "$prev" == -* && "$takes" == *" $prev "* ]]; then
-                _keyward "$@"
+                _keyward "$1" "$cur" "$prev"
                 return
             fi
             case "$sub" in
                 show|rotate|extend|revoke|update|log)
                     if [[ "$cur" == -* || $positional -gt 0 ]]; then
-                        _keyward "$@"
+                        _keyward "$1" "$cur" "$prev"
                         return
                     fi
-                    words="$(keyward __complete keys "${where[@]}" 2>/dev/null)" ;;
+                    mapfile -t words < <(keyward __complete keys "${where[@]}" 2>/dev/null) ;;
                 *)
-                    _keyward "$@"
+                    _keyward "$1" "$cur" "$prev"
                     return ;;
             esac ;;
     esac
-    COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+    _keyward_offer "$cur" "${words[@]}"
     compopt +o default +o bashdefault 2>/dev/null
-    return 0
 }
 complete -F _keyward_names -o bashdefault -o default keyward
 "#;
@@ -307,8 +365,8 @@ const SERVE_EXAMPLES: &str = "Examples:\n  \
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address and port to listen on (port 0 picks a free one)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_hint = ValueHint::Other)]
+    /// The address and port to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", hide_default_value = true, value_hint = ValueHint::Other)]
     pub listen: String,
 
     /// Only keys of this environment verify (a request's env may narrow, never widen) [default: $KEYWARD_ENV, else all]
@@ -319,8 +377,15 @@ pub struct ServeArgs {
     #[arg(long = "root-key-env", value_name = "VAR", value_hint = ValueHint::Other)]
     pub root_key_env: Option<String>,
 
-    /// The format of the log lines on stderr
-    #[arg(long = "log-format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    /// The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]
+    #[arg(
+        long = "log-format",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub log_format: LogFormat,
 }
 

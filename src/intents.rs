@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::{self, Canonical, Details, GENESIS, NewEvent, chain_hash};
-use crate::key::{Key, KeyId};
+use crate::key::{Key, KeyId, Status};
 use crate::lifecycle::{self, Revocation};
 use crate::secret::{self, Secret};
 use crate::settings::{Setting, Settings};
@@ -311,7 +311,11 @@ fn change_grace_because(
     now: Timestamp,
 ) -> Result<GraceChanged> {
     let k = current(tx, id)?;
-    lifecycle::may_change_grace(&k, now)?;
+    let predecessor = match &k.rotated_from {
+        Some(prev) if k.status(now) == Status::Active => tx.key(prev)?,
+        _ => None,
+    };
+    lifecycle::may_change_grace(&k, predecessor.as_ref(), now)?;
     let (ends, capped) = lifecycle::grace_end(&k, ends.at(now).max(now));
     let changed = Key {
         expires_at: Some(ends),

@@ -39,21 +39,25 @@ pub fn may_rotate(key: &Key, now: Timestamp) -> Result<(), Error> {
     }
 }
 
-/// Only a key in grace has a grace period to change.
-pub fn may_change_grace(key: &Key, now: Timestamp) -> Result<(), Error> {
+/// Only a key in grace has a grace period to change. `predecessor` is the
+/// key an active one replaced, if it was read: it is pointed to only while
+/// its own grace runs.
+pub fn may_change_grace(key: &Key, predecessor: Option<&Key>, now: Timestamp) -> Result<(), Error> {
     match key.status(now) {
         Status::Grace => Ok(()),
         Status::Active => Err(Error::WrongState {
             id: key.id.clone(),
             status: Status::Active,
             action: "given a grace period",
-            hint: match &key.rotated_from {
-                Some(prev) => {
+            hint: match (&key.rotated_from, predecessor.map(|p| p.status(now))) {
+                (Some(prev), Some(Status::Grace)) => {
                     format!(": only a rotated key has one (it replaced {prev}: give that id)")
                 }
-                None => {
-                    ": only a rotated key has one; to change its expiry use --expires".to_string()
-                }
+                (Some(prev), Some(status)) => format!(
+                    ": only a rotated key has one, and {prev}, which it replaced, is {status}: \
+                     there is no grace to change; to change this key's expiry use --expires"
+                ),
+                _ => ": only a rotated key has one; to change its expiry use --expires".to_string(),
             },
         }),
         status => Err(never_back(key, status, "given a grace period")),
@@ -214,14 +218,48 @@ mod tests {
 
     #[test]
     fn grace_changes_only_while_in_grace_and_never_revives() {
-        assert!(may_change_grace(&in_grace(), NOW).is_ok());
+        assert!(may_change_grace(&in_grace(), None, NOW).is_ok());
         assert!(
-            may_change_grace(&in_grace(), NOW.plus_secs(60)).is_err(),
+            may_change_grace(&in_grace(), None, NOW.plus_secs(60)).is_err(),
             "grace over"
         );
-        assert!(may_change_grace(&key(), NOW).is_err());
-        let err = may_change_grace(&revoked(), NOW).expect_err("revoked");
+        assert!(may_change_grace(&key(), None, NOW).is_err());
+        let err = may_change_grace(&revoked(), None, NOW).expect_err("revoked");
         assert!(err.to_string().contains("never brought back"), "{err}");
+    }
+
+    /// Found by a tester: after `rotate --grace now` the refusal pointed to
+    /// the predecessor, whose grace was over, and giving it was refused
+    /// again. The predecessor is named only while it is in grace.
+    #[test]
+    fn an_active_key_points_to_its_predecessor_only_while_that_is_in_grace() {
+        let successor = Key {
+            rotated_from: Some(KeyId::stored("key_pppppppppppppppp".into())),
+            ..key()
+        };
+        let predecessor = |k: Key| Key {
+            id: KeyId::stored("key_pppppppppppppppp".into()),
+            ..k
+        };
+        let err = may_change_grace(&successor, Some(&predecessor(in_grace())), NOW)
+            .expect_err("active")
+            .to_string();
+        assert!(
+            err.contains("give that id") && err.contains("key_pppp"),
+            "{err}"
+        );
+        for (gone, word) in [(expired(), "expired"), (revoked(), "revoked")] {
+            for shown in [Some(predecessor(gone.clone())), None] {
+                let err = may_change_grace(&successor, shown.as_ref(), NOW)
+                    .expect_err("active")
+                    .to_string();
+                assert!(!err.contains("give that id"), "{err}");
+                if shown.is_some() {
+                    assert!(err.contains("no grace to change"), "{err}");
+                    assert!(err.contains(word), "{err}");
+                }
+            }
+        }
     }
 
     /// Finding 18: the article agrees with the status.

@@ -197,24 +197,48 @@ pub fn parse_span(value: &str, now: Timestamp) -> Result<Moment, Error> {
         }
         return within_limit(value, at, now).map(Moment::At);
     }
+    duration_secs(
+        value,
+        EXAMPLES,
+        &format!("a duration or time: {EXAMPLES}, now or never"),
+    )
+    .map(Moment::After)
+}
+
+/// A duration, in seconds, for a flag that takes nothing else (no time, no
+/// `never`; `now` is 0); `what` is what the flag takes, for the messages.
+pub fn parse_duration(value: &str, what: &str) -> Result<i64, Error> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("now") {
+        return Ok(0);
+    }
+    if v.eq_ignore_ascii_case("never") || Timestamp::parse_rfc3339(v).is_some() {
+        return Err(Error::usage(format!(
+            "'{}' is not a duration: {what}",
+            quote(value)
+        )));
+    }
+    duration_secs(value, what, &format!("a duration: {what}"))
+}
+
+/// `value` (trimmed: `v`) as a forward duration; `hint` follows a refusal,
+/// `not_one` says what an unreadable value is not.
+fn duration_secs(value: &str, hint: &str, not_one: &str) -> Result<i64, Error> {
+    let v = value.trim();
     if v.starts_with('-') {
         return Err(Error::usage(format!(
-            "'{}' is negative: durations count forward from now ({EXAMPLES})",
+            "'{}' is negative: durations count forward from now ({hint})",
             quote(value)
         )));
     }
     refuse_ambiguous_units(value, v)?;
-    let dur = humantime::parse_duration(v).map_err(|_| {
-        Error::usage(format!(
-            "'{}' is not a duration or time: {EXAMPLES}, now or never",
-            quote(value)
-        ))
-    })?;
+    let dur = humantime::parse_duration(v)
+        .map_err(|_| Error::usage(format!("'{}' is not {not_one}", quote(value))))?;
     let secs = i64::try_from(dur.as_secs()).unwrap_or(i64::MAX);
     if secs > MAX_AHEAD_SECS {
         return Err(too_far(value));
     }
-    Ok(Moment::After(secs))
+    Ok(secs)
 }
 
 /// The rotation periods keyward accepts and stores, in seconds.

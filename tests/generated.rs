@@ -386,3 +386,231 @@ fn zsh_completes_key_names_and_presets() {
         String::from_utf8_lossy(&syntax.stderr)
     );
 }
+
+/// Runs the checked-in bash script's `_keyward_names` on `words` (bash
+/// source for COMP_WORDS, the last word the one completed) in `dir`, and
+/// returns COMPREPLY, one reply a line.
+fn bash_complete(dir: &std::path::Path, vault: &std::path::Path, words: &str) -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = format!(
+        "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+         _keyward_names keyward \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        root.join("completions/keyward.bash").display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .current_dir(dir)
+        .env("PATH", path_with_keyward())
+        .env("KEYWARD_VAULT", vault)
+        .env_remove("KEYWARD_ENV")
+        .output()
+        .expect("bash");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Found by a tester: bash ran `$(…)` in a key name, split names at
+/// spaces and globbed `*` against the files, because the names went
+/// through `compgen -W`. Each stored name is offered exactly, quoted as
+/// bash reads it back, and nothing in it is expanded.
+#[test]
+fn bash_completion_offers_names_exactly_and_never_runs_them() {
+    let (dir, vault) = completion_vault();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let out = std::process::Command::new(bin)
+        .arg("--vault")
+        .arg(&vault)
+        .args(["config", "set", "max-keys", "20"])
+        .output()
+        .expect("config");
+    assert!(out.status.success());
+    let names = [
+        "q$(>PWNED)",
+        "x$(touch PWNED)",
+        "two words",
+        "c*",
+        "it's",
+        "say \"hi\"",
+    ];
+    for (name, env) in names
+        .iter()
+        .map(|n| (*n, "default"))
+        .chain([("e$(touch PWNED)", "$(touch PWNED) env")])
+    {
+        let out = std::process::Command::new(bin)
+            .arg("--vault")
+            .arg(&vault)
+            .args(["create", "--name", name, "--env", env])
+            .output()
+            .expect("create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(dir.path().join("cfile"), "").expect("cfile");
+    let mut all = bash_complete(dir.path(), &vault, "keyward show ''");
+    all.sort();
+    let mut expected = vec![
+        "c\\*",
+        "it\\'s",
+        "main",
+        "q\\$\\(\\>PWNED\\)",
+        "say\\ \\\"hi\\\"",
+        "two\\ words",
+        "x\\$\\(touch\\ PWNED\\)",
+    ];
+    expected.sort();
+    assert_eq!(all, expected);
+    assert_eq!(
+        bash_complete(dir.path(), &vault, "keyward show c"),
+        ["c\\*"]
+    );
+    assert_eq!(
+        bash_complete(dir.path(), &vault, "keyward rotate two"),
+        ["two\\ words"]
+    );
+    assert_eq!(
+        bash_complete(dir.path(), &vault, "keyward rotate 'two\\ '"),
+        ["two\\ words"]
+    );
+    assert_eq!(
+        bash_complete(dir.path(), &vault, "keyward rotate \"'x\\$\""),
+        ["x\\$\\(touch\\ PWNED\\)"]
+    );
+    let mut envs = bash_complete(dir.path(), &vault, "keyward list --env ''");
+    envs.sort();
+    assert_eq!(envs, ["\\$\\(touch\\ PWNED\\)\\ env", "default", "prod"]);
+    assert_eq!(
+        bash_complete(
+            dir.path(),
+            &vault,
+            "keyward show --env '$(touch PWNED) env' ''"
+        ),
+        ["e\\$\\(touch\\ PWNED\\)"]
+    );
+    // The words as the line has them: quoted, or with backslashes.
+    for env in [
+        "\"'\\$(touch PWNED) env'\"",
+        "'\\$\\(touch\\ PWNED\\)\\ env'",
+    ] {
+        assert_eq!(
+            bash_complete(dir.path(), &vault, &format!("keyward show --env {env} ''")),
+            ["e\\$\\(touch\\ PWNED\\)"],
+            "{env}"
+        );
+    }
+    assert!(!dir.path().join("PWNED").exists(), "a name was run");
+}
+
+/// Found by a tester: bash splits `--grace=` into `--grace` and `=`, so
+/// `--opt=value` offered nothing for the value and options for the KEY.
+/// Both that and one word `--opt=value` are read as `--opt value`.
+#[test]
+fn bash_completion_reads_options_written_with_an_equals_sign() {
+    let (dir, vault) = completion_vault();
+    let p = dir.path();
+    let presets = ["now", "1h", "24h", "3d", "7d"];
+    assert_eq!(
+        bash_complete(p, &vault, "keyward rotate --grace ="),
+        presets
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward rotate --grace = 2"),
+        ["24h"]
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward rotate --grace=2"),
+        ["--grace=24h"]
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward show --env = prod ''"),
+        ["api", "web"]
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward show --env=prod ''"),
+        ["api", "web"]
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward list --env ="),
+        ["default", "prod"]
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward log --event = r"),
+        ["rotated", "revoked"]
+    );
+    assert_eq!(
+        bash_complete(
+            p,
+            &vault,
+            "keyward --vault = nowhere.db --env = prod show ''"
+        ),
+        Vec::<String>::new(),
+        "the --vault=… on the line is the vault read"
+    );
+    assert_eq!(
+        bash_complete(p, &vault, "keyward log --limit = 5 --env = prod ''"),
+        ["api", "web"]
+    );
+}
+
+/// zsh offers a stored name as one exact match: `$(…)`, a space, `*` and a
+/// quote stay in it, and nothing in it is run.
+#[test]
+fn zsh_completion_offers_names_exactly_and_never_runs_them() {
+    let Some(zsh) = ["/usr/bin/zsh", "/bin/zsh"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        host::skip(
+            "running the zsh completion",
+            "install zsh, e.g. apt install zsh",
+        );
+        return;
+    };
+    let (dir, vault) = completion_vault();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let names = ["q$(>PWNED)", "two words", "c*"];
+    for name in names {
+        let out = std::process::Command::new(bin)
+            .arg("--vault")
+            .arg(&vault)
+            .args(["create", "--name", name, "--env", "odd"])
+            .output()
+            .expect("create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(dir.path().join("cfile"), "").expect("cfile");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = format!(
+        "compdef() {{ :; }}; compadd() {{ [[ $1 == -a ]] && print -rl -- ${{(P)2}}; }}; \
+         source {}; _keyward_line=(keyward --vault {} show --env odd); _keyward_keys",
+        root.join("completions/_keyward").display(),
+        vault.display()
+    );
+    let out = std::process::Command::new(zsh)
+        .args(["-f", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path_with_keyward())
+        .env("HOME", dir.path())
+        .output()
+        .expect("zsh");
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    got.sort();
+    let mut expected = names.to_vec();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert!(!dir.path().join("PWNED").exists(), "a name was run");
+}

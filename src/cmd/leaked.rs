@@ -71,14 +71,9 @@ pub fn run(args: &RevokeArgs, reason: Option<Reason>, ctx: &mut Ctx) -> Result<R
     let mut bad_checksums: Vec<(usize, Found)> = Vec::new();
     for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
-            not_secrets.push(NotASecret {
-                line,
-                hint: None,
-                why: "it is not text",
-            });
-            continue;
-        };
+        // Secrets are ASCII: a byte that is not UTF-8 (a Latin-1 file name,
+        // binary around the secret) only separates words, as a space does.
+        let text = Zeroizing::new(String::from_utf8_lossy(raw).into_owned());
         let text = text.trim_matches(|c: char| c.is_whitespace() || INVISIBLE.contains(&c));
         if text.is_empty() {
             continue;

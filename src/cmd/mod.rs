@@ -227,8 +227,8 @@ fn open_vault(
         && !dir.is_dir()
     {
         return Err(crate::error::Error::VaultDirectoryMissing {
-            dir: crate::text::escape(&dir.display().to_string()),
-            path: crate::text::escape(&path.display().to_string()),
+            dir: crate::store::shown_path(dir),
+            path: crate::store::shown_path(path),
         }
         .into());
     }
@@ -236,16 +236,12 @@ fn open_vault(
     if vault.created() {
         // A relative path in full: where it landed is the point.
         let shown = match location {
-            Location::Sqlite(path) => std::path::absolute(path)
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string(),
+            Location::Sqlite(path) => crate::store::shown_path(
+                &std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            ),
             Location::Postgres(_) => location.shown(),
         };
-        note(&format!(
-            "created a new vault at {}",
-            crate::text::escape(&shown)
-        ));
+        note(&format!("created a new vault at {shown}"));
     }
     Ok(vault)
 }

@@ -6,24 +6,18 @@ use crate::cli::RetireArgs;
 use crate::error::{Error, Result};
 use crate::store::Access;
 use crate::text::quote;
-use crate::when::{Moment, parse_span};
+use crate::when::parse_duration;
 
 /// The shortest quiet time: twice the resolution of last use, so that a
 /// key used at least once a minute is never taken for quiet.
 const MIN_QUIET_FOR: i64 = 2 * crate::store::sqlite::LAST_USED_RESOLUTION;
 
 pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
-    let now = ctx.now();
-    let quiet_for = match parse_span(&args.quiet_for, now)? {
-        Moment::After(secs) => secs,
-        Moment::At(_) => {
-            return Err(Error::usage(format!(
-                "--quiet-for '{}' is a time, not a duration: try 1h, 30m or 1d",
-                quote(&args.quiet_for)
-            ))
-            .into());
-        }
-    };
+    let quiet_for = parse_duration(
+        &args.quiet_for,
+        "--quiet-for takes a duration of at least 2m, how long nothing has used a key \
+         (try 30m, 1h or 1d)",
+    )?;
     if quiet_for < MIN_QUIET_FOR {
         return Err(Error::usage(format!(
             "--quiet-for '{}' is too short: it must be at least 2m, because last use is recorded \

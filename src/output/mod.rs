@@ -359,7 +359,9 @@ fn note(text: &str) {
 pub fn error(err: &anyhow::Error, json: bool) -> u8 {
     let known = err.chain().find_map(|e| e.downcast_ref::<Error>());
     let code = known.map_or(crate::error::exit::RUNTIME, Error::exit_code);
-    let message = escape(&format!("{err:#}"));
+    // Whatever a message quotes (a path, a value from a lower layer), a
+    // secret in it is shown as its hint.
+    let message = escape(&crate::secret::mask(&format!("{err:#}")));
     let mut stderr = io::stderr().lock();
     let _ = if json {
         let doc = json::ErrorDoc {

@@ -903,3 +903,128 @@ crate::on_both_engines! {
         );
     }
 }
+
+/// Found by a tester: an option name libpq does not know (`PASSWORD`,
+/// `Password`, `sslPassword`, `pwd`) left its value out of the masking,
+/// and the error quoted the whole location. Errors name the option only.
+#[test]
+fn an_unknown_postgres_option_is_named_without_the_location() {
+    let v = TestVault::new();
+    for location in [
+        "postgres://u@127.0.0.1:1/kw?PASSWORD=QQpw",
+        "postgres://u@127.0.0.1:1/kw?sslPassword=QQpw",
+        "Password=QQpw host=127.0.0.1",
+        "host=127.0.0.1 sslPassword=QQpw",
+        "host=127.0.0.1 pwd=QQpw",
+        "postgres://u:QQpw/kw",
+        "postgres://u:QQpw@h/kw?sslmode=bad",
+        "postgres://u:QQpw@h/kw?gssencmode=QQpw",
+    ] {
+        for json in [false, true] {
+            let mut cmd = v.bare();
+            if json {
+                cmd.arg("--json");
+            }
+            let out = cmd.args(["--vault", location, "config"]).assert().code(2);
+            let err = stderr(&out);
+            assert!(!err.contains("QQpw"), "{location}: {err}");
+        }
+    }
+}
+
+/// Found by a tester: locations that were taken for SQLite file names
+/// although they hold a password (a quoted URL, as docker --env-file
+/// passes it, a JDBC URL, a `psql …` command line), and a blank one that
+/// made a file named a space. They are refused, saying what looks wrong,
+/// never echoing them, and nothing is created.
+#[test]
+fn a_location_that_is_no_file_name_is_refused_without_echo() {
+    let v = TestVault::new();
+    for location in [
+        "\"postgres://u:QQpw@h/kw\"",
+        "'postgres://u:QQpw@h/kw'",
+        "jdbc:postgresql://h/kw?user=u&password=QQpw",
+        "mysql+x:QQpw://h",
+        "DATABASE_URL=postgres://u:QQpw@h/kw",
+        "psql host=127.0.0.1 password=QQpw",
+        "dbname:kw password=QQpw",
+        "dbname:kw PassWord = QQpw",
+        " ",
+        "vault.db ",
+        " vault.db",
+    ] {
+        for (how, args) in [
+            ("--vault", ["create", "--name", "a"]),
+            ("env", ["create", "--name", "a"]),
+        ] {
+            let mut cmd = v.bare();
+            cmd.current_dir(v.dir());
+            match how {
+                "env" => cmd.env("KEYWARD_VAULT", location),
+                _ => cmd.args(["--vault", location]),
+            };
+            let out = cmd.args(args).assert().code(2);
+            let err = stderr(&out);
+            assert!(!err.contains("QQpw"), "{location}: {err}");
+            assert!(!err.trim().is_empty(), "{location}: says why");
+        }
+        let left: Vec<_> = std::fs::read_dir(v.dir())
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| n != "home")
+            .collect();
+        assert!(left.is_empty(), "{location}: created {left:?}");
+    }
+    // A copy destination is read by the same rule.
+    v.create(&["--name", "a"]);
+    let out = v
+        .kw(["copy", "--to", "psql host=h password=QQpw"])
+        .assert()
+        .code(2);
+    assert!(!stderr(&out).contains("QQpw"));
+}
+
+/// Found by a tester: a secret passed as `--vault` or `copy --to` was
+/// echoed in full (`no vault at kw_…`, `created a new vault at …/kw_…`,
+/// `config`). A path is shown with any secret in it as its hint.
+#[test]
+fn a_secret_given_as_a_vault_path_is_shown_as_its_hint() {
+    let v = TestVault::new();
+    let secret = foreign_secret();
+    let hint = &secret[secret.len() - 4..];
+    let at = |args: &[&str]| {
+        let mut cmd = v.bare();
+        cmd.current_dir(v.dir())
+            .arg("--vault")
+            .arg(&secret)
+            .args(args);
+        cmd
+    };
+    let out = at(&["list"]).assert().code(1);
+    let err = stderr(&out);
+    assert!(!err.contains(&secret) && err.contains(hint), "{err}");
+    for json in [false, true] {
+        let mut cmd = at(&["config"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.assert().success();
+        let text = stdout(&out);
+        assert!(!text.contains(&secret) && text.contains(hint), "{text}");
+    }
+    let out = at(&["create", "--name", "a"]).assert().success();
+    let err = stderr(&out);
+    assert!(err.contains("created a new vault at"), "{err}");
+    assert!(!err.contains(&secret) && err.contains(hint), "{err}");
+    let to = v.dir().join(foreign_secret());
+    v.create(&["--name", "b"]);
+    let out = v.kw(["copy", "--to"]).arg(&to).assert().success();
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let body = to
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!all.contains(&body), "{all}");
+}

@@ -117,3 +117,41 @@ fn man_pages_have_a_see_also_section() {
         }
     }
 }
+
+/// Found by a tester: `serve --help` had lines of blanks (before the
+/// defaults of --listen and --log-format). No help line ends in a blank.
+#[test]
+fn no_help_line_ends_in_a_blank() {
+    let v = TestVault::new();
+    for sub in [
+        "",
+        "create",
+        "list",
+        "show",
+        "rotate",
+        "extend",
+        "revoke",
+        "retire",
+        "update",
+        "log",
+        "verify",
+        "config",
+        "copy",
+        "serve",
+        "completions",
+    ] {
+        for flag in ["--help", "-h"] {
+            let mut cmd = v.bare();
+            if !sub.is_empty() {
+                cmd.arg(sub);
+            }
+            let out = stdout(&cmd.arg(flag).assert().success());
+            for line in out.lines() {
+                assert!(
+                    !line.ends_with(char::is_whitespace),
+                    "{sub} {flag}: {line:?}"
+                );
+            }
+        }
+    }
+}

@@ -331,3 +331,45 @@ fn revoke_leaked_finds_secrets_inside_a_line_at_word_boundaries() {
         "{stderr}"
     );
 }
+
+/// Found by a tester: a scanner's line with a byte that is not UTF-8 (a
+/// Latin-1 file name, binary around the secret) was "not text" and the
+/// leaked key stayed live. Secrets are ASCII: they are found in the bytes.
+#[test]
+fn revoke_leaked_finds_secrets_in_lines_that_are_not_utf8() {
+    let v = TestVault::new();
+    let (id, secret) = secret_of(&v, &["--name", "web"]);
+    let (bin_id, bin) = secret_of(&v, &["--name", "binary"]);
+    let mut input = b"config/caf\xe9.env:3: API_KEY=".to_vec();
+    input.extend_from_slice(secret.as_bytes());
+    input.extend_from_slice(b"\n\xff\xfe");
+    input.extend_from_slice(bin.as_bytes());
+    input.extend_from_slice(b"\x80\n\xe9\xe9 nothing here\n");
+    let out = v
+        .kw(["revoke", "--leaked", "--yes"])
+        .write_stdin(input)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    // The first is the environment's default key: ended by a rotation.
+    for id in [&id, &bin_id] {
+        assert_ne!(
+            v.json(["show", id.as_str()])["status"],
+            "active",
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("line 1: ") && stderr.contains("line 2: revoked"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not text"), "{stderr}");
+    assert!(
+        stderr.contains("line 3:"),
+        "the third line holds no secret: {stderr}"
+    );
+    assert!(
+        !stderr.contains("caf") && !stderr.contains("here"),
+        "{stderr}"
+    );
+}

@@ -250,3 +250,31 @@ fn retire_refuses_a_quiet_time_below_the_resolution_of_last_use() {
         .assert()
         .success();
 }
+
+/// Found by a tester: `--quiet-for never` was told to "give a duration or
+/// time … or now", and a past time to "give a future time", though retire
+/// takes neither. Every refusal says what it takes.
+#[test]
+fn retire_says_it_takes_a_duration_of_at_least_2m() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    v.kw(["rotate", "web", "--grace", "24h"]).assert().success();
+    for value in [
+        "never",
+        "2020-01-01T00:00:00Z",
+        "2030-01-01T00:00:00Z",
+        "soon",
+        "now",
+    ] {
+        let err = stderr(
+            &v.kw(["retire", "--quiet-for", value, "--dry-run"])
+                .assert()
+                .code(2),
+        );
+        assert!(err.contains("at least 2m"), "{value}: {err}");
+        for wrong in ["or now", "or never", "future time", "duration or time"] {
+            assert!(!err.contains(wrong), "{value}: {err}");
+        }
+    }
+    assert_eq!(quiet_events(&v), 0, "nothing ended");
+}

@@ -264,6 +264,29 @@ crate::on_both_engines! {
         assert_eq!(v.dump(), before);
     }
 
+    /// Found by a tester: after `rotate --grace now` (or a revoke of the
+    /// old key) the refusal said "give that id", and that id was refused
+    /// again. Only a predecessor still in grace is pointed to.
+    fn extend_grace_points_at_the_predecessor_only_while_it_is_in_grace(v: &TestVault) {
+        v.create(&["--name", "svc"]);
+        v.create(&["--name", "api"]);
+        let (doc, _) = rotate(v, &["svc", "--grace", "now"]);
+        let svc_old = doc["previous"]["id"].as_str().expect("id").to_string();
+        let (doc, _) = rotate(v, &["api", "--grace", "1h"]);
+        let api_old = doc["previous"]["id"].as_str().expect("id").to_string();
+        v.kw(["revoke", api_old.as_str(), "--yes"]).assert().success();
+        let before = v.dump();
+        for (name, old, status) in [("svc", &svc_old, "expired"), ("api", &api_old, "revoked")] {
+            let out = v.kw(["extend", name, "--grace", "2h"]).assert().code(4);
+            let err = stderr(&out);
+            assert!(!err.contains("give that id"), "{err}");
+            assert!(err.contains(old.as_str()) && err.contains(status), "{err}");
+            assert!(err.contains("no grace to change"), "{err}");
+            v.kw(["extend", old.as_str(), "--grace", "2h"]).assert().code(4);
+        }
+        assert_eq!(v.dump(), before);
+    }
+
     fn extend_needs_exactly_one_change(v: &TestVault) {
         v.create(&["--name", "svc"]);
         v.kw(["extend", "svc"]).assert().code(2);

@@ -95,7 +95,8 @@ fn url_prefix(location: &str) -> Result<Option<usize>> {
     )))
 }
 
-fn looks_like_conninfo(location: &str) -> bool {
+/// Whether a location starts as a libpq `key=value` string: a word, `=`.
+pub(crate) fn looks_like_conninfo(location: &str) -> bool {
     let text = location.trim_start_matches(is_space_char);
     let word = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -527,7 +528,7 @@ fn kind(keyword: &str) -> Kind {
     }
 }
 
-fn take_options(options: &[Opt], shown: &str) -> Result<Taken> {
+fn take_options(options: &[Opt]) -> Result<Taken> {
     // Keywords first: one that is a piece of a password must be refused
     // before any message shows the location (which would hold it).
     for opt in options {
@@ -540,14 +541,21 @@ fn take_options(options: &[Opt], shown: &str) -> Result<Taken> {
             }
             Kind::Unsupported => {
                 return Err(refuse(format!(
-                    "the libpq option {} is not supported by keyward (in {shown})",
+                    "the libpq option {} in the vault location is not supported by keyward",
                     opt.named()
                 )));
             }
             Kind::Unknown => {
                 return Err(refuse(format!(
-                    "{} is not a libpq connection option keyward knows (in {shown})",
-                    opt.named()
+                    "{} in the vault location is not a libpq connection option keyward knows{}",
+                    opt.named(),
+                    match kind(&opt.keyword.to_ascii_lowercase()) {
+                        Kind::Unknown => String::new(),
+                        _ => format!(
+                            " (libpq reads option names in lower case only: write {})",
+                            opt.keyword.to_ascii_lowercase()
+                        ),
+                    }
                 )));
             }
             _ => {}
@@ -571,7 +579,7 @@ fn take_options(options: &[Opt], shown: &str) -> Result<Taken> {
                     "verify-full" => Tls::VerifyFull,
                     other => {
                         return Err(refuse(format!(
-                            "sslmode '{}' in {shown} is not one of disable, allow, prefer, \
+                            "sslmode '{}' in the vault location is not one of disable, allow, prefer, \
                              require, verify-ca, verify-full",
                             crate::text::quote(other)
                         )));
@@ -583,10 +591,11 @@ fn take_options(options: &[Opt], shown: &str) -> Result<Taken> {
             // keyward never uses GSS encryption, which is what `disable` asks.
             Kind::GssEncMode if opt.value == b"disable" => {}
             Kind::GssEncMode => {
-                return Err(refuse(format!(
-                    "gssencmode in {shown} may only be disable: keyward never uses GSS \
-                     encryption, so disable is what it does anyway (sslmode sets encryption)"
-                )));
+                return Err(refuse(
+                    "gssencmode in the vault location may only be disable: keyward never uses \
+                     GSS encryption, so disable is what it does anyway (sslmode sets encryption)"
+                        .to_string(),
+                ));
             }
             Kind::Driver => {
                 let k = opt.keyword.as_str();
@@ -608,8 +617,9 @@ fn take_options(options: &[Opt], shown: &str) -> Result<Taken> {
         false => postgres::Config::from_str(&driver.join(" ")).map_err(|e| {
             let cause = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
             refuse(format!(
-                "{shown} is not a PostgreSQL location keyward can use: {cause} \
-                 (e.g. postgres://keyward@db.example.com/keys?sslmode=require)"
+                "the vault location is not a PostgreSQL location keyward can use: {cause} \
+                 (e.g. postgres://keyward:PASSWORD@db.example.com/keys?sslmode=require; \
+                 a password needs a user before it and @host after it)"
             ))
         })?,
     };
@@ -637,13 +647,14 @@ impl PgUrl {
             Some(prefix) => parse_url(location, prefix)?,
             None => parse_conninfo(location)?,
         };
-        let shown = parsed.shown;
+        // A user or host shaped like a secret is shown as its hint too.
+        let shown = crate::secret::mask(&parsed.shown).into_owned();
         let Taken {
             mut config,
             tls,
             root_cert,
             passfile,
-        } = take_options(&parsed.options, &shown)?;
+        } = take_options(&parsed.options)?;
         config.ssl_mode(match tls {
             Tls::Disable => SslMode::Disable,
             Tls::Prefer => SslMode::Prefer,
@@ -905,6 +916,42 @@ mod tests {
                 "{url}: {err}"
             );
         }
+    }
+
+    /// Found by a tester: a keyword libpq does not know is no password to
+    /// libpq, so the location quoted in the error held its value in clear.
+    #[test]
+    fn errors_name_the_option_never_the_location() {
+        for location in [
+            "postgres://u@127.0.0.1:1/kw?PASSWORD=QQpw",
+            "postgres://u@h/kw?sslPassword=QQpw",
+            "Password=QQpw host=h",
+            "host=h pwd=QQpw",
+            "host=h gssencmode=x password=QQpw",
+            "postgres://u:QQpw/kw",
+            "postgres://u:QQpw@h/kw?sslmode=bad",
+            "postgres://u:QQpw@h/kw?gssencmode=prefer",
+            "postgres://u:QQpw@h/kw?requiressl=1",
+        ] {
+            let err = PgUrl::parse(location, None)
+                .expect_err(location)
+                .to_string();
+            assert!(!err.contains("QQpw"), "{location}: {err}");
+        }
+        let err = PgUrl::parse("host=h PASSWORD=QQpw", None)
+            .expect_err("upper case")
+            .to_string();
+        assert!(
+            err.contains("'PASSWORD'") && err.contains("write password"),
+            "{err}"
+        );
+        let secret = crate::secret::generate("kw").expect("rng");
+        let url = PgUrl::parse(&format!("postgres://{}@h/d", secret.expose()), None)
+            .expect("a user shaped like a secret");
+        assert!(!url.shown().contains(secret.expose()), "{}", url.shown());
+        let long = format!("host=h {}=QQpw", "x".repeat(200));
+        let err = PgUrl::parse(&long, None).expect_err("long").to_string();
+        assert!(err.len() < 200, "cut to 64: {err}");
     }
 
     #[test]
