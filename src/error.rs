@@ -131,10 +131,10 @@ pub enum Error {
     /// The file at the vault's path is not the one whose `-wal`/`-shm`
     /// another process still uses: SQLite would pair the two.
     #[error(
-        "{path} was replaced while another process ({holder}) still had the old file open, \
-         and the vault's -wal and -shm files still belong to the old file: opening it now \
-         could mix the two, so keyward left it alone. Stop that process (a keyward serve \
-         lets go of a replaced vault within a second), then run the command again"
+        "{path} was replaced while {holder} still had the old file open, and the vault's -wal \
+         and -shm files still belong to the old file: opening it now could mix the two, so \
+         keyward left it alone. Run the command again in a moment (a keyward serve lets go of \
+         a replaced vault within a second)"
     )]
     VaultReplaced { path: String, holder: String },
 

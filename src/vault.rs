@@ -415,6 +415,13 @@ impl Vault {
             Ok(value)
         })();
         match result {
+            // Replaced between the last look and the commit: the change
+            // may have gone into the file that is no longer at the path.
+            Ok(_) if self.store.replaced() => Err(Error::CommitUnknown {
+                path: self.location.clone(),
+                cause: "the vault file was replaced by another at that moment".into(),
+            }
+            .into()),
             Ok(value) => {
                 self.store.settle();
                 Ok(value)

@@ -215,51 +215,98 @@ fn moves_racing_a_writer_leave_a_sound_vault() {
     }
 }
 
-/// While another process holds the old file's log open, a command does not
-/// open the file now at the path with it: it waits for that process to let
-/// go, and refuses (exit 1, saying what to do) when it does not.
+/// While another process (a program that is not keyward, which never lets
+/// go) holds the old file and its log open, a command does not open the
+/// file now at the path with them: it moves them aside (that process goes
+/// on with them through its descriptors) and says so, and the new file
+/// starts with its own log, also once that process ends.
 #[test]
-fn a_process_holding_a_replaced_file_open_blocks_opening_the_new_one() {
-    let v = TestVault::new();
-    v.create(&["--name", "a"]);
-    // Another program (sqlite3 from Python: not keyward, so it never lets
-    // go) keeps the old file and its log open.
+fn a_process_holding_a_replaced_file_has_its_log_moved_aside() {
+    for writes_overlapped_a_read in [false, true] {
+        let v = TestVault::new();
+        v.kw(["config", "set", "max-keys", "100"])
+            .assert()
+            .success();
+        v.create(&["--name", "a"]);
+        let mut holder = python_holder_in(&v.path, writes_overlapped_a_read);
+        // Written while the holder reads: the log cannot be emptied then.
+        for i in 0..5 {
+            v.create(&["--name", &format!("old{i}")]);
+        }
+        if writes_overlapped_a_read {
+            commit_and_idle(&mut holder);
+        }
+        let other = TestVault::new();
+        other
+            .kw(["config", "set", "max-keys", "100"])
+            .assert()
+            .success();
+        for i in 0..8 {
+            other.create(&["--name", &format!("other{i}")]);
+        }
+        std::fs::copy(&other.path, v.dir().join("swap.db")).expect("copy");
+        std::fs::rename(v.dir().join("swap.db"), &v.path).expect("mv");
+        let started = Instant::now();
+        let out = v.kw(["--json", "list"]).assert().success();
+        assert!(started.elapsed() < Duration::from_secs(2), "no waiting");
+        assert!(stderr(&out).contains("was replaced"), "{}", stderr(&out));
+        drop(holder.stdin.take());
+        holder.wait().expect("python3 ends");
+        assert_eq!(
+            key_names(&v).len(),
+            8,
+            "overlapped: {writes_overlapped_a_read}"
+        );
+        assert_sound(&v);
+    }
+}
+
+/// A python sqlite3 holder of `path`; with `in_read`, inside a read
+/// transaction until told to commit.
+fn python_holder_in(path: &Path, in_read: bool) -> std::process::Child {
+    let begin = if in_read { "c.execute('BEGIN')\n" } else { "" };
     let mut holder = std::process::Command::new("python3")
         .arg("-c")
-        .arg(
+        .arg(format!(
             "import sqlite3, sys\n\
-             c = sqlite3.connect(sys.argv[1])\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             {begin}\
              c.execute('SELECT count(*) FROM keys').fetchone()\n\
              print('holding', flush=True)\n\
-             sys.stdin.read()\n",
-        )
-        .arg(&v.path)
+             sys.stdin.readline()\n\
+             c.execute('COMMIT') if c.in_transaction else None\n\
+             print('idle', flush=True)\n\
+             sys.stdin.read()\n"
+        ))
+        .arg(path)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3");
+    assert_eq!(read_line(&mut holder), "holding");
+    holder
+}
+
+/// Ends the holder's read; it keeps the connection.
+fn commit_and_idle(holder: &mut std::process::Child) {
+    use std::io::Write;
+    holder
+        .stdin
+        .as_mut()
+        .expect("stdin")
+        .write_all(b"commit\n")
+        .expect("write");
+    assert_eq!(read_line(holder), "idle");
+}
+
+fn read_line(child: &mut std::process::Child) -> String {
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.as_mut().expect("stdout")),
-        &mut line,
-    )
-    .expect("read");
-    assert_eq!(line.trim(), "holding");
-    let other = TestVault::new();
-    other.create(&["--name", "other"]);
-    std::fs::copy(&other.path, v.dir().join("swap.db")).expect("copy");
-    std::fs::rename(v.dir().join("swap.db"), &v.path).expect("mv");
-    let before = std::fs::read(&v.path).expect("read");
-    let out = v.kw(["--json", "list"]).assert().code(1);
-    let err = stderr(&out);
-    assert!(err.contains("VAULT_REPLACED"), "{err}");
-    assert!(err.contains("was replaced"), "{err}");
-    assert_eq!(std::fs::read(&v.path).expect("read"), before, "untouched");
-    drop(holder.stdin.take());
-    holder.wait().expect("python3 ends");
-    // Once it let go, the new file is read.
-    let names = key_names(&v);
-    assert_eq!(names, ["other"]);
+    let mut byte = [0u8; 1];
+    let out = child.stdout.as_mut().expect("stdout");
+    while std::io::Read::read(out, &mut byte).expect("read") == 1 && byte[0] != b'\n' {
+        line.push(char::from(byte[0]));
+    }
+    line
 }
 
 /// A program that is not keyward (Python's sqlite3 here) reading the vault

@@ -122,6 +122,11 @@ impl Drop for Owned {
         let Some(held) = self.held else { return };
         let now = replaced::identity(&self.path);
         if now == Some(held.db) {
+            // Still there: a log left full by a write that overlapped a
+            // reader is emptied by whoever closes next.
+            if fs::metadata(replaced::wal_path(&self.path)).is_ok_and(|m| m.len() > 0) {
+                empty_log(&self.conn);
+            }
             return;
         }
         // The file is no longer at the path (moved away, or replaced):
@@ -299,14 +304,25 @@ impl Sqlite {
         loop {
             check_file(path, access)?;
             if let Some(pid) = replaced::stale_index_holder(path) {
+                if pid != std::process::id()
+                    && let Some(aside) = replaced::move_aside(path, pid)
+                {
+                    eprintln!(
+                        "keyward: {} was replaced while process {pid} still had the old file \
+                         open; the old file's log is now {} and the new file starts with its own",
+                        crate::store::shown_path(path),
+                        crate::store::shown_path(&aside)
+                    );
+                    continue;
+                }
                 if started.elapsed() < wait {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
                 let holder = if pid == std::process::id() {
-                    format!("this process, pid {pid}")
+                    format!("this process (pid {pid})")
                 } else {
-                    format!("pid {pid}")
+                    format!("process {pid}")
                 };
                 return Err(Error::VaultReplaced {
                     path: path.display().to_string(),
@@ -605,10 +621,15 @@ impl Sqlite {
         if self.immutable || self.read_only() {
             return;
         }
-        let c = self.c();
-        let _ = c.busy_timeout(SETTLE_TIMEOUT);
-        let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        let _ = c.busy_timeout(BUSY_TIMEOUT);
+        empty_log(self.c());
+    }
+
+    /// [`Sqlite::settle_log`] when the log holds anything (serve's watch
+    /// thread: a write that overlapped a reader left it full).
+    pub(crate) fn settle_log_if_full(&self) {
+        if fs::metadata(replaced::wal_path(&self.path)).is_ok_and(|m| m.len() > 0) {
+            self.settle_log();
+        }
     }
 
     /// Everything, read in one transaction so that it is one snapshot.
@@ -756,6 +777,14 @@ fn check_file(path: &Path, access: Access) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// A TRUNCATE checkpoint, waiting [`SETTLE_TIMEOUT`] at most for readers
+/// and writers; best effort.
+fn empty_log(c: &Connection) {
+    let _ = c.busy_timeout(SETTLE_TIMEOUT);
+    let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = c.busy_timeout(BUSY_TIMEOUT);
 }
 
 /// SQLite answers a read of a WAL vault whose directory it cannot write

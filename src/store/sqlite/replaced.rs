@@ -76,6 +76,46 @@ pub fn stale_index_holder(path: &Path) -> Option<u32> {
     }
 }
 
+/// Moves the log and index at the path aside when `holder` (another
+/// process, found by [`stale_index_holder`]) has both open: they are then
+/// the replaced file's, and that process keeps using them through its
+/// descriptors, while the file now at the path starts with its own. The
+/// holder may be a program that is not keyward and never lets go; when it
+/// ends, SQLite would leave them at the path (the file they belong to has
+/// moved) for the next opener to read into the new file. Returns where the
+/// log went.
+pub fn move_aside(path: &Path, holder: u32) -> Option<PathBuf> {
+    let (wal, shm) = (wal_path(path), shm_path(path));
+    let wal_id = identity(&wal);
+    let shm_id = identity(&shm)?;
+    if has_open(holder, shm_id) != Some(true)
+        || wal_id.is_some_and(|w| has_open(holder, w) != Some(true))
+    {
+        return None;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let aside = |p: &Path| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(format!(".replaced-{stamp}"));
+        PathBuf::from(name)
+    };
+    // The log first: an index without its log is read as empty by nobody,
+    // while openers wait for an index someone holds.
+    let moved = match wal_id {
+        Some(_) => {
+            let to = aside(&wal);
+            std::fs::rename(&wal, &to).ok()?;
+            Some(to)
+        }
+        None => None,
+    };
+    std::fs::rename(&shm, aside(&shm)).ok()?;
+    Some(moved.unwrap_or_else(|| aside(&shm)))
+}
+
 /// A process holding the index's DMS byte, asked with `F_GETLK` on a
 /// descriptor of the index (this process has none other, so closing it
 /// drops no lock).

@@ -114,7 +114,7 @@ struct Pooled {
 /// drops every POSIX lock this process holds on it, SQLite's among them,
 /// so it is closed only once no connection of this process uses the file.
 struct Index {
-    _anchor: Mutex<Sqlite>,
+    conn: Mutex<Sqlite>,
     map: WalIndex,
     /// The vault file the index belongs to.
     db: FileId,
@@ -155,6 +155,7 @@ impl SqliteVerifier {
             .spawn(move || {
                 while let Some(v) = weak.upgrade() {
                     v.let_go_if_replaced();
+                    v.empty_a_full_log();
                     drop(v);
                     std::thread::sleep(WATCH_EVERY);
                 }
@@ -198,6 +199,22 @@ impl SqliteVerifier {
             && (Some(db) != current || Some(shm) != shm_now)
         {
             self.let_go();
+        }
+    }
+
+    /// Empties the vault's log when a write that overlapped a reader left
+    /// it full, so that the vault is at rest with an empty log (see
+    /// [`super::replaced`]).
+    fn empty_a_full_log(&self) {
+        let anchor = self.anchor().as_ref().map(Arc::clone);
+        if let Some(index) = anchor
+            && Some(index.db) == identity(&self.path)
+        {
+            index
+                .conn
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .settle_log_if_full();
         }
     }
 
@@ -313,7 +330,7 @@ impl SqliteVerifier {
         // the index's descriptor must outlive every connection using it.
         self.pool().retain(|p| p.shm.is_some());
         let shm = Arc::new(Index {
-            _anchor: Mutex::new(store),
+            conn: Mutex::new(store),
             map,
             db: current,
             file: (meta.dev(), meta.ino()),
