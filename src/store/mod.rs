@@ -350,6 +350,11 @@ pub trait Verifier: Send + Sync {
     fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;
     /// Whether the vault answers now; the error says why not.
     fn ready(&self) -> Result<()>;
+    /// How many keys were read again since start to follow changes (serve's
+    /// `keyward_keys_reloaded_total`). SQLite holds no keys in memory: 0.
+    fn keys_reloaded(&self) -> u64 {
+        0
+    }
 }
 
 /// The verifier for a vault, which must exist and be current (open it
