@@ -342,9 +342,9 @@ impl Busy {
 /// Where `serve` reads verdicts from, shared by all its request threads.
 /// Every answer comes from a state of the vault no older than the engine's
 /// promise: SQLite reads the file on each call (every commit before the
-/// call is seen); PostgreSQL answers from memory kept current by
-/// LISTEN/NOTIFY and refuses to answer once it has not heard from the
-/// server for [`postgres::FRESHNESS`].
+/// call is seen); PostgreSQL answers from memory kept current by following
+/// the activity log (woken early by LISTEN/NOTIFY) and refuses to answer
+/// once it has not caught up with the server for [`postgres::FRESHNESS`].
 pub trait Verifier: Send + Sync {
     /// The key whose secret has this SHA-256, whatever its status.
     fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;

@@ -171,6 +171,12 @@ fn a_touch_a_usage_flush_and_a_setting_make_serve_reread_nothing() {
     let watcher = Serve::start(&v, &[], &[]);
     assert_eq!(watcher.authz(&web, "").status, 200);
 
+    let url = v.url.clone().expect("url");
+    let mut listener = crate::common::pg::client(&url);
+    listener
+        .batch_execute("LISTEN keyward_changes")
+        .expect("listen");
+
     // A CLI verify records last use (a write, never a change to follow).
     let (code, _) = v.verify(&main, &[]);
     assert_eq!(code, Some(0));
@@ -189,6 +195,15 @@ fn a_touch_a_usage_flush_and_a_setting_make_serve_reread_nothing() {
         "serve flushed no usage: {shown}"
     );
     assert_eq!(shown["last_used_at"], NOW);
+    {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut notifications = listener.notifications();
+        let heard = notifications
+            .timeout_iter(Duration::from_millis(300))
+            .next()
+            .expect("notifications");
+        assert!(heard.is_none(), "a touch or a usage flush notified serve");
+    }
 
     // Settings decide no verdict (prefix, max-keys and rotate-every act on
     // keys made later).
@@ -287,4 +302,45 @@ fn a_lost_connection_while_writes_go_on_loses_no_change_and_refuses_no_valid_key
         "{count} keys re-read for {named} keys changed: a full reload happened"
     );
     assert_eq!(s.get("/readyz", &[]).status, 200);
+}
+
+#[test]
+fn a_vault_put_in_place_of_the_one_followed_is_read_whole() {
+    let Some(v) = TestVault::postgres() else {
+        return;
+    };
+    let old = v.create(&["--name", "main"]);
+    v.create(&["--name", "web"]);
+    let s = Serve::start(&v, &[], &[]);
+    assert_eq!(s.authz(&old, "").status, 200);
+
+    // Another vault with a log as long, whose events have other hashes.
+    let other = TestVault::new();
+    let mut secrets = Vec::new();
+    for name in ["a", "b", "c"] {
+        secrets.push(other.create(&["--name", name]));
+    }
+    let url = v.url.clone().expect("url");
+    let mut admin = crate::common::pg::client(&url);
+    admin
+        .batch_execute("DROP SCHEMA keyward CASCADE")
+        .expect("drop the vault");
+    other.kw(["copy", "--to", &url]).assert().success();
+    let started = Instant::now();
+    for secret in &secrets {
+        while s.authz(secret, "").status != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the new vault's keys are not served: {}",
+                s.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert_eq!(
+        s.authz(&old, "").header("x-keyward-code"),
+        Some("API_KEY_INVALID"),
+        "a key of the vault that is gone still works"
+    );
+    assert_eq!(reloaded(&s), 3, "every key of the new vault, read once");
 }

@@ -310,17 +310,14 @@ fn follow(
     Ok(())
 }
 
-/// Takes every pending notification, waiting up to `wait` for the first.
-fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result<bool> {
+/// Waits up to `wait` for a notification, then takes every pending one:
+/// they only say "read the log now".
+fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result<()> {
     use postgres::fallible_iterator::FallibleIterator;
     let mut notifications = client.notifications();
-    let first = if wait.is_zero() {
-        notifications.iter().next()
-    } else {
-        notifications.timeout_iter(wait).next()
-    };
+    let first = notifications.timeout_iter(wait).next();
     if first.map_err(|e| failed(shown, e))?.is_none() {
-        return Ok(false);
+        return Ok(());
     }
     while notifications
         .iter()
@@ -328,5 +325,5 @@ fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result
         .map_err(|e| failed(shown, e))?
         .is_some()
     {}
-    Ok(true)
+    Ok(())
 }
