@@ -168,3 +168,22 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reloaded(text: &str) -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("keyward_keys_reloaded_total "))
+    }
+
+    #[test]
+    fn keys_reloaded_shows_the_verifiers_count_and_never_goes_back() {
+        let m = Metrics::default();
+        assert_eq!(reloaded(&m.render(0)), Some("0"));
+        assert_eq!(reloaded(&m.render(7)), Some("7"));
+        assert_eq!(reloaded(&m.render(3)), Some("7"));
+        assert_eq!(reloaded(&m.render(9)), Some("9"));
+    }
+}
