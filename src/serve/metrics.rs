@@ -44,6 +44,7 @@ pub struct Metrics {
     by_route: Vec<(&'static str, Histogram)>,
     responses: Family<ResponseLabel, Counter>,
     vault_errors: Counter,
+    keys_reloaded: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -60,6 +61,7 @@ impl Default for Metrics {
         );
         let responses = Family::<ResponseLabel, Counter>::default();
         let vault_errors = Counter::default();
+        let keys_reloaded = Counter::default();
         registry.register(
             "verifications",
             "Verifications answered, by code (VALID, API_KEY_INVALID, ...)",
@@ -79,6 +81,11 @@ impl Default for Metrics {
             "vault_errors",
             "Requests that could not be answered because the vault could not be read",
             vault_errors.clone(),
+        );
+        registry.register(
+            "keys_reloaded",
+            "Keys read again from the vault to follow its changes (PostgreSQL; 0 on SQLite)",
+            keys_reloaded.clone(),
         );
         let by_code = CODES
             .iter()
@@ -104,6 +111,7 @@ impl Default for Metrics {
             by_route,
             responses,
             vault_errors,
+            keys_reloaded,
         }
     }
 }
@@ -147,11 +155,35 @@ impl Metrics {
         self.vault_errors.inc();
     }
 
-    pub fn render(&self) -> String {
+    /// The text of every metric, with the verifier's count of keys re-read
+    /// (`keys_reloaded`, ever growing) as it is now.
+    pub fn render(&self, keys_reloaded: u64) -> String {
+        self.keys_reloaded
+            .inner()
+            .fetch_max(keys_reloaded, std::sync::atomic::Ordering::Relaxed);
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reloaded(text: &str) -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("keyward_keys_reloaded_total "))
+    }
+
+    #[test]
+    fn keys_reloaded_shows_the_verifiers_count_and_never_goes_back() {
+        let m = Metrics::default();
+        assert_eq!(reloaded(&m.render(0)), Some("0"));
+        assert_eq!(reloaded(&m.render(7)), Some("7"));
+        assert_eq!(reloaded(&m.render(3)), Some("7"));
+        assert_eq!(reloaded(&m.render(9)), Some("9"));
     }
 }

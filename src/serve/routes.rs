@@ -99,7 +99,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
         (Route::Metrics, &Method::GET | &Method::HEAD) => http::text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            app.metrics.render(),
+            app.metrics.render(app.verifier.keys_reloaded()),
         )
         .into(),
         (Route::Verify | Route::Unkey, _) => not_allowed("POST"),

@@ -342,14 +342,19 @@ impl Busy {
 /// Where `serve` reads verdicts from, shared by all its request threads.
 /// Every answer comes from a state of the vault no older than the engine's
 /// promise: SQLite reads the file on each call (every commit before the
-/// call is seen); PostgreSQL answers from memory kept current by
-/// LISTEN/NOTIFY and refuses to answer once it has not heard from the
-/// server for [`postgres::FRESHNESS`].
+/// call is seen); PostgreSQL answers from memory kept current by following
+/// the activity log (woken early by LISTEN/NOTIFY) and refuses to answer
+/// once it has not caught up with the server for [`postgres::FRESHNESS`].
 pub trait Verifier: Send + Sync {
     /// The key whose secret has this SHA-256, whatever its status.
     fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;
     /// Whether the vault answers now; the error says why not.
     fn ready(&self) -> Result<()>;
+    /// How many keys were read again since start to follow changes (serve's
+    /// `keyward_keys_reloaded_total`). SQLite holds no keys in memory: 0.
+    fn keys_reloaded(&self) -> u64 {
+        0
+    }
 }
 
 /// The verifier for a vault, which must exist and be current (open it

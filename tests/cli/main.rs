@@ -6,6 +6,7 @@ mod concurrency;
 mod config;
 mod crash;
 mod create;
+mod follow;
 mod hardening;
 mod help;
 mod hygiene;

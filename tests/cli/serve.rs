@@ -493,7 +493,7 @@ fn postgres_freshness_survives_a_lost_connection() {
         )
         .expect("terminate serve's sessions");
     // While it reconnects, a change made meanwhile is not missed: the
-    // reconnect reloads everything.
+    // reconnect catches up from the activity log (see follow.rs).
     v.kw(["revoke", "web", "--yes"]).assert().success();
     until_status(&s, &web, 401, Duration::from_secs(3));
     assert_eq!(s.get("/readyz", &[]).status, 200);

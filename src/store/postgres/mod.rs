@@ -28,7 +28,9 @@ pub use url::{PgUrl, names_postgres};
 pub use verifier::FRESHNESS;
 
 /// The channel every write transaction notifies at commit, so that a
-/// running `serve` reloads what it holds in memory.
+/// running `serve` reads the log for the change at once instead of at its
+/// next ping. Last-used touches and usage counts change no verdict and
+/// notify nothing.
 const CHANGES: &str = "keyward_changes";
 
 /// The advisory lock every write of a keyward vault takes ("kwrd").
@@ -236,10 +238,14 @@ impl<C: GenericClient> Pg<C> {
             .collect()
     }
 
-    /// Every key with its secret's hash; `tail` orders them.
-    fn keys_with_hashes(&self, tail: &str) -> Result<Vec<(Key, [u8; 32])>> {
+    /// The keys `tail` selects and orders, with their secrets' hashes.
+    fn keys_with_hashes(
+        &self,
+        tail: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<(Key, [u8; 32])>> {
         let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys {tail}");
-        self.query(&sql, &[])?
+        self.query(&sql, params)?
             .iter()
             .map(|r| {
                 let key = self.key_from_row(r)?;
@@ -653,7 +659,7 @@ impl Postgres {
                 dump.settings.push((setting, r.try_get(1)?));
             }
         }
-        dump.keys = self.keys_with_hashes("ORDER BY created_at, seq")?;
+        dump.keys = self.keys_with_hashes("ORDER BY created_at, seq", &[])?;
         for r in self.query(
             "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
              FROM keyward.events ORDER BY id",

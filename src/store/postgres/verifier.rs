@@ -1,14 +1,26 @@
 //! serve's reads of a PostgreSQL vault: every key held in memory by its
-//! secret's hash, kept current by one listening connection. Every write
-//! transaction notifies [`CHANGES`](super::CHANGES) at commit; the
-//! listener reloads the keys when told, and pings the server every
-//! [`PING_EVERY`]. A ping that returns has carried every notification
-//! committed before it was sent, so once its answer is in, the memory is
-//! known to hold every commit made before the ping started. Lookups refuse
-//! to answer from memory that has not been confirmed so for
-//! [`FRESHNESS`]: a lost connection turns into errors (serve's 503), not
-//! into stale verdicts, and a reconnect reloads everything, since
-//! notifications sent meanwhile are not replayed.
+//! secret's hash, kept current by following the activity log on one
+//! listening connection.
+//!
+//! Every change to a key is an event naming it (`key_id`, and
+//! `related_key_id` for a rotation's successor), with an id one above the
+//! event before, written under the vault's advisory lock: ids commit in
+//! order, so "the events after the last one applied" is a complete change
+//! feed, also after a reconnect. The listener keeps that id; at every
+//! [`PING_EVERY`], and at once when a write transaction's NOTIFY on
+//! [`CHANGES`](super::CHANGES) wakes it, it reads the events after it,
+//! re-reads only the keys they name, puts them in the map (keys are never
+//! deleted) and advances the id. Last-used touches, usage counts and
+//! settings (no verdict depends on one) name no key, so they cost no
+//! re-read. The whole vault is read only at start, or when the event held
+//! is no longer in the log (another vault put in its place).
+//!
+//! A catch-up that has read every event committed before it started has
+//! brought the memory up to that moment. Lookups refuse to answer from
+//! memory that has not been confirmed so for [`FRESHNESS`]: a lost
+//! connection turns into errors (serve's 503), not into stale verdicts. A
+//! catch-up in progress does not block lookups: keys are re-read outside
+//! the map's lock and put in under it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,11 +35,16 @@ use crate::store::Verifier;
 /// The oldest state a verdict may come from.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
 
-/// How often the listener confirms it is still hearing every change.
+/// How often the listener reads the log for changes it was not told of.
 const PING_EVERY: Duration = Duration::from_millis(200);
 
-/// How long the listener waits between attempts to reconnect.
+/// How long the listener waits between attempts to reconnect (the first
+/// attempt after a loss is made at once).
 const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// The most events one catch-up step reads; a longer backlog takes
+/// several steps, the memory confirmed only once it reaches the end.
+const EVENTS_PER_STEP: i64 = 5000;
 
 type Keys = HashMap<[u8; 32], Key>;
 
@@ -36,14 +53,23 @@ pub struct PgVerifier {
 }
 
 struct Shared {
-    keys: RwLock<Arc<Keys>>,
+    keys: RwLock<Keys>,
     /// Milliseconds after `epoch` at which the memory was last known to
     /// hold every commit.
     confirmed_ms: AtomicU64,
     epoch: Instant,
     /// Why the listener is not confirming, for /readyz and the 503s.
     trouble: Mutex<Option<String>>,
+    /// Keys read again after the first load, for `/metrics`.
+    reloaded: AtomicU64,
     stop: AtomicBool,
+}
+
+/// Where the memory stands in the log: the last event applied (id and
+/// hash, so that a log put in place of this one is noticed), if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Position {
+    last: Option<(i64, String)>,
 }
 
 impl Shared {
@@ -78,25 +104,31 @@ impl Shared {
             FRESHNESS.as_millis()
         ))
     }
+
+    fn reloaded(&self, n: usize) {
+        self.reloaded
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
 }
 
 impl PgVerifier {
     /// Connects, loads every key, and starts the listener thread.
     pub fn start(url: &PgUrl) -> Result<Self> {
         let shared = Arc::new(Shared {
-            keys: RwLock::new(Arc::new(HashMap::new())),
+            keys: RwLock::new(HashMap::new()),
             confirmed_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             trouble: Mutex::new(None),
+            reloaded: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let mut pg = listen(url)?;
-        reload(&mut pg, &shared)?;
+        let position = load_all(&mut pg, &shared, false)?;
         let url = url.clone();
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("keyward-listen".into())
-            .spawn(move || run(&url, pg, &thread_shared))?;
+            .spawn(move || run(&url, pg, position, &thread_shared))?;
         Ok(PgVerifier { shared })
     }
 }
@@ -110,12 +142,16 @@ impl Drop for PgVerifier {
 impl Verifier for PgVerifier {
     fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>> {
         self.shared.fresh()?;
-        let keys = Arc::clone(&self.shared.keys.read().unwrap_or_else(|e| e.into_inner()));
+        let keys = self.shared.keys.read().unwrap_or_else(|e| e.into_inner());
         Ok(keys.get(hash).cloned())
     }
 
     fn ready(&self) -> Result<()> {
         self.shared.fresh()
+    }
+
+    fn keys_reloaded(&self) -> u64 {
+        self.shared.reloaded.load(Ordering::Relaxed)
     }
 }
 
@@ -131,71 +167,157 @@ fn listen(url: &PgUrl) -> Result<Postgres> {
     })
 }
 
-/// Reads every key; the memory then holds every commit made before the
-/// read started.
-fn reload(pg: &mut Postgres, shared: &Shared) -> Result<()> {
+/// Reads every key and the newest event in one snapshot; the memory then
+/// holds every commit made before the read started. `again`: not the
+/// first load, so every key counts as re-read.
+fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position> {
     let started = Instant::now();
-    let keys: Keys = pg
-        .keys_with_hashes("")?
-        .into_iter()
-        .map(|(key, hash)| (hash, key))
-        .collect();
-    *shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+    let shown = pg.shown.clone();
+    pg.conn
+        .get_mut()
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .map_err(|e| failed(&shown, e))?;
+    let read = (|| -> Result<(Position, Keys)> {
+        let head = pg.query(
+            "SELECT id, hash FROM keyward.events ORDER BY id DESC LIMIT 1",
+            &[],
+        )?;
+        let last = match head.first() {
+            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+            None => None,
+        };
+        let keys = pg
+            .keys_with_hashes("", &[])?
+            .into_iter()
+            .map(|(key, hash)| (hash, key))
+            .collect();
+        Ok((Position { last }, keys))
+    })();
+    let end = if read.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    pg.conn
+        .get_mut()
+        .batch_execute(end)
+        .map_err(|e| failed(&shown, e))?;
+    let (position, keys) = read?;
+    if again {
+        shared.reloaded(keys.len());
+    }
+    let old = std::mem::replace(
+        &mut *shared.keys.write().unwrap_or_else(|e| e.into_inner()),
+        keys,
+    );
+    // Freed once lookups may go on.
+    drop(old);
     shared.confirm(started);
-    Ok(())
+    Ok(position)
 }
 
-/// The listener: follows the vault until told to stop, reconnecting (and
-/// reloading everything) whenever the connection fails.
-fn run(url: &PgUrl, first: Postgres, shared: &Shared) {
+/// Brings the memory up to the end of the log: reads the events after
+/// `position`, re-reads the keys they name and puts them in, step by step,
+/// and confirms the memory once a step has reached the end.
+fn catch_up(pg: &mut Postgres, shared: &Shared, position: &mut Position) -> Result<()> {
+    loop {
+        let started = Instant::now();
+        // The event held comes first, to see that it is still there.
+        let from = position.last.as_ref().map_or(1, |(id, _)| *id);
+        let rows = pg.query(
+            "SELECT id, hash, key_id, related_key_id FROM keyward.events \
+             WHERE id >= $1 ORDER BY id LIMIT $2",
+            &[&from, &(EVENTS_PER_STEP + 1)],
+        )?;
+        let mut rows = rows.iter();
+        if let Some((id, hash)) = &position.last {
+            let held = match rows.next() {
+                Some(r) => r.try_get::<_, i64>(0)? == *id && r.try_get::<_, String>(1)? == *hash,
+                None => false,
+            };
+            if !held {
+                // Another log than the one followed: start again from it.
+                *position = load_all(pg, shared, true)?;
+                return Ok(());
+            }
+        }
+        let mut named: Vec<String> = Vec::new();
+        let mut newest = None;
+        let mut read = 0i64;
+        for r in rows {
+            for column in [2, 3] {
+                if let Some(id) = r.try_get::<_, Option<String>>(column)?
+                    && !named.contains(&id)
+                {
+                    named.push(id);
+                }
+            }
+            newest = Some((r.try_get(0)?, r.try_get(1)?));
+            read += 1;
+        }
+        if !named.is_empty() {
+            let keys = pg.keys_with_hashes("WHERE id = ANY($1)", &[&named])?;
+            shared.reloaded(keys.len());
+            let mut map = shared.keys.write().unwrap_or_else(|e| e.into_inner());
+            for (key, hash) in keys {
+                map.insert(hash, key);
+            }
+        }
+        // Only once applied: a connection lost before reads them again.
+        if newest.is_some() {
+            position.last = newest;
+        }
+        if read < EVENTS_PER_STEP {
+            shared.confirm(started);
+            return Ok(());
+        }
+    }
+}
+
+/// The listener: follows the vault until told to stop, reconnecting
+/// whenever the connection fails and catching up from where it was.
+fn run(url: &PgUrl, first: Postgres, mut position: Position, shared: &Shared) {
     let mut pg = Some(first);
+    let mut failures = 0u32;
     while !shared.stop.load(Ordering::Acquire) {
         let current = match pg.take() {
             Some(p) => Ok(p),
-            None => listen(url).and_then(|mut p| reload(&mut p, shared).map(|()| p)),
+            None => listen(url),
         };
-        let outcome = current.and_then(|mut p| follow(&mut p, shared));
+        let outcome =
+            current.and_then(|mut p| follow(&mut p, shared, &mut position, &mut failures));
         if let Err(e) = outcome {
             *shared.trouble.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{e:#}"));
-            std::thread::sleep(RETRY_AFTER);
+            failures = failures.saturating_add(1);
+            if failures > 1 {
+                std::thread::sleep(RETRY_AFTER);
+            }
         }
     }
 }
 
-/// Pings, reloads on notifications, and waits for the next one, until the
+/// Catches up, then waits for a notification or the next ping, until the
 /// connection fails or the verifier is dropped.
-fn follow(pg: &mut Postgres, shared: &Shared) -> Result<()> {
+fn follow(
+    pg: &mut Postgres,
+    shared: &Shared,
+    position: &mut Position,
+    failures: &mut u32,
+) -> Result<()> {
     let shown = pg.shown.clone();
-    let mut told = false;
     while !shared.stop.load(Ordering::Acquire) {
-        let started = Instant::now();
-        let client = pg.conn.get_mut();
-        client
-            .batch_execute("SELECT 1")
-            .map_err(|e| failed(&shown, e))?;
-        told |= drain(client, Duration::ZERO, &shown)?;
-        if told {
-            reload(pg, shared)?;
-        } else {
-            shared.confirm(started);
-        }
+        catch_up(pg, shared, position)?;
+        *failures = 0;
         // Wake as soon as something changes, or in time for the next ping.
-        told = drain(pg.conn.get_mut(), PING_EVERY, &shown)?;
+        drain(pg.conn.get_mut(), PING_EVERY, &shown)?;
     }
     Ok(())
 }
 
-/// Takes every pending notification, waiting up to `wait` for the first.
-fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result<bool> {
+/// Waits up to `wait` for a notification, then takes every pending one:
+/// they only say "read the log now".
+fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result<()> {
     use postgres::fallible_iterator::FallibleIterator;
     let mut notifications = client.notifications();
-    let first = if wait.is_zero() {
-        notifications.iter().next()
-    } else {
-        notifications.timeout_iter(wait).next()
-    };
+    let first = notifications.timeout_iter(wait).next();
     if first.map_err(|e| failed(shown, e))?.is_none() {
-        return Ok(false);
+        return Ok(());
     }
     while notifications
         .iter()
@@ -203,5 +325,5 @@ fn drain(client: &mut postgres::Client, wait: Duration, shown: &Named) -> Result
         .map_err(|e| failed(shown, e))?
         .is_some()
     {}
-    Ok(true)
+    Ok(())
 }
