@@ -142,14 +142,7 @@ impl Drop for Owned {
         // Another file is at the path: the log and index this connection
         // used go, if they are still those, so the new file starts with its
         // own. The log first: openers wait for an index someone holds.
-        let wal = replaced::wal_path(&self.path);
-        let shm = replaced::shm_path(&self.path);
-        if held.wal.is_some() && replaced::identity(&wal) == held.wal {
-            let _ = fs::remove_file(&wal);
-        }
-        if held.shm.is_some() && replaced::identity(&shm) == held.shm {
-            let _ = fs::remove_file(&shm);
-        }
+        replaced::remove_if_still(&self.path, held.wal, held.shm);
     }
 }
 
@@ -303,9 +296,10 @@ impl Sqlite {
         let started = std::time::Instant::now();
         loop {
             check_file(path, access)?;
-            if let Some(pid) = replaced::stale_index_holder(path) {
+            if let Some(stale) = replaced::stale_index_holder(path) {
+                let pid = stale.pid;
                 if pid != std::process::id()
-                    && let Some(aside) = replaced::move_aside(path, pid)
+                    && let Some(aside) = replaced::move_aside(path, &stale)
                 {
                     eprintln!(
                         "keyward: {} was replaced while process {pid} still had the old file \

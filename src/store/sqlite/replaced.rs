@@ -53,44 +53,51 @@ pub fn log_without_index(path: &Path) -> bool {
         && identity(&shm_path(path)).is_none()
 }
 
+/// An index at the path found in use by a process that does not have the
+/// file now at the path open, with the log and index as they were then.
+pub struct Stale {
+    pub pid: u32,
+    shm: FileId,
+    /// The log at the path, when the holder had it open too.
+    wal: Option<FileId>,
+}
+
 /// A process that has the index at `PATH-shm` in use while it does not
 /// have the file now at `path` open: that index belongs to a file that was
-/// replaced. Returns that process's id (it may be this one: serve's usage
-/// writer opens the vault anew while its reader may still hold the old
-/// file). None where nothing is wrong, or where it cannot be told (another
-/// user's process, whose open files cannot be read: SQLite's own behaviour
-/// then stands).
-pub fn stale_index_holder(path: &Path) -> Option<u32> {
+/// replaced. The process may be this one (serve's usage writer opens the
+/// vault anew while its reader may still hold the old file). None where
+/// nothing is wrong, or where it cannot be told (another user's process,
+/// whose open files cannot be read: SQLite's own behaviour then stands).
+pub fn stale_index_holder(path: &Path) -> Option<Stale> {
     let db = identity(path)?;
     let shm_path = shm_path(path);
     let shm = identity(&shm_path)?;
     let me = std::process::id();
-    let user = if has_open(me, shm) == Some(true) {
+    let pid = if has_open(me, shm) == Some(true) {
         me
     } else {
         index_user(&shm_path, shm)?
     };
-    match has_open(user, db) {
-        Some(false) => Some(user),
-        _ => None,
+    if has_open(pid, db) != Some(false) {
+        return None;
     }
+    let wal = identity(&wal_path(path)).filter(|w| has_open(pid, *w) == Some(true));
+    Some(Stale { pid, shm, wal })
 }
 
-/// Moves the log and index at the path aside when `holder` (another
-/// process, found by [`stale_index_holder`]) has both open: they are then
-/// the replaced file's, and that process keeps using them through its
-/// descriptors, while the file now at the path starts with its own. The
-/// holder may be a program that is not keyward and never lets go; when it
-/// ends, SQLite would leave them at the path (the file they belong to has
-/// moved) for the next opener to read into the new file. Returns where the
-/// log went.
-pub fn move_aside(path: &Path, holder: u32) -> Option<PathBuf> {
+/// Moves the log and index at the path aside when they are still those
+/// found [`Stale`] (the replaced file's, whether or not their holder still
+/// runs): the holder keeps using them through its descriptors, while the
+/// file now at the path starts with its own. The holder may be a program
+/// that is not keyward and never lets go; when it ends, SQLite would leave
+/// them at the path (the file they belong to has moved) for the next
+/// opener to read into the new file. Done under [`replace_lock`], so that
+/// two openers never move each other's new files. Returns where the log
+/// (or, without one, the index) went.
+pub fn move_aside(path: &Path, stale: &Stale) -> Option<PathBuf> {
+    let _lock = replace_lock(path)?;
     let (wal, shm) = (wal_path(path), shm_path(path));
-    let wal_id = identity(&wal);
-    let shm_id = identity(&shm)?;
-    if has_open(holder, shm_id) != Some(true)
-        || wal_id.is_some_and(|w| has_open(holder, w) != Some(true))
-    {
+    if identity(&shm) != Some(stale.shm) {
         return None;
     }
     let stamp = std::time::SystemTime::now()
@@ -104,16 +111,69 @@ pub fn move_aside(path: &Path, holder: u32) -> Option<PathBuf> {
     };
     // The log first: an index without its log is read as empty by nobody,
     // while openers wait for an index someone holds.
-    let moved = match wal_id {
-        Some(_) => {
-            let to = aside(&wal);
-            std::fs::rename(&wal, &to).ok()?;
-            Some(to)
-        }
-        None => None,
+    let mut moved = None;
+    if stale.wal.is_some() && identity(&wal) == stale.wal {
+        let to = aside(&wal);
+        std::fs::rename(&wal, &to).ok()?;
+        moved = Some(to);
+    }
+    let to = aside(&shm);
+    std::fs::rename(&shm, &to).ok()?;
+    Some(moved.unwrap_or(to))
+}
+
+/// Removes the log and index at the path if they are still `wal` and
+/// `shm` (what a connection whose file was replaced used), under
+/// [`replace_lock`]: never files another process made meanwhile.
+pub fn remove_if_still(path: &Path, wal: Option<FileId>, shm: Option<FileId>) {
+    let Some(_lock) = replace_lock(path) else {
+        return;
     };
-    std::fs::rename(&shm, aside(&shm)).ok()?;
-    Some(moved.unwrap_or_else(|| aside(&shm)))
+    let (wal_at, shm_at) = (wal_path(path), shm_path(path));
+    if wal.is_some() && identity(&wal_at) == wal {
+        let _ = std::fs::remove_file(&wal_at);
+    }
+    if shm.is_some() && identity(&shm_at) == shm {
+        let _ = std::fs::remove_file(&shm_at);
+    }
+}
+
+/// An exclusive `flock` on the file now at the path, held while its log
+/// and index are moved or removed, so that each keyward process decides on
+/// what it sees under the lock. `flock` is apart from SQLite's POSIX locks;
+/// the descriptor is kept open for the life of the process (closing any
+/// descriptor of a file drops the process's POSIX locks on it, SQLite's
+/// included).
+struct ReplaceLock(std::os::fd::RawFd);
+
+impl Drop for ReplaceLock {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is one of `LOCKS`, which are never closed.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) };
+        let _ = rustix::fs::flock(fd, rustix::fs::FlockOperation::Unlock);
+    }
+}
+
+fn replace_lock(path: &Path) -> Option<ReplaceLock> {
+    use std::os::fd::AsRawFd;
+    static LOCKS: std::sync::Mutex<Vec<(FileId, std::fs::File)>> =
+        std::sync::Mutex::new(Vec::new());
+
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let id = (meta.dev(), meta.ino());
+    // Each lock is a descriptor of its own (flock excludes between open
+    // files, also within a process), kept: closing it would drop locks.
+    // Taken only when a replaced file is seen, so they stay few.
+    let raw = file.as_raw_fd();
+    LOCKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((id, file));
+    // SAFETY: `raw` belongs to a file in `LOCKS`, never closed.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    rustix::fs::flock(fd, rustix::fs::FlockOperation::LockExclusive).ok()?;
+    Some(ReplaceLock(raw))
 }
 
 /// A process holding the index's DMS byte, asked with `F_GETLK` on a
