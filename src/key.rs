@@ -386,7 +386,7 @@ mod tests {
         assert!(pick(&r, &env, same).is_ok(), "a key found twice is one key");
     }
 
-    /// Finding 16: a key found by id prefix and again by name, with another
+    /// A key found by id prefix and again by name, with another
     /// key between them, is listed once.
     #[test]
     fn an_ambiguity_lists_each_key_once() {

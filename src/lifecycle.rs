@@ -262,7 +262,7 @@ mod tests {
         }
     }
 
-    /// Finding 18: the article agrees with the status.
+    /// The article agrees with the status.
     #[test]
     fn refusals_read_as_english() {
         let err = may_rotate(&revoked(), NOW)
@@ -299,7 +299,7 @@ mod tests {
         assert!(err.to_string().contains("rotate it first"), "{err}");
     }
 
-    /// Finding 10: a grace never outlives the key's own expiry, and a
+    /// A grace never outlives the key's own expiry, and a
     /// carried-over lifetime never reaches past ten years.
     #[test]
     fn times_are_capped() {

@@ -51,7 +51,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Finding 1: a rotation that waits for another writer judges the key when
+/// A rotation that waits for another writer judges the key when
 /// it gets the lock. The key expires during the wait, so it is refused, not
 /// revived into a fresh grace.
 #[test]
@@ -95,7 +95,7 @@ fn a_key_that_expires_while_a_rotation_waits_for_the_lock_is_not_revived() {
     assert!(web[0]["rotated_to"].is_null());
 }
 
-/// Finding 2: SQLite's locks are per path, so a vault with a second hard
+/// SQLite's locks are per path, so a vault with a second hard
 /// link is refused by every command, by either name, and left unchanged.
 #[test]
 fn a_vault_with_two_hard_links_is_refused() {
@@ -128,7 +128,7 @@ fn a_vault_with_two_hard_links_is_refused() {
     assert_eq!(v.dump(), before);
 }
 
-/// Finding 3: a vault file 0444 in a 0555 directory, with no -wal or -shm
+/// A vault file 0444 in a 0555 directory, with no -wal or -shm
 /// (the state after a clean exit), run by a user who cannot write either:
 /// every read command and verify work; a write says why it cannot.
 #[test]
@@ -174,7 +174,7 @@ fn a_read_only_vault_without_wal_files_serves_reads_and_verify() {
     assert_eq!(v.dump(), before);
 }
 
-/// Finding 4: a committed key whose secret cannot reach stdout is exit 1,
+/// A committed key whose secret cannot reach stdout is exit 1,
 /// naming the key; a closed stdout refuses before anything is created.
 #[test]
 fn a_secret_that_cannot_be_delivered_is_never_a_silent_success() {
@@ -240,7 +240,7 @@ fn a_secret_that_cannot_be_delivered_is_never_a_silent_success() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
-/// Finding 7: verify answers while another process holds the write lock
+/// Verify answers while another process holds the write lock
 /// (for longer than keyward's 30 s busy timeout, as far as this test can
 /// tell: it gives verify 10 s); last-used is skipped, quietly.
 #[test]
@@ -284,7 +284,7 @@ fn wait_bounded(mut child: std::process::Child, secs: u64) -> Option<Output> {
     None
 }
 
-/// Finding 8: read commands never create, convert or write what is not
+/// Read commands never create, convert or write what is not
 /// already a keyward vault: an empty file, a FIFO, someone else's empty
 /// SQLite database.
 #[test]
@@ -358,7 +358,7 @@ fn read_commands_never_write_to_what_is_not_a_vault() {
     assert_eq!(std::fs::read(&foreign).expect("read"), foreign_bytes);
 }
 
-/// Finding 9: zero-width, bidi and separator characters and surrounding
+/// Zero-width, bidi and separator characters and surrounding
 /// whitespace are refused; a stored one is escaped when shown.
 #[test]
 fn invisible_text_is_refused_and_never_shown_raw() {
@@ -403,7 +403,7 @@ fn invisible_text_is_refused_and_never_shown_raw() {
     assert!(list.contains(r"w\u{202e}eb"), "{list}");
 }
 
-/// Finding 10: a grace never outlives the old key's own expiry (also when
+/// A grace never outlives the old key's own expiry (also when
 /// extended later), and a successor never lives more than ten years.
 #[test]
 fn graces_and_carried_over_lifetimes_are_capped() {
@@ -450,7 +450,7 @@ fn graces_and_carried_over_lifetimes_are_capped() {
     assert_eq!(expires, "2037-11-24T12:00:00Z");
 }
 
-/// Finding 12: two jobs that resolved `web` to the same key before either
+/// Two jobs that resolved `web` to the same key before either
 /// held the lock: one rotates it, the other is refused naming the successor,
 /// instead of rotating the successor and putting the first job's fresh
 /// secret into grace.
@@ -490,7 +490,7 @@ fn two_rotations_of_one_key_yield_one_successor() {
     );
 }
 
-/// Finding 13: corrupt stored data is an error naming the vault and the
+/// Corrupt stored data is an error naming the vault and the
 /// row, never silently replaced by a default.
 #[test]
 fn corrupt_stored_values_are_errors_naming_the_row() {
@@ -633,7 +633,7 @@ fn a_lost_default_key_secret_says_to_rotate_it() {
     );
 }
 
-/// Finding 15: the key `verify` prints is the one its verdict judged. A
+/// The key `verify` prints is the one its verdict judged. A
 /// revoke that commits while verify is still running (here: while it would
 /// wait to record last-used) must not turn up as `valid: true` with a
 /// revoked key.
@@ -667,7 +667,7 @@ fn a_verdict_and_its_key_come_from_one_read() {
 }
 
 crate::on_both_engines! {
-    /// Finding 1: event times never go backwards along the chain, whatever a
+    /// Event times never go backwards along the chain, whatever a
     /// writer's clock says.
     fn event_times_never_go_backwards(v: &TestVault) {
         v.kw_at("2026-11-24T12:00:00Z", ["create", "--name", "later"])
@@ -686,7 +686,7 @@ crate::on_both_engines! {
         assert_eq!(times, ["2026-11-24T12:00:00Z", "2026-11-24T12:00:00Z"]);
     }
 
-    /// Finding 5: a secret given where a variable name or a name goes is shown
+    /// A secret given where a variable name or a name goes is shown
     /// as its hint, never in full.
     fn a_secret_in_the_wrong_place_is_never_echoed(v: &TestVault) {
         let secret = v.create(&["--name", "web"]);
@@ -731,7 +731,7 @@ crate::on_both_engines! {
         assert_eq!(v.json(["show", "web"])["status"], "active");
     }
 
-    /// Finding 11: a name can never be taken for an id.
+    /// A name can never be taken for an id.
     fn names_may_not_start_with_key_(v: &TestVault) {
         v.create(&["--name", "web"]);
         let before = v.dump();
@@ -757,7 +757,7 @@ crate::on_both_engines! {
         assert!(text(&out.stderr).starts_with("{\"error\""));
     }
 
-    /// Finding 18: a refused `--expires` quotes the value that was given.
+    /// A refused `--expires` quotes the value that was given.
     fn a_refused_expiry_quotes_the_value_given(v: &TestVault) {
         v.create(&["--name", "web"]);
         let out = v

@@ -263,7 +263,7 @@ fn a_secret_typed_at_a_terminal_is_not_echoed() {
     );
 }
 
-/// Finding 12: while a person is at the grace picker, a CI job rotates the
+/// While a person is at the grace picker, a CI job rotates the
 /// same key. The person's answer is refused (exit 4) naming the successor,
 /// instead of rotating the successor and putting the job's secret in grace.
 #[test]
