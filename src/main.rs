@@ -282,7 +282,7 @@ mod tests {
         );
     }
 
-    /// Finding 14: `--json` counts only where it is the flag.
+    /// `--json` counts only where it is the flag.
     #[test]
     fn json_errors_only_when_json_is_the_flag() {
         assert!(json(&["--json", "create", "--bogus"]));

@@ -774,7 +774,7 @@ mod tests {
         assert_eq!(last(&f), Some(NOW.plus_secs(60)));
     }
 
-    /// Finding 1, at the library: a write judges by the time it reads once
+    /// A write judges by the time it reads once
     /// it holds the lock, not by the time its command started.
     #[test]
     fn writes_judge_by_the_time_under_the_lock_and_never_go_back() {

@@ -713,7 +713,7 @@ crate::on_both_engines! {
         assert!(!log.contains(body), "the secret reached the log");
     }
 
-    /// Finding 6: `extend --expires` only moves an expiry into the future; it
+    /// `extend --expires` only moves an expiry into the future; it
     /// is no way round the default-key rule.
     fn extend_expires_now_or_in_the_past_is_refused(v: &TestVault) {
         v.create(&["--name", "web"]);
@@ -747,7 +747,7 @@ crate::on_both_engines! {
         assert_eq!(v.dump(), before);
     }
 
-    /// Finding 14: `--json` makes parse errors JSON only where it is the flag.
+    /// `--json` makes parse errors JSON only where it is the flag.
     fn json_parse_errors_only_when_json_is_the_flag(v: &TestVault) {
         let out = v.kw(["create", "--name", "--json"]).output().expect("run");
         assert_eq!(out.status.code(), Some(2));

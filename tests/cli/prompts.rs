@@ -289,7 +289,7 @@ fn a_rotation_made_while_the_picker_is_open_is_not_rotated_again() {
     assert_eq!(v.json(["show", "web"])["id"], successor.as_str());
 }
 
-/// Finding 17: `create` at a terminal without --expires offers the expiry
+/// `create` at a terminal without --expires offers the expiry
 /// presets, No expiration preselected.
 #[test]
 fn create_at_a_terminal_offers_the_expiry_presets() {
