@@ -1040,3 +1040,22 @@ impl WriteTx for PostgresTx<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CopyText;
+
+    #[test]
+    fn copy_text_escapes_what_the_format_reads_as_syntax() {
+        let mut rows = CopyText::default();
+        rows.text(Some(""));
+        rows.text(Some("a\tb\nc\rd\\e \\N"));
+        rows.text(None);
+        rows.int(Some(-7));
+        rows.bytes(&[0x00, 0xab]);
+        rows.end();
+        rows.text(Some(""));
+        rows.end();
+        assert_eq!(rows.0, "\ta\\tb\\nc\\rd\\\\e \\\\N\t\\N\t-7\t\\\\x00ab\n\n");
+    }
+}
