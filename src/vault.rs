@@ -511,10 +511,19 @@ impl Vault {
         self.write(|tx, now| intents::revoke(tx, id, reason, actor, now))
     }
 
+    /// About to read or write the whole vault once: stop mapping it into
+    /// memory (SQLite), so that the pass keeps one chunk resident, not
+    /// every page it touched.
+    pub fn unmapped(&self) -> Result<()> {
+        self.store.unmapped()
+    }
+
     /// Copies this whole vault into `dest`, which must be empty, in one
     /// transaction; the source's chain is checked first and the
     /// destination's after. Returns how many keys and events were copied.
     pub fn copy_to(&self, dest: &mut Vault) -> Result<Copied> {
+        self.unmapped()?;
+        dest.unmapped()?;
         self.verify_chain()?;
         let shown = dest.location.clone();
         let mut keys = 0;

@@ -344,6 +344,12 @@ pub trait Store: Read {
     /// and handed to `each` in chunks of at most `rows` rows (settings,
     /// then keys, then events, then usage), so that memory holds one chunk.
     fn dump(&self, rows: usize, each: &mut dyn FnMut(Dump) -> Result<()>) -> Result<()>;
+    /// About to read or write the whole vault once (`copy`): an engine
+    /// that maps the vault into memory stops, so that a pass over a large
+    /// vault does not keep every page it touched resident.
+    fn unmapped(&self) -> Result<()> {
+        Ok(())
+    }
     /// Adds serve's counts and last uses in one transaction. Not an event:
     /// usage is bookkeeping, and takes no part in the chain.
     fn record_usage(&mut self, batch: &UsageBatch) -> Result<()>;

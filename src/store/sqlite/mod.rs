@@ -544,6 +544,11 @@ impl Store for Sqlite {
         self.dump_all(rows, each)
     }
 
+    fn unmapped(&self) -> Result<()> {
+        self.c().pragma_update(None, "mmap_size", 0)?;
+        Ok(())
+    }
+
     fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
         let path = self.path.clone();
         let (tx, file) = self.immediate()?;
