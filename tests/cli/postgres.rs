@@ -1015,7 +1015,8 @@ fn copy_of_a_large_vault_round_trips_between_engines() {
         .success();
     assert_eq!(json(&out)["keys"], 100_001);
     assert_eq!(json(&out)["events"], 100_002);
-    for v in [&source, &pg_vault, &back] {
+    // The source's chain was checked by both copies before they read it.
+    for v in [&pg_vault, &back] {
         assert_eq!(v.json(["log", "--verify"])["events"], 100_002);
     }
     let list = |v: &TestVault| v.json(["list", "--all"]);
