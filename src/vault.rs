@@ -67,6 +67,9 @@ impl KeyFilter {
     }
 }
 
+/// How many rows `copy` reads and writes at a time: memory holds one chunk.
+const COPY_CHUNK: usize = 5_000;
+
 /// What `copy` moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Copied {
@@ -508,44 +511,39 @@ impl Vault {
         self.write(|tx, now| intents::revoke(tx, id, reason, actor, now))
     }
 
+    /// About to read or write the whole vault once: stop mapping it into
+    /// memory (SQLite), so that the pass keeps one chunk resident, not
+    /// every page it touched.
+    pub fn unmapped(&self) -> Result<()> {
+        self.store.unmapped()
+    }
+
     /// Copies this whole vault into `dest`, which must be empty, in one
     /// transaction; the source's chain is checked first and the
     /// destination's after. Returns how many keys and events were copied.
     pub fn copy_to(&self, dest: &mut Vault) -> Result<Copied> {
+        self.unmapped()?;
+        dest.unmapped()?;
         self.verify_chain()?;
-        let dump = self.store.dump()?;
         let shown = dest.location.clone();
+        let mut keys = 0;
+        let mut settings = 0;
         dest.write(|tx, _| {
             if !tx.is_empty()? {
                 return Err(Error::DestinationNotEmpty(shown).into());
             }
             tx.defer_checks()?;
-            for (setting, value) in &dump.settings {
-                tx.put_setting(*setting, value)?;
-            }
-            for (key, hash) in &dump.keys {
-                let unlinked = Key {
-                    rotated_to: None,
-                    ..key.clone()
-                };
-                tx.insert_key(&unlinked, hash)?;
-            }
-            for (key, _) in dump.keys.iter().filter(|(k, _)| k.rotated_to.is_some()) {
-                tx.update_key(key)?;
-            }
-            for event in &dump.events {
-                tx.insert_event(&event.stored())?;
-            }
-            for (id, usage) in &dump.usage {
-                tx.add_usage(id, usage)?;
-            }
-            Ok(())
+            self.store.dump(COPY_CHUNK, &mut |part| {
+                keys += part.keys.len();
+                settings += part.settings.len();
+                tx.load(&part)
+            })
         })?;
         let events = dest.verify_chain()?;
         Ok(Copied {
-            keys: dump.keys.len(),
+            keys,
             events,
-            settings: dump.settings.len(),
+            settings,
         })
     }
 

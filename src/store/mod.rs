@@ -157,8 +157,9 @@ pub struct StoredEvent<'a> {
     pub hash: &'a str,
 }
 
-/// A whole vault, as `copy` moves it between engines: events with their
-/// stored hashes, keys with their secrets' hashes, and serve's usage counts.
+/// A part of a vault, as `copy` moves it between engines a chunk at a
+/// time: settings, keys with their secrets' hashes, events with their
+/// stored hashes, and serve's usage counts.
 #[derive(Debug, Default)]
 pub struct Dump {
     pub settings: Vec<(Setting, String)>,
@@ -294,6 +295,34 @@ pub trait WriteTx: Read {
     /// Adds counts to a key's usage on a day.
     fn add_usage(&self, id: &KeyId, usage: &DailyUsage) -> Result<()>;
     fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;
+    /// Writes a chunk of a copied vault, after [`defer_checks`](Self::defer_checks):
+    /// keys as they were (a key's `rotated_to` may name one of a later
+    /// chunk), events and counts as stored. Engines with a bulk path
+    /// (PostgreSQL's COPY) override it.
+    fn load(&self, part: &Dump) -> Result<()> {
+        for (setting, value) in &part.settings {
+            self.put_setting(*setting, value)?;
+        }
+        for (key, hash) in &part.keys {
+            if key.rotated_to.is_some() {
+                let unlinked = Key {
+                    rotated_to: None,
+                    ..key.clone()
+                };
+                self.insert_key(&unlinked, hash)?;
+                self.update_key(key)?;
+            } else {
+                self.insert_key(key, hash)?;
+            }
+        }
+        for event in &part.events {
+            self.insert_event(&event.stored())?;
+        }
+        for (id, usage) in &part.usage {
+            self.add_usage(id, usage)?;
+        }
+        Ok(())
+    }
     /// Whether the vault holds nothing: no settings, keys or events.
     fn is_empty(&self) -> Result<bool>;
     /// Checks references between keys at commit instead of at each insert,
@@ -311,8 +340,16 @@ pub trait Store: Read {
     /// without waiting for other writers and without failing on a read-only
     /// vault. Returns whether it wrote.
     fn touch(&mut self, id: &KeyId, now: Timestamp) -> Result<bool>;
-    /// Everything the vault holds, oldest first.
-    fn dump(&self) -> Result<Dump>;
+    /// Everything the vault holds, oldest first, read from one snapshot
+    /// and handed to `each` in chunks of at most `rows` rows (settings,
+    /// then keys, then events, then usage), so that memory holds one chunk.
+    fn dump(&self, rows: usize, each: &mut dyn FnMut(Dump) -> Result<()>) -> Result<()>;
+    /// About to read or write the whole vault once (`copy`): an engine
+    /// that maps the vault into memory stops, so that a pass over a large
+    /// vault does not keep every page it touched resident.
+    fn unmapped(&self) -> Result<()> {
+        Ok(())
+    }
     /// Adds serve's counts and last uses in one transaction. Not an event:
     /// usage is bookkeeping, and takes no part in the chain.
     fn record_usage(&mut self, batch: &UsageBatch) -> Result<()>;

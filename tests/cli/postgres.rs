@@ -878,3 +878,174 @@ fn serve_reports_a_lost_database_once_until_it_changes() {
     assert!((1..=2).contains(&warned), "{log}");
     assert_eq!(log.matches("ready again").count(), 1, "{log}");
 }
+
+/// The id of the `i`th key [`bulk_fill`] writes.
+fn bulk_id(i: u64) -> String {
+    const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut s = String::from("key_aaaa");
+    for shift in (0..12).rev() {
+        s.push(char::from(BASE32[((i >> (shift * 5)) & 31) as usize]));
+    }
+    s
+}
+
+/// Adds `n` keys to a SQLite vault that keyward made, written as keyward
+/// writes them (one `created` event each, chained on from the head): every
+/// tenth key rotated to the next (a link that crosses copy's chunks), some
+/// with usage counts, and some with a note holding what COPY's text format
+/// escapes.
+fn bulk_fill(v: &TestVault, n: u64) {
+    use keyward::event::{Canonical, chain_hash};
+    let id = bulk_id;
+    let mut conn = rusqlite::Connection::open(&v.path).expect("open");
+    let tx = conn.transaction().expect("begin");
+    tx.pragma_update(None, "defer_foreign_keys", "ON")
+        .expect("defer");
+    let (mut next, mut prev): (i64, String) = tx
+        .query_row(
+            "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("head");
+    {
+        let mut key = tx
+            .prepare(
+                "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, \
+                 created_at, expires_at, rotated_from, note) \
+                 VALUES (?1, ?2, ?3, 'kw', 'hInt', ?4, '[\"read\"]', 0, ?5, ?6, ?7, ?8)",
+            )
+            .expect("prepare");
+        let mut event = tx
+            .prepare(
+                "INSERT INTO events (id, at, event, key_id, related_key_id, env, actor, details, \
+                 prev_hash, hash) VALUES (?1, ?2, 'created', ?3, NULL, ?4, 'bulk@test', ?5, ?6, ?7)",
+            )
+            .expect("prepare");
+        let mut link = tx
+            .prepare("UPDATE keys SET rotated_to = ?2 WHERE id = ?1")
+            .expect("prepare");
+        let mut usage = tx
+            .prepare(
+                "INSERT INTO usage (key_id, day, valid, invalid) VALUES (?1, '2026-11-20', ?2, 1)",
+            )
+            .expect("prepare");
+        for i in 1..=n {
+            let (key_id, env, name) = (id(i), format!("e{}", i % 10), format!("k{i}"));
+            let at = 1_790_000_000 + i as i64;
+            let mut hash = [7u8; 32];
+            hash[24..].copy_from_slice(&i.to_be_bytes());
+            let rotated_to = (i % 10 == 0 && i < n).then(|| id(i + 1));
+            let rotated_from = (i % 10 == 1 && i > 1).then(|| id(i - 1));
+            let note = (i % 1000 == 0).then_some("tab\there\nnew line \\N back\\slash\r");
+            key.execute(rusqlite::params![
+                key_id,
+                name,
+                env,
+                &hash[..],
+                at,
+                rotated_to.as_ref().map(|_| at + 3600),
+                rotated_from,
+                note
+            ])
+            .expect("key");
+            // Linked once the successor is there, as keyward does (a
+            // dangling deferred link makes SQLite scan on every insert).
+            if let Some(from) = &rotated_from {
+                link.execute([from, &key_id]).expect("link");
+            }
+            next += 1;
+            let details = format!(
+                "{{\"default\":false,\"expires_at\":null,\"name\":\"{name}\",\"prefix\":\"kw\",\"scopes\":[\"read\"]}}"
+            );
+            let hash = chain_hash(
+                &prev,
+                &Canonical {
+                    id: next,
+                    at,
+                    kind: "created",
+                    key_id: Some(&key_id),
+                    related_key_id: None,
+                    env: Some(&env),
+                    actor: "bulk@test",
+                    details: &details,
+                },
+            );
+            event
+                .execute(rusqlite::params![
+                    next, at, key_id, env, details, prev, hash
+                ])
+                .expect("event");
+            prev = hash;
+            if i % 100 == 0 {
+                usage
+                    .execute(rusqlite::params![key_id, i as i64])
+                    .expect("usage");
+            }
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// copy streams: a vault of 100k keys and 100k events goes SQLite →
+/// PostgreSQL → SQLite with every key, event, count and hash, and every
+/// copy's chain verifies.
+#[test]
+fn copy_of_a_large_vault_round_trips_between_engines() {
+    let Some(pg_vault) = database() else { return };
+    let source = TestVault::new();
+    source
+        .kw(["config", "set", "max-keys", "5"])
+        .assert()
+        .success();
+    source.create(&["--name", "web"]);
+    bulk_fill(&source, 100_000);
+    let url = pg_vault.url.clone().expect("url");
+    let out = source
+        .kw(["--json", "copy", "--to", &url])
+        .assert()
+        .success();
+    assert_eq!(json(&out)["keys"], 100_001);
+    assert_eq!(json(&out)["events"], 100_002);
+    let back = TestVault::new();
+    let out = pg_vault
+        .kw(["--json", "copy", "--to"])
+        .arg(&back.path)
+        .assert()
+        .success();
+    assert_eq!(json(&out)["keys"], 100_001);
+    assert_eq!(json(&out)["events"], 100_002);
+    // The source's chain was checked by both copies before they read it.
+    for v in [&pg_vault, &back] {
+        assert_eq!(v.json(["log", "--verify"])["events"], 100_002);
+    }
+    let list = |v: &TestVault| v.json(["list", "--all"]);
+    let listed = list(&source);
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(100_001),
+        "{listed:.200}"
+    );
+    assert_eq!(listed, list(&pg_vault));
+    assert_eq!(listed, list(&back));
+    for page in [
+        &["--limit", "1000"][..],
+        &["--limit", "1000", "--before", "50000"],
+        &["--limit", "1000", "--before", "1001"],
+    ] {
+        let log = |v: &TestVault| v.json(["log"].iter().chain(page));
+        let logged = log(&source);
+        assert_eq!(logged, log(&pg_vault), "{page:?}");
+        assert_eq!(logged, log(&back), "{page:?}");
+    }
+    let usage = |v: &TestVault| v.json(["show", &bulk_id(99_900)]);
+    let shown = usage(&source);
+    assert!(shown.to_string().contains("99900"), "{shown}");
+    assert_eq!(shown, usage(&back));
+    assert_eq!(shown, usage(&pg_vault));
+    assert_eq!(
+        source.dump(),
+        back.dump(),
+        "the same rows after the round trip"
+    );
+}

@@ -247,15 +247,18 @@ impl<C: GenericClient> Pg<C> {
         let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys {tail}");
         self.query(&sql, params)?
             .iter()
-            .map(|r| {
-                let key = self.key_from_row(r)?;
-                let hash: Vec<u8> = r.try_get(17)?;
-                let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                    self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
-                })?;
-                Ok((key, hash))
-            })
+            .map(|r| self.key_and_hash(r))
             .collect()
+    }
+
+    /// A key row with its secret's hash as column 17.
+    fn key_and_hash(&self, r: &Row) -> Result<(Key, [u8; 32])> {
+        let key = self.key_from_row(r)?;
+        let hash: Vec<u8> = r.try_get(17)?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| {
+            self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
+        })?;
+        Ok((key, hash))
     }
 
     fn corrupt(&self, row: String, problem: impl Into<String>) -> anyhow::Error {
@@ -508,52 +511,24 @@ impl<C: GenericClient> Read for Pg<C> {
     }
 
     fn verify_chain(&self) -> Result<u64> {
-        let rows = self.query(
-            "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
-             FROM keyward.events ORDER BY id",
-            &[],
-        )?;
         let mut prev = GENESIS.to_string();
-        for (expected, r) in (1i64..).zip(rows.iter()) {
-            let id: i64 = r.try_get(0)?;
-            let broken = |reason: &str| Error::BrokenChain {
-                id,
-                reason: reason.to_string(),
-            };
-            if id != expected {
-                return Err(Error::BrokenChain {
-                    id: expected,
-                    reason: format!("it is missing (the next event found is {id})"),
-                }
-                .into());
+        let mut expected = 1i64;
+        loop {
+            // A page at a time by id: the log is append-only, so pages read
+            // at different moments still make one chain.
+            let rows = self.query(
+                "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, \
+                 hash FROM keyward.events WHERE id >= $1 ORDER BY id LIMIT $2",
+                &[&expected, &CHAIN_PAGE],
+            )?;
+            for r in &rows {
+                prev = check_link(r, expected, &prev)?;
+                expected += 1;
             }
-            let stored_prev: String = r.try_get(8)?;
-            if stored_prev != prev {
-                return Err(broken("it does not link to the event before it").into());
+            if rows.len() < CHAIN_PAGE as usize {
+                return Ok((expected - 1) as u64);
             }
-            let computed = crate::event::chain_hash(
-                &prev,
-                &crate::event::Canonical {
-                    id,
-                    at: r.try_get(1)?,
-                    kind: r.try_get(2)?,
-                    key_id: r.try_get(3)?,
-                    related_key_id: r.try_get(4)?,
-                    env: r.try_get(5)?,
-                    actor: r.try_get(6)?,
-                    details: r.try_get(7)?,
-                },
-            );
-            let stored: String = r.try_get(9)?;
-            if stored != computed {
-                return Err(broken(
-                    "its contents do not match its hash (it was changed after it was written)",
-                )
-                .into());
-            }
-            prev = computed;
         }
-        Ok(rows.len() as u64)
     }
 
     fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<super::DailyUsage>> {
@@ -579,8 +554,8 @@ impl Store for Postgres {
         }))
     }
 
-    fn dump(&self) -> Result<super::Dump> {
-        self.dump_all()
+    fn dump(&self, rows: usize, each: &mut dyn FnMut(super::Dump) -> Result<()>) -> Result<()> {
+        self.dump_all(rows, each)
     }
 
     fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
@@ -633,13 +608,14 @@ impl Store for Postgres {
 
 impl Postgres {
     /// Everything, read in one REPEATABLE READ transaction so that it is
-    /// one snapshot while other hosts write.
-    fn dump_all(&self) -> Result<super::Dump> {
+    /// one snapshot while other hosts write, through a cursor a chunk of
+    /// `rows` rows at a time.
+    fn dump_all(&self, rows: usize, each: &mut dyn FnMut(super::Dump) -> Result<()>) -> Result<()> {
         self.conn
             .borrow_mut()
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .map_err(|e| failed(&self.shown, e))?;
-        let dump = self.dump_rows();
+        let dump = self.dump_rows(rows, each);
         let end = if dump.is_ok() { "COMMIT" } else { "ROLLBACK" };
         self.conn
             .borrow_mut()
@@ -648,43 +624,221 @@ impl Postgres {
         dump
     }
 
-    fn dump_rows(&self) -> Result<super::Dump> {
-        let mut dump = super::Dump::default();
+    fn dump_rows(
+        &self,
+        rows: usize,
+        each: &mut dyn FnMut(super::Dump) -> Result<()>,
+    ) -> Result<()> {
+        use super::Dump;
+        let mut settings = Vec::new();
         for r in self.query(
             "SELECT name, value FROM keyward.settings ORDER BY name",
             &[],
         )? {
             let name: String = r.try_get(0)?;
             if let Ok(setting) = name.parse::<Setting>() {
-                dump.settings.push((setting, r.try_get(1)?));
+                settings.push((setting, r.try_get(1)?));
             }
         }
-        dump.keys = self.keys_with_hashes("ORDER BY created_at, seq", &[])?;
-        for r in self.query(
+        each(Dump {
+            settings,
+            ..Dump::default()
+        })?;
+        let keys = format!(
+            "SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys ORDER BY created_at, seq"
+        );
+        self.chunks(&keys, rows, &mut |page| {
+            let keys = page
+                .iter()
+                .map(|r| self.key_and_hash(r))
+                .collect::<Result<_>>()?;
+            each(Dump {
+                keys,
+                ..Dump::default()
+            })
+        })?;
+        self.chunks(
             "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
              FROM keyward.events ORDER BY id",
-            &[],
-        )? {
-            let id: i64 = r.try_get(0)?;
-            let kind: String = r.try_get(2)?;
-            dump.events.push(super::DumpedEvent {
-                id,
-                at: Timestamp::from_unix(r.try_get(1)?),
-                kind: kind.parse().map_err(|_| {
-                    self.corrupt(format!("event {id}"), "its type is not one keyward writes")
-                })?,
-                key_id: r.try_get(3)?,
-                related_key_id: r.try_get(4)?,
-                env: r.try_get(5)?,
-                actor: r.try_get(6)?,
-                details: r.try_get(7)?,
-                prev_hash: r.try_get(8)?,
-                hash: r.try_get(9)?,
-            });
-        }
-        dump.usage = usage::dump(self)?;
-        Ok(dump)
+            rows,
+            &mut |page| {
+                let events = page
+                    .iter()
+                    .map(|r| self.dumped_event(r))
+                    .collect::<Result<_>>()?;
+                each(Dump {
+                    events,
+                    ..Dump::default()
+                })
+            },
+        )?;
+        self.chunks(usage::DUMP, rows, &mut |page| {
+            let usage = page
+                .iter()
+                .map(|r| usage::from_dump_row(self, r))
+                .collect::<Result<_>>()?;
+            each(Dump {
+                usage,
+                ..Dump::default()
+            })
+        })
     }
+
+    fn dumped_event(&self, r: &Row) -> Result<super::DumpedEvent> {
+        let id: i64 = r.try_get(0)?;
+        let kind: String = r.try_get(2)?;
+        Ok(super::DumpedEvent {
+            id,
+            at: Timestamp::from_unix(r.try_get(1)?),
+            kind: kind.parse().map_err(|_| {
+                self.corrupt(format!("event {id}"), "its type is not one keyward writes")
+            })?,
+            key_id: r.try_get(3)?,
+            related_key_id: r.try_get(4)?,
+            env: r.try_get(5)?,
+            actor: r.try_get(6)?,
+            details: r.try_get(7)?,
+            prev_hash: r.try_get(8)?,
+            hash: r.try_get(9)?,
+        })
+    }
+
+    /// The rows `sql` selects, fetched through a cursor (inside the
+    /// caller's transaction) `size` at a time and handed to `each`.
+    fn chunks(
+        &self,
+        sql: &str,
+        size: usize,
+        each: &mut dyn FnMut(Vec<Row>) -> Result<()>,
+    ) -> Result<()> {
+        self.conn
+            .borrow_mut()
+            .batch_execute(&format!("DECLARE keyward_copy NO SCROLL CURSOR FOR {sql}"))
+            .map_err(|e| failed(&self.shown, e))?;
+        let fetch = format!("FETCH FORWARD {size} FROM keyward_copy");
+        loop {
+            let page = self.query(&fetch, &[])?;
+            if page.is_empty() {
+                break;
+            }
+            each(page)?;
+        }
+        self.conn
+            .borrow_mut()
+            .batch_execute("CLOSE keyward_copy")
+            .map_err(|e| failed(&self.shown, e))
+    }
+}
+
+impl PostgresTx<'_> {
+    /// Sends `rows` to a `COPY … FROM STDIN` statement.
+    fn copy_in(&self, sql: &str, rows: CopyText) -> Result<()> {
+        use std::io::Write;
+        let mut conn = self.conn.borrow_mut();
+        let mut writer = conn.copy_in(sql).map_err(|e| failed(&self.shown, e))?;
+        writer
+            .write_all(rows.0.as_bytes())
+            .with_context(|| format!("cannot write rows to {}", self.shown))?;
+        writer.finish().map_err(|e| failed(&self.shown, e))?;
+        Ok(())
+    }
+}
+
+/// Rows in COPY's text format: fields separated by tabs, rows ended by a
+/// newline, `\N` for NULL, and a backslash, tab, newline or carriage
+/// return inside a value escaped.
+#[derive(Default)]
+struct CopyText(String, bool);
+
+impl CopyText {
+    /// Before a field: a tab unless it is the row's first.
+    fn separate(&mut self) {
+        if self.1 {
+            self.0.push('\t');
+        }
+        self.1 = true;
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        self.separate();
+        let Some(value) = value else {
+            self.0.push_str("\\N");
+            return;
+        };
+        for c in value.chars() {
+            match c {
+                '\\' => self.0.push_str("\\\\"),
+                '\t' => self.0.push_str("\\t"),
+                '\n' => self.0.push_str("\\n"),
+                '\r' => self.0.push_str("\\r"),
+                c => self.0.push(c),
+            }
+        }
+    }
+
+    fn int(&mut self, value: Option<i64>) {
+        self.text(value.map(|n| n.to_string()).as_deref());
+    }
+
+    /// A bytea in hex: `\x…`, its backslash escaped.
+    fn bytes(&mut self, value: &[u8]) {
+        use std::fmt::Write;
+        self.separate();
+        self.0.push_str("\\\\x");
+        for b in value {
+            let _ = write!(self.0, "{b:02x}");
+        }
+    }
+
+    fn end(&mut self) {
+        self.0.push('\n');
+        self.1 = false;
+    }
+}
+
+/// How many events `verify_chain` reads at a time.
+const CHAIN_PAGE: i64 = 10_000;
+
+/// Checks one event row (columns as `verify_chain` selects them) against
+/// the id it must have and the hash before it; returns its hash.
+fn check_link(r: &Row, expected: i64, prev: &str) -> Result<String> {
+    let id: i64 = r.try_get(0)?;
+    let broken = |reason: &str| Error::BrokenChain {
+        id,
+        reason: reason.to_string(),
+    };
+    if id != expected {
+        return Err(Error::BrokenChain {
+            id: expected,
+            reason: format!("it is missing (the next event found is {id})"),
+        }
+        .into());
+    }
+    let stored_prev: String = r.try_get(8)?;
+    if stored_prev != prev {
+        return Err(broken("it does not link to the event before it").into());
+    }
+    let computed = crate::event::chain_hash(
+        prev,
+        &crate::event::Canonical {
+            id,
+            at: r.try_get(1)?,
+            kind: r.try_get(2)?,
+            key_id: r.try_get(3)?,
+            related_key_id: r.try_get(4)?,
+            env: r.try_get(5)?,
+            actor: r.try_get(6)?,
+            details: r.try_get(7)?,
+        },
+    );
+    let stored: String = r.try_get(9)?;
+    if stored != computed {
+        return Err(broken(
+            "its contents do not match its hash (it was changed after it was written)",
+        )
+        .into());
+    }
+    Ok(computed)
 }
 
 impl WriteTx for PostgresTx<'_> {
@@ -771,6 +925,81 @@ impl WriteTx for PostgresTx<'_> {
         Ok(())
     }
 
+    /// COPY, in text format: one round trip per chunk and table.
+    fn load(&self, part: &super::Dump) -> Result<()> {
+        for (setting, value) in &part.settings {
+            self.put_setting(*setting, value)?;
+        }
+        let ts = |t: Option<Timestamp>| t.map(Timestamp::unix);
+        if !part.keys.is_empty() {
+            let mut rows = CopyText::default();
+            for (k, hash) in &part.keys {
+                rows.text(Some(k.id.as_str()));
+                rows.text(Some(k.name.as_str()));
+                rows.text(Some(k.env.as_str()));
+                rows.text(Some(&k.prefix));
+                rows.text(Some(&k.hint));
+                rows.bytes(hash);
+                rows.text(Some(&serde_json::to_string(&k.scopes)?));
+                rows.text(Some(if k.is_default { "t" } else { "f" }));
+                rows.int(Some(k.created_at.unix()));
+                rows.int(ts(k.expires_at));
+                rows.int(ts(k.own_expires_at));
+                rows.text(k.rotated_from.as_ref().map(KeyId::as_str));
+                rows.text(k.rotated_to.as_ref().map(KeyId::as_str));
+                rows.text(k.note.as_deref());
+                rows.int(ts(k.revoked_at));
+                rows.text(k.revoke_reason.as_deref());
+                rows.int(ts(k.last_used_at));
+                rows.int(k.rotate_every);
+                rows.end();
+            }
+            self.copy_in(
+                "COPY keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, \
+                 is_default, created_at, expires_at, own_expires_at, rotated_from, rotated_to, \
+                 note, revoked_at, revoke_reason, last_used_at, rotate_every) FROM STDIN",
+                rows,
+            )?;
+        }
+        if !part.events.is_empty() {
+            let mut rows = CopyText::default();
+            for e in &part.events {
+                rows.int(Some(e.id));
+                rows.int(Some(e.at.unix()));
+                rows.text(Some(e.kind.as_str()));
+                rows.text(e.key_id.as_deref());
+                rows.text(e.related_key_id.as_deref());
+                rows.text(e.env.as_deref());
+                rows.text(Some(&e.actor));
+                rows.text(Some(&e.details));
+                rows.text(Some(&e.prev_hash));
+                rows.text(Some(&e.hash));
+                rows.end();
+            }
+            self.copy_in(
+                "COPY keyward.events (id, at, event, key_id, related_key_id, env, actor, \
+                 details, prev_hash, hash) FROM STDIN",
+                rows,
+            )?;
+        }
+        if !part.usage.is_empty() {
+            let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+            let mut rows = CopyText::default();
+            for (id, u) in &part.usage {
+                rows.text(Some(id.as_str()));
+                rows.text(Some(&super::day_text(u.day)));
+                rows.int(count(u.valid));
+                rows.int(count(u.invalid));
+                rows.end();
+            }
+            self.copy_in(
+                "COPY keyward.usage (key_id, day, valid, invalid) FROM STDIN",
+                rows,
+            )?;
+        }
+        Ok(())
+    }
+
     fn is_empty(&self) -> Result<bool> {
         let rows = self.query(
             "SELECT NOT EXISTS (SELECT 1 FROM keyward.keys) AND NOT EXISTS (SELECT 1 FROM keyward.events) \
@@ -809,5 +1038,24 @@ impl WriteTx for PostgresTx<'_> {
                 .into()
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CopyText;
+
+    #[test]
+    fn copy_text_escapes_what_the_format_reads_as_syntax() {
+        let mut rows = CopyText::default();
+        rows.text(Some(""));
+        rows.text(Some("a\tb\nc\rd\\e \\N"));
+        rows.text(None);
+        rows.int(Some(-7));
+        rows.bytes(&[0x00, 0xab]);
+        rows.end();
+        rows.text(Some(""));
+        rows.end();
+        assert_eq!(rows.0, "\ta\\tb\\nc\\rd\\\\e \\\\N\t\\N\t-7\t\\\\x00ab\n\n");
     }
 }

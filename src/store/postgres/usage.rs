@@ -2,7 +2,7 @@
 //! outcome. Bookkeeping beside the keys, outside the activity log, written
 //! without the vault's advisory lock (it changes no rule's inputs).
 
-use postgres::GenericClient;
+use postgres::{GenericClient, Row};
 
 use super::Pg;
 use crate::error::Result;
@@ -87,22 +87,19 @@ pub(super) fn record<C: GenericClient>(pg: &Pg<C>, batch: &UsageBatch) -> Result
     Ok(())
 }
 
-pub(super) fn dump<C: GenericClient>(pg: &Pg<C>) -> Result<Vec<(KeyId, DailyUsage)>> {
-    pg.query(
-        "SELECT key_id, day, valid, invalid FROM keyward.usage ORDER BY key_id, day",
-        &[],
-    )?
-    .iter()
-    .map(|r| {
-        let id: String = r.try_get(0)?;
-        let usage = from_row(
-            pg,
-            &id,
-            &r.try_get::<_, String>(1)?,
-            r.try_get(2)?,
-            r.try_get(3)?,
-        )?;
-        Ok((KeyId::stored(id), usage))
-    })
-    .collect()
+/// Every usage row, for `copy`.
+pub(super) const DUMP: &str =
+    "SELECT key_id, day, valid, invalid FROM keyward.usage ORDER BY key_id, day";
+
+/// A row of [`DUMP`], checked.
+pub(super) fn from_dump_row<C: GenericClient>(pg: &Pg<C>, r: &Row) -> Result<(KeyId, DailyUsage)> {
+    let id: String = r.try_get(0)?;
+    let usage = from_row(
+        pg,
+        &id,
+        &r.try_get::<_, String>(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+    )?;
+    Ok((KeyId::stored(id), usage))
 }

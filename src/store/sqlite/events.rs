@@ -140,32 +140,28 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 /// Every event as stored, oldest first (the chain is checked before).
-pub(super) fn dump(conn: &Connection) -> Result<Vec<crate::store::DumpedEvent>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, hash \
-         FROM events ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let id: i64 = column(r, 0, "an event")?;
-        let row = format!("event {id}");
-        let kind: String = column(r, 2, &row)?;
-        Ok(crate::store::DumpedEvent {
-            id,
-            at: time_column(r, 1, &row)?
-                .ok_or_else(|| bad_row(1, row.clone(), "it has no time"))?,
-            kind: kind
-                .parse()
-                .map_err(|_| bad_row(2, row.clone(), "its type is not one keyward writes"))?,
-            key_id: column(r, 3, &row)?,
-            related_key_id: column(r, 4, &row)?,
-            env: column(r, 5, &row)?,
-            actor: column(r, 6, &row)?,
-            details: column(r, 7, &row)?,
-            prev_hash: column(r, 8, &row)?,
-            hash: column(r, 9, &row)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+pub(super) const DUMP: &str = "SELECT id, at, event, key_id, related_key_id, env, actor, details, \
+     prev_hash, hash FROM events ORDER BY id";
+
+/// A row of [`DUMP`].
+pub(super) fn dumped_from_row(r: &Row<'_>) -> rusqlite::Result<crate::store::DumpedEvent> {
+    let id: i64 = column(r, 0, "an event")?;
+    let row = format!("event {id}");
+    let kind: String = column(r, 2, &row)?;
+    Ok(crate::store::DumpedEvent {
+        id,
+        at: time_column(r, 1, &row)?.ok_or_else(|| bad_row(1, row.clone(), "it has no time"))?,
+        kind: kind
+            .parse()
+            .map_err(|_| bad_row(2, row.clone(), "its type is not one keyward writes"))?,
+        key_id: column(r, 3, &row)?,
+        related_key_id: column(r, 4, &row)?,
+        env: column(r, 5, &row)?,
+        actor: column(r, 6, &row)?,
+        details: column(r, 7, &row)?,
+        prev_hash: column(r, 8, &row)?,
+        hash: column(r, 9, &row)?,
+    })
 }
 
 pub(super) fn insert(conn: &Connection, e: &StoredEvent<'_>) -> Result<()> {

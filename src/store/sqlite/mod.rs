@@ -540,8 +540,13 @@ impl Store for Sqlite {
         }))
     }
 
-    fn dump(&self) -> Result<super::Dump> {
-        self.dump_all()
+    fn dump(&self, rows: usize, each: &mut dyn FnMut(super::Dump) -> Result<()>) -> Result<()> {
+        self.dump_all(rows, each)
+    }
+
+    fn unmapped(&self) -> Result<()> {
+        self.c().pragma_update(None, "mmap_size", 0)?;
+        Ok(())
     }
 
     fn record_usage(&mut self, batch: &super::UsageBatch) -> Result<()> {
@@ -626,30 +631,87 @@ impl Sqlite {
         }
     }
 
-    /// Everything, read in one transaction so that it is one snapshot.
-    fn dump_all(&self) -> Result<super::Dump> {
+    /// Everything, read in one transaction so that it is one snapshot,
+    /// a chunk of `rows` rows at a time.
+    fn dump_all(&self, rows: usize, each: &mut dyn FnMut(super::Dump) -> Result<()>) -> Result<()> {
+        use super::Dump;
         let tx = self.c().unchecked_transaction()?;
-        let mut dump = super::Dump::default();
+        let mut settings = Vec::new();
         let mut stmt = tx.prepare("SELECT name, value FROM settings ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
+        let found = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in found {
             let (name, value) = row?;
             if let Ok(setting) = name.parse::<Setting>() {
-                dump.settings.push((setting, value));
+                settings.push((setting, value));
             }
         }
-        let keys = tx
-            .prepare(keys::KEYS_WITH_HASHES)
-            .and_then(|mut s| {
-                s.query_map([], keys::key_and_hash_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(|e| self.explain(e))?;
-        dump.keys = keys;
-        dump.events = events::dump(&tx)?;
-        dump.usage = usage::dump(self)?;
-        Ok(dump)
+        each(Dump {
+            settings,
+            ..Dump::default()
+        })?;
+        let explain = |e| self.explain(e);
+        chunks(
+            &tx,
+            keys::KEYS_WITH_HASHES,
+            rows,
+            |r| keys::key_and_hash_from_row(r).map_err(explain),
+            &mut |keys| {
+                each(Dump {
+                    keys,
+                    ..Dump::default()
+                })
+            },
+        )?;
+        chunks(
+            &tx,
+            events::DUMP,
+            rows,
+            |r| events::dumped_from_row(r).map_err(explain),
+            &mut |events| {
+                each(Dump {
+                    events,
+                    ..Dump::default()
+                })
+            },
+        )?;
+        chunks(
+            &tx,
+            usage::DUMP,
+            rows,
+            |r| usage::checked(self, usage::raw(r).map_err(explain)?),
+            &mut |usage| {
+                each(Dump {
+                    usage,
+                    ..Dump::default()
+                })
+            },
+        )?;
+        Ok(())
     }
+}
+
+/// The rows `sql` selects, read one at a time and handed to `each` in
+/// chunks of at most `size` (never an empty one).
+fn chunks<T>(
+    conn: &Connection,
+    sql: &str,
+    size: usize,
+    read: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
+    each: &mut dyn FnMut(Vec<T>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut chunk = Vec::with_capacity(size);
+    while let Some(r) = rows.next()? {
+        chunk.push(read(r)?);
+        if chunk.len() >= size {
+            each(std::mem::replace(&mut chunk, Vec::with_capacity(size)))?;
+        }
+    }
+    if !chunk.is_empty() {
+        each(chunk)?;
+    }
+    Ok(())
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -678,6 +740,65 @@ impl WriteTx for SqliteTx<'_> {
         usage::add(self.c(), id, u)
     }
 
+    /// Keys go in with their links set only once both ends are there:
+    /// while any deferred foreign key is unresolved, SQLite checks every
+    /// new key against the whole table (no index on the links), which
+    /// makes a large copy quadratic. A link to a key still to come waits
+    /// in a temporary table, for that key or for the commit.
+    fn load(&self, part: &super::Dump) -> Result<()> {
+        let c = self.c();
+        for (setting, value) in &part.settings {
+            self.put_setting(*setting, value)?;
+        }
+        if !part.keys.is_empty() {
+            c.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS copy_links \
+                 (source TEXT PRIMARY KEY, target TEXT NOT NULL); \
+                 CREATE INDEX IF NOT EXISTS temp.copy_links_by_target ON copy_links (target);",
+            )?;
+        }
+        let link = |source: &str, target: &str| -> Result<()> {
+            c.prepare_cached("UPDATE keys SET rotated_to = ?2 WHERE id = ?1")?
+                .execute((source, target))?;
+            Ok(())
+        };
+        for (key, hash) in &part.keys {
+            let unlinked = crate::key::Key {
+                rotated_to: None,
+                ..key.clone()
+            };
+            keys::insert(c, &unlinked, hash)?;
+            let id = key.id.as_str();
+            if let Some(target) = &key.rotated_to {
+                let there = c
+                    .prepare_cached("SELECT 1 FROM keys WHERE id = ?1")?
+                    .exists([target.as_str()])?;
+                if there {
+                    link(id, target.as_str())?;
+                } else {
+                    c.prepare_cached(
+                        "INSERT INTO temp.copy_links (source, target) VALUES (?1, ?2)",
+                    )?
+                    .execute((id, target.as_str()))?;
+                }
+            }
+            let waiting: Vec<String> = c
+                .prepare_cached("DELETE FROM temp.copy_links WHERE target = ?1 RETURNING source")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for source in waiting {
+                link(&source, id)?;
+            }
+        }
+        for event in &part.events {
+            events::insert(c, &event.stored())?;
+        }
+        for (id, usage) in &part.usage {
+            usage::add(c, id, usage)?;
+        }
+        Ok(())
+    }
+
     fn is_empty(&self) -> Result<bool> {
         Ok(self.c().query_row(
             "SELECT NOT EXISTS (SELECT 1 FROM keys) AND NOT EXISTS (SELECT 1 FROM events) \
@@ -697,6 +818,21 @@ impl WriteTx for SqliteTx<'_> {
         // to a file the path no longer names. Rolled back (on drop) instead.
         if !self.still_at_path() {
             return Err(Error::VaultReplacedMidWrite(self.path.display().to_string()).into());
+        }
+        // Links still waiting name a key that never came: set them, for
+        // the foreign key check to refuse the commit.
+        let loaded: bool = self.c().query_row(
+            "SELECT EXISTS (SELECT 1 FROM temp.sqlite_master WHERE name = 'copy_links')",
+            [],
+            |r| r.get(0),
+        )?;
+        if loaded {
+            self.c().execute_batch(
+                "UPDATE keys SET rotated_to = \
+                 (SELECT target FROM temp.copy_links WHERE source = keys.id) \
+                 WHERE id IN (SELECT source FROM temp.copy_links); \
+                 DROP TABLE temp.copy_links;",
+            )?;
         }
         let path = self.path;
         self.conn

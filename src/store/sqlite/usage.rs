@@ -19,13 +19,8 @@ pub(super) fn read<C: Conn>(s: &Sql<C>, id: &KeyId, since: time::Date) -> Result
     Ok(rows.into_iter().map(|(_, u)| u).collect())
 }
 
-pub(super) fn dump<C: Conn>(s: &Sql<C>) -> Result<Vec<(KeyId, DailyUsage)>> {
-    query(
-        s,
-        "SELECT key_id, day, valid, invalid FROM usage ORDER BY key_id, day",
-        (),
-    )
-}
+/// Every usage row, for `copy`.
+pub(super) const DUMP: &str = "SELECT key_id, day, valid, invalid FROM usage ORDER BY key_id, day";
 
 /// Rows of (key_id, day, valid, invalid), checked to be what keyward writes.
 fn query<C: Conn>(
@@ -34,31 +29,36 @@ fn query<C: Conn>(
     params: impl rusqlite::Params,
 ) -> Result<Vec<(KeyId, DailyUsage)>> {
     let mut stmt = s.c().prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
-    })?;
+    let rows = stmt.query_map(params, raw)?;
     let mut all = Vec::new();
     for row in rows {
-        let (id, day, valid, invalid) = row?;
-        let bad = || {
-            s.corrupt(
-                format!("usage of {id} on {day}"),
-                "it holds a count keyward never writes",
-            )
-        };
-        let usage = DailyUsage {
-            day: parse_day(&day).ok_or_else(bad)?,
-            valid: u64::try_from(valid).map_err(|_| bad())?,
-            invalid: u64::try_from(invalid).map_err(|_| bad())?,
-        };
-        all.push((KeyId::stored(id), usage));
+        all.push(checked(s, row?)?);
     }
     Ok(all)
+}
+
+/// Raw (key_id, day, valid, invalid), checked to be what keyward writes.
+pub(super) fn checked<C: Conn>(
+    s: &Sql<C>,
+    (id, day, valid, invalid): (String, String, i64, i64),
+) -> Result<(KeyId, DailyUsage)> {
+    let bad = || {
+        s.corrupt(
+            format!("usage of {id} on {day}"),
+            "it holds a count keyward never writes",
+        )
+    };
+    let usage = DailyUsage {
+        day: parse_day(&day).ok_or_else(bad)?,
+        valid: u64::try_from(valid).map_err(|_| bad())?,
+        invalid: u64::try_from(invalid).map_err(|_| bad())?,
+    };
+    Ok((KeyId::stored(id), usage))
+}
+
+/// A row of [`DUMP`], raw.
+pub(super) fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
 pub(super) fn add(conn: &Connection, id: &KeyId, u: &DailyUsage) -> Result<()> {
