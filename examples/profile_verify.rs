@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let mut found = 0;
     for i in 0..n {
         let s = secret::parse(&texts[i % texts.len()]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        found += usize::from(vault.check(&s, &[])?.key.is_some());
+        found += usize::from(vault.check(&s, &[], None)?.key.is_some());
     }
     println!("{found} of {n} found");
     Ok(())
