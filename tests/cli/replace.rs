@@ -322,7 +322,7 @@ fn a_reader_of_the_old_file_that_ends_leaves_nothing_to_pair_with_the_new() {
             .assert()
             .success();
         v.create(&["--name", "a"]);
-        let mut holder = python_holder(&v.path);
+        let mut holder = python_holder_in(&v.path, false);
         for i in 0..5 {
             v.create(&["--name", &format!("old{i}")]);
         }
@@ -345,14 +345,7 @@ fn a_reader_of_the_old_file_that_ends_leaves_nothing_to_pair_with_the_new() {
 #[test]
 fn moving_a_served_vault_aside_and_back_or_replacing_it_keeps_every_file_whole() {
     let v = TestVault::new();
-    v.kw(["config", "set", "max-keys", "100"])
-        .assert()
-        .success();
-    v.create(&["--name", "a"]);
-    let s = Serve::start(&v, &[], &[]);
-    for i in 0..5 {
-        v.create(&["--name", &format!("old{i}")]);
-    }
+    let s = served_with_old_keys(&v);
     let new = replacement_with(&v, "new.db", 10);
     let aside = v.dir().join("aside.db");
     std::fs::rename(&v.path, &aside).expect("mv aside");
@@ -414,14 +407,7 @@ fn a_vault_behind_a_symbolic_link_is_replaced_safely_too() {
 #[test]
 fn serve_killed_right_after_a_move_leaves_the_new_file_sound() {
     let v = TestVault::new();
-    v.kw(["config", "set", "max-keys", "100"])
-        .assert()
-        .success();
-    v.create(&["--name", "a"]);
-    let s = Serve::start(&v, &[], &[]);
-    for i in 0..5 {
-        v.create(&["--name", &format!("old{i}")]);
-    }
+    let s = served_with_old_keys(&v);
     let new = replacement_with(&v, "new.db", 10);
     std::fs::rename(&new, &v.path).expect("mv");
     crate::common::serve::signal(s.pid(), "KILL");
@@ -491,30 +477,18 @@ fn writers_racing_repeated_moves_never_damage_a_vault() {
     assert_sound(&v);
 }
 
-/// A non-keyward process (Python's sqlite3) with the vault open and read.
-fn python_holder(path: &Path) -> std::process::Child {
-    let mut holder = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3, sys\n\
-             c = sqlite3.connect(sys.argv[1])\n\
-             c.execute('SELECT count(*) FROM keys').fetchone()\n\
-             print('holding', flush=True)\n\
-             sys.stdin.read()\n",
-        )
-        .arg(path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.as_mut().expect("stdout")),
-        &mut line,
-    )
-    .expect("read");
-    assert_eq!(line.trim(), "holding");
-    holder
+/// `v` with room for 100 keys, `a` and `old0`..`old4` in it, served; the
+/// writes made while serve keeps the log open.
+fn served_with_old_keys(v: &TestVault) -> Serve {
+    v.kw(["config", "set", "max-keys", "100"])
+        .assert()
+        .success();
+    v.create(&["--name", "a"]);
+    let s = Serve::start(v, &[], &[]);
+    for i in 0..5 {
+        v.create(&["--name", &format!("old{i}")]);
+    }
+    s
 }
 
 /// A copy of `v` with `extra` more keys written to it.
