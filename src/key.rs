@@ -2,6 +2,7 @@
 //! timestamps and a given `now` (never stored).
 
 use std::fmt;
+use std::sync::Arc;
 
 use rand::TryRng;
 use rand::rngs::SysRng;
@@ -122,15 +123,24 @@ impl VerifyCode {
 
     /// A known key's answer at `now`: its status first, then the scopes it grants.
     pub fn for_key(key: &Key, required: &[Scope], now: Timestamp) -> Self {
-        match key.status(now) {
+        Self::judge(key.status(now), || {
+            required.iter().all(|s| key.has_scope(s.as_str()))
+        })
+    }
+
+    /// The verdict on a key in `status` whose scopes meet the requirement
+    /// when `meets` says so (asked only of a key that is otherwise valid).
+    pub fn judge(status: Status, meets: impl FnOnce() -> bool) -> Self {
+        match status {
             Status::Revoked => VerifyCode::Revoked,
             Status::Expired => VerifyCode::Expired,
-            Status::Active | Status::Grace
-                if required.iter().all(|s| key.has_scope(s.as_str())) =>
-            {
-                VerifyCode::Valid
+            Status::Active | Status::Grace => {
+                if meets() {
+                    VerifyCode::Valid
+                } else {
+                    VerifyCode::InsufficientScope
+                }
             }
-            Status::Active | Status::Grace => VerifyCode::InsufficientScope,
         }
     }
 }
@@ -219,6 +229,59 @@ impl Key {
     /// requirement, since every requirement is a token.
     pub fn has_loose_scope(&self) -> bool {
         self.scopes.iter().any(|s| !s.is_token())
+    }
+}
+
+/// What a verdict needs of a key, and all that serve keeps of one in
+/// memory (see [`crate::store::memory`]); the full record is read from the
+/// vault where a response shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brief {
+    pub id: KeyId,
+    pub name: Name,
+    pub env: Env,
+    pub prefix: String,
+    pub hint: String,
+    pub scopes: Arc<[Scope]>,
+    pub is_default: bool,
+    pub created_at: Timestamp,
+    /// As [`Key::expires_at`]: the expiry while active, the end of grace
+    /// once rotated.
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+    pub rotated: bool,
+}
+
+impl Brief {
+    pub fn status(&self, now: Timestamp) -> Status {
+        Status::derive(self.revoked, self.expires_at, self.rotated, now)
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The hint as a person sees it: `kw_…a1B2`.
+    pub fn masked(&self) -> String {
+        format!("{}_…{}", self.prefix, self.hint)
+    }
+}
+
+impl From<&Key> for Brief {
+    fn from(k: &Key) -> Self {
+        Brief {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            env: k.env.clone(),
+            prefix: k.prefix.clone(),
+            hint: k.hint.clone(),
+            scopes: k.scopes.iter().cloned().collect(),
+            is_default: k.is_default,
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            revoked: k.revoked_at.is_some(),
+            rotated: k.rotated_to.is_some(),
+        }
     }
 }
 

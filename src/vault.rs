@@ -290,6 +290,12 @@ impl Vault {
 
     /// The keys that hold a scope that is not a token (a comma or
     /// whitespace inside, stored by an older keyward), oldest first.
+    /// The keys of `env` active now: at most the environment's max-keys,
+    /// read through an index of current keys however long its history.
+    pub fn active_in_env(&self, env: &Env) -> Result<Vec<Key>> {
+        self.store.active_in_env(env, self.now())
+    }
+
     pub fn keys_with_loose_scopes(&self) -> Result<Vec<Key>> {
         let mut keys = self.store.keys_with_loose_scopes()?;
         keys.retain(Key::has_loose_scope);

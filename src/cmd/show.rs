@@ -23,11 +23,7 @@ pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
     let usage = vault.usage(&key.id, USAGE_DAYS)?;
     super::warn_loose_scopes(std::slice::from_ref(&key));
     if !json {
-        let live = crate::vault::KeyFilter {
-            env: Some(key.env.clone()),
-            ..Default::default()
-        };
-        super::warn_default_keys_ending(&vault.keys(&live)?, vault.now());
+        super::warn_default_keys_ending(&vault.active_in_env(&key.env)?, vault.now());
     }
     Ok(Report::Key { key, events, usage })
 }

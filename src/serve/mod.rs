@@ -24,7 +24,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use keyward::error::{Error, Result};
-use keyward::key::{Key, VerifyCode};
+use keyward::key::{Brief, Key, KeyId, VerifyCode};
 use keyward::secret;
 use keyward::store::{Access, Busy, Verifier};
 use keyward::text::{Env, quote};
@@ -76,7 +76,7 @@ pub struct App {
 /// What a lookup found, judged at `now`.
 pub struct Judged {
     pub code: VerifyCode,
-    pub key: Option<Key>,
+    pub key: Option<Brief>,
     pub now: Timestamp,
 }
 
@@ -91,7 +91,7 @@ impl App {
         &self,
         presented: &[u8],
         env: Option<&Env>,
-        allows: &(dyn Fn(&Key) -> bool + Sync),
+        allows: &(dyn Fn(&Brief) -> bool + Sync),
     ) -> std::result::Result<Judged, Unavailable> {
         let key = self.lookup(presented).await?;
         let now = self.clock.now();
@@ -103,10 +103,7 @@ impl App {
         });
         let code = match &key {
             None => VerifyCode::Invalid,
-            Some(k) => match VerifyCode::for_key(k, &[], now) {
-                VerifyCode::Valid if !allows(k) => VerifyCode::InsufficientScope,
-                code => code,
-            },
+            Some(k) => VerifyCode::judge(k.status(now), || allows(k)),
         };
         if let Some(k) = &key {
             self.usage.record(&k.id, now, code == VerifyCode::Valid);
@@ -115,7 +112,7 @@ impl App {
         Ok(Judged { code, key, now })
     }
 
-    async fn lookup(&self, presented: &[u8]) -> std::result::Result<Option<Key>, Unavailable> {
+    async fn lookup(&self, presented: &[u8]) -> std::result::Result<Option<Brief>, Unavailable> {
         if presented.len() > MAX_SECRET {
             return Ok(None);
         }
@@ -140,6 +137,21 @@ impl App {
                 }
             }
         }
+    }
+
+    /// A key's full record, read from the vault now, off the request
+    /// threads (a PostgreSQL client blocks on a runtime of its own).
+    pub async fn record(&self, id: &KeyId) -> std::result::Result<Option<Key>, Unavailable> {
+        let verifier = Arc::clone(&self.verifier);
+        let id = id.clone();
+        let read = tokio::task::spawn_blocking(move || verifier.key(&id))
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("the read of the key failed: {e}")));
+        read.map_err(|e| {
+            self.metrics.vault_error();
+            tracing::warn!(error = %format!("{e:#}"), "cannot read the vault");
+            Unavailable
+        })
     }
 
     pub fn ready(&self) -> Result<()> {
@@ -386,6 +398,6 @@ async fn watch_readiness(app: Arc<App>) {
 }
 
 /// How the request log names a key: its id and hint, never its secret.
-pub fn shown_key(k: &Key) -> (String, String) {
+pub fn shown_key(k: &Brief) -> (String, String) {
     (k.id.to_string(), k.masked())
 }

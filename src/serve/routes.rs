@@ -8,7 +8,7 @@ use std::time::Instant;
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
-use keyward::key::{Key, VerifyCode};
+use keyward::key::{Brief, VerifyCode};
 use keyward::vault::Verdict;
 use serde::Deserialize;
 use serde_json::Value;
@@ -235,7 +235,7 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
         app.metrics.verified("API_KEY_MISSING");
         return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
     };
-    let allows = |k: &Key| wanted.scopes.iter().all(|s| k.has_scope(s.as_str()));
+    let allows = |k: &Brief| wanted.scopes.iter().all(|s| k.has_scope(s.as_str()));
     let judged = match app.judge(presented, wanted.env.as_ref(), &allows).await {
         Ok(j) => j,
         Err(Unavailable) => return unavailable_authz(),
@@ -278,7 +278,7 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
     }
 }
 
-fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {
+fn deny(status: StatusCode, code: &'static str, key: Option<&Brief>) -> Outcome {
     let mut reply = http::empty(status);
     let h = reply.headers_mut();
     if status == StatusCode::UNAUTHORIZED {
@@ -292,6 +292,18 @@ fn deny(status: StatusCode, code: &'static str, key: Option<&Key>) -> Outcome {
         reply,
         code: Some(code),
         key: key.map(super::shown_key),
+    }
+}
+
+fn unavailable_verify() -> Outcome {
+    Outcome {
+        reply: http::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "VAULT_UNAVAILABLE",
+            "the vault cannot be read right now; the key was not checked",
+        ),
+        code: Some("VAULT_UNAVAILABLE"),
+        key: None,
     }
 }
 
@@ -350,31 +362,34 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         Ok(e) => e,
         Err(p) => return bad(p),
     };
-    let allows = |k: &Key| scopes.iter().all(|s| k.has_scope(s.as_str()));
+    let allows = |k: &Brief| scopes.iter().all(|s| k.has_scope(s.as_str()));
     let judged = match app
         .judge(request.key.as_bytes(), env.as_ref(), &allows)
         .await
     {
         Ok(j) => j,
-        Err(Unavailable) => {
-            return Outcome {
-                reply: http::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "VAULT_UNAVAILABLE",
-                    "the vault cannot be read right now; the key was not checked",
-                ),
-                code: Some("VAULT_UNAVAILABLE"),
-                key: None,
-            };
-        }
+        Err(Unavailable) => return unavailable_verify(),
     };
     let shown = judged.key.as_ref().map(super::shown_key);
-    let code = judged.code.as_str();
-    let verdict = Verdict {
-        code: judged.code,
-        key: judged.key,
-        warning: None,
+    // The response shows the whole record: read it now, and judge it again
+    // (a write may have committed since the lookup).
+    let verdict = match judged.key.filter(|_| judged.code == VerifyCode::Valid) {
+        None => Verdict {
+            code: judged.code,
+            key: None,
+            warning: None,
+        },
+        Some(brief) => match app.record(&brief.id).await {
+            Err(Unavailable) => return unavailable_verify(),
+            Ok(None) => Verdict::invalid(),
+            Ok(Some(full)) => Verdict {
+                code: VerifyCode::judge(full.status(judged.now), || allows(&Brief::from(&full))),
+                key: Some(full),
+                warning: None,
+            },
+        },
     };
+    let code = verdict.code.as_str();
     Outcome {
         reply: http::json(
             StatusCode::OK,

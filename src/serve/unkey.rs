@@ -5,7 +5,7 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use keyward::key::{Key, VerifyCode};
+use keyward::key::{Brief, VerifyCode};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -255,7 +255,7 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             );
         }
     };
-    let allows = |k: &Key| {
+    let allows = |k: &Brief| {
         query
             .as_ref()
             .is_none_or(|q| q.allows(&|scope| k.has_scope(scope)))
@@ -285,7 +285,7 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                 "code": code,
                 "keyId": k.id.as_str(),
                 "name": k.name.as_str(),
-                "enabled": k.revoked_at.is_none(),
+                "enabled": !k.revoked,
                 "permissions": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
                 "meta": {"env": k.env.as_str()},
             });

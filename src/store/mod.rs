@@ -8,6 +8,7 @@
 //! every write it does see no other writer in between. Dropping it without
 //! committing leaves nothing behind.
 
+pub mod memory;
 pub mod postgres;
 pub mod sqlite;
 
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::event::{Event, EventKind, Head};
-use crate::key::{Key, KeyId};
+use crate::key::{Brief, Key, KeyId};
 use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env};
 use crate::when::Timestamp;
@@ -383,8 +384,12 @@ impl Busy {
 /// the activity log (woken early by LISTEN/NOTIFY) and refuses to answer
 /// once it has not caught up with the server for [`postgres::FRESHNESS`].
 pub trait Verifier: Send + Sync {
-    /// The key whose secret has this SHA-256, whatever its status.
-    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>>;
+    /// What a verdict needs of the key whose secret has this SHA-256,
+    /// whatever its status.
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>>;
+    /// A key's full record, read from the vault now: for a response that
+    /// shows more than a verdict needs.
+    fn key(&self, id: &KeyId) -> Result<Option<Key>>;
     /// Whether the vault answers now; the error says why not.
     fn ready(&self) -> Result<()>;
     /// How many keys were read again since start to follow changes (serve's

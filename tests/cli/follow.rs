@@ -211,6 +211,13 @@ fn a_touch_a_usage_flush_and_a_setting_make_serve_reread_nothing() {
     v.kw(["config", "set", "max-keys", "50"]).assert().success();
 
     reloaded_settles_at(&watcher, 0, "touch, usage flush and settings");
+    // Nothing re-read, yet /v1/verify shows the record as the vault holds
+    // it now, the CLI's last use included: a response reads it whole.
+    let body = serde_json::json!({ "key": main }).to_string();
+    let shown = watcher
+        .post("/v1/verify", &[("Content-Type", "application/json")], &body)
+        .json();
+    assert_eq!(shown["key"]["last_used_at"], NOW, "{shown}");
     agrees_within_a_second(
         &v,
         &watcher,

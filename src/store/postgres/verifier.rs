@@ -22,15 +22,15 @@
 //! catch-up in progress does not block lookups: keys are re-read outside
 //! the map's lock and put in under it.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{CHANGES, Named, Pg, PgUrl, Postgres, connect, failed};
+use super::{CHANGES, KEY_COLUMNS, Named, Pg, PgUrl, Postgres, connect, failed};
 use crate::error::Result;
-use crate::key::Key;
-use crate::store::Verifier;
+use crate::key::{Brief, Key, KeyId};
+use crate::store::memory::Held;
+use crate::store::{Read, Verifier};
 
 /// The oldest state a verdict may come from.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
@@ -46,14 +46,21 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// several steps, the memory confirmed only once it reaches the end.
 const EVENTS_PER_STEP: i64 = 5000;
 
-type Keys = HashMap<[u8; 32], Key>;
+/// Keys read per round trip when the whole vault is loaded.
+const KEYS_PER_FETCH: usize = 5000;
+
+/// Connections kept open for reading full records (`/v1/verify`).
+const READERS: usize = 4;
 
 pub struct PgVerifier {
     shared: Arc<Shared>,
+    url: PgUrl,
+    /// Idle connections for reading full records, opened when needed.
+    readers: Mutex<Vec<Postgres>>,
 }
 
 struct Shared {
-    keys: RwLock<Keys>,
+    keys: RwLock<Held>,
     /// Milliseconds after `epoch` at which the memory was last known to
     /// hold every commit.
     confirmed_ms: AtomicU64,
@@ -115,7 +122,7 @@ impl PgVerifier {
     /// Connects, loads every key, and starts the listener thread.
     pub fn start(url: &PgUrl) -> Result<Self> {
         let shared = Arc::new(Shared {
-            keys: RwLock::new(HashMap::new()),
+            keys: RwLock::new(Held::default()),
             confirmed_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             trouble: Mutex::new(None),
@@ -124,12 +131,16 @@ impl PgVerifier {
         });
         let mut pg = listen(url)?;
         let position = load_all(&mut pg, &shared, false)?;
-        let url = url.clone();
+        let thread_url = url.clone();
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("keyward-listen".into())
-            .spawn(move || run(&url, pg, position, &thread_shared))?;
-        Ok(PgVerifier { shared })
+            .spawn(move || run(&thread_url, pg, position, &thread_shared))?;
+        Ok(PgVerifier {
+            shared,
+            url: url.clone(),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 }
 
@@ -140,10 +151,27 @@ impl Drop for PgVerifier {
 }
 
 impl Verifier for PgVerifier {
-    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>> {
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>> {
         self.shared.fresh()?;
         let keys = self.shared.keys.read().unwrap_or_else(|e| e.into_inner());
-        Ok(keys.get(hash).cloned())
+        Ok(keys.get(hash))
+    }
+
+    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pg = match idle {
+            Some(pg) => pg,
+            None => Pg {
+                conn: std::cell::RefCell::new(connect(&self.url)?),
+                shown: Named::new(&self.url),
+            },
+        };
+        let found = pg.key(id)?;
+        let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if readers.len() < READERS {
+            readers.push(pg);
+        }
+        Ok(found)
     }
 
     fn ready(&self) -> Result<()> {
@@ -177,7 +205,8 @@ fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position>
         .get_mut()
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .map_err(|e| failed(&shown, e))?;
-    let read = (|| -> Result<(Position, Keys)> {
+    let read = (|| -> Result<(Position, Held)> {
+        let pg = &*pg;
         let head = pg.query(
             "SELECT id, hash FROM keyward.events ORDER BY id DESC LIMIT 1",
             &[],
@@ -186,11 +215,20 @@ fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position>
             Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
             None => None,
         };
-        let keys = pg
-            .keys_with_hashes("", &[])?
-            .into_iter()
-            .map(|(key, hash)| (hash, key))
-            .collect();
+        // Read a chunk at a time, each key kept only as a verdict needs it:
+        // the full records of a large vault never sit in memory at once.
+        let mut keys = Held::default();
+        pg.chunks(
+            &format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys"),
+            KEYS_PER_FETCH,
+            &mut |rows| {
+                for r in &rows {
+                    let (key, hash) = pg.key_and_hash(r)?;
+                    keys.insert(hash, &Brief::from(&key));
+                }
+                Ok(())
+            },
+        )?;
         Ok((Position { last }, keys))
     })();
     let end = if read.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -256,7 +294,7 @@ fn catch_up(pg: &mut Postgres, shared: &Shared, position: &mut Position) -> Resu
             shared.reloaded(keys.len());
             let mut map = shared.keys.write().unwrap_or_else(|e| e.into_inner());
             for (key, hash) in keys {
-                map.insert(hash, key);
+                map.insert(hash, &Brief::from(&key));
             }
         }
         // Only once applied: a connection lost before reads them again.

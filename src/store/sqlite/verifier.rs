@@ -37,7 +37,6 @@
 //! Memory holds at most the vault's keys: secrets that match no key are
 //! never remembered.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -49,7 +48,8 @@ use rusqlite::ErrorCode;
 use super::Sqlite;
 use super::replaced::{FileId, identity, shm_path};
 use crate::error::Result;
-use crate::key::Key;
+use crate::key::{Brief, Key, KeyId};
+use crate::store::memory::Held;
 use crate::store::{Access, Busy, Read, Verifier};
 
 /// serve never lets a request thread wait on SQLite's lock: a busy vault
@@ -129,7 +129,7 @@ struct Memory {
     shm: Option<Arc<Index>>,
     /// The header every key below was read under.
     header: Option<Header>,
-    keys: HashMap<[u8; 32], Key>,
+    keys: Held,
 }
 
 impl SqliteVerifier {
@@ -411,7 +411,7 @@ fn header(shm: &WalIndex) -> Option<Header> {
 }
 
 impl Verifier for SqliteVerifier {
-    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>> {
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>> {
         let (current, shm_now) = self.current();
         {
             let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
@@ -422,14 +422,14 @@ impl Verifier for SqliteVerifier {
                 && let Some(key) = memory.keys.get(hash)
                 && header(&shm.map).as_ref() == Some(tag)
             {
-                return Ok(Some(key.clone()));
+                return Ok(Some(key));
             }
         }
         let index = current.and_then(|c| self.wal_index(c, shm_now));
         let before = index.as_ref().and_then(|shm| header(&shm.map));
         let found = self.with(current, index.as_ref(), |store| store.key_by_secret(hash));
         self.note(current, &found);
-        let found = found?;
+        let found = found?.as_ref().map(Brief::from);
         if let (Some(key), Some(shm), Some(before)) = (&found, index, before) {
             let mut memory = self.memory.write().unwrap_or_else(|e| e.into_inner());
             if memory.file != Some(shm.db) || memory.header != Some(before) {
@@ -437,12 +437,20 @@ impl Verifier for SqliteVerifier {
                     file: Some(shm.db),
                     shm: Some(shm),
                     header: Some(before),
-                    keys: HashMap::new(),
+                    keys: Held::default(),
                 };
             }
-            memory.keys.insert(*hash, key.clone());
+            memory.keys.insert(*hash, key);
         }
         Ok(found)
+    }
+
+    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+        let (current, shm_now) = self.current();
+        let index = current.and_then(|c| self.wal_index(c, shm_now));
+        let found = self.with(current, index.as_ref(), |store| store.key(id));
+        self.note(current, &found);
+        found
     }
 
     /// Ready when the file at the path opens and answers a lookup as a
