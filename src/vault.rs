@@ -290,6 +290,22 @@ impl Vault {
 
     /// The keys that hold a scope that is not a token (a comma or
     /// whitespace inside, stored by an older keyward), oldest first.
+    /// The keys [`keys`](Self::keys) returns, handed to `each` as they are
+    /// read from one snapshot: memory holds a chunk, not the list.
+    pub fn each_key(
+        &self,
+        filter: &KeyFilter,
+        each: &mut dyn FnMut(Key) -> Result<()>,
+    ) -> Result<()> {
+        let now = self.now();
+        self.store.each_key(filter.env.as_ref(), &mut |k| {
+            if filter.matches(&k, now) {
+                each(k)?;
+            }
+            Ok(())
+        })
+    }
+
     /// The keys of `env` active now: at most the environment's max-keys,
     /// read through an index of current keys however long its history.
     pub fn active_in_env(&self, env: &Env) -> Result<Vec<Key>> {

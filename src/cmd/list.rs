@@ -27,9 +27,37 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             (true, Some(within)) => Some(parse_moment(within, now)?),
         },
     };
+    let json = ctx.json;
     let vault = ctx.vault(Access::Read)?;
-    let keys = vault.keys(&filter)?;
-    if let Some(env) = &filter.env {
+    // One pass over many rows: pages read once need not stay mapped.
+    vault.unmapped()?;
+    let (keys, listed, loose) = if json {
+        // Printed as read: a large environment is never held in memory.
+        let (mut listed, mut loose) = (0u64, Vec::new());
+        crate::output::json_keys(now, |emit| {
+            vault.each_key(&filter, &mut |k| {
+                listed += 1;
+                emit(&k)?;
+                if k.has_loose_scope() {
+                    loose.push(k);
+                }
+                Ok(())
+            })
+        })?;
+        (Vec::new(), listed, loose)
+    } else {
+        let keys = vault.keys(&filter)?;
+        let loose = keys
+            .iter()
+            .filter(|k| k.has_loose_scope())
+            .cloned()
+            .collect();
+        let listed = u64::try_from(keys.len()).unwrap_or(u64::MAX);
+        (keys, listed, loose)
+    };
+    // An environment with keys listed has keys: only an empty list asks
+    // which environments exist (a pass over the whole vault's index).
+    if let Some(env) = filter.env.as_ref().filter(|_| listed == 0) {
         let envs = vault.envs()?;
         if !envs.contains(env) {
             let known: Vec<String> = envs
@@ -46,11 +74,13 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             ));
         }
     }
-    if !ctx.json {
-        super::warn_default_keys_ending(&keys, now);
+    if json {
+        super::warn_loose_scopes(&loose);
+        return Ok(Report::Streamed);
     }
-    super::warn_loose_scopes(&keys);
-    if keys.is_empty() && !ctx.json {
+    super::warn_default_keys_ending(&keys, now);
+    super::warn_loose_scopes(&loose);
+    if keys.is_empty() {
         super::note(if args.due {
             "No active key is due for rotation (see create --rotate-every)."
         } else if args.all {

@@ -91,6 +91,8 @@ pub enum Report {
     },
     /// Text to print as it is (completion scripts).
     Text(String),
+    /// Printed as it was read (`--json list`, see [`crate::output::json_keys`]).
+    Streamed,
 }
 
 impl Report {

@@ -25,6 +25,9 @@ impl Printer {
     /// Prints a report on stdout. A closed stdout is a quiet end for read
     /// output, but an error naming the key when a new secret is lost.
     pub fn print(&self, report: &Report) -> anyhow::Result<()> {
+        if matches!(report, Report::Streamed) {
+            return Ok(());
+        }
         let mut out = io::stdout().lock();
         let printed = if self.json {
             self.json_doc(report)
@@ -140,6 +143,8 @@ impl Printer {
                     .map(|h| serde_json::json!({ "id": h.id, "hash": h.hash })),
             ),
             Report::Text(text) => serde_json::to_string_pretty(text),
+            // Printed already; `print` returns before asking.
+            Report::Streamed => Ok(String::new()),
         }
     }
 
@@ -320,6 +325,7 @@ impl Printer {
             // serve's log on stderr said it all.
             Report::Stopped { .. } => Ok(()),
             Report::Text(text) => out.write_all(text.as_bytes()),
+            Report::Streamed => Ok(()),
         }
     }
 }
@@ -352,6 +358,35 @@ fn not_delivered(action: &'static str, key: &Key, cause: &io::Error) -> anyhow::
 /// Commentary for a person, on stderr. A closed stderr is not worth failing over.
 fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// `--json list`: the array of keys printed as `read` hands them over,
+/// the same document [`Printer::print`] prints for `Report::Keys`, without
+/// holding the list. A read that fails part-way leaves the array unended
+/// (and the command fails).
+pub fn json_keys(
+    now: Timestamp,
+    read: impl FnOnce(&mut dyn FnMut(&Key) -> anyhow::Result<()>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use serde::ser::{SerializeSeq, Serializer};
+    let written = |e: serde_json::Error| -> anyhow::Error {
+        if e.is_io() {
+            io::Error::from(e).into()
+        } else {
+            e.into()
+        }
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut ser = serde_json::Serializer::pretty(&mut out);
+    let mut seq = ser.serialize_seq(None).map_err(written)?;
+    read(&mut |k| {
+        seq.serialize_element(&json::KeyJson::new(k, now))
+            .map_err(written)
+    })?;
+    seq.end().map_err(written)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Prints an error once: as a sentence, or as `{"error":{…}}` in JSON mode.

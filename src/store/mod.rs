@@ -345,6 +345,10 @@ pub trait Store: Read {
     /// and handed to `each` in chunks of at most `rows` rows (settings,
     /// then keys, then events, then usage), so that memory holds one chunk.
     fn dump(&self, rows: usize, each: &mut dyn FnMut(Dump) -> Result<()>) -> Result<()>;
+    /// Every key, or those of one environment, oldest first (as
+    /// [`Read::keys`]), read from one snapshot and handed to `each` as
+    /// they come, so that memory holds a chunk of them, not the list.
+    fn each_key(&self, env: Option<&Env>, each: &mut dyn FnMut(Key) -> Result<()>) -> Result<()>;
     /// About to read or write the whole vault once (`copy`): an engine
     /// that maps the vault into memory stops, so that a pass over a large
     /// vault does not keep every page it touched resident.

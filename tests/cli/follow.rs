@@ -351,3 +351,69 @@ fn a_vault_put_in_place_of_the_one_followed_is_read_whole() {
     );
     assert_eq!(reloaded(&s), 3, "every key of the new vault, read once");
 }
+
+#[test]
+fn a_long_backlog_is_caught_up_in_steps_without_refusing_a_valid_key() {
+    let Some(v) = TestVault::postgres() else {
+        return;
+    };
+    let main = v.create(&["--name", "main"]);
+    let (web, web_secret) = v.create_json(&["--name", "web"]);
+    let web = web["id"].as_str().expect("id").to_string();
+    let s = Serve::start(&v, &[], &[]);
+    assert_eq!(s.authz(&main, "").status, 200);
+    // A backlog far longer than one catch-up step (5,000 events), written
+    // at once: each event names the key `web` (as a mass change would).
+    let url = v.url.clone().expect("url");
+    let mut admin = crate::common::pg::client(&url);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (asked, refused) = std::thread::scope(|scope| {
+        let checker = scope.spawn(|| {
+            let (mut asked, mut refused) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let r = s.authz(&main, "");
+                asked += 1;
+                if r.status != 200 {
+                    refused.push(r.status);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (asked, refused)
+        });
+        admin
+            .batch_execute(&format!(
+                "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, \
+                 details, prev_hash, hash) \
+                 SELECT e.id + n, e.at, 'updated', '{web}', NULL, e.env, e.actor, '{{}}', \
+                 e.hash, md5(n::text) \
+                 FROM (SELECT * FROM keyward.events ORDER BY id DESC LIMIT 1) e, \
+                 generate_series(1, 1200000) n; NOTIFY keyward_changes"
+            ))
+            .expect("a backlog of events");
+        // Until serve has read it all: its re-read count moves once a step.
+        let started = Instant::now();
+        while reloaded(&s) < 240 && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        checker.join().expect("checker")
+    });
+    assert!(asked > 10, "the checker asked only {asked} times");
+    assert!(
+        refused.is_empty(),
+        "a valid key was refused while serve caught up: {refused:?}\n{}",
+        s.log_text()
+    );
+    // One key named per step: never a reload of every key.
+    reloaded_settles_at(&s, 240, "1,200,000 events naming one key, in 240 steps");
+    // Caught up: the next change is followed as ever.
+    let committed = write(&v, &["revoke", &web, "--yes"]);
+    agrees_within_a_second(
+        &v,
+        &s,
+        committed,
+        &[(&main, &[]), (&web_secret, &[])],
+        "after the backlog",
+    );
+    assert_eq!(served(&s, &web_secret, &[])["code"], "API_KEY_REVOKED");
+}

@@ -36,6 +36,9 @@ const CHANGES: &str = "keyward_changes";
 /// The advisory lock every write of a keyward vault takes ("kwrd").
 const WRITE_LOCK: i64 = 0x6b77_7264;
 
+/// Rows read per round trip where a whole table (or environment) is read.
+const KEYS_PER_FETCH: usize = 5000;
+
 /// How long recording last-used may wait for a row lock.
 const TOUCH_TIMEOUT: &str = "5ms";
 
@@ -537,6 +540,42 @@ impl<C: GenericClient> Read for Pg<C> {
 }
 
 impl Store for Postgres {
+    fn each_key(&self, env: Option<&Env>, each: &mut dyn FnMut(Key) -> Result<()>) -> Result<()> {
+        let mut conn = self.conn.borrow_mut();
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(|e| failed(&self.shown, e))?;
+        let portal = match env.map(Env::as_str) {
+            Some(name) => tx.bind(
+                &format!(
+                    "SELECT {KEY_COLUMNS} FROM keyward.keys WHERE env = $1 \
+                     ORDER BY env, created_at, seq"
+                ),
+                &[&name],
+            ),
+            None => tx.bind(
+                &format!("SELECT {KEY_COLUMNS} FROM keyward.keys ORDER BY env, created_at, seq"),
+                &[],
+            ),
+        }
+        .map_err(|e| failed(&self.shown, e))?;
+        loop {
+            let rows = tx
+                .query_portal(&portal, i32::try_from(KEYS_PER_FETCH).unwrap_or(i32::MAX))
+                .map_err(|e| failed(&self.shown, e))?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                each(self.key_from_row(r)?)?;
+            }
+        }
+        tx.commit().map_err(|e| failed(&self.shown, e))
+    }
+
     fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         let shown = self.shown.clone();
         let mut tx = self

@@ -20,13 +20,17 @@
 //! memory that has not been confirmed so for [`FRESHNESS`]: a lost
 //! connection turns into errors (serve's 503), not into stale verdicts. A
 //! catch-up in progress does not block lookups: keys are re-read outside
-//! the map's lock and put in under it.
+//! the map's lock and put in under it. A long backlog (thousands of events
+//! at once) takes several steps; while each step is answered within
+//! [`FRESHNESS`] the memory counts as current, so that a burst of writes
+//! does not turn into 503s while the server answers (SPEC "Scale"): for
+//! that while, a verdict may lag the newest commits by the steps left.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{CHANGES, KEY_COLUMNS, Named, Pg, PgUrl, Postgres, connect, failed};
+use super::{CHANGES, KEY_COLUMNS, KEYS_PER_FETCH, Named, Pg, PgUrl, Postgres, connect, failed};
 use crate::error::Result;
 use crate::key::{Brief, Key, KeyId};
 use crate::store::memory::Held;
@@ -46,9 +50,6 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// several steps, the memory confirmed only once it reaches the end.
 const EVENTS_PER_STEP: i64 = 5000;
 
-/// Keys read per round trip when the whole vault is loaded.
-const KEYS_PER_FETCH: usize = 5000;
-
 /// Connections kept open for reading full records (`/v1/verify`).
 const READERS: usize = 4;
 
@@ -64,6 +65,9 @@ struct Shared {
     /// Milliseconds after `epoch` at which the memory was last known to
     /// hold every commit.
     confirmed_ms: AtomicU64,
+    /// Milliseconds after `epoch` at which the last step of a catch-up
+    /// still under way was answered (0: none under way).
+    stepping_ms: AtomicU64,
     epoch: Instant,
     /// Why the listener is not confirming, for /readyz and the 503s.
     trouble: Mutex<Option<String>>,
@@ -90,8 +94,22 @@ impl Shared {
         *self.trouble.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// A catch-up step answered, with more of the log to read.
+    fn stepped(&self, started: Instant) {
+        self.stepping_ms
+            .fetch_max(self.millis(started).max(1), Ordering::Release);
+    }
+
+    /// The catch-up under way ended (reached the end, or failed).
+    fn stepped_out(&self) {
+        self.stepping_ms.store(0, Ordering::Release);
+    }
+
     fn fresh(&self) -> Result<()> {
-        let confirmed = self.confirmed_ms.load(Ordering::Acquire);
+        let confirmed = self
+            .confirmed_ms
+            .load(Ordering::Acquire)
+            .max(self.stepping_ms.load(Ordering::Acquire));
         let now = self.millis(Instant::now());
         let limit = u64::try_from(FRESHNESS.as_millis()).unwrap_or(u64::MAX);
         if now.saturating_sub(confirmed) <= limit {
@@ -124,6 +142,7 @@ impl PgVerifier {
         let shared = Arc::new(Shared {
             keys: RwLock::new(Held::default()),
             confirmed_ms: AtomicU64::new(0),
+            stepping_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             trouble: Mutex::new(None),
             reloaded: AtomicU64::new(0),
@@ -247,6 +266,7 @@ fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position>
     // Freed once lookups may go on.
     drop(old);
     shared.confirm(started);
+    shared.stepped_out();
     Ok(position)
 }
 
@@ -303,8 +323,10 @@ fn catch_up(pg: &mut Postgres, shared: &Shared, position: &mut Position) -> Resu
         }
         if read < EVENTS_PER_STEP {
             shared.confirm(started);
+            shared.stepped_out();
             return Ok(());
         }
+        shared.stepped(started);
     }
 }
 
@@ -321,6 +343,7 @@ fn run(url: &PgUrl, first: Postgres, mut position: Position, shared: &Shared) {
         let outcome =
             current.and_then(|mut p| follow(&mut p, shared, &mut position, &mut failures));
         if let Err(e) = outcome {
+            shared.stepped_out();
             *shared.trouble.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{e:#}"));
             failures = failures.saturating_add(1);
             if failures > 1 {

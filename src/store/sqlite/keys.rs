@@ -70,6 +70,28 @@ impl<C: Conn> Sql<C> {
         run().map_err(|e| self.explain(e))
     }
 
+    /// The keys `sql` selects, one at a time, from one statement (one
+    /// snapshot).
+    pub(super) fn stream_keys(
+        &self,
+        env: Option<&Env>,
+        each: &mut dyn FnMut(Key) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .c()
+            .prepare_cached(if env.is_some() { KEYS_IN_ENV } else { ALL_KEYS })
+            .map_err(|e| self.explain(e))?;
+        let mut rows = match env {
+            Some(env) => stmt.query([env.as_str()]),
+            None => stmt.query([]),
+        }
+        .map_err(|e| self.explain(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.explain(e))? {
+            each(key_from_row(r).map_err(|e| self.explain(e))?)?;
+        }
+        Ok(())
+    }
+
     fn query_key(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Key>> {
         self.c()
             .prepare_cached(sql)

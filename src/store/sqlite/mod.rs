@@ -22,8 +22,9 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Tra
 
 use super::{Access, Store, WriteTx};
 use crate::error::{Error, Result};
-use crate::key::KeyId;
+use crate::key::{Key, KeyId};
 use crate::settings::{Setting, Settings};
+use crate::text::Env;
 use crate::when::Timestamp;
 
 pub use schema::CURRENT as SCHEMA_VERSION;
@@ -542,6 +543,10 @@ impl Store for Sqlite {
 
     fn dump(&self, rows: usize, each: &mut dyn FnMut(super::Dump) -> Result<()>) -> Result<()> {
         self.dump_all(rows, each)
+    }
+
+    fn each_key(&self, env: Option<&Env>, each: &mut dyn FnMut(Key) -> Result<()>) -> Result<()> {
+        self.stream_keys(env, each)
     }
 
     fn unmapped(&self) -> Result<()> {
