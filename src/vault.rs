@@ -540,13 +540,16 @@ impl Vault {
         self.store.unmapped()
     }
 
-    /// Copies this whole vault into `dest`, which must be empty, in one
-    /// transaction; the source's chain is checked first and the
-    /// destination's after. Returns how many keys and events were copied.
-    pub fn copy_to(&self, dest: &mut Vault) -> Result<Copied> {
+    /// Copies this whole vault into the one `open` opens, which must be
+    /// empty, in one transaction. The source's chain is checked first, so
+    /// that a source whose log is broken is refused before the destination
+    /// is made (a failed copy leaves nothing behind), and the destination's
+    /// after. Returns how many keys and events were copied.
+    pub fn copy_to(&self, open: impl FnOnce() -> Result<Vault>) -> Result<Copied> {
         self.unmapped()?;
-        dest.unmapped()?;
         self.verify_chain()?;
+        let mut dest = open()?;
+        dest.unmapped()?;
         let shown = dest.location.clone();
         let mut keys = 0;
         let mut settings = 0;
