@@ -19,6 +19,11 @@ use keyward::when::{Clock, Timestamp};
 /// How often what was counted reaches the vault.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
+/// How long the flush at shutdown keeps trying, and how often: within
+/// serve's stop deadline, which bounds it anyway.
+const LAST_TRIES_FOR: Duration = Duration::from_secs(2);
+const LAST_TRY_EVERY: Duration = Duration::from_millis(100);
+
 #[derive(Default)]
 struct Pending {
     counts: HashMap<KeyId, HashMap<time::Date, (u64, u64)>>,
@@ -120,8 +125,16 @@ impl Flusher {
                         stopped.recv_timeout(FLUSH_EVERY),
                         Err(RecvTimeoutError::Timeout)
                     );
-                    let written = flush(&usage, &mut trouble, &location, &clock, &pending, last);
+                    let mut written =
+                        flush(&usage, &mut trouble, &location, &clock, &pending, last);
                     if last {
+                        // A failure may pass (a deadlock between replicas,
+                        // a lock held a moment): try again for a while.
+                        let give_up = Instant::now() + LAST_TRIES_FOR;
+                        while !written && Instant::now() < give_up {
+                            std::thread::sleep(LAST_TRY_EVERY);
+                            written = flush(&usage, &mut trouble, &location, &clock, &pending, last);
+                        }
                         if !written {
                             tracing::error!(
                                 keys = pending.load(Ordering::Relaxed),
@@ -193,15 +206,11 @@ fn flush(
         }
         Err(e) => {
             let why = format!("{e:#}");
-            // The last attempt's failure is reported once, by the caller.
-            if last {
-                *trouble = Some(why);
-                return false;
-            }
-            if trouble.as_ref() != Some(&why) {
+            // The last attempts' failure is reported once, by the caller.
+            if !last && trouble.as_ref() != Some(&why) {
                 tracing::warn!(error = %why, "cannot write usage counts to the vault; keeping them for the next attempt");
-                *trouble = Some(why);
             }
+            *trouble = Some(why);
             usage.put_back(batch);
             false
         }

@@ -128,3 +128,54 @@ crate::on_both_engines! {
         );
     }
 }
+
+/// serve replicas on one PostgreSQL vault flushing counts for the same
+/// keys at the same moment wait for each other: no flush fails (a deadlock
+/// would abort one, and at shutdown its counts would be lost), and every
+/// verification is counted once.
+#[test]
+fn replicas_flushing_the_same_keys_at_once_lose_no_count() {
+    let Some(v) = TestVault::postgres() else {
+        return;
+    };
+    v.kw(["config", "set", "max-keys", "1000"])
+        .assert()
+        .success();
+    let secrets: Vec<String> = (0..150)
+        .map(|i| v.create(&["--name", &format!("k{i}")]))
+        .collect();
+    let replicas: Vec<crate::common::serve::Serve> = (0..4)
+        .map(|_| crate::common::serve::Serve::start(&v, &[], &[]))
+        .collect();
+    thread::scope(|scope| {
+        for s in &replicas {
+            let secrets = &secrets;
+            scope.spawn(move || {
+                for secret in secrets {
+                    assert_eq!(s.authz(secret, "").status, 200);
+                }
+            });
+        }
+    });
+    // Every replica stops (and flushes what it counted) at once.
+    for s in &replicas {
+        crate::common::serve::signal(s.pid(), "TERM");
+    }
+    for s in replicas {
+        let (code, log) = s.stop();
+        assert_eq!(code, Some(0), "{log}");
+        assert!(
+            !log.contains("cannot write usage counts") && !log.contains("lost"),
+            "a flush failed:\n{log}"
+        );
+    }
+    let url = v.url.clone().expect("url");
+    let row = crate::common::pg::client(&url)
+        .query_one(
+            "SELECT count(*), sum(valid)::bigint FROM keyward.usage",
+            &[],
+        )
+        .expect("usage");
+    let (rows, valid): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!((rows, valid), (150, 600), "one row per key, four uses each");
+}

@@ -73,11 +73,20 @@ pub(super) fn add<C: GenericClient>(pg: &Pg<C>, id: &KeyId, u: &DailyUsage) -> R
     Ok(())
 }
 
+/// Adds a batch of counts and last uses. Rows are locked in one order
+/// (by key id, then day) whoever writes: serve replicas flushing counts
+/// for the same keys at once then wait for each other instead of
+/// deadlocking (PostgreSQL would abort one of them, and a flush that fails
+/// at shutdown loses its counts).
 pub(super) fn record<C: GenericClient>(pg: &Pg<C>, batch: &UsageBatch) -> Result<()> {
-    for (id, u) in &batch.counts {
+    let mut counts: Vec<&(KeyId, DailyUsage)> = batch.counts.iter().collect();
+    counts.sort_by(|(a, x), (b, y)| a.cmp(b).then(x.day.cmp(&y.day)));
+    let mut last_used: Vec<&(KeyId, crate::when::Timestamp)> = batch.last_used.iter().collect();
+    last_used.sort_by(|(a, _), (b, _)| a.cmp(b));
+    for (id, u) in counts {
         add(pg, id, u)?;
     }
-    for (id, at) in &batch.last_used {
+    for (id, at) in last_used {
         pg.execute(
             "UPDATE keyward.keys SET last_used_at = $1 WHERE id = $2 \
              AND (last_used_at IS NULL OR last_used_at < $1)",
