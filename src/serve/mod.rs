@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use keyward::error::{Error, Result};
 use keyward::key::{Brief, Key, KeyId, VerifyCode};
 use keyward::secret;
-use keyward::store::{Access, Busy, Verifier};
+use keyward::store::{Access, Busy, Unconfirmed, Verifier};
 use keyward::text::{Env, quote};
 use keyward::when::{Clock, Timestamp};
 use zeroize::Zeroizing;
@@ -53,6 +53,12 @@ const STOP_WITHIN: Duration = Duration::from_millis(9_500);
 /// How long a request retries a vault that another process has locked
 /// before it is answered 503.
 const BUSY_WAIT: Duration = Duration::from_millis(250);
+
+/// How long a verdict waits for a shared vault's follower whose read of
+/// the log is still unanswered (a host under load can delay the answer by
+/// seconds), before the request is answered 503. A follower that knows
+/// its connection failed is a 503 at once.
+const CONFIRM_WAIT: Duration = Duration::from_secs(2);
 
 /// What every request shares.
 pub struct App {
@@ -128,6 +134,11 @@ impl App {
             match self.verifier.key_by_secret(&hash) {
                 Ok(key) => return Ok(key),
                 Err(e) if Busy::caused(&e) && started.elapsed() < BUSY_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                // A shared vault's follower waits for the server's answer:
+                // the verdict waits for it too, for a while.
+                Err(e) if Unconfirmed::caused(&e) && started.elapsed() < CONFIRM_WAIT => {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err(e) => {

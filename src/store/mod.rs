@@ -381,6 +381,21 @@ impl Busy {
     }
 }
 
+/// A verifier following a shared vault is waiting for the server's answer
+/// to its latest read of the log, with no error known: its memory is not
+/// confirmed current, and the caller may wait a little for the answer
+/// (a loaded host can delay it) before calling the vault unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server has not answered yet")]
+pub struct Unconfirmed;
+
+impl Unconfirmed {
+    /// Whether an error is (or was caused by) memory awaiting confirmation.
+    pub fn caused(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| c.downcast_ref::<Unconfirmed>().is_some())
+    }
+}
+
 /// Where `serve` reads verdicts from, shared by all its request threads.
 /// Every answer comes from a state of the vault no older than the engine's
 /// promise: SQLite reads the file on each call (every commit before the

@@ -417,3 +417,39 @@ fn a_long_backlog_is_caught_up_in_steps_without_refusing_a_valid_key() {
     );
     assert_eq!(served(&s, &web_secret, &[])["code"], "API_KEY_REVOKED");
 }
+
+#[test]
+fn a_verdict_waits_for_a_slow_answer_from_the_server_rather_than_refusing() {
+    let Some(v) = TestVault::postgres() else {
+        return;
+    };
+    let main = v.create(&["--name", "main"]);
+    let s = Serve::start(&v, &[], &[]);
+    assert_eq!(s.authz(&main, "").status, 200);
+    let url = v.url.clone().expect("url");
+    let mut admin = crate::common::pg::client(&url);
+    // The follower's reads of the log block (nothing fails) for 1.6 s.
+    let mut tx = admin.transaction().expect("begin");
+    tx.batch_execute("LOCK TABLE keyward.events IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let held = Instant::now();
+    std::thread::sleep(Duration::from_millis(1300));
+    let asked = std::thread::scope(|scope| {
+        let asking = scope.spawn(|| {
+            let started = Instant::now();
+            (s.authz(&main, ""), started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(1600).saturating_sub(held.elapsed()));
+        tx.commit().expect("release");
+        asking.join().expect("asking")
+    });
+    let (reply, took) = asked;
+    // Unconfirmed for over a second, but no error: the verdict waited for
+    // the answer, and was then given from a state known to be current.
+    assert_eq!(reply.status, 200, "{}", s.log_text());
+    assert!(
+        took >= Duration::from_millis(100),
+        "answered after {took:?}"
+    );
+    assert_eq!(s.get("/readyz", &[]).status, 200);
+}

@@ -34,7 +34,7 @@ use super::{CHANGES, KEY_COLUMNS, KEYS_PER_FETCH, Named, Pg, PgUrl, Postgres, co
 use crate::error::Result;
 use crate::key::{Brief, Key, KeyId};
 use crate::store::memory::Held;
-use crate::store::{Read, Verifier};
+use crate::store::{Read, Unconfirmed, Verifier};
 
 /// The oldest state a verdict may come from.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
@@ -49,6 +49,10 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// The most events one catch-up step reads; a longer backlog takes
 /// several steps, the memory confirmed only once it reaches the end.
 const EVENTS_PER_STEP: i64 = 5000;
+
+/// One catch-up step: the event held, then the events after it.
+const STEP: &str = "SELECT id, hash, key_id, related_key_id FROM keyward.events \
+                    WHERE id >= $1 ORDER BY id LIMIT $2";
 
 /// Connections kept open for reading full records (`/v1/verify`).
 const READERS: usize = 4;
@@ -119,15 +123,17 @@ impl Shared {
             .trouble
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .unwrap_or_else(|| "the server has not answered".to_string());
+            .clone();
+        let stale = format!(
+            "the vault's state is not known to be current (nothing confirmed for over {} ms)",
+            FRESHNESS.as_millis()
+        );
         // The same words for as long as the trouble lasts, so that serve
         // logs it once, not at every look.
-        Err(anyhow::anyhow!(
-            "the vault's state is not known to be current (nothing confirmed for over {} ms): \
-             {trouble}",
-            FRESHNESS.as_millis()
-        ))
+        Err(match trouble {
+            Some(trouble) => anyhow::anyhow!("{stale}: {trouble}"),
+            None => anyhow::Error::new(Unconfirmed).context(stale),
+        })
     }
 
     fn reloaded(&self, n: usize) {
@@ -273,16 +279,21 @@ fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position>
 /// Brings the memory up to the end of the log: reads the events after
 /// `position`, re-reads the keys they name and puts them in, step by step,
 /// and confirms the memory once a step has reached the end.
-fn catch_up(pg: &mut Postgres, shared: &Shared, position: &mut Position) -> Result<()> {
+fn catch_up(
+    pg: &mut Postgres,
+    step: &postgres::Statement,
+    shared: &Shared,
+    position: &mut Position,
+) -> Result<()> {
     loop {
         let started = Instant::now();
         // The event held comes first, to see that it is still there.
         let from = position.last.as_ref().map_or(1, |(id, _)| *id);
-        let rows = pg.query(
-            "SELECT id, hash, key_id, related_key_id FROM keyward.events \
-             WHERE id >= $1 ORDER BY id LIMIT $2",
-            &[&from, &(EVENTS_PER_STEP + 1)],
-        )?;
+        let rows = pg
+            .conn
+            .get_mut()
+            .query(step, &[&from, &(EVENTS_PER_STEP + 1)])
+            .map_err(|e| failed(&pg.shown, e))?;
         let mut rows = rows.iter();
         if let Some((id, hash)) = &position.last {
             let held = match rows.next() {
@@ -362,8 +373,14 @@ fn follow(
     failures: &mut u32,
 ) -> Result<()> {
     let shown = pg.shown.clone();
+    // Prepared once per connection: a ping is then one round trip.
+    let step = pg
+        .conn
+        .get_mut()
+        .prepare(STEP)
+        .map_err(|e| failed(&shown, e))?;
     while !shared.stop.load(Ordering::Acquire) {
-        catch_up(pg, shared, position)?;
+        catch_up(pg, &step, shared, position)?;
         *failures = 0;
         // Wake as soon as something changes, or in time for the next ping.
         drain(pg.conn.get_mut(), PING_EVERY, &shown)?;
