@@ -191,6 +191,8 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     // Opening checks the vault exists and is keyward's, and brings an
     // older schema up to date where it may.
     let vault = ctx.vault(Access::Read)?;
+    // The scan below reads every key once: its pages need not stay mapped.
+    vault.unmapped()?;
     let loose = vault
         .keys_with_loose_scopes()
         .with_context(|| format!("cannot read the keys of {}", location.shown()))?;

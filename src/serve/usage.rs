@@ -195,7 +195,11 @@ fn flush(
     // Opened anew each time (every 10 s): a vault file replaced under serve
     // is then the one written, never the old file.
     let result = Vault::open(location, keyward::store::Access::Read, Arc::clone(clock))
-        .and_then(|mut v| v.record_usage(&batch));
+        .and_then(|mut v| {
+            // A flush touches pages all over a large vault: not kept mapped.
+            v.unmapped()?;
+            v.record_usage(&batch)
+        });
     match result {
         Ok(()) => {
             pending.store(0, Ordering::Relaxed);

@@ -233,6 +233,7 @@ impl SqliteVerifier {
     fn open(&self, shm: Option<&Arc<Index>>) -> Result<Pooled> {
         let (store, _) = Sqlite::open_waiting(&self.path, Access::Read, NO_WAIT)?;
         store.conn.busy_timeout(NO_WAIT)?;
+        crate::store::Store::unmapped(&store)?;
         let file = store.file.unwrap_or_default();
         let shm = shm.filter(|i| i.db == file).cloned();
         Ok(Pooled { store, file, shm })
