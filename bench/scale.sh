@@ -184,7 +184,7 @@ done
 # MIN_FREE_MIB + twice the last replica's RSS; during the load phases a
 # replica is killed (and reported) when MemAvailable drops under MIN_FREE_MIB.
 NAMES=(); PORTS=(); PIDS=(); VAULTS=()
-declare -A READYZ AUTHZ REST HWM NOTE
+declare -A READYZ AUTHZ REST HWM SPLIT NOTE
 FIRST_SECRET=$(head -1 "$SECRETS")
 last_rss=256
 start_replica() { # name vault
@@ -325,6 +325,7 @@ load loaded "$DURATION"
 for p in "${helpers[@]}"; do wait "$p" || true; done
 for i in "${!NAMES[@]}"; do
     HWM[${NAMES[$i]}]=$(hwm "${PIDS[$i]}")
+    SPLIT[${NAMES[$i]}]=$(awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {printf "%.1f / %.1f", a/1024, f/1024}' "/proc/${PIDS[$i]}/status" 2>/dev/null || echo gone)
     RELOAD1[${NAMES[$i]}]=$(metric "${PORTS[$i]}" keyward_keys_reloaded_total)
     VERR1[${NAMES[$i]}]=$(metric "${PORTS[$i]}" keyward_vault_errors_total)
 done
@@ -353,6 +354,10 @@ median_ms() { # name hyperfine-args...
     jq '.results[0].median * 1000' "$TMP/hf-$name.json"
 }
 declare -A CLI LISTMS LISTRSS LISTROWS
+# Dirty pages of the copies and the load still being written back make a
+# write's fsync wait for them: write them out first, on both engines.
+settle() { sync; "$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -c checkpoint postgres >/dev/null; }
+settle
 for engine in sqlite pg; do
     for size in small big; do
         case $engine-$size in
@@ -369,7 +374,10 @@ for engine in sqlite pg; do
         CLI[show-$k]=$(median_ms "show-$k" --warmup 5 --runs "$RUNS" "$KW --vault $V show $ID")
         CLI[showname-$k]=$(median_ms "showname-$k" --warmup 5 --runs "$RUNS" "$KW --vault $V show svc-1 --env env001")
         CLI[log-$k]=$(median_ms "log-$k" --warmup 5 --runs "$RUNS" "$KW --vault $V log --limit 50")
+        CLI[showjson-$k]=$(median_ms "showjson-$k" --warmup 5 --runs "$RUNS" "$KW --vault $V --json show $ID")
+        settle
         CLI[rotate-$k]=$(median_ms "rotate-$k" --warmup 3 --runs "$RUNS" "$KW --vault $V rotate rot --env bench-cli --grace 1h")
+        settle
         CLI[revoke-$k]=$(median_ms "revoke-$k" --warmup 3 --runs "$RUNS" \
             --prepare "$KW --vault $V create --name victim --env bench-cli" \
             "$KW --vault $V revoke victim --env bench-cli --yes")
@@ -390,6 +398,11 @@ CHAIN="intact on both"
 n_keys() { awk -v n="$1" 'BEGIN { if (n >= 1000000 && n % 1000000 == 0) print n / 1000000 "M"; else if (n >= 1000 && n % 1000 == 0) print n / 1000 "k"; else print n }'; }
 BIGN=$(n_keys "$KEYS"); SMALLN=$(n_keys "$SMALL_KEYS")
 rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.json"; }
+# The goals at a glance, gathered while the sections are written.
+SUMMARY=()
+goal() { SUMMARY+=("| $1 | $2 | $3 |"); }
+# maxof VALUES...: the largest; a value that is no number (inf, gone, failed, n/a) is the worst
+maxof() { printf '%s\n' "$@" | awk '!/^[0-9.eE+-]+$/ { bad = $0 } /^[0-9.eE+-]+$/ { if (m == "" || $1 + 0 > m + 0) m = $1 } END { print (bad != "" ? bad : (m == "" ? "n/a" : m)) }'; }
 {
     echo "# Scale benchmark (bench/scale.sh)"
     echo
@@ -401,32 +414,42 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
     echo "Vault: the seed example's $KEYS keys over $ENVS environments and $EVENTS events (every"
     echo "1000th secret kept: $(wc -l <"$SECRETS") valid secrets for wrk), against $SMALL_KEYS keys and $SMALL_EVENTS events for the CLI ratios."
     echo "Settings: REPLICAS=$REPLICAS DURATION=$DURATION WRITES=$WRITES RUNS=$RUNS."
-    echo
+} >"$TMP/head.md"
+{
     echo "## 1. copy (wall time and peak RSS from /usr/bin/time -v)"
     echo
     echo "| direction | wall time (s) | goal | | peak RSS (MiB) | goal | |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     echo "| SQLite → PostgreSQL | $COPY_TO_S | ≤ 60 | $(verdict "$COPY_TO_S" 60) | $COPY_TO_RSS | ≤ 256 | $(verdict "$COPY_TO_RSS" 256) |"
     echo "| PostgreSQL → SQLite | $COPY_BACK_S | ≤ 60 | $(verdict "$COPY_BACK_S" 60) | $COPY_BACK_RSS | ≤ 256 | $(verdict "$COPY_BACK_RSS" 256) |"
+    goal "copy SQLite → PostgreSQL ≤ 60 s" "$COPY_TO_S s" "$(verdict "$COPY_TO_S" 60)"
+    goal "copy PostgreSQL → SQLite ≤ 60 s" "$COPY_BACK_S s" "$(verdict "$COPY_BACK_S" 60)"
+    m=$(maxof "$COPY_TO_RSS" "$COPY_BACK_RSS")
+    goal "copy peak RSS ≤ 256 MiB (both ways)" "$m MiB" "$(verdict "$m" 256)"
     echo
     echo "## 2. serve replicas"
     echo
     echo "$REPLICAS on the PostgreSQL vault and 1 on the SQLite copy, started one after another."
     echo "Ready: from the spawn to the first 200 of /readyz, then to the first valid key allowed on"
     echo "/v1/authz. Peak RSS: VmHWM after both load phases. Re-reads: \`keyward_keys_reloaded_total\`"
-    echo "over the loaded phase; vault errors: \`keyward_vault_errors_total\` over each phase."
+    echo "over the loaded phase; vault errors: \`keyward_vault_errors_total\` over each phase. RSS after load:"
+    echo "RssAnon / RssFile (RssFile counts the file pages mapped into memory: the binary, and a vault file SQLite maps)."
     echo
-    echo "| replica | /readyz (ms) | valid key allowed (ms) | RSS at rest (MiB) | peak RSS (MiB) | goal ≤ 256 | keys re-read | vault errors (base / loaded) | |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| replica | /readyz (ms) | valid key allowed (ms) | RSS at rest (MiB) | peak RSS (MiB) | goal ≤ 256 | | RSS after load: anon / file (MiB) | keys re-read | vault errors (base / loaded) | |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for n in "${NAMES[@]}"; do
         d=""
         [ -n "${RELOAD1[$n]}" ] && [ -n "${RELOAD0[$n]}" ] && d=$(( ${RELOAD1[$n]%.*} - ${RELOAD0[$n]%.*} ))
         e=""
         [ -n "${VERR1[$n]}" ] && [ -n "${VERR0[$n]}" ] && [ -n "${VERRS[$n]}" ] && \
             e="$(( ${VERR0[$n]%.*} - ${VERRS[$n]%.*} )) / $(( ${VERR1[$n]%.*} - ${VERR0[$n]%.*} ))"
-        echo "| $n | ${READYZ[$n]} | ${AUTHZ[$n]} | ${REST[$n]} | ${HWM[$n]} | $(verdict "${HWM[$n]}" 256) | ${d:-n/a} | ${e:-n/a} | ${NOTE[$n]:-} |"
+        echo "| $n | ${READYZ[$n]} | ${AUTHZ[$n]} | ${REST[$n]} | ${HWM[$n]} | ≤ 256 | $(verdict "${HWM[$n]}" 256) | ${SPLIT[$n]} | ${d:-n/a} | ${e:-n/a} | ${NOTE[$n]:-} |"
     done
-    for n in "${SKIPPED[@]}"; do echo "| $n | not started: too little memory left | | | | **not met** | | | |"; done
+    for n in "${SKIPPED[@]}"; do echo "| $n | not started: too little memory left | | | | | **not met** | | | | |"; done
+    pgh=(); for i in "${!NAMES[@]}"; do [ "${VAULTS[$i]}" = "$PG" ] && pgh+=("${HWM[${NAMES[$i]}]}"); done
+    m=$(maxof "${pgh[@]}")
+    goal "serve peak RSS ≤ 256 MiB, PostgreSQL (worst of ${#pgh[@]} replicas${SKIPPED:+, ${#SKIPPED[@]} not started})" "$m MiB" "$(verdict "$m" 256)"
+    goal "serve peak RSS ≤ 256 MiB, SQLite" "${HWM[sqlite]:-n/a} MiB" "$(verdict "${HWM[sqlite]:-n/a}" 256)"
     echo
     echo "Lowest MemAvailable during the load phases: $MEMLOW MiB."
     echo
@@ -455,11 +478,12 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
     echo
     echo "| replica | baseline req/s | baseline p99 (ms) | loaded req/s | loaded p99 (ms) | p99 loaded / baseline | goal ≤ 1.2 | | refused or 5xx (base / loaded) | of which 503 | 401 / 403 | socket errors |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    TOTAL_BAD=0; TOTAL_503=0
+    TOTAL_BAD=0; TOTAL_503=0; RATIOS=()
     for n in "${NAMES[@]}"; do
         bad() { local s=0 f; for f in 4 5 6 7 8; do s=$(( s + $(field "$1" "$n" $f || echo 0) )); done; echo $s; }
         if [ -z "$(field base "$n" 1)" ] || [ -z "$(field loaded "$n" 1)" ]; then
             echo "| $n | wrk gave no figures (see NOTE) | | | | | | **not met** | | | | |"
+            RATIOS+=("n/a")
             continue
         fi
         br=$(awk -v r="$(field base "$n" 1)" -v d="$(field base "$n" 14)" 'BEGIN {printf "%.0f", r / (d / 1e6)}')
@@ -472,10 +496,14 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
         b4="$(( $(field base "$n" 4) + $(field loaded "$n" 4) )) / $(( $(field base "$n" 5) + $(field loaded "$n" 5) ))"
         se=0; for f in 9 10 11 12; do se=$(( se + $(field base "$n" $f) + $(field loaded "$n" $f) )); done
         TOTAL_BAD=$(( TOTAL_BAD + bb + lb )); TOTAL_503=$(( TOTAL_503 + $(field base "$n" 6) + $(field loaded "$n" 6) ))
+        RATIOS+=("$r")
         echo "| $n | $br | $bp | $lr | $lp | $r | ≤ 1.2 | $(verdict "$r" 1.2) | $bb / $lb | $b503 | $b4 | $se |"
     done
     echo
     echo "Valid keys refused or 5xx, all replicas, both phases: **$TOTAL_BAD** (goal 0: $( [ "$TOTAL_BAD" = 0 ] && echo met || echo '**not met**' )), of which 503: $TOTAL_503."
+    goal "valid keys refused or 5xx from wrk: 0 (all replicas, both phases)" "$TOTAL_BAD (503: $TOTAL_503)" "$( [ "$TOTAL_BAD" = 0 ] && echo met || echo '**not met**' )"
+    m=$(maxof "${RATIOS[@]}")
+    goal "p99 with writes ≤ 1.2× without (worst replica)" "$m×" "$(verdict "$m" 1.2)"
     echo
     echo "Writers and the verify loop (over the loaded phase):"
     echo
@@ -486,6 +514,7 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
         eng=$([ $v = PG ] && echo PostgreSQL || echo SQLite)
         if [ -s "$w" ] && [ -s "$c" ]; then
             nv=$(jq .not_valid "$c")
+            goal "\`keyward verify\` in a loop, $([ $v = PG ] && echo PostgreSQL || echo SQLite): valid keys not valid: 0" "$nv of $(jq .runs "$c")" "$( [ "$nv" = 0 ] && echo met || echo '**not met**')"
             echo "| $eng | $(jq .writes "$w") | $(jq .per_s "$w") | $(jq .failed "$w") | $(jq -r '.made | to_entries | map("\(.key) \(.value)") | join(", ")' "$w") | $(jq .runs "$c") | $(jq .per_s "$c") | $nv | $( [ "$nv" = 0 ] && echo met || echo '**not met**') |"
             jq -r '.errors[] | "  - writer error: " + .' "$w"
         else
@@ -502,11 +531,13 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
     echo
     echo "| replica | trials | p50 (ms) | p99 (ms) | max (ms) | goal p99 ≤ 1000 | | first request after revoke allowed | never refused (30 s) | create → allowed p50 / max (ms) | answers not 200/401 |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    P99S=()
     for i in "${!NAMES[@]}"; do
         n=${NAMES[$i]}; p=${PORTS[$i]}
         v=$([ "${VAULTS[$i]}" = "$PG" ] && echo PG || echo SQ)
         [ -s "$TMP/revocation-$v.json" ] || { echo "| $n | the probe printed nothing | | | | | **not met** | | | | |"; continue; }
         p99=$(rev $v "$p" p99_ms)
+        P99S+=("$p99")
         echo "| $n | $(rev $v "$p" n) | $(rev $v "$p" p50_ms) | $p99 | $(rev $v "$p" max_ms) | ≤ 1000 | $(verdict "$p99" 1000) | $(rev $v "$p" first_request_allowed) | $(rev $v "$p" never_refused) | $(rev $v "$p" accept_p50_ms) / $(rev $v "$p" accept_max_ms) | $(jq -c --arg p "$p" '.replicas[$p].odd_answers' "$TMP/revocation-$v.json") |"
     done
     for v in PG SQ; do
@@ -514,19 +545,24 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
             echo "" && echo "$v: $(jq .failed_trials "$TMP/revocation-$v.json") probe trials failed (create, revoke, or a replica never allowed the new key within 30 s)."
     done
     echo
+    m=$(maxof "${P99S[@]}")
+    goal "revocation to refusal p99 ≤ 1000 ms (worst replica)" "$m ms" "$(verdict "$m" 1000)"
     echo "## 5. The CLI at $SMALLN and at $BIGN keys"
     echo
-    echo "hyperfine medians of $RUNS runs (ms), the replicas stopped. \`show ID\`: the key of the first"
-    echo "kept secret by id; \`show NAME\`: \`show svc-1 --env env001\` (the newest of its $((KEYS / (ENVS * 3))) keys of"
+    echo "hyperfine medians of $RUNS runs (ms), the replicas stopped, dirty pages written out (sync, CHECKPOINT)"
+    echo "before the CLI and before rotate and revoke. \`show ID\`: the key of the first kept secret by id"
+    echo "(\`--json show\` skips the text's warning about default keys ending, which reads the environment's keys);"
+    echo "\`show NAME\`: \`show svc-1 --env env001\` (the newest of its $((KEYS / (ENVS * 3))) keys of"
     echo "that name at $BIGN). rotate: \`rotate rot --env bench-cli --grace 1h\`, each run rotating the key the"
     echo "run before made; revoke: \`revoke victim --env bench-cli --yes\` of a key made by --prepare."
     echo
     echo "| command | engine | $SMALLN keys | $BIGN keys | ratio | goal ≤ 1.2 | |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
-    for c in verify show showname log rotate revoke; do
+    for c in verify show showjson showname log rotate revoke; do
         case $c in
             verify) label="verify (secret from --key-env)" ;;
             show) label="show ID" ;;
+            showjson) label="--json show ID" ;;
             showname) label="show NAME --env" ;;
             log) label="log --limit 50" ;;
             rotate) label="rotate KEY --grace 1h" ;;
@@ -536,6 +572,7 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
             a=${CLI[$c-$engine-small]}; b=${CLI[$c-$engine-big]}
             r=$(ratio "$b" "$a")
             echo "| $label | $([ $engine = pg ] && echo PostgreSQL || echo SQLite) | $(fmt "$a") | $(fmt "$b") | $r | ≤ 1.2 | $(verdict "$r" 1.2) |"
+            goal "CLI $label at $BIGN ≤ 1.2× at $SMALLN, $([ $engine = pg ] && echo PostgreSQL || echo SQLite)" "$r×" "$(verdict "$r" 1.2)"
         done
     done
     echo
@@ -552,10 +589,22 @@ rev() { jq -r --arg p "$2" ".replicas[\$p].$3 // \"n/a\"" "$TMP/revocation-$1.js
             lim=$(awk -v a="$a" 'BEGIN {printf "%.1f", a * 1.2 + 8}')
             per=$(awk -v t="${LISTMS[$kk-big]}" -v n="${LISTROWS[$engine-big]}" 'BEGIN { if (n > 0) printf "%.1f", t * 1000 / n; else print "n/a" }')
             echo "| $([ $o = json ] && echo '--json' || echo text) | $([ $engine = pg ] && echo PostgreSQL || echo SQLite) | $(fmt "${LISTMS[$kk-small]}") | $(fmt "${LISTMS[$kk-big]}") | $per | $a | $b | ≤ $lim | $(verdict "$b" "$lim") |"
+            goal "$([ $o = json ] && echo '--json ')list --env streams, $([ $engine = pg ] && echo PostgreSQL || echo SQLite): peak RSS at $BIGN ≤ 1.2× at $SMALLN + 8 MiB" "$b MiB (vs $a)" "$(verdict "$b" "$lim")"
         done
     done
     echo
     echo "The vaults' chains after the run (\`log --verify\`): $CHAIN."
+} >"$TMP/body.md"
+{
+    cat "$TMP/head.md"
+    echo
+    echo "## Goals"
+    echo
+    echo "| goal | measured | |"
+    echo "| --- | --- | --- |"
+    printf '%s\n' "${SUMMARY[@]}"
+    echo
+    cat "$TMP/body.md"
 } >"$OUT"
 log "wrote $OUT"
 cat "$OUT"
