@@ -6,10 +6,12 @@
         until /v1/authz allows SECRET; prints `READYZ_MS AUTHZ_MS` counted
         from START_NS (the wall clock in ns just before serve was spawned).
     scale.py writer KEYWARD VAULT ENV RATE SECONDS POOL_FILE
-        Writes RATE times a second for SECONDS, cycling rotate (--grace 1h),
-        update (--note), extend (--expires), revoke, each on a key of
-        POOL_FILE (ids, one a line: keys made for this, none whose secret a
-        load generator presents). Prints JSON: writes made, failures, by kind.
+        Starts a write RATE times a second for SECONDS (without waiting for
+        the one before, at most 8 in flight, never two on one key), cycling
+        rotate (--grace 1h), update (--note), extend (--expires), revoke,
+        each on a key of POOL_FILE (ids, one a line: keys made for this,
+        none whose secret a load generator presents). Prints JSON: writes
+        made, failures, by kind, the most in flight at once.
     scale.py verify-loop KEYWARD VAULT SECRETS_FILE SECONDS
         `keyward verify` (the secret on stdin) again and again; prints JSON:
         runs, and runs that did not say valid.
@@ -89,44 +91,71 @@ def writer(kw, vault, env, rate, seconds, pool_file):
     made = {k: 0 for k in kinds}
     failed = {k: 0 for k in kinds}
     errors = []
+    # A write starts at each tick without waiting for the one before (a
+    # process takes longer than a tick on a loaded machine), on a key no
+    # write in flight holds, at most MAX_IN_FLIGHT at once.
+    MAX_IN_FLIGHT = 8
+    inflight = {}  # Popen -> (kind, key)
+    most = late = 0
+
+    def reap(block=False):
+        for p in list(inflight):
+            if not block and p.poll() is None:
+                continue
+            out, err = p.communicate()
+            kind, key = inflight.pop(p)
+            made[kind] += 1
+            if p.returncode != 0:
+                failed[kind] += 1
+                if len(errors) < 5:
+                    errors.append(f"{kind}: exit {p.returncode}: {err.strip()[:200]}")
+            elif kind == "rotate":
+                pool[pool.index(key)] = json.loads(out)["key"]["id"]
+            elif kind == "revoke":
+                pool.remove(key)
+
     started = time.monotonic()
     n = 0
     while True:
+        reap()
         due = started + n / rate
         now = time.monotonic()
         if due - started >= seconds:
             break
         if due > now:
-            time.sleep(due - now)
+            time.sleep(min(due - now, 0.005))
+            continue
+        busy = {key for _, key in inflight.values()}
+        free = [k for k in pool if k not in busy]
+        if len(inflight) >= MAX_IN_FLIGHT or not free:
+            if not pool and not inflight:
+                break
+            time.sleep(0.002)
+            continue
+        if now - due > 0.1:
+            late += 1
         kind = kinds[n % len(kinds)]
         n += 1
-        if not pool:
-            kind = "none"
-            break
-        i = rng.randrange(len(pool))
-        key = pool[i]
+        key = rng.choice(free)
         if kind == "rotate":
-            r = run(kw, vault, "--json", "rotate", key, "--grace", "1h")
-            if r.returncode == 0:
-                pool[i] = json.loads(r.stdout)["key"]["id"]
+            args = ["--json", "rotate", key, "--grace", "1h"]
         elif kind == "update":
-            r = run(kw, vault, "update", key, "--note", f"bench note {n}")
+            args = ["update", key, "--note", f"bench note {n}"]
         elif kind == "extend":
-            r = run(kw, vault, "extend", key, "--expires", f"{30 + n % 300}d")
+            args = ["extend", key, "--expires", f"{30 + n % 300}d"]
         else:
-            r = run(kw, vault, "revoke", key, "--yes", "--reason", "bench")
-            if r.returncode == 0:
-                pool.pop(i)
-        made[kind] += 1
-        if r.returncode != 0:
-            failed[kind] += 1
-            if len(errors) < 5:
-                errors.append(f"{kind}: exit {r.returncode}: {r.stderr.strip()[:200]}")
+            args = ["revoke", key, "--yes", "--reason", "bench"]
+        p = subprocess.Popen([kw, "--vault", vault, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        inflight[p] = (kind, key)
+        most = max(most, len(inflight))
     elapsed = time.monotonic() - started
+    reap(block=True)
     total = sum(made.values())
     print(json.dumps({"writes": total, "per_s": round(total / elapsed, 2),
                       "failed": sum(failed.values()), "made": made, "failed_by_kind": failed,
-                      "errors": errors, "pool_left": len(pool)}))
+                      "errors": errors, "pool_left": len(pool), "most_in_flight": most,
+                      "started_over_100ms_late": late}))
 
 
 def verify_loop(kw, vault, secrets_file, seconds):
