@@ -295,15 +295,23 @@ impl Vault {
     pub fn each_key(
         &self,
         filter: &KeyFilter,
-        each: &mut dyn FnMut(Key) -> Result<()>,
+        passes: &mut [&mut crate::store::KeyPass<'_>],
     ) -> Result<()> {
         let now = self.now();
-        self.store.each_key(filter.env.as_ref(), &mut |k| {
-            if filter.matches(&k, now) {
-                each(k)?;
-            }
-            Ok(())
-        })
+        let mut filtered: Vec<Box<crate::store::KeyPass<'_>>> = passes
+            .iter_mut()
+            .map(|pass| -> Box<crate::store::KeyPass<'_>> {
+                Box::new(move |k: Key| {
+                    if filter.matches(&k, now) {
+                        pass(k)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let mut refs: Vec<&mut crate::store::KeyPass<'_>> =
+            filtered.iter_mut().map(|p| &mut **p).collect();
+        self.store.each_key(filter.env.as_ref(), &mut refs)
     }
 
     /// The keys of `env` active now: at most the environment's max-keys,

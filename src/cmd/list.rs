@@ -31,29 +31,35 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
     let vault = ctx.vault(Access::Read)?;
     // One pass over many rows: pages read once need not stay mapped.
     vault.unmapped()?;
-    let (keys, listed, loose) = if json {
-        // Printed as read: a large environment is never held in memory.
-        let (mut listed, mut loose) = (0u64, Vec::new());
-        crate::output::json_keys(now, |emit| {
-            vault.each_key(&filter, &mut |k| {
-                listed += 1;
-                emit(&k)?;
-                if k.has_loose_scope() {
-                    loose.push(k);
-                }
-                Ok(())
-            })
-        })?;
-        (Vec::new(), listed, loose)
-    } else {
-        let keys = vault.keys(&filter)?;
-        let loose = keys
-            .iter()
-            .filter(|k| k.has_loose_scope())
-            .cloned()
-            .collect();
-        let listed = u64::try_from(keys.len()).unwrap_or(u64::MAX);
-        (keys, listed, loose)
+    // Printed as read where it can be: a large environment is never held.
+    let (mut listed, mut loose, mut defaults) = (0u64, Vec::new(), Vec::new());
+    let streamed = crate::output::stream_keys(
+        json,
+        now,
+        &mut |k| {
+            listed += 1;
+            if k.has_loose_scope() {
+                loose.push(k.clone());
+            }
+            if k.is_default {
+                defaults.push(k.clone());
+            }
+        },
+        |passes| vault.each_key(&filter, passes),
+    )?;
+    let keys = match streamed {
+        Some(()) => Vec::new(),
+        None => {
+            let keys = vault.keys(&filter)?;
+            listed = u64::try_from(keys.len()).unwrap_or(u64::MAX);
+            loose = keys
+                .iter()
+                .filter(|k| k.has_loose_scope())
+                .cloned()
+                .collect();
+            defaults = keys.iter().filter(|k| k.is_default).cloned().collect();
+            keys
+        }
     };
     // An environment with keys listed has keys: only an empty list asks
     // which environments exist (a pass over the whole vault's index).
@@ -74,13 +80,11 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             ));
         }
     }
-    if json {
-        super::warn_loose_scopes(&loose);
-        return Ok(Report::Streamed);
+    if !json {
+        super::warn_default_keys_ending(&defaults, now);
     }
-    super::warn_default_keys_ending(&keys, now);
     super::warn_loose_scopes(&loose);
-    if keys.is_empty() {
+    if listed == 0 && !json {
         super::note(if args.due {
             "No active key is due for rotation (see create --rotate-every)."
         } else if args.all {
@@ -89,5 +93,8 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             "No keys to show (keyward list --all includes expired and revoked keys)."
         });
     }
-    Ok(Report::Keys(keys))
+    Ok(match streamed {
+        Some(()) => Report::Streamed,
+        None => Report::Keys(keys),
+    })
 }

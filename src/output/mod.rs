@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use crate::cmd::Report;
 use crate::error::Error;
 use crate::key::{Key, VerifyCode};
+use crate::store::KeyPass;
 use crate::text::escape;
 use crate::when::Timestamp;
 
@@ -360,13 +361,50 @@ fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
-/// `--json list`: the array of keys printed as `read` hands them over,
-/// the same document [`Printer::print`] prints for `Report::Keys`, without
-/// holding the list. A read that fails part-way leaves the array unended
-/// (and the command fails).
-pub fn json_keys(
+/// `list` printed as the keys are read, without holding them: `read`
+/// hands every key to each pass it is given, in order, from one snapshot;
+/// `seen` sees each key once. `--json`: the same document
+/// [`Printer::print`] prints for `Report::Keys` (one pass). Text, where
+/// stdout is not a terminal: the same table (two passes: widths, then
+/// lines); at a terminal the table fits its width, and needs every row
+/// first: `None`, nothing read, the caller collects the keys instead. A read
+/// that fails part-way leaves the output unended (and the command fails).
+pub fn stream_keys(
+    json: bool,
     now: Timestamp,
-    read: impl FnOnce(&mut dyn FnMut(&Key) -> anyhow::Result<()>) -> anyhow::Result<()>,
+    seen: &mut dyn FnMut(&Key),
+    read: impl FnOnce(&mut [&mut KeyPass<'_>]) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<()>> {
+    use std::io::IsTerminal;
+    if json {
+        return json_keys(now, seen, read).map(Some);
+    }
+    if io::stdout().is_terminal() {
+        return Ok(None);
+    }
+    let lines = std::cell::RefCell::new(table::KeyLines::new(now));
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut first = true;
+    read(&mut [
+        &mut |k: Key| {
+            seen(&k);
+            lines.borrow_mut().measure(&k);
+            Ok(())
+        },
+        &mut |k: Key| {
+            lines.borrow().write(&mut out, &k, first)?;
+            first = false;
+            Ok(())
+        },
+    ])?;
+    out.flush()?;
+    Ok(Some(()))
+}
+
+fn json_keys(
+    now: Timestamp,
+    seen: &mut dyn FnMut(&Key),
+    read: impl FnOnce(&mut [&mut KeyPass<'_>]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
     let written = |e: serde_json::Error| -> anyhow::Error {
@@ -379,10 +417,11 @@ pub fn json_keys(
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut ser = serde_json::Serializer::pretty(&mut out);
     let mut seq = ser.serialize_seq(None).map_err(written)?;
-    read(&mut |k| {
-        seq.serialize_element(&json::KeyJson::new(k, now))
+    read(&mut [&mut |k: Key| {
+        seen(&k);
+        seq.serialize_element(&json::KeyJson::new(&k, now))
             .map_err(written)
-    })?;
+    }])?;
     seq.end().map_err(written)?;
     writeln!(out)?;
     out.flush()?;

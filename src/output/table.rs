@@ -142,6 +142,101 @@ pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
     rendered(&t)
 }
 
+/// The `list` table for output that is not a terminal (no width to fit,
+/// no colour), drawn from the rows read twice: their widths first
+/// ([`measure`](Self::measure)), then the lines ([`write`](Self::write)).
+/// The text is the same as [`keys`]'s, without holding the rows.
+pub struct KeyLines {
+    now: Timestamp,
+    widths: [usize; KEY_COLUMNS.len()],
+}
+
+const KEY_COLUMNS: [&str; 8] = [
+    "ID",
+    "NAME",
+    "ENV",
+    "STATUS",
+    "KEY",
+    "CREATED",
+    "EXPIRES",
+    "LAST USED",
+];
+
+/// The least width of NAME and ENV, padding included (as [`keys`] sets).
+const KEY_COLUMN_MIN: [usize; KEY_COLUMNS.len()] = [0, 10, 8, 0, 0, 0, 0, 0];
+
+impl KeyLines {
+    pub fn new(now: Timestamp) -> Self {
+        let mut widths = [0; KEY_COLUMNS.len()];
+        for (w, (header, min)) in widths
+            .iter_mut()
+            .zip(KEY_COLUMNS.iter().zip(KEY_COLUMN_MIN))
+        {
+            *w = shown_width(header).max(min.saturating_sub(2));
+        }
+        KeyLines { now, widths }
+    }
+
+    fn cells(&self, k: &Key) -> [String; KEY_COLUMNS.len()] {
+        let now = self.now;
+        let status = k.status(now);
+        [
+            k.id.to_string(),
+            escape(k.name.as_str()),
+            escape(k.env.as_str()),
+            if k.rotation_due_at(now).is_some_and(|due| due <= now) {
+                format!("{status} DUE")
+            } else {
+                status.to_string()
+            },
+            escape(&k.masked()),
+            k.created_at.relative_to(now),
+            when(k.expires_at, now, "never"),
+            when(k.last_used_at, now, "never"),
+        ]
+    }
+
+    /// The first pass: widens the columns to fit this key.
+    pub fn measure(&mut self, k: &Key) {
+        let cells = self.cells(k);
+        for (w, cell) in self.widths.iter_mut().zip(cells) {
+            *w = (*w).max(shown_width(&cell));
+        }
+    }
+
+    /// The second pass: writes this key's line, after the header for the
+    /// first key. No key measured, nothing written (as `list` prints
+    /// nothing on stdout for no keys).
+    pub fn write(&self, out: &mut dyn std::io::Write, k: &Key, first: bool) -> std::io::Result<()> {
+        if first {
+            self.line(out, KEY_COLUMNS.map(str::to_string))?;
+        }
+        self.line(out, self.cells(k))
+    }
+
+    fn line(
+        &self,
+        out: &mut dyn std::io::Write,
+        cells: [String; KEY_COLUMNS.len()],
+    ) -> std::io::Result<()> {
+        let mut line = String::new();
+        for (cell, &w) in cells.iter().zip(&self.widths) {
+            line.push(' ');
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(shown_width(cell)) + 1,
+            ));
+        }
+        writeln!(out, "{}", line.trim_end())
+    }
+}
+
+/// How many columns a text takes at a terminal (as comfy-table counts).
+fn shown_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
 /// Terminals narrower than this get the compact `list` table.
 const NARROW: u16 = 100;
 
@@ -417,6 +512,52 @@ mod tests {
             note: None,
             rotate_every: None,
         }
+    }
+
+    /// The streamed table, both passes over `keys`.
+    fn streamed(keys: &[Key]) -> String {
+        let mut lines = KeyLines::new(NOW);
+        keys.iter().for_each(|k| lines.measure(k));
+        let mut out = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            lines.write(&mut out, k, i == 0).expect("write");
+        }
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn the_streamed_list_table_is_the_list_table() {
+        let plain = Layout::default();
+        let mut keys = sample();
+        assert_eq!(
+            streamed(&keys),
+            format!("{}\n", super::keys(&keys, NOW, plain))
+        );
+        // Wide and narrow names, text that is escaped, wide characters, a
+        // key whose rotation is due, every status.
+        let mut long = key("key_cccccccccccccccc", &"n".repeat(70), "staging-eu-west-1");
+        long.rotate_every = Some(86_400);
+        long.prefix = "sk_live".to_string();
+        keys.push(long);
+        keys.push(key(
+            "key_dddddddddddddddd",
+            "tab\there \u{7}bell",
+            "ünïcode",
+        ));
+        keys.push(key("key_eeeeeeeeeeeeeeee", "日本語の名前", "宇宙"));
+        let mut gone = key("key_ffffffffffffffff", "x", "e");
+        gone.revoked_at = Some(NOW.plus_secs(-60));
+        keys.push(gone);
+        let mut old = key("key_gggggggggggggggg", "y", "e");
+        old.expires_at = Some(NOW.plus_secs(-60));
+        keys.push(old);
+        assert_eq!(
+            streamed(&keys),
+            format!("{}\n", super::keys(&keys, NOW, plain))
+        );
+        let one = &keys[..1];
+        assert_eq!(streamed(one), format!("{}\n", super::keys(one, NOW, plain)));
+        assert_eq!(streamed(&[]), "");
     }
 
     fn sample() -> Vec<Key> {

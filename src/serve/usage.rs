@@ -194,8 +194,8 @@ fn flush(
     pending.store(batch.last_used.len(), Ordering::Relaxed);
     // Opened anew each time (every 10 s): a vault file replaced under serve
     // is then the one written, never the old file.
-    let result = Vault::open(location, keyward::store::Access::Read, Arc::clone(clock))
-        .and_then(|mut v| {
+    let result =
+        Vault::open(location, keyward::store::Access::Read, Arc::clone(clock)).and_then(|mut v| {
             // A flush touches pages all over a large vault: not kept mapped.
             v.unmapped()?;
             v.record_usage(&batch)

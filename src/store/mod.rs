@@ -239,6 +239,9 @@ impl DumpedEvent {
     }
 }
 
+/// One pass over keys read one at a time (see [`Store::each_key`]).
+pub type KeyPass<'a> = dyn FnMut(Key) -> Result<()> + 'a;
+
 /// What every engine answers, inside a write transaction or outside one.
 pub trait Read {
     fn key(&self, id: &KeyId) -> Result<Option<Key>>;
@@ -346,9 +349,10 @@ pub trait Store: Read {
     /// then keys, then events, then usage), so that memory holds one chunk.
     fn dump(&self, rows: usize, each: &mut dyn FnMut(Dump) -> Result<()>) -> Result<()>;
     /// Every key, or those of one environment, oldest first (as
-    /// [`Read::keys`]), read from one snapshot and handed to `each` as
-    /// they come, so that memory holds a chunk of them, not the list.
-    fn each_key(&self, env: Option<&Env>, each: &mut dyn FnMut(Key) -> Result<()>) -> Result<()>;
+    /// [`Read::keys`]), handed to each pass in turn as they are read, so
+    /// that memory holds a chunk of them, not the list. Every pass reads
+    /// the same rows: all come from one snapshot.
+    fn each_key(&self, env: Option<&Env>, passes: &mut [&mut KeyPass<'_>]) -> Result<()>;
     /// About to read or write the whole vault once (`copy`): an engine
     /// that maps the vault into memory stops, so that a pass over a large
     /// vault does not keep every page it touched resident.

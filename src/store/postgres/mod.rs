@@ -540,7 +540,7 @@ impl<C: GenericClient> Read for Pg<C> {
 }
 
 impl Store for Postgres {
-    fn each_key(&self, env: Option<&Env>, each: &mut dyn FnMut(Key) -> Result<()>) -> Result<()> {
+    fn each_key(&self, env: Option<&Env>, passes: &mut [&mut super::KeyPass<'_>]) -> Result<()> {
         let mut conn = self.conn.borrow_mut();
         let mut tx = conn
             .build_transaction()
@@ -548,29 +548,33 @@ impl Store for Postgres {
             .read_only(true)
             .start()
             .map_err(|e| failed(&self.shown, e))?;
-        let portal = match env.map(Env::as_str) {
-            Some(name) => tx.bind(
-                &format!(
-                    "SELECT {KEY_COLUMNS} FROM keyward.keys WHERE env = $1 \
-                     ORDER BY env, created_at, seq"
+        for each in passes {
+            let portal = match env.map(Env::as_str) {
+                Some(name) => tx.bind(
+                    &format!(
+                        "SELECT {KEY_COLUMNS} FROM keyward.keys WHERE env = $1 \
+                         ORDER BY env, created_at, seq"
+                    ),
+                    &[&name],
                 ),
-                &[&name],
-            ),
-            None => tx.bind(
-                &format!("SELECT {KEY_COLUMNS} FROM keyward.keys ORDER BY env, created_at, seq"),
-                &[],
-            ),
-        }
-        .map_err(|e| failed(&self.shown, e))?;
-        loop {
-            let rows = tx
-                .query_portal(&portal, i32::try_from(KEYS_PER_FETCH).unwrap_or(i32::MAX))
-                .map_err(|e| failed(&self.shown, e))?;
-            if rows.is_empty() {
-                break;
+                None => tx.bind(
+                    &format!(
+                        "SELECT {KEY_COLUMNS} FROM keyward.keys ORDER BY env, created_at, seq"
+                    ),
+                    &[],
+                ),
             }
-            for r in &rows {
-                each(self.key_from_row(r)?)?;
+            .map_err(|e| failed(&self.shown, e))?;
+            loop {
+                let rows = tx
+                    .query_portal(&portal, i32::try_from(KEYS_PER_FETCH).unwrap_or(i32::MAX))
+                    .map_err(|e| failed(&self.shown, e))?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    each(self.key_from_row(r)?)?;
+                }
             }
         }
         tx.commit().map_err(|e| failed(&self.shown, e))

@@ -22,7 +22,7 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Tra
 
 use super::{Access, Store, WriteTx};
 use crate::error::{Error, Result};
-use crate::key::{Key, KeyId};
+use crate::key::KeyId;
 use crate::settings::{Setting, Settings};
 use crate::text::Env;
 use crate::when::Timestamp;
@@ -545,8 +545,14 @@ impl Store for Sqlite {
         self.dump_all(rows, each)
     }
 
-    fn each_key(&self, env: Option<&Env>, each: &mut dyn FnMut(Key) -> Result<()>) -> Result<()> {
-        self.stream_keys(env, each)
+    fn each_key(&self, env: Option<&Env>, passes: &mut [&mut super::KeyPass<'_>]) -> Result<()> {
+        // One read transaction: every pass sees the same snapshot.
+        let tx = self.c().unchecked_transaction()?;
+        for pass in passes {
+            self.stream_keys(env, &mut **pass)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn unmapped(&self) -> Result<()> {
