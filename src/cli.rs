@@ -341,13 +341,22 @@ pub enum Command {
     #[command(after_help = COPY_EXAMPLES)]
     Copy(CopyArgs),
     /// Answer verifications over HTTP for services and reverse proxies
+    #[cfg(feature = "serve")]
     #[command(after_help = SERVE_EXAMPLES, long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
+    /// Not in this build: says so rather than "unrecognized subcommand".
+    #[cfg(not(feature = "serve"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
 }
 
+#[cfg(feature = "serve")]
 const SERVE_ABOUT: &str = "Answer verifications over HTTP/1.1 for services and reverse proxies, \
     from the same vault as the CLI (SQLite or PostgreSQL).\n\n\
     Routes: /v1/authz (forward auth for nginx auth_request, Traefik, Caddy, Envoy), \
@@ -357,6 +366,7 @@ const SERVE_ABOUT: &str = "Answer verifications over HTTP/1.1 for services and r
     next request (SQLite) or within 1 s (PostgreSQL). SIGTERM or SIGINT stops accepting, \
     finishes requests in flight (at most 10 s), writes the usage counts and exits 0.";
 
+#[cfg(feature = "serve")]
 const SERVE_EXAMPLES: &str = "Examples:\n  \
     keyward serve                                    # 127.0.0.1:8080\n  \
     keyward serve --listen 127.0.0.1:9090 --log-format json   # loopback: a proxy in front\n  \

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod event;
 pub mod intents;
+pub mod json;
 pub mod key;
 pub mod lifecycle;
 pub mod secret;

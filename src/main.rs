@@ -3,6 +3,7 @@
 mod cli;
 mod cmd;
 mod output;
+#[cfg(feature = "serve")]
 mod serve;
 
 // The library's modules, under the names the binary's modules use.

@@ -14,6 +14,7 @@ use crate::key::{self, Key, KeyId, KeyRef, Status, VerifyCode};
 use crate::lifecycle::Revocation;
 use crate::secret::Secret;
 use crate::settings::{Setting, Settings};
+#[cfg(feature = "postgres")]
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::{Access, DailyUsage, EventFilter, Location, Store, UsageBatch, WriteTx};
@@ -127,6 +128,7 @@ impl Vault {
                 let (store, created) = Sqlite::open_reporting(path, access)?;
                 (Box::new(store), created)
             }
+            #[cfg(feature = "postgres")]
             Location::Postgres(url) => {
                 let (store, created) = Postgres::open_reporting(url, access)?;
                 (Box::new(store), created)
@@ -418,9 +420,9 @@ impl Vault {
         let mut verdict = self.check(secret, required, env)?;
         let now = self.now();
         if let (VerifyCode::Valid, Some(key)) = (verdict.code, &verdict.key) {
-            let recent = key.last_used_at.is_some_and(|t| {
-                now.unix() - t.unix() < crate::store::sqlite::LAST_USED_RESOLUTION
-            });
+            let recent = key
+                .last_used_at
+                .is_some_and(|t| now.unix() - t.unix() < crate::store::LAST_USED_RESOLUTION);
             if !recent && let Err(e) = self.store.touch(&key.id, now) {
                 verdict.warning = Some(format!(
                     "the key is valid, but its last use could not be recorded: {e:#}"

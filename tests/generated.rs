@@ -1,4 +1,8 @@
 //! The checked-in completions and man pages are what the code generates.
+//!
+//! The files are generated from the default build (features `serve` and
+//! `postgres`), whose commands they describe.
+#![cfg(all(feature = "serve", feature = "postgres"))]
 
 #[allow(dead_code)]
 #[path = "../examples/generate.rs"]

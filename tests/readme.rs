@@ -11,6 +11,10 @@
 //! virtual environment the test makes. Without jq, curl, detect-secrets or
 //! PostgreSQL the test prints one line saying it was skipped; with
 //! KEYWARD_NO_SKIP=1 (set by .ci/run) that is a failure.
+//!
+//! The README tours serve and a shared vault: this test needs the default
+//! features (`serve`, `postgres`).
+#![cfg(all(feature = "serve", feature = "postgres"))]
 
 #[allow(dead_code)]
 #[path = "cli/common/host.rs"]

@@ -16,6 +16,8 @@ mod prompt;
 mod retire;
 mod revoke;
 mod rotate;
+#[cfg(feature = "serve")]
+mod serve;
 mod show;
 mod update;
 mod verify;
@@ -86,6 +88,7 @@ pub enum Report {
     /// `revoke --leaked`: what happened to each line.
     Leaked(LeakReport),
     /// `serve` stopped after answering this many requests.
+    #[cfg(feature = "serve")]
     Stopped {
         requests: u64,
     },
@@ -142,6 +145,7 @@ impl Ctx {
     /// Closes the vault opened by [`Ctx::vault`]. A long-running command
     /// (serve) must not keep a connection it does not watch: it would hold
     /// the file (and its `-wal`/`-shm`) open after the file is replaced.
+    #[cfg(feature = "serve")]
     pub fn close_vault(&mut self) {
         self.vault = None;
     }
@@ -206,7 +210,15 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
         Command::Config(args) => config::run(args, ctx),
         Command::Update(args) => update::run(args, ctx),
         Command::Copy(args) => copy::run(args, ctx),
-        Command::Serve(args) => crate::serve::run(args, ctx),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(args, ctx),
+        #[cfg(not(feature = "serve"))]
+        Command::Serve { .. } => Err(crate::error::Error::usage(
+            "this keyward was built without serve (cargo feature `serve`): install a build \
+             with it to answer verifications over HTTP"
+                .to_string(),
+        )
+        .into()),
         Command::Completions(args) => completions::run(args),
     }
 }
@@ -241,6 +253,7 @@ fn open_vault(
             Location::Sqlite(path) => crate::store::shown_path(
                 &std::path::absolute(path).unwrap_or_else(|_| path.clone()),
             ),
+            #[cfg(feature = "postgres")]
             Location::Postgres(_) => location.shown(),
         };
         note(&format!("created a new vault at {shown}"));

@@ -10,7 +10,7 @@ use crate::when::parse_duration;
 
 /// The shortest quiet time: twice the resolution of last use, so that a
 /// key used at least once a minute is never taken for quiet.
-const MIN_QUIET_FOR: i64 = 2 * crate::store::sqlite::LAST_USED_RESOLUTION;
+const MIN_QUIET_FOR: i64 = 2 * crate::store::LAST_USED_RESOLUTION;
 
 pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
     let quiet_for = parse_duration(

@@ -1,154 +1,14 @@
-//! The `--json` shapes, field for field as SPEC.md "Output" names them.
-//! Field names are snake_case and stable: scripts depend on them.
+//! The `--json` shapes only the CLI prints (settings, leak reports); the
+//! rest, shared with serve, are [`keyward::json`]'s.
 
 use serde::Serialize;
 
+pub use keyward::json::*;
+
 use crate::cmd::Whereabouts;
-use crate::event::{Details, Event};
-use crate::key::{Key, KeyId, Status, VerifyCode};
+use crate::key::Key;
 use crate::settings::Settings;
-use crate::store::DailyUsage;
-use crate::text::{Actor, Env, Name, Scope};
-use crate::vault::Verdict;
 use crate::when::Timestamp;
-
-#[derive(Debug, Serialize)]
-pub struct KeyJson<'a> {
-    pub id: &'a KeyId,
-    pub name: &'a Name,
-    pub env: &'a Env,
-    pub prefix: &'a str,
-    pub hint: &'a str,
-    pub status: Status,
-    pub default: bool,
-    pub scopes: &'a [Scope],
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub revoked_at: Option<String>,
-    pub last_used_at: Option<String>,
-    pub rotated_from: Option<&'a KeyId>,
-    pub rotated_to: Option<&'a KeyId>,
-    pub note: Option<&'a str>,
-    pub rotate_every: Option<String>,
-    pub rotation_due_at: Option<String>,
-}
-
-impl<'a> KeyJson<'a> {
-    pub fn new(k: &'a Key, now: Timestamp) -> Self {
-        KeyJson {
-            id: &k.id,
-            name: &k.name,
-            env: &k.env,
-            prefix: &k.prefix,
-            hint: &k.hint,
-            status: k.status(now),
-            default: k.is_default,
-            scopes: &k.scopes,
-            created_at: k.created_at.rfc3339(),
-            expires_at: k.expires_at.map(Timestamp::rfc3339),
-            revoked_at: k.revoked_at.map(Timestamp::rfc3339),
-            last_used_at: k.last_used_at.map(Timestamp::rfc3339),
-            rotated_from: k.rotated_from.as_ref(),
-            rotated_to: k.rotated_to.as_ref(),
-            note: k.note.as_deref(),
-            rotate_every: k.rotate_every.map(crate::when::policy_text),
-            rotation_due_at: k.rotation_due_at(now).map(Timestamp::rfc3339),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct EventJson<'a> {
-    pub id: i64,
-    pub at: String,
-    pub event: &'static str,
-    pub key_id: Option<&'a KeyId>,
-    pub related_key_id: Option<&'a KeyId>,
-    pub actor: &'a Actor,
-    pub details: &'a Details,
-}
-
-impl<'a> EventJson<'a> {
-    pub fn new(e: &'a Event) -> Self {
-        EventJson {
-            id: e.id,
-            at: e.at.rfc3339(),
-            event: e.kind.as_str(),
-            key_id: e.key_id.as_ref(),
-            related_key_id: e.related_key_id.as_ref(),
-            actor: &e.actor,
-            details: &e.details,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Created<'a> {
-    pub key: KeyJson<'a>,
-    pub secret: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Rotated<'a> {
-    pub key: KeyJson<'a>,
-    pub secret: &'a str,
-    pub previous: KeyJson<'a>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ChainIntact {
-    pub intact: bool,
-    pub events: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Shown<'a> {
-    #[serde(flatten)]
-    pub key: KeyJson<'a>,
-    pub events: Vec<EventJson<'a>>,
-    /// Only once serve has recorded any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub usage: Vec<UsageJson>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UsageJson {
-    pub day: String,
-    pub valid: u64,
-    pub invalid: u64,
-}
-
-impl UsageJson {
-    pub fn new(u: &DailyUsage) -> Self {
-        UsageJson {
-            day: u.day.to_string(),
-            valid: u.valid,
-            invalid: u.invalid,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Verified<'a> {
-    pub valid: bool,
-    pub code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<KeyJson<'a>>,
-}
-
-impl<'a> Verified<'a> {
-    pub fn new(v: &'a Verdict, now: Timestamp) -> Self {
-        Verified {
-            valid: v.code == VerifyCode::Valid,
-            code: v.code.as_str(),
-            key: v
-                .key
-                .as_ref()
-                .filter(|_| v.code == VerifyCode::Valid)
-                .map(|k| KeyJson::new(k, now)),
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub struct Config<'a> {
@@ -177,17 +37,6 @@ impl<'a> Config<'a> {
             exists: at.exists,
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    pub code: &'a str,
-    pub message: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorDoc<'a> {
-    pub error: ErrorBody<'a>,
 }
 
 /// `revoke --leaked`: what happened, by kind; lines by number and hint.

@@ -128,6 +128,7 @@ impl Printer {
                 "events": copied.events,
                 "settings": copied.settings,
             })),
+            #[cfg(feature = "serve")]
             Report::Stopped { requests } => {
                 serde_json::to_string_pretty(&serde_json::json!({ "requests": requests }))
             }
@@ -324,6 +325,7 @@ impl Printer {
                 Ok(())
             }
             // serve's log on stderr said it all.
+            #[cfg(feature = "serve")]
             Report::Stopped { .. } => Ok(()),
             Report::Text(text) => out.write_all(text.as_bytes()),
             Report::Streamed => Ok(()),

@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
-
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const MAX_PENDING: usize = 8 << 20;
 
@@ -78,8 +76,17 @@ impl<'a> MakeWriter<'a> for Lines {
     }
 }
 
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Installs the log (text or JSON lines on stderr) and starts its writer.
-pub fn init(format: LogFormat) -> Guard {
+pub fn init(format: Format) -> Guard {
     let shared = Arc::new(Shared::default());
     let lines = Lines(Arc::clone(&shared));
     let builder = tracing_subscriber::fmt()
@@ -87,8 +94,8 @@ pub fn init(format: LogFormat) -> Guard {
         .with_ansi(false)
         .with_target(false);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        Format::Text => builder.try_init(),
+        Format::Json => builder.json().flatten_event(true).try_init(),
     };
     let writer = Arc::clone(&shared);
     let thread = std::thread::Builder::new()

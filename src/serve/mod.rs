@@ -6,7 +6,7 @@
 //! [`unkey`] (Unkey's v2 verify).
 
 mod http;
-mod logs;
+pub mod logs;
 mod metrics;
 mod permissions;
 mod request;
@@ -14,7 +14,7 @@ mod routes;
 mod unkey;
 mod usage;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,16 +23,14 @@ use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use keyward::error::{Error, Result};
+use keyward::error::Result;
 use keyward::key::{Brief, Key, KeyId, VerifyCode};
 use keyward::secret;
-use keyward::store::{Access, Busy, Unconfirmed, Verifier};
-use keyward::text::{Env, quote};
+use keyward::store::{Busy, Location, Unconfirmed, Verifier};
+use keyward::text::Env;
+use keyward::vault::Vault;
 use keyward::when::{Clock, Timestamp};
 use zeroize::Zeroizing;
-
-use crate::cli::ServeArgs;
-use crate::cmd::{Ctx, Report};
 
 /// Request heads and bodies are refused past this size (431, 413).
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -179,34 +177,66 @@ impl App {
     }
 }
 
-pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
-    let listen = listen_address(&args.listen)?;
-    let root_key = match &args.root_key_env {
-        None => None,
-        Some(var) => Some(root_key(var)?),
-    };
-    let env = crate::cmd::env_filter(args.env.as_deref())?;
-    let location = ctx.location().clone();
-    let clock = ctx.clock();
-    // Opening checks the vault exists and is keyward's, and brings an
-    // older schema up to date where it may.
-    let vault = ctx.vault(Access::Read)?;
+/// What serve runs with: plain values, read from the command line by
+/// `cmd::serve` (serve sees neither clap nor the commands).
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Only keys of this environment verify.
+    pub env: Option<Env>,
+    /// The root key Unkey's SDKs must send, when `/v2/keys.verifyKey` is on.
+    pub root_key: Option<Zeroizing<Vec<u8>>>,
+    pub log_format: logs::Format,
+    pub location: Location,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What serve says at start about the vault it opened (found by
+/// [`inspect`] while the vault was open to check it).
+pub struct Found {
+    /// Keys holding a stored scope that is not a token.
+    pub loose: Vec<Key>,
+    /// The environment serve is narrowed to has no keys yet.
+    pub env_is_empty: bool,
+}
+
+/// Looks at the vault before serving: keys with scopes that are not tokens,
+/// and whether the environment serve is narrowed to has keys.
+pub fn inspect(vault: &Vault, env: Option<&Env>, shown: &str) -> Result<Found> {
     // The scan below reads every key once: its pages need not stay mapped.
     vault.unmapped()?;
     let loose = vault
         .keys_with_loose_scopes()
-        .with_context(|| format!("cannot read the keys of {}", location.shown()))?;
-    let env_is_empty = match &env {
+        .with_context(|| format!("cannot read the keys of {shown}"))?;
+    let env_is_empty = match env {
         Some(e) => !vault.envs()?.contains(e),
         None => false,
     };
-    ctx.close_vault();
+    Ok(Found {
+        loose,
+        env_is_empty,
+    })
+}
+
+/// Serves until SIGINT or SIGTERM; returns how many requests it answered.
+pub fn run(config: Config, found: Found) -> Result<u64> {
+    let Config {
+        listen,
+        env,
+        root_key,
+        log_format,
+        location,
+        clock,
+    } = config;
+    let Found {
+        loose,
+        env_is_empty,
+    } = found;
     let verifier = keyward::store::verifier(&location)?;
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let _logs = logs::init(args.log_format);
+    let _logs = logs::init(log_format);
     if let Some(e) = env.as_ref().filter(|_| env_is_empty) {
         tracing::warn!(
             env = %keyward::text::escape(e.as_str()),
@@ -254,53 +284,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     flusher.finish(stopping + STOP_WITHIN);
     let served = app.served.load(Ordering::Relaxed);
     tracing::info!(requests = served, "stopped");
-    Ok(Report::Stopped { requests: served })
-}
-
-/// `--listen`: an address and port, e.g. 127.0.0.1:8080, [::1]:8080,
-/// 0.0.0.0:8080 or localhost:8080 (port 0 picks a free port).
-fn listen_address(given: &str) -> Result<SocketAddr> {
-    let usage = || {
-        Error::usage(format!(
-            "--listen '{}' is not an address and port: try 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080",
-            quote(given)
-        ))
-    };
-    if let Ok(addr) = given.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if !given.contains(':') {
-        return Err(usage().into());
-    }
-    match given.to_socket_addrs() {
-        Ok(mut addrs) => addrs.next().ok_or_else(|| usage().into()),
-        Err(_) => Err(usage().into()),
-    }
-}
-
-/// The root key, from the variable `--root-key-env` names.
-fn root_key(var: &str) -> Result<Zeroizing<Vec<u8>>> {
-    if var.is_empty() || var.contains('=') || var.contains('\0') {
-        return Err(Error::usage(format!(
-            "'{}' is not an environment variable name: try --root-key-env KEYWARD_ROOT_KEY",
-            quote(var)
-        ))
-        .into());
-    }
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() => Ok(Zeroizing::new(v.into_encoded_bytes())),
-        Some(_) => Err(Error::usage(format!(
-            "the environment variable {} is empty: set it to the root key Unkey clients will send",
-            quote(var)
-        ))
-        .into()),
-        None => Err(Error::usage(format!(
-            "the environment variable {} is not set: export the root key Unkey clients will send \
-             (e.g. KEYWARD_ROOT_KEY=$(openssl rand -hex 32))",
-            quote(var)
-        ))
-        .into()),
-    }
+    Ok(served)
 }
 
 /// Accepts connections until SIGINT or SIGTERM, then lets the requests in

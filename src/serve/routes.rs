@@ -393,7 +393,7 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
     Outcome {
         reply: http::json(
             StatusCode::OK,
-            &crate::output::json::Verified::new(&verdict, judged.now),
+            &keyward::json::Verified::new(&verdict, judged.now),
         ),
         code: Some(code),
         key: shown,

@@ -8,11 +8,14 @@
 //! every write it does see no other writer in between. Dropping it without
 //! committing leaves nothing behind.
 
+pub mod location;
 pub mod memory;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 
-use std::path::PathBuf;
+pub use location::{Location, shown_path};
+
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -22,99 +25,9 @@ use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env};
 use crate::when::Timestamp;
 
-/// Where a vault is: a SQLite file, or the schema `keyward` of a
-/// PostgreSQL database (a `postgres://` or `postgresql://` URL, or a libpq
-/// `key=value` string).
-#[derive(Debug, Clone)]
-pub enum Location {
-    Sqlite(PathBuf),
-    Postgres(Box<postgres::PgUrl>),
-}
-
-impl Location {
-    /// The location a `--vault` value or `$KEYWARD_VAULT` names.
-    pub fn parse(raw: PathBuf) -> Result<Self> {
-        refuse_lookalike(&raw.to_string_lossy())?;
-        match raw.to_str() {
-            Some(text) if postgres::names_postgres(text) => {
-                let pgpass = std::env::var_os("PGPASSFILE")
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")));
-                Ok(Location::Postgres(Box::new(postgres::PgUrl::parse(
-                    text,
-                    pgpass.as_deref(),
-                )?)))
-            }
-            _ => Ok(Location::Sqlite(raw)),
-        }
-    }
-
-    /// The location as messages show it: a path (with anything shaped like
-    /// a secret as its hint, hidden characters escaped), or a URL without
-    /// password.
-    pub fn shown(&self) -> String {
-        match self {
-            Location::Sqlite(path) => shown_path(path),
-            Location::Postgres(url) => url.shown().to_string(),
-        }
-    }
-
-    pub fn engine(&self) -> &'static str {
-        match self {
-            Location::Sqlite(_) => "sqlite",
-            Location::Postgres(_) => "postgres",
-        }
-    }
-}
-
-/// A SQLite path as messages show it: anything in it shaped like a secret
-/// as its hint, and hidden characters escaped.
-pub fn shown_path(path: &std::path::Path) -> String {
-    crate::text::escape(&crate::secret::mask(&path.display().to_string()))
-}
-
-/// Refuses a location that would otherwise be taken for a SQLite file name
-/// although it is plainly none, most often a PostgreSQL location written
-/// another way, with its password in it: quotes or blanks around it (as
-/// docker's `--env-file` keeps them), a `://` that is not where a
-/// `postgres://` URL has it, or a `password=`. The message says what looks
-/// wrong and never quotes the location.
-fn refuse_lookalike(text: &str) -> Result<()> {
-    let quote = |c: char| matches!(c, '"' | '\'' | '`');
-    let edge = |c: char| c.is_whitespace() || quote(c);
-    // A key=value string may end with a quoted value: `password='a b'`.
-    let conninfo = postgres::url::looks_like_conninfo(text);
-    let why = if text.starts_with(edge)
-        || text.ends_with(char::is_whitespace)
-        || (text.ends_with(quote) && !conninfo)
-    {
-        "the vault location starts or ends with a quote or a blank: give it without them \
-         (docker --env-file and systemd's EnvironmentFile keep quotes as they are)"
-    } else if postgres::names_postgres(text) {
-        return Ok(());
-    } else if text.contains("://") {
-        "the vault location holds :// but is no postgres:// or postgresql:// URL, the only \
-         URLs keyward reads (a JDBC URL is written without its jdbc: for libpq)"
-    } else if holds_password(text) {
-        "the vault location holds password=, so it is no file name: a libpq key=value string \
-         starts with an option (host=…, dbname=…), a URL with postgres://, and nothing \
-         comes before either"
-    } else {
-        return Ok(());
-    };
-    Err(crate::error::Error::usage(why.to_string()).into())
-}
-
-/// Whether `text` has `password` in any letter case, then `=` (blanks
-/// between allowed).
-fn holds_password(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.match_indices("password").any(|(at, word)| {
-        lower[at + word.len()..]
-            .trim_start_matches(char::is_whitespace)
-            .starts_with('=')
-    })
-}
+/// Minimum seconds between two last-used writes for one key, on every
+/// engine.
+pub const LAST_USED_RESOLUTION: i64 = 60;
 
 /// Whether opening may create the vault, and whether it will be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,70 +340,7 @@ pub trait Verifier: Send + Sync {
 pub fn verifier(location: &Location) -> Result<Arc<dyn Verifier>> {
     Ok(match location {
         Location::Sqlite(path) => sqlite::verifier::SqliteVerifier::start(path)?,
+        #[cfg(feature = "postgres")]
         Location::Postgres(url) => Arc::new(postgres::verifier::PgVerifier::start(url)?),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn refused(location: &str) -> Option<String> {
-        Location::parse(PathBuf::from(location))
-            .err()
-            .map(|e| e.to_string())
-    }
-
-    /// Found by a tester: these were SQLite file names (some created), and
-    /// each holds a password.
-    #[test]
-    fn a_location_that_is_plainly_no_file_name_is_refused_unquoted() {
-        for location in [
-            "\"postgres://u:QQpw@h/kw\"",
-            "'postgres://u:QQpw@h/kw'",
-            "postgres://u:QQpw@h/kw\"",
-            "jdbc:postgresql://h/kw?user=u&password=QQpw",
-            "DATABASE_URL=postgres://u:QQpw@h/kw",
-            "psql host=127.0.0.1 password=QQpw",
-            "dbname:kw password=QQpw",
-            "./x PASSWORD =QQpw",
-            "dir/sslpassword=QQpw",
-            " ",
-            " vault.db",
-            "vault.db\t",
-            "host=h password=QQpw ",
-        ] {
-            let err = refused(location).unwrap_or_else(|| panic!("{location} taken"));
-            assert!(!err.contains("QQpw"), "{location}: {err}");
-        }
-        for path in [
-            "vault.db",
-            "./a=b",
-            "/tmp/it's/v.db",
-            "C:\\v.db",
-            "a:b",
-            "my password.db",
-        ] {
-            assert!(
-                matches!(
-                    Location::parse(PathBuf::from(path)),
-                    Ok(Location::Sqlite(_))
-                ),
-                "{path}"
-            );
-        }
-        assert!(refused("host=h password='a QQpw'").is_none());
-        assert!(refused("postgres://u:pw@h/kw?password=x").is_none());
-    }
-
-    #[test]
-    fn a_path_is_shown_with_a_secret_as_its_hint() {
-        let secret = crate::secret::generate("kw").expect("rng");
-        let secret = secret.expose();
-        let path = PathBuf::from(format!("/tmp/{secret}"));
-        let shown = Location::Sqlite(path).shown();
-        assert!(!shown.contains(secret), "{shown}");
-        assert!(shown.starts_with("/tmp/kw_…"), "{shown}");
-        assert_eq!(Location::Sqlite("a\nb".into()).shown(), "a\\nb");
-    }
 }

@@ -133,6 +133,7 @@ crate::on_both_engines! {
 /// keys at the same moment wait for each other: no flush fails (a deadlock
 /// would abort one, and at shutdown its counts would be lost), and every
 /// verification is counted once.
+#[cfg(all(feature = "serve", feature = "postgres"))]
 #[test]
 fn replicas_flushing_the_same_keys_at_once_lose_no_count() {
     let Some(v) = TestVault::postgres() else {

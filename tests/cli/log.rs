@@ -2,6 +2,7 @@ use std::process::Stdio;
 
 use predicates::prelude::*;
 
+#[cfg(feature = "postgres")]
 use crate::common::pg;
 use crate::common::*;
 
@@ -71,6 +72,9 @@ fn kinds(doc: &serde_json::Value) -> Vec<String> {
 /// (PostgreSQL) the append-only triggers, then edit the log.
 fn tamper(v: &TestVault, sql: &str) {
     match &v.url {
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => unreachable!("no PostgreSQL vault in this build"),
+        #[cfg(feature = "postgres")]
         Some(url) => pg::client(url)
             .batch_execute(&format!(
                 "ALTER TABLE keyward.events DISABLE TRIGGER USER; SET search_path TO keyward; {sql}"
@@ -308,6 +312,9 @@ fn rebuild_chain(v: &TestVault, actor: &str) {
     let select =
         "SELECT id, at, event, key_id, related_key_id, env, actor, details FROM events ORDER BY id";
     let rows: Vec<Row> = match &v.url {
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => unreachable!("no PostgreSQL vault in this build"),
+        #[cfg(feature = "postgres")]
         Some(url) => pg::client(url)
             .query(&select.replace("FROM events", "FROM keyward.events"), &[])
             .expect("rows")

@@ -1,4 +1,10 @@
 //! Integration tests: the real binary against a temporary vault each.
+//! Built without `serve` or `postgres` (`--no-default-features`), the
+//! tests of what is left out are left out too, and some helpers go unused.
+#![cfg_attr(
+    not(all(feature = "serve", feature = "postgres")),
+    allow(dead_code, unused_imports)
+)]
 
 mod bad_input;
 mod common;
@@ -6,6 +12,8 @@ mod concurrency;
 mod config;
 mod crash;
 mod create;
+mod features;
+#[cfg(all(feature = "serve", feature = "postgres"))]
 mod follow;
 mod hardening;
 mod help;
@@ -16,15 +24,21 @@ mod list_show;
 mod log;
 mod migration;
 mod operator;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod prompts;
+#[cfg(feature = "serve")]
 mod proxy;
+#[cfg(feature = "serve")]
 mod replace;
 mod revoke;
 mod rotate;
 mod scopes;
+#[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
 mod serve_requests;
+#[cfg(feature = "serve")]
 mod unkey_sdk;
 mod vault_file;
 mod verify;

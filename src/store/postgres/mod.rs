@@ -24,7 +24,7 @@ use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env, Name, Scope};
 use crate::when::Timestamp;
 
-pub use url::{PgUrl, names_postgres};
+pub use url::PgUrl;
 pub use verifier::FRESHNESS;
 
 /// The channel every write transaction notifies at commit, so that a
@@ -627,7 +627,7 @@ impl Store for Postgres {
                 &[
                     &now.unix(),
                     &id.as_str(),
-                    &crate::store::sqlite::LAST_USED_RESOLUTION,
+                    &crate::store::LAST_USED_RESOLUTION,
                 ],
             )?;
             tx.commit()?;

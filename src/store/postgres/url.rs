@@ -11,6 +11,9 @@ use std::time::Duration;
 use postgres::config::{Host, SslMode};
 
 use crate::error::{Error, Result};
+#[cfg(test)]
+use crate::store::location::names_postgres;
+use crate::store::location::{is_space, is_space_char, scheme};
 
 /// How long connecting may take, unless the URL says `connect_timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,31 +46,6 @@ impl std::fmt::Debug for PgUrl {
     }
 }
 
-/// Whether a vault location is for [`PgUrl::parse`] rather than a SQLite
-/// file name: a URL whose scheme is `postgres` or `postgresql` in any
-/// letter case or spacing (libpq reads only `postgres://` and
-/// `postgresql://` at the very start; parsing says so rather than taking
-/// the rest for a file name), a URL of another scheme (refused, for it is
-/// no file name either), or a libpq `key=value` string (it starts with a
-/// word and `=`; a SQLite file of such a name is written `./name`).
-pub fn names_postgres(location: &str) -> bool {
-    scheme(location).is_some() || looks_like_conninfo(location)
-}
-
-/// The scheme of a location that looks like a URL: `postgres:` or
-/// `postgresql:` in any case, or `SCHEME://`.
-fn scheme(location: &str) -> Option<&str> {
-    let text = location.trim_start_matches(is_space_char);
-    let (scheme, rest) = text.split_once(':')?;
-    let well_formed = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    let postgres =
-        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql");
-    (well_formed && (postgres || rest.starts_with("//"))).then_some(scheme)
-}
-
 /// The length of the `postgres://` or `postgresql://` that starts a URL
 /// libpq reads as one; anything else that [`scheme`] found is refused,
 /// naming only the scheme.
@@ -93,27 +71,6 @@ fn url_prefix(location: &str) -> Result<Option<usize>> {
          {}:// URL (write a file of such a name as ./…)",
         crate::text::quote(scheme)
     )))
-}
-
-/// Whether a location starts as a libpq `key=value` string: a word, `=`.
-pub(crate) fn looks_like_conninfo(location: &str) -> bool {
-    let text = location.trim_start_matches(is_space_char);
-    let word = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(text.len());
-    word > 0
-        && text[word..]
-            .trim_start_matches(is_space_char)
-            .starts_with('=')
-}
-
-/// libpq's `isspace`.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
-fn is_space_char(c: char) -> bool {
-    u8::try_from(c).is_ok_and(is_space)
 }
 
 /// The options whose values are never shown.

@@ -52,8 +52,7 @@ const LOG_ALONE_WAIT: Duration = Duration::from_millis(50);
 /// (the next writer does it) otherwise.
 const SETTLE_TIMEOUT: Duration = Duration::from_millis(20);
 
-/// Minimum seconds between two last-used writes for one key.
-pub const LAST_USED_RESOLUTION: i64 = 60;
+use super::LAST_USED_RESOLUTION;
 
 /// A connection, or a transaction on one: [`Read`] works on both.
 pub trait Conn {

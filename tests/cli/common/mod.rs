@@ -37,7 +37,9 @@ pub const KEY_FIELDS: [&str; 17] = [
 ];
 
 pub mod host;
+#[cfg(feature = "postgres")]
 pub mod pg;
+#[cfg(feature = "serve")]
 pub mod serve;
 
 pub use host::{free_port, is_root, skip};
@@ -69,6 +71,7 @@ macro_rules! on_both_engines {
                     case(&TestVault::new());
                 }
 
+                #[cfg(feature = "postgres")]
                 #[test]
                 fn postgres() {
                     if let Some(v) = TestVault::postgres() {
@@ -92,6 +95,7 @@ impl TestVault {
     }
 
     /// A vault in a new database on the test server, if there is one.
+    #[cfg(feature = "postgres")]
     pub fn postgres() -> Option<Self> {
         let url = pg::new_database()?;
         Some(TestVault {
@@ -103,7 +107,10 @@ impl TestVault {
     /// A new, empty vault on the same engine.
     pub fn like(&self) -> TestVault {
         match self.url {
+            #[cfg(feature = "postgres")]
             Some(_) => TestVault::postgres().expect("the server is up"),
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => unreachable!("no PostgreSQL vault in this build"),
             None => TestVault::new(),
         }
     }
@@ -227,6 +234,7 @@ impl TestVault {
 
     /// Every row of every table and the schema version, for "unchanged" checks.
     pub fn dump(&self) -> String {
+        #[cfg(feature = "postgres")]
         if let Some(url) = &self.url {
             return pg_dump(url);
         }
@@ -268,6 +276,7 @@ impl TestVault {
 }
 
 /// Every row of the keyward schema of a PostgreSQL vault, as text.
+#[cfg(feature = "postgres")]
 fn pg_dump(url: &str) -> String {
     let mut client = pg::client(url);
     let exists: Option<String> = client
