@@ -1,4 +1,5 @@
-//! keyward: issue and administer API keys in a vault (a local SQLite file).
+//! keyward: issue and administer API keys in a vault: a local SQLite file,
+//! or a schema of a PostgreSQL database shared between hosts.
 //!
 //! Data flows one way: the binary's `cli` → `cmd` → the core ([`key`],
 //! [`secret`], [`text`], [`lifecycle`], [`when`]) and the key rules in

