@@ -53,7 +53,7 @@ fn options_taking_values() -> Vec<String> {
     names
 }
 
-/// The grace presets a terminal offers (SPEC "Durations and times"), and
+/// The grace presets a terminal offers (docs/reference.md "Words": DURATION), and
 /// the expiry presets, as completions.
 const GRACE_PRESETS: &str = "now 1h 24h 3d 7d";
 const EXPIRY_PRESETS: &str = "never 7d 30d 60d 90d";

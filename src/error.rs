@@ -1,5 +1,5 @@
 //! The situations a user can be in when keyward refuses or fails, each with
-//! its exit code (SPEC "Exit codes") and a stable code for `--json` errors.
+//! its exit code (docs/reference.md "Exit codes") and a stable code for `--json` errors.
 //! Every value a message quotes has gone through [`crate::text::quote`]:
 //! escaped, secret shapes masked, cut to 64 characters.
 

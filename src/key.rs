@@ -311,7 +311,7 @@ impl Key {
     }
 }
 
-/// How a user addresses a key on the command line (SPEC: a KEY argument).
+/// How a user addresses a key on the command line (docs/reference.md "Words": KEY).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRef {
     /// A complete id: `key_` + 16 characters.

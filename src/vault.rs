@@ -142,7 +142,7 @@ impl Vault {
         })
     }
 
-    /// Whether opening it created the vault (SPEC: a new vault is never a
+    /// Whether opening it created the vault (docs/reference.md "Vault file": a new vault is never a
     /// surprise, so the commands say so).
     pub fn created(&self) -> bool {
         self.created

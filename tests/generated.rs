@@ -174,7 +174,7 @@ fn the_completion_helper_is_not_a_command() {
     }
 }
 
-/// SPEC "Distribution": MIT OR Apache-2.0 with both texts beside the code,
+/// The licence: MIT OR Apache-2.0 with both texts beside the code,
 /// the crate metadata filled, and the README installing what was tested.
 #[test]
 fn the_crate_is_dual_licensed_with_both_texts_and_its_metadata_filled() {

@@ -223,7 +223,7 @@ pub fn run(command: &Command, ctx: &mut Ctx) -> Result<Report> {
     }
 }
 
-/// Opens a vault; one that this creates is announced on stderr (SPEC: a
+/// Opens a vault; one that this creates is announced on stderr (docs/reference.md "Vault file": a
 /// new vault is never a surprise, so a mistyped path shows at once). Only
 /// the default location gets missing directories made: a `--vault`,
 /// `$KEYWARD_VAULT` or `copy --to` path in a directory that does not exist

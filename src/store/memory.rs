@@ -1,6 +1,6 @@
 //! The keys serve holds in memory, by their secrets' hashes: per key only
 //! what a verdict needs ([`Brief`]), packed so that a vault of a million
-//! keys fits in well under 256 MiB (SPEC "Scale").
+//! keys fits in well under 256 MiB (docs/performance.md, "At scale").
 //!
 //! An entry is about 136 bytes: the hash, the id, name and hint as inline
 //! strings (no allocation up to 24 bytes, which covers every id keyward

@@ -325,7 +325,7 @@ crate::on_both_engines! {
         v.kw(["extend", id, "--grace", "now"]).assert().success();
     }
 
-    /// SPEC "Words": list and show warn when an environment's default key
+    /// list and show warn when an environment's default key
     /// ends within 7 days.
     fn a_default_key_ending_within_7_days_is_warned_about(v: &TestVault) {
         v.create(&["--name", "first", "--env", "prod", "--expires", "3d"]);

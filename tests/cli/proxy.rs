@@ -583,7 +583,7 @@ fn the_readme_caddy_recipe_asks_no_acme_ca() {
 /// Any other `X-Keyward-*` header a client sends never reaches the
 /// upstream either. nginx cannot remove headers by prefix: its recipe
 /// relies on keyward refusing an `X-Keyward-*` request header it does not
-/// know (SPEC "Configuration mistakes fail closed"), which fails the
+/// know (configuration mistakes fail closed), which fails the
 /// `auth_request`; the other proxies strip them themselves.
 fn an_unknown_client_header_never_reaches_the_upstream(name: &str, start: Start) {
     let v = TestVault::new();

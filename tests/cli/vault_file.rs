@@ -45,7 +45,7 @@ fn a_new_vault_is_0600_in_new_0700_directories_whatever_the_umask() {
     }
 }
 
-/// SPEC "A new vault is never a surprise": a mistyped --vault or
+/// A new vault is never a surprise: a mistyped --vault or
 /// $KEYWARD_VAULT makes no directories and no vault.
 #[test]
 fn a_vault_path_in_a_missing_directory_is_refused_naming_it() {
@@ -96,7 +96,7 @@ fn a_vault_path_in_a_missing_directory_is_refused_naming_it() {
     );
 }
 
-/// SPEC "A new vault is never a surprise": creating one says so on stderr,
+/// A new vault is never a surprise: creating one says so on stderr,
 /// also with --json; using it again says nothing of the kind.
 #[test]
 fn creating_a_vault_says_so_once_on_stderr() {

@@ -23,7 +23,7 @@
 //! the map's lock and put in under it. A long backlog (thousands of events
 //! at once) takes several steps; while each step is answered within
 //! [`FRESHNESS`] the memory counts as current, so that a burst of writes
-//! does not turn into 503s while the server answers (SPEC "Scale"): for
+//! does not turn into 503s while the server answers (docs/performance.md, "At scale"): for
 //! that while, a verdict may lag the newest commits by the steps left.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -15,7 +15,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 pub const NOW: &str = "2026-11-23T12:00:00Z";
 pub const ACTOR: &str = "tester";
 
-/// The fields of a key in `--json` output, exactly (SPEC "Output").
+/// The fields of a key in `--json` output, exactly (docs/reference.md "JSON").
 pub const KEY_FIELDS: [&str; 17] = [
     "id",
     "name",
