@@ -54,8 +54,8 @@ const BUSY_WAIT: Duration = Duration::from_millis(250);
 
 /// How long a verdict waits for a shared vault's follower whose read of
 /// the log is still unanswered (a host under load can delay the answer by
-/// seconds), before the request is answered 503. A follower that knows
-/// its connection failed is a 503 at once.
+/// seconds), before the request is answered 503. Memory over 1 s old whose
+/// follower knows its connection failed is a 503 without waiting.
 const CONFIRM_WAIT: Duration = Duration::from_secs(2);
 
 /// What every request shares.

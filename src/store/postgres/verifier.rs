@@ -20,11 +20,10 @@
 //! memory that has not been confirmed so for [`FRESHNESS`]: a lost
 //! connection turns into errors (serve's 503), not into stale verdicts. A
 //! catch-up in progress does not block lookups: keys are re-read outside
-//! the map's lock and put in under it. A long backlog (thousands of events
-//! at once) takes several steps; while each step is answered within
-//! [`FRESHNESS`] the memory counts as current, so that a burst of writes
-//! does not turn into 503s while the server answers (docs/performance.md, "At scale"): for
-//! that while, a verdict may lag the newest commits by the steps left.
+//! the map's lock and put in under it. A long backlog (a mass revoke of
+//! thousands of keys) is read in one go, the keys it names fetched
+//! distinct: a burst costs one catch-up, not one per event, and lookups
+//! wait for it rather than answer from memory that lacks part of it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -46,14 +45,6 @@ const PING_EVERY: Duration = Duration::from_millis(200);
 /// attempt after a loss is made at once).
 const RETRY_AFTER: Duration = Duration::from_millis(250);
 
-/// The most events one catch-up step reads; a longer backlog takes
-/// several steps, the memory confirmed only once it reaches the end.
-const EVENTS_PER_STEP: i64 = 5000;
-
-/// One catch-up step: the event held, then the events after it.
-const STEP: &str = "SELECT id, hash, key_id, related_key_id FROM keyward.events \
-                    WHERE id >= $1 ORDER BY id LIMIT $2";
-
 /// Connections kept open for reading full records (`/v1/verify`).
 const READERS: usize = 4;
 
@@ -69,9 +60,6 @@ struct Shared {
     /// Milliseconds after `epoch` at which the memory was last known to
     /// hold every commit.
     confirmed_ms: AtomicU64,
-    /// Milliseconds after `epoch` at which the last step of a catch-up
-    /// still under way was answered (0: none under way).
-    stepping_ms: AtomicU64,
     epoch: Instant,
     /// Why the listener is not confirming, for /readyz and the 503s.
     trouble: Mutex<Option<String>>,
@@ -98,22 +86,8 @@ impl Shared {
         *self.trouble.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// A catch-up step answered, with more of the log to read.
-    fn stepped(&self, started: Instant) {
-        self.stepping_ms
-            .fetch_max(self.millis(started).max(1), Ordering::Release);
-    }
-
-    /// The catch-up under way ended (reached the end, or failed).
-    fn stepped_out(&self) {
-        self.stepping_ms.store(0, Ordering::Release);
-    }
-
     fn fresh(&self) -> Result<()> {
-        let confirmed = self
-            .confirmed_ms
-            .load(Ordering::Acquire)
-            .max(self.stepping_ms.load(Ordering::Acquire));
+        let confirmed = self.confirmed_ms.load(Ordering::Acquire);
         let now = self.millis(Instant::now());
         let limit = u64::try_from(FRESHNESS.as_millis()).unwrap_or(u64::MAX);
         if now.saturating_sub(confirmed) <= limit {
@@ -148,7 +122,6 @@ impl PgVerifier {
         let shared = Arc::new(Shared {
             keys: RwLock::new(Held::default()),
             confirmed_ms: AtomicU64::new(0),
-            stepping_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             trouble: Mutex::new(None),
             reloaded: AtomicU64::new(0),
@@ -272,56 +245,58 @@ fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position>
     // Freed once lookups may go on.
     drop(old);
     shared.confirm(started);
-    shared.stepped_out();
     Ok(position)
 }
 
-/// Brings the memory up to the end of the log: reads the events after
-/// `position`, re-reads the keys they name and puts them in, step by step,
-/// and confirms the memory once a step has reached the end.
+/// Brings the memory up to the end of the log, in one go however long the
+/// backlog: finds the newest event (and that the event held is still
+/// there), re-reads every key the events in between name (their ids, read
+/// distinct in SQL, 5,000 keys a query), and only then confirms the memory,
+/// as of the moment this started. No verdict comes from memory that lacks
+/// a change committed before that moment: while a long catch-up runs,
+/// lookups wait for it (see [`Unconfirmed`]).
 fn catch_up(
     pg: &mut Postgres,
-    step: &postgres::Statement,
+    queries: &Queries,
     shared: &Shared,
     position: &mut Position,
 ) -> Result<()> {
-    loop {
-        let started = Instant::now();
-        // The event held comes first, to see that it is still there.
-        let from = position.last.as_ref().map_or(1, |(id, _)| *id);
-        let rows = pg
+    let started = Instant::now();
+    let held = position.last.as_ref().map_or(0, |(id, _)| *id);
+    let rows = pg
+        .conn
+        .get_mut()
+        .query(&queries.ends, &[&held])
+        .map_err(|e| failed(&pg.shown, e))?;
+    let mut newest: Option<(i64, String)> = None;
+    let mut held_found = false;
+    for r in &rows {
+        let (id, hash): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+        if let Some((held_id, held_hash)) = &position.last
+            && id == *held_id
+        {
+            held_found = hash == *held_hash;
+        }
+        if newest.as_ref().is_none_or(|(n, _)| id > *n) {
+            newest = Some((id, hash));
+        }
+    }
+    if position.last.is_some() && !held_found {
+        // Another log than the one followed: start again from it.
+        *position = load_all(pg, shared, true)?;
+        return Ok(());
+    }
+    if let Some((to, _)) = newest.as_ref().filter(|(to, _)| *to > held) {
+        let named: Vec<String> = pg
             .conn
             .get_mut()
-            .query(step, &[&from, &(EVENTS_PER_STEP + 1)])
-            .map_err(|e| failed(&pg.shown, e))?;
-        let mut rows = rows.iter();
-        if let Some((id, hash)) = &position.last {
-            let held = match rows.next() {
-                Some(r) => r.try_get::<_, i64>(0)? == *id && r.try_get::<_, String>(1)? == *hash,
-                None => false,
-            };
-            if !held {
-                // Another log than the one followed: start again from it.
-                *position = load_all(pg, shared, true)?;
-                return Ok(());
-            }
-        }
-        let mut named: Vec<String> = Vec::new();
-        let mut newest = None;
-        let mut read = 0i64;
-        for r in rows {
-            for column in [2, 3] {
-                if let Some(id) = r.try_get::<_, Option<String>>(column)?
-                    && !named.contains(&id)
-                {
-                    named.push(id);
-                }
-            }
-            newest = Some((r.try_get(0)?, r.try_get(1)?));
-            read += 1;
-        }
-        if !named.is_empty() {
-            let keys = pg.keys_with_hashes("WHERE id = ANY($1)", &[&named])?;
+            .query(&queries.named, &[&held, to])
+            .map_err(|e| failed(&pg.shown, e))?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for ids in named.chunks(KEYS_PER_FETCH) {
+            let keys = pg.keys_with_hashes("WHERE id = ANY($1)", &[&ids.to_vec()])?;
             shared.reloaded(keys.len());
             let mut map = shared.keys.write().unwrap_or_else(|e| e.into_inner());
             for (key, hash) in keys {
@@ -329,15 +304,41 @@ fn catch_up(
             }
         }
         // Only once applied: a connection lost before reads them again.
-        if newest.is_some() {
-            position.last = newest;
-        }
-        if read < EVENTS_PER_STEP {
-            shared.confirm(started);
-            shared.stepped_out();
-            return Ok(());
-        }
-        shared.stepped(started);
+        position.last = newest;
+    }
+    shared.confirm(started);
+    Ok(())
+}
+
+/// The follower's queries, prepared once per connection.
+struct Queries {
+    /// The event held (if still there) and the newest event: a ping with
+    /// nothing new is one round trip.
+    ends: postgres::Statement,
+    /// The distinct keys named by the events after one id, up to another.
+    named: postgres::Statement,
+}
+
+impl Queries {
+    fn prepare(client: &mut postgres::Client, shown: &Named) -> Result<Self> {
+        let prepare = |client: &mut postgres::Client, sql: &str| {
+            client.prepare(sql).map_err(|e| failed(shown, e))
+        };
+        Ok(Queries {
+            ends: prepare(
+                client,
+                "SELECT id, hash FROM keyward.events \
+                 WHERE id = $1 OR id = (SELECT max(id) FROM keyward.events)",
+            )?,
+            named: prepare(
+                client,
+                "SELECT key_id FROM keyward.events \
+                 WHERE id > $1 AND id <= $2 AND key_id IS NOT NULL \
+                 UNION \
+                 SELECT related_key_id FROM keyward.events \
+                 WHERE id > $1 AND id <= $2 AND related_key_id IS NOT NULL",
+            )?,
+        })
     }
 }
 
@@ -354,7 +355,6 @@ fn run(url: &PgUrl, first: Postgres, mut position: Position, shared: &Shared) {
         let outcome =
             current.and_then(|mut p| follow(&mut p, shared, &mut position, &mut failures));
         if let Err(e) = outcome {
-            shared.stepped_out();
             *shared.trouble.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{e:#}"));
             failures = failures.saturating_add(1);
             if failures > 1 {
@@ -373,14 +373,9 @@ fn follow(
     failures: &mut u32,
 ) -> Result<()> {
     let shown = pg.shown.clone();
-    // Prepared once per connection: a ping is then one round trip.
-    let step = pg
-        .conn
-        .get_mut()
-        .prepare(STEP)
-        .map_err(|e| failed(&shown, e))?;
+    let queries = Queries::prepare(pg.conn.get_mut(), &shown)?;
     while !shared.stop.load(Ordering::Acquire) {
-        catch_up(pg, &step, shared, position)?;
+        catch_up(pg, &queries, shared, position)?;
         *failures = 0;
         // Wake as soon as something changes, or in time for the next ping.
         drain(pg.conn.get_mut(), PING_EVERY, &shown)?;
