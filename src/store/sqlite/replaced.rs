@@ -81,6 +81,12 @@ pub fn stale_index_holder(path: &Path) -> Option<Stale> {
     if has_open(pid, db) != Some(false) {
         return None;
     }
+    // Still so after the look at its files: a process that ended, or let
+    // go of the index, while its files were read was no stale holder (its
+    // log may hold commits the next opener must read).
+    if pid != me && index_user(&shm_path, shm) != Some(pid) {
+        return None;
+    }
     let wal = identity(&wal_path(path)).filter(|w| has_open(pid, *w) == Some(true));
     Some(Stale { pid, shm, wal })
 }
@@ -200,13 +206,16 @@ fn index_user(shm_path: &Path, shm: FileId) -> Option<u32> {
 }
 
 /// Whether process `pid` has the file `file` open; None where its open
-/// files cannot be read.
+/// files cannot all be read (another user's process, or one closing its
+/// descriptors or ending while they are read: a descriptor listed whose
+/// file cannot be looked at may be the one asked about).
 fn has_open(pid: u32, file: FileId) -> Option<bool> {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     let mut any = false;
-    for fd in fds.flatten() {
+    for fd in fds {
+        let found = identity(&fd.ok()?.path())?;
         any = true;
-        if identity(&fd.path()) == Some(file) {
+        if found == file {
             return Some(true);
         }
     }
