@@ -98,17 +98,7 @@ pub fn ends(k: &Key, now: Timestamp) -> String {
 /// The `list` table: one line per key; long names and environments are
 /// shortened with … to fit the width.
 pub fn keys(keys: &[Key], now: Timestamp, layout: Layout) -> String {
-    const HEADER: [&str; 8] = [
-        "ID",
-        "NAME",
-        "ENV",
-        "STATUS",
-        "KEY",
-        "CREATED",
-        "EXPIRES",
-        "LAST USED",
-    ];
-    let mut t = table(&HEADER, layout);
+    let mut t = table(&KEY_COLUMNS, layout);
     for k in keys {
         let mut row = Row::from(vec![
             Cell::new(&k.id),

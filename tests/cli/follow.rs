@@ -95,6 +95,22 @@ fn reloaded_settles_at(s: &Serve, expected: u64, what: &str) {
     assert_eq!(reloaded(s), expected, "{what}");
 }
 
+/// Appends `n` events naming the key `id` at once, as a mass change would
+/// (written by hand: only the follower reads them, not the chain's check),
+/// and wakes the followers.
+fn backlog(admin: &mut postgres::Client, id: &str, n: u32) {
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, \
+             details, prev_hash, hash) \
+             SELECT e.id + n, e.at, 'updated', '{id}', NULL, e.env, e.actor, '{{}}', \
+             e.hash, md5(n::text) \
+             FROM (SELECT * FROM keyward.events ORDER BY id DESC LIMIT 1) e, \
+             generate_series(1, {n}) n; NOTIFY keyward_changes"
+        ))
+        .expect("a backlog of events");
+}
+
 #[test]
 fn every_kind_of_key_event_reaches_serve_by_rereading_only_the_keys_it_names() {
     let Some(v) = TestVault::postgres() else {
@@ -380,16 +396,7 @@ fn a_long_backlog_is_caught_up_in_one_go_without_refusing_a_valid_key() {
             }
             (asked, refused)
         });
-        admin
-            .batch_execute(&format!(
-                "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, \
-                 details, prev_hash, hash) \
-                 SELECT e.id + n, e.at, 'updated', '{web}', NULL, e.env, e.actor, '{{}}', \
-                 e.hash, md5(n::text) \
-                 FROM (SELECT * FROM keyward.events ORDER BY id DESC LIMIT 1) e, \
-                 generate_series(1, 1200000) n; NOTIFY keyward_changes"
-            ))
-            .expect("a backlog of events");
+        backlog(&mut admin, &web, 1_200_000);
         // Until serve has read it all (the one key they name, once).
         let started = Instant::now();
         while reloaded(&s) < 1 && started.elapsed() < Duration::from_secs(60) {
@@ -480,16 +487,7 @@ fn a_follower_that_stalls_through_a_long_backlog_never_answers_from_part_of_it()
         .get(0);
     crate::common::serve::signal(u32::try_from(follower).expect("pid"), "STOP");
     // Meanwhile a long backlog, and after it the revocation.
-    admin
-        .batch_execute(&format!(
-            "INSERT INTO keyward.events (id, at, event, key_id, related_key_id, env, actor, \
-             details, prev_hash, hash) \
-             SELECT e.id + n, e.at, 'updated', '{web}', NULL, e.env, e.actor, '{{}}', \
-             e.hash, md5(n::text) \
-             FROM (SELECT * FROM keyward.events ORDER BY id DESC LIMIT 1) e, \
-             generate_series(1, 30000) n"
-        ))
-        .expect("a backlog of events");
+    backlog(&mut admin, &web, 30_000);
     v.kw(["revoke", &victim, "--yes"]).assert().success();
     let revoked = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
