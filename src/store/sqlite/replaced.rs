@@ -211,16 +211,18 @@ fn index_user(shm_path: &Path, shm: FileId) -> Option<u32> {
 /// file cannot be looked at may be the one asked about).
 fn has_open(pid: u32, file: FileId) -> Option<bool> {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    let mut any = false;
+    let (mut any, mut unread) = (false, false);
     for fd in fds {
-        let found = identity(&fd.ok()?.path())?;
-        any = true;
-        if found == file {
-            return Some(true);
+        match fd.ok().and_then(|fd| identity(&fd.path())) {
+            Some(found) if found == file => return Some(true),
+            Some(_) => any = true,
+            // Closed while listed (a busy process opens and closes
+            // descriptors all the time): it may have been that file.
+            None => unread = true,
         }
     }
     // A process whose descriptors are all gone has ended meanwhile.
-    any.then_some(false)
+    (any && !unread).then_some(false)
 }
 
 #[cfg(test)]
