@@ -106,14 +106,19 @@ impl Held {
         *self = Held::default();
     }
 
-    /// The key whose secret has this hash.
-    pub fn get(&self, hash: &[u8; 32]) -> Option<Brief> {
+    /// Where the entry held under this hash is.
+    fn position(&self, hash: &[u8; 32]) -> Option<usize> {
         let at = *self.index.find(spread(hash), |&i| {
             self.entries
                 .get(i as usize)
                 .is_some_and(|e| e.hash == *hash)
         })?;
-        self.brief(self.entries.get(at as usize)?)
+        Some(at as usize)
+    }
+
+    /// The key whose secret has this hash.
+    pub fn get(&self, hash: &[u8; 32]) -> Option<Brief> {
+        self.brief(self.entries.get(self.position(hash)?)?)
     }
 
     /// Holds `key` under `hash`, in place of what was held under it.
@@ -137,12 +142,8 @@ impl Held {
             .filter(|(set, _)| *set)
             .fold(0, |flags, (_, bit)| flags | bit),
         };
-        let entries = &self.entries;
-        let found = self.index.find(spread(&hash), |&i| {
-            entries.get(i as usize).is_some_and(|e| e.hash == hash)
-        });
-        if let Some(&at) = found
-            && let Some(slot) = self.entries.get_mut(at as usize)
+        if let Some(at) = self.position(&hash)
+            && let Some(slot) = self.entries.get_mut(at)
         {
             *slot = entry;
             return;
