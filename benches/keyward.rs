@@ -30,12 +30,9 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
     let secrets_path = dir.join(format!("{name}.secrets"));
     if !path.exists() || !secrets_path.exists() {
         let _ = std::fs::remove_file(&path);
-        let mut vault = Vault::open_path(
-            &path,
-            Access::Create,
-            std::sync::Arc::new(Timestamp::now_utc()),
-        )
-        .expect("create vault");
+        let mut vault = keyward::Location::Sqlite(std::path::PathBuf::from(&path))
+            .open(Access::Create, std::sync::Arc::new(Timestamp::now_utc()))
+            .expect("create vault");
         let step = (plan.keys / 1000).clamp(1, 1000);
         let mut kept = String::new();
         eprintln!(
@@ -65,7 +62,9 @@ fn seeded(name: &str, plan: Plan) -> (Vault, Vec<Secret>) {
         .filter_map(|l| secret::parse(l).ok())
         .collect();
     (
-        Vault::open_path(&path, Access::Read, std::sync::Arc::new(SystemClock)).expect("open"),
+        keyward::Location::Sqlite(std::path::PathBuf::from(&path))
+            .open(Access::Read, std::sync::Arc::new(SystemClock))
+            .expect("open"),
         secrets,
     )
 }
@@ -117,7 +116,7 @@ fn verify(c: &mut Criterion) {
                 i = (i + 1) % texts.len();
                 let s = secret::parse(&texts[i]).expect("well-formed");
                 // Found, whatever its status: bench/run.sh's rotations expire a few.
-                let verdict = vault.check(&s, &[]).expect("query");
+                let verdict = vault.check(&s, &[], None).expect("query");
                 assert!(verdict.key.is_some() && verdict.code != VerifyCode::Invalid);
             })
         });

@@ -7,7 +7,6 @@
 use anyhow::Context;
 use keyward::secret;
 use keyward::store::Access;
-use keyward::vault::Vault;
 use keyward::when::Timestamp;
 
 fn main() -> anyhow::Result<()> {
@@ -17,11 +16,8 @@ fn main() -> anyhow::Result<()> {
         args.next().context("SECRETS")?,
     );
     let n: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
-    let vault = Vault::open_path(
-        std::path::Path::new(&vault),
-        Access::Read,
-        std::sync::Arc::new(Timestamp::now_utc()),
-    )?;
+    let vault = keyward::Location::Sqlite(std::path::PathBuf::from(std::path::Path::new(&vault)))
+        .open(Access::Read, std::sync::Arc::new(Timestamp::now_utc()))?;
     let texts: Vec<String> = std::fs::read_to_string(secrets)?
         .lines()
         .map(String::from)

@@ -14,7 +14,6 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use keyward::seed::{Plan, fill};
 use keyward::store::Access;
-use keyward::vault::Vault;
 use keyward::when::Timestamp;
 
 #[derive(Parser)]
@@ -41,11 +40,8 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let started = Instant::now();
-    let mut vault = Vault::open_path(
-        &args.vault,
-        Access::Create,
-        std::sync::Arc::new(Timestamp::now_utc()),
-    )?;
+    let mut vault = keyward::Location::Sqlite(std::path::PathBuf::from(&args.vault))
+        .open(Access::Create, std::sync::Arc::new(Timestamp::now_utc()))?;
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(&args.secrets_out)
             .with_context(|| format!("cannot create {}", args.secrets_out.display()))?,

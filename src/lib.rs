@@ -1,22 +1,23 @@
 //! keyward: issue and administer API keys in a vault: a local SQLite file,
 //! or a schema of a PostgreSQL database shared between hosts.
 //!
-//! Data flows one way: the binary's `cli` → `cmd` → the core ([`key`],
-//! [`secret`], [`text`], [`lifecycle`], [`when`]) and the key rules in
-//! [`intents`] → the storage contract in [`store`], reached through
-//! [`vault::Vault`]; results flow back to the binary's `output`.
+//! The crates, each depending only on those below it:
+//! - `keyward-core`: typed values, the key rules ([`intents`]), the storage
+//!   contract ([`store`]) and the [`vault::Vault`] over it, errors;
+//! - `keyward-sqlite` and `keyward-postgres`: the engines (feature
+//!   `postgres`), each implementing the contract;
+//! - `keyward-serve`: verdicts over HTTP (feature `serve`);
+//! - this crate: [`Location`], the one place that picks an engine, and the
+//!   binary (`cli` → `cmd` → the core; results back through `output`).
+//!
+//! The core's modules are re-exported under their own names.
 
-pub mod error;
-pub mod event;
-pub mod intents;
-pub mod json;
-pub mod key;
-pub mod lifecycle;
-pub mod secret;
 #[cfg(feature = "seed")]
-pub mod seed;
-pub mod settings;
-pub mod store;
-pub mod text;
-pub mod vault;
-pub mod when;
+pub use keyward_core::seed;
+pub use keyward_core::{
+    error, event, intents, json, key, lifecycle, secret, settings, store, text, vault, when,
+};
+
+pub mod location;
+
+pub use location::Location;

@@ -3,11 +3,13 @@
 mod cli;
 mod cmd;
 mod output;
-#[cfg(feature = "serve")]
-mod serve;
 
 // The library's modules, under the names the binary's modules use.
-use keyward::{error, event, intents, key, lifecycle, secret, settings, store, text, vault, when};
+use keyward::{
+    Location, error, event, intents, key, lifecycle, secret, settings, store, text, vault, when,
+};
+#[cfg(feature = "serve")]
+use keyward_serve as serve;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -49,7 +51,7 @@ fn run(cli: Cli) -> Result<u8> {
     let clock = clock()?;
     let actor = actor(cli.actor.as_deref())?;
     let (path, is_default) = vault_path(cli.vault)?;
-    let location = keyward::store::Location::parse(path)?;
+    let location = Location::parse(path)?;
     let mut ctx = Ctx::new(location, actor, clock, cli.json);
     if is_default {
         ctx = ctx.at_default_location();

@@ -187,13 +187,54 @@ fn the_crate_is_dual_licensed_with_both_texts_and_its_metadata_filled() {
             .contains("Apache License\n                           Version 2.0, January 2004")
     );
     assert!(read("LICENSE-APACHE").contains("END OF TERMS AND CONDITIONS"));
+    // The workspace holds the licence and toolchain once; every crate
+    // (the binary's and those under crates/) takes them and says what it is.
     let manifest = read("Cargo.toml");
-    let package = manifest.split("\n[").next().unwrap_or_default();
+    let section = |text: &str, name: &str| -> String {
+        let start = text.find(&format!("[{name}]\n")).unwrap_or(text.len());
+        let rest = &text[start..];
+        rest[1..]
+            .split("\n[")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let shared = section(&manifest, "workspace.package");
     assert!(
-        package.contains("\nlicense = \"MIT OR Apache-2.0\"\n"),
-        "{package}"
+        shared.contains("\nlicense = \"MIT OR Apache-2.0\"\n"),
+        "{shared}"
     );
-    for field in ["description", "rust-version", "keywords", "categories"] {
+    assert!(shared.contains("\nrust-version = "), "{shared}");
+    let crates = std::fs::read_dir(root.join("crates")).expect("crates/");
+    let mut manifests = vec![("keyward".to_string(), manifest.clone())];
+    for dir in crates {
+        let dir = dir.expect("crates/ entry").path();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        manifests.push((
+            name,
+            std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default(),
+        ));
+    }
+    assert!(manifests.len() >= 5, "the workspace has its crates");
+    for (name, text) in &manifests {
+        let package = section(text, "package");
+        for field in [
+            "license.workspace = true",
+            "rust-version.workspace = true",
+            "description = ",
+        ] {
+            assert!(
+                package.contains(&format!("\n{field}")),
+                "{name}: no {field}"
+            );
+        }
+    }
+    let package = section(&manifest, "package");
+    for field in ["keywords", "categories"] {
         assert!(
             package.contains(&format!("\n{field} = ")),
             "Cargo.toml has no {field}"

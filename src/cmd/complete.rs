@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::env_or_default;
+use crate::Location;
 use crate::error::Result;
-use crate::store::{Access, Location};
+use crate::store::Access;
 use crate::text::Env;
-use crate::vault::{KeyFilter, Vault};
+use crate::vault::KeyFilter;
 use crate::when::SystemClock;
 
 pub fn main() -> ExitCode {
@@ -39,11 +40,7 @@ fn words(args: &[String]) -> Result<Vec<String>> {
         Some(e) => Env::parse(&e)?,
         None => env_or_default(None)?,
     };
-    let vault = Vault::open(
-        &Location::parse(vault)?,
-        Access::Read,
-        Arc::new(SystemClock),
-    )?;
+    let vault = Location::parse(vault)?.open(Access::Read, Arc::new(SystemClock))?;
     Ok(match what {
         "envs" => vault.envs()?.iter().map(ToString::to_string).collect(),
         _ => {

@@ -1,7 +1,8 @@
 use super::{Ctx, Report};
+use crate::Location;
 use crate::cli::CopyArgs;
 use crate::error::{Error, Result};
-use crate::store::{Access, Location};
+use crate::store::Access;
 
 pub fn run(args: &CopyArgs, ctx: &mut Ctx) -> Result<Report> {
     let dest = Location::parse(args.to.clone())?;

@@ -25,13 +25,14 @@ mod verify;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use crate::Location;
 use crate::cli::Command;
 use crate::error::Result;
 use crate::event::Event;
 use crate::intents::{Created, Rotated};
 use crate::key::{Key, VerifyCode};
 use crate::settings::Settings;
-use crate::store::{Access, DailyUsage, Location};
+use crate::store::{Access, DailyUsage};
 use crate::text::{Actor, Env};
 use crate::vault::{Vault, Verdict};
 use crate::when::{Clock, Timestamp};
@@ -246,7 +247,7 @@ fn open_vault(
         }
         .into());
     }
-    let vault = Vault::open(location, access, clock)?;
+    let vault = location.open(access, clock)?;
     if vault.created() {
         // A relative path in full: where it landed is the point.
         let shown = match location {

@@ -2,6 +2,7 @@
 //! the vault while it has it open, and hands over to the server.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -13,26 +14,35 @@ use crate::store::Access;
 use crate::text::quote;
 
 pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
+    let listen = listen_address(&args.listen)?;
+    let root_key = match &args.root_key_env {
+        None => None,
+        Some(var) => Some(root_key(var)?),
+    };
+    let env = env_filter(args.env.as_deref())?;
+    let location = ctx.location().clone();
+    let (shown, engine) = (location.shown(), location.engine());
+    // Opening checks the vault exists and is keyward's, and brings an
+    // older schema up to date where it may. serve keeps no connection of
+    // its own start: it watches those it uses.
+    let found = serve::inspect(ctx.vault(Access::Read)?, env.as_ref(), &shown)?;
+    ctx.close_vault();
+    let clock = ctx.clock();
+    let for_flushes = Arc::clone(&clock);
     let config = Config {
-        listen: listen_address(&args.listen)?,
-        root_key: match &args.root_key_env {
-            None => None,
-            Some(var) => Some(root_key(var)?),
-        },
-        env: env_filter(args.env.as_deref())?,
+        listen,
+        root_key,
+        env,
         log_format: match args.log_format {
             LogFormat::Text => serve::logs::Format::Text,
             LogFormat::Json => serve::logs::Format::Json,
         },
-        location: ctx.location().clone(),
-        clock: ctx.clock(),
+        verifier: location.verifier()?,
+        open_vault: Box::new(move || location.open(Access::Read, Arc::clone(&for_flushes))),
+        shown,
+        engine,
+        clock,
     };
-    // Opening checks the vault exists and is keyward's, and brings an
-    // older schema up to date where it may. serve keeps no connection of
-    // its own start: it watches those it uses.
-    let shown = config.location.shown();
-    let found = serve::inspect(ctx.vault(Access::Read)?, config.env.as_ref(), &shown)?;
-    ctx.close_vault();
     let requests = serve::run(config, found)?;
     Ok(Report::Stopped { requests })
 }

@@ -1,0 +1,291 @@
+//! Keys: their columns, their rows read back and checked, and the reads
+//! every engine answers ([`Read`]), as the SQLite engine's `keys.rs`.
+
+use postgres::{GenericClient, Row};
+
+use super::events::{CHAIN_PAGE, check_link};
+use super::{Pg, usage};
+use keyward_core::error::Result;
+use keyward_core::event::{Event, GENESIS, Head};
+use keyward_core::key::{Key, KeyId};
+use keyward_core::settings::{Setting, Settings};
+use keyward_core::store::{EventFilter, Read};
+use keyward_core::text::{Env, Name, Scope};
+use keyward_core::when::Timestamp;
+
+pub(super) const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
+    revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, \
+    rotate_every";
+
+impl<C: GenericClient> Pg<C> {
+    pub(super) fn keys_where(
+        &self,
+        tail: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Key>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keyward.keys {tail}");
+        self.query(&sql, params)?
+            .iter()
+            .map(|r| self.key_from_row(r))
+            .collect()
+    }
+
+    /// The keys `tail` selects and orders, with their secrets' hashes.
+    pub(super) fn keys_with_hashes(
+        &self,
+        tail: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<(Key, [u8; 32])>> {
+        let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys {tail}");
+        self.query(&sql, params)?
+            .iter()
+            .map(|r| self.key_and_hash(r))
+            .collect()
+    }
+
+    /// A key row with its secret's hash as column 17.
+    pub(super) fn key_and_hash(&self, r: &Row) -> Result<(Key, [u8; 32])> {
+        let key = self.key_from_row(r)?;
+        let hash: Vec<u8> = r.try_get(17)?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| {
+            self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
+        })?;
+        Ok((key, hash))
+    }
+
+    pub(super) fn key_from_row(&self, r: &Row) -> Result<Key> {
+        let id: String = r.try_get(0)?;
+        let row = format!("key {id}");
+        let ts = |i: usize| -> Result<Option<Timestamp>> {
+            match r.try_get::<_, Option<i64>>(i)? {
+                None => Ok(None),
+                Some(secs) => Timestamp::checked_from_unix(secs).map(Some).ok_or_else(|| {
+                    self.corrupt(row.clone(), "it holds a time keyward never writes")
+                }),
+            }
+        };
+        let scopes: String = r.try_get(5)?;
+        let scopes: Vec<String> = serde_json::from_str(&scopes)
+            .map_err(|_| self.corrupt(row.clone(), "its scopes are not a JSON list of text"))?;
+        Ok(Key {
+            name: Name::stored(r.try_get(1)?),
+            env: Env::stored(r.try_get(2)?),
+            prefix: r.try_get(3)?,
+            hint: r.try_get(4)?,
+            scopes: scopes.into_iter().map(Scope::stored).collect(),
+            is_default: r.try_get(6)?,
+            created_at: ts(7)?
+                .ok_or_else(|| self.corrupt(row.clone(), "it has no creation time"))?,
+            expires_at: ts(8)?,
+            revoked_at: ts(9)?,
+            revoke_reason: r.try_get(10)?,
+            last_used_at: ts(11)?,
+            rotated_from: r.try_get::<_, Option<String>>(12)?.map(KeyId::stored),
+            rotated_to: r.try_get::<_, Option<String>>(13)?.map(KeyId::stored),
+            own_expires_at: ts(14)?,
+            note: r.try_get(15)?,
+            rotate_every: match r.try_get::<_, Option<i64>>(16)? {
+                Some(secs) if !keyward_core::when::POLICY_RANGE.contains(&secs) => {
+                    return Err(self.corrupt(
+                        row,
+                        "its rotation policy is not a duration from 1m to 10 years",
+                    ));
+                }
+                secs => secs,
+            },
+            id: KeyId::stored(id),
+        })
+    }
+}
+
+impl<C: GenericClient> Read for Pg<C> {
+    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+        Ok(self
+            .keys_where("WHERE id = $1", &[&id.as_str()])?
+            .into_iter()
+            .next())
+    }
+
+    fn keys_by_id_prefix(&self, prefix: &str) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE id >= $1 AND id < $1 || '~' ORDER BY id LIMIT 10",
+            &[&prefix],
+        )
+    }
+
+    fn current_by_name(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE env = $1 AND name = $2 AND revoked_at IS NULL AND rotated_to IS NULL",
+            &[&env.as_str(), &name],
+        )
+    }
+
+    fn keys_named(&self, env: &Env, name: &str) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE env = $1 AND name = $2 ORDER BY created_at DESC, seq DESC LIMIT 20",
+            &[&env.as_str(), &name],
+        )
+    }
+
+    fn envs(&self) -> Result<Vec<Env>> {
+        self.query("SELECT DISTINCT env FROM keyward.keys ORDER BY env", &[])?
+            .iter()
+            .map(|r| Ok(Env::stored(r.try_get(0)?)))
+            .collect()
+    }
+
+    fn keys(&self, env: Option<&Env>) -> Result<Vec<Key>> {
+        match env {
+            Some(env) => self.keys_where(
+                "WHERE env = $1 ORDER BY env, created_at, seq",
+                &[&env.as_str()],
+            ),
+            None => self.keys_where("ORDER BY env, created_at, seq", &[]),
+        }
+    }
+
+    /// See the SQLite engine's query: the same superset.
+    fn keys_with_loose_scopes(&self) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE position(',' in replace(scopes, '\",\"', '')) > 0 \
+             OR position(' ' in scopes) > 0 OR scopes ~ '[^ -~]' \
+             ORDER BY env, created_at, seq",
+            &[],
+        )
+    }
+
+    fn active_in_env(&self, env: &Env, now: Timestamp) -> Result<Vec<Key>> {
+        self.keys_where(
+            "WHERE env = $1 AND revoked_at IS NULL AND rotated_to IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)",
+            &[&env.as_str(), &now.unix()],
+        )
+    }
+
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Key>> {
+        Ok(self
+            .keys_where("WHERE secret_sha256 = $1", &[&&hash[..]])?
+            .into_iter()
+            .next())
+    }
+
+    fn settings_but(&self, skip: Option<Setting>) -> Result<Settings> {
+        let mut settings = Settings::default();
+        for r in self.query("SELECT name, value FROM keyward.settings", &[])? {
+            let (name, value): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let Ok(setting) = name.parse::<Setting>() else {
+                continue;
+            };
+            if Some(setting) == skip {
+                continue;
+            }
+            settings.set(setting, &value).map_err(|_| {
+                self.corrupt(
+                    format!("setting {setting}"),
+                    format!(
+                        "'{}' is not a valid value",
+                        keyward_core::text::quote(&value)
+                    ),
+                )
+            })?;
+        }
+        Ok(settings)
+    }
+
+    fn head(&self) -> Result<Option<Head>> {
+        let rows = self.query(
+            "SELECT id, hash, at FROM keyward.events ORDER BY id DESC LIMIT 1",
+            &[],
+        )?;
+        rows.first()
+            .map(|r| {
+                Ok(Head {
+                    id: r.try_get(0)?,
+                    hash: r.try_get(1)?,
+                    at: Timestamp::from_unix(r.try_get(2)?),
+                })
+            })
+            .transpose()
+    }
+
+    fn event_hash(&self, id: i64) -> Result<Option<String>> {
+        self.query("SELECT hash FROM keyward.events WHERE id = $1", &[&id])?
+            .first()
+            .map(|r| r.try_get(0).map_err(anyhow::Error::from))
+            .transpose()
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        let mut sql = String::from(
+            "SELECT e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name \
+             FROM keyward.events e LEFT JOIN keyward.keys k ON k.id = e.key_id WHERE true",
+        );
+        let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
+        let mut bind =
+            |sql: &mut String, clause: &str, value: Box<dyn postgres::types::ToSql + Sync>| {
+                params.push(value);
+                sql.push_str(&clause.replace('?', &format!("${}", params.len())));
+            };
+        if let Some(id) = &filter.key_id {
+            bind(&mut sql, " AND (e.key_id = ?", Box::new(id.to_string()));
+            bind(
+                &mut sql,
+                " OR e.related_key_id = ?)",
+                Box::new(id.to_string()),
+            );
+        }
+        if let Some(env) = &filter.env {
+            bind(&mut sql, " AND e.env = ?", Box::new(env.to_string()));
+        }
+        if let Some(actor) = &filter.actor {
+            bind(&mut sql, " AND e.actor = ?", Box::new(actor.to_string()));
+        }
+        if !filter.kinds.is_empty() {
+            let kinds: Vec<String> = filter
+                .kinds
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect();
+            bind(&mut sql, " AND e.event = ANY(?)", Box::new(kinds));
+        }
+        if let Some(since) = filter.since {
+            bind(&mut sql, " AND e.at >= ?", Box::new(since.unix()));
+        }
+        if let Some(before) = filter.before_id {
+            bind(&mut sql, " AND e.id < ?", Box::new(before));
+        }
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", Box::new(limit));
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref()).collect();
+        self.query(&sql, &refs)?
+            .iter()
+            .map(|r| self.event_from_row(r))
+            .collect()
+    }
+
+    fn verify_chain(&self) -> Result<u64> {
+        let mut prev = GENESIS.to_string();
+        let mut expected = 1i64;
+        loop {
+            // A page at a time by id: the log is append-only, so pages read
+            // at different moments still make one chain.
+            let rows = self.query(
+                "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, \
+                 hash FROM keyward.events WHERE id >= $1 ORDER BY id LIMIT $2",
+                &[&expected, &CHAIN_PAGE],
+            )?;
+            for r in &rows {
+                prev = check_link(r, expected, &prev)?;
+                expected += 1;
+            }
+            if rows.len() < CHAIN_PAGE as usize {
+                return Ok((expected - 1) as u64);
+            }
+        }
+    }
+
+    fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<keyward_core::store::DailyUsage>> {
+        usage::read(self, id, since)
+    }
+}

@@ -1,0 +1,401 @@
+//! keyward's own routes: forward auth (`/v1/authz`), JSON verify
+//! (`/v1/verify`), health, readiness and metrics; and the request log.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Method, Request, StatusCode};
+use keyward_core::key::{Brief, VerifyCode};
+use keyward_core::vault::Verdict;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::http::{self, Reply};
+use super::request::{self, Problem};
+use super::{App, Judged, Unavailable, unkey};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Authz,
+    Verify,
+    Unkey,
+    Healthz,
+    Readyz,
+    Metrics,
+    Unknown,
+}
+
+impl Route {
+    pub const ALL: [Route; 7] = [
+        Route::Authz,
+        Route::Verify,
+        Route::Unkey,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Metrics,
+        Route::Unknown,
+    ];
+
+    fn of(path: &str) -> Route {
+        match path {
+            // Envoy's ext_authz appends the original path to its prefix.
+            p if p == "/v1/authz" || p.starts_with("/v1/authz/") => Route::Authz,
+            "/v1/verify" => Route::Verify,
+            "/v2/keys.verifyKey" => Route::Unkey,
+            "/healthz" => Route::Healthz,
+            "/readyz" => Route::Readyz,
+            "/metrics" => Route::Metrics,
+            _ => Route::Unknown,
+        }
+    }
+
+    /// The route's path, or `other` for any path keyward does not serve
+    /// (a raw path could hold a secret: it is never logged or labelled).
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Authz => "/v1/authz",
+            Route::Verify => "/v1/verify",
+            Route::Unkey => "/v2/keys.verifyKey",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::Metrics => "/metrics",
+            Route::Unknown => "other",
+        }
+    }
+}
+
+/// A reply, with what the request log says about it.
+pub struct Outcome {
+    pub reply: Reply,
+    pub code: Option<&'static str>,
+    pub key: Option<(String, String)>,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Self {
+        Outcome {
+            reply,
+            code: None,
+            key: None,
+        }
+    }
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = Route::of(req.uri().path());
+    let outcome = match (route, &method) {
+        (Route::Authz, _) => authz(&app, &req).await,
+        (Route::Verify, &Method::POST) => verify(&app, req).await,
+        (Route::Unkey, &Method::POST) => unkey::verify_key(&app, req).await,
+        (Route::Healthz, &Method::GET | &Method::HEAD) => {
+            http::text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()).into()
+        }
+        (Route::Readyz, &Method::GET | &Method::HEAD) => ready(&app),
+        (Route::Metrics, &Method::GET | &Method::HEAD) => http::text(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.metrics.render(app.verifier.keys_reloaded()),
+        )
+        .into(),
+        (Route::Verify | Route::Unkey, _) => not_allowed("POST"),
+        (Route::Healthz | Route::Readyz | Route::Metrics, _) => not_allowed("GET, HEAD"),
+        (Route::Unknown, _) => http::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "keyward serves /v1/authz, /v1/verify, /v2/keys.verifyKey, /healthz, /readyz and /metrics",
+        )
+        .into(),
+    };
+    app.count_request();
+    let status = outcome.reply.status().as_u16();
+    let elapsed = started.elapsed();
+    app.metrics
+        .responded(route.name(), status, elapsed.as_secs_f64());
+    let (key_id, hint) = outcome.key.unwrap_or_default();
+    // Display, not Debug: these values are plain (route names, codes, ids,
+    // hints), and Debug's escaping costs microseconds a request.
+    tracing::info!(
+        method = %method,
+        path = %route.name(),
+        status,
+        code = %outcome.code.unwrap_or("-"),
+        key_id = %if key_id.is_empty() { "-" } else { &key_id },
+        hint = %if hint.is_empty() { "-" } else { &hint },
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    Ok(outcome.reply)
+}
+
+/// The status hyper answered by itself for a request it could not parse
+/// (a head past 16 KiB or 100 header lines: 431; malformed: 400), if it
+/// answered at all: such a request never reaches [`handle`].
+pub fn refused_by_parser(e: &hyper::Error) -> Option<u16> {
+    if !e.is_parse() || e.is_parse_version_h2() {
+        return None;
+    }
+    Some(if e.is_parse_too_large() { 431 } else { 400 })
+}
+
+/// The request log line for a request the parser refused: the same
+/// fields as every other, with what could not be read as `-`.
+pub fn log_refused(app: &App, status: u16) {
+    app.count_request();
+    app.metrics.refused_head(status);
+    tracing::info!(
+        method = %"-",
+        path = %"-",
+        status,
+        code = %"-",
+        key_id = %"-",
+        hint = %"-",
+        latency_us = 0u64,
+        "request"
+    );
+}
+
+fn not_allowed(allow: &'static str) -> Outcome {
+    let mut reply = http::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        &format!("this route takes {allow}"),
+    );
+    reply
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    reply.into()
+}
+
+fn ready(app: &App) -> Outcome {
+    match app.ready() {
+        Ok(()) => http::text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ready\n".into(),
+        )
+        .into(),
+        Err(e) => {
+            app.metrics.vault_error();
+            http::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "VAULT_UNAVAILABLE",
+                &format!("{e:#}"),
+            )
+            .into()
+        }
+    }
+}
+
+static KEY_ID: HeaderName = HeaderName::from_static("x-keyward-key-id");
+static KEY_NAME: HeaderName = HeaderName::from_static("x-keyward-key-name");
+static ENV: HeaderName = HeaderName::from_static("x-keyward-env");
+static SCOPES: HeaderName = HeaderName::from_static("x-keyward-scopes");
+static STATUS: HeaderName = HeaderName::from_static("x-keyward-status");
+static CODE: HeaderName = HeaderName::from_static("x-keyward-code");
+
+fn unavailable_authz() -> Outcome {
+    let mut reply = http::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "VAULT_UNAVAILABLE",
+        "the vault cannot be read right now; the key was not checked",
+    );
+    let h = reply.headers_mut();
+    h.insert(
+        "x-keyward-code",
+        HeaderValue::from_static("VAULT_UNAVAILABLE"),
+    );
+    h.insert("retry-after", HeaderValue::from_static("1"));
+    Outcome {
+        reply,
+        code: Some("VAULT_UNAVAILABLE"),
+        key: None,
+    }
+}
+
+/// Forward auth: 200 with the key's headers, 401 or 403 with the code.
+async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
+    let bad = |p: Problem| -> Outcome { http::error(p.status, "BAD_REQUEST", &p.message).into() };
+    let headers = req.headers();
+    let presented = match request::presented(headers) {
+        Ok(p) => p,
+        Err(p) => return bad(p),
+    };
+    // Below /v1/authz/ (Envoy's path_prefix) the query is the client's.
+    let own_query = req.uri().path() == "/v1/authz";
+    let wanted = match request::authz(req.uri().query(), own_query, headers) {
+        Ok(r) => r,
+        Err(p) => return bad(p),
+    };
+    let Some(presented) = presented else {
+        app.metrics.verified("API_KEY_MISSING");
+        return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
+    };
+    let allows = |k: &Brief| wanted.scopes.iter().all(|s| k.has_scope(s.as_str()));
+    let judged = match app.judge(presented, wanted.env.as_ref(), &allows).await {
+        Ok(j) => j,
+        Err(Unavailable) => return unavailable_authz(),
+    };
+    let Judged { code, key, now } = judged;
+    match (code, key) {
+        (VerifyCode::Valid, Some(k)) => {
+            let mut reply = http::empty(StatusCode::OK);
+            let h = reply.headers_mut();
+            let mut set = |name: &HeaderName, value: &str| {
+                if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
+                    h.insert(name.clone(), v);
+                }
+            };
+            set(&KEY_ID, k.id.as_str());
+            set(&KEY_NAME, k.name.as_str());
+            set(&ENV, k.env.as_str());
+            set(
+                &SCOPES,
+                // A stored scope that is not a token (from an older
+                // keyward) is left out: joined, it would read as others.
+                &k.scopes
+                    .iter()
+                    .filter(|s| s.is_token())
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            set(&STATUS, k.status(now).as_str());
+            Outcome {
+                reply,
+                code: Some(code.as_str()),
+                key: Some(super::shown_key(&k)),
+            }
+        }
+        (VerifyCode::InsufficientScope, k) => {
+            deny(StatusCode::FORBIDDEN, code.as_str(), k.as_ref())
+        }
+        (code, k) => deny(StatusCode::UNAUTHORIZED, code.as_str(), k.as_ref()),
+    }
+}
+
+fn deny(status: StatusCode, code: &'static str, key: Option<&Brief>) -> Outcome {
+    let mut reply = http::empty(status);
+    let h = reply.headers_mut();
+    if status == StatusCode::UNAUTHORIZED {
+        h.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"keyward\""),
+        );
+    }
+    h.insert(CODE.clone(), HeaderValue::from_static(code));
+    Outcome {
+        reply,
+        code: Some(code),
+        key: key.map(super::shown_key),
+    }
+}
+
+fn unavailable_verify() -> Outcome {
+    Outcome {
+        reply: http::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "VAULT_UNAVAILABLE",
+            "the vault cannot be read right now; the key was not checked",
+        ),
+        code: Some("VAULT_UNAVAILABLE"),
+        key: None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    key: String,
+    #[serde(default)]
+    require_scopes: Vec<String>,
+    #[serde(default)]
+    env: Option<String>,
+}
+
+/// `POST /v1/verify`: the verdict as `keyward --json verify` prints it.
+async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
+    let bad = |p: Problem| -> Outcome {
+        let message = match p.location.as_str() {
+            "body" => format!(
+                "the body must be {{\"key\": \"...\", \"require_scopes\": [...], \"env\": \"...\"}}: {}",
+                p.message
+            ),
+            _ => p.message,
+        };
+        http::error(p.status, "BAD_REQUEST", &message).into()
+    };
+    if let Err(p) = request::credentials(req.headers())
+        .and_then(|()| request::body_only("/v1/verify", req.uri().query(), req.headers()))
+    {
+        return bad(p);
+    }
+    if !http::json_or_unlabelled(&req) {
+        return http::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body as Content-Type: application/json",
+        )
+        .into();
+    }
+    let body = match http::body(req).await {
+        Ok(b) => b,
+        Err(e) => return http::error(e.status(), "BAD_REQUEST", &e.message()).into(),
+    };
+    let request: VerifyRequest = match request::json_object(&body).and_then(|map| {
+        request::no_nulls(&map)?;
+        serde_json::from_value(Value::Object(map))
+            .map_err(|e| Problem::bad("body", request::json_problem(&e)))
+    }) {
+        Ok(r) => r,
+        Err(p) => return bad(p),
+    };
+    let scopes = match request::scopes("require_scopes", &request.require_scopes) {
+        Ok(s) => s,
+        Err(p) => return bad(p),
+    };
+    let env = match request::env("env", request.env.as_deref()) {
+        Ok(e) => e,
+        Err(p) => return bad(p),
+    };
+    let allows = |k: &Brief| scopes.iter().all(|s| k.has_scope(s.as_str()));
+    let judged = match app
+        .judge(request.key.as_bytes(), env.as_ref(), &allows)
+        .await
+    {
+        Ok(j) => j,
+        Err(Unavailable) => return unavailable_verify(),
+    };
+    let shown = judged.key.as_ref().map(super::shown_key);
+    // The response shows the whole record: read it now, and judge it again
+    // (a write may have committed since the lookup).
+    let verdict = match judged.key.filter(|_| judged.code == VerifyCode::Valid) {
+        None => Verdict {
+            code: judged.code,
+            key: None,
+            warning: None,
+        },
+        Some(brief) => match app.record(&brief.id).await {
+            Err(Unavailable) => return unavailable_verify(),
+            Ok(None) => Verdict::invalid(),
+            Ok(Some(full)) => Verdict {
+                code: VerifyCode::judge(full.status(judged.now), || allows(&Brief::from(&full))),
+                key: Some(full),
+                warning: None,
+            },
+        },
+    };
+    let code = verdict.code.as_str();
+    Outcome {
+        reply: http::json(
+            StatusCode::OK,
+            &keyward_core::json::Verified::new(&verdict, judged.now),
+        ),
+        code: Some(code),
+        key: shown,
+    }
+}

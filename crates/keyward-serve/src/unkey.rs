@@ -1,0 +1,308 @@
+//! `POST /v2/keys.verifyKey`: Unkey's v2 verify, so that Unkey's own SDKs
+//! (unkey-py 3.x, @unkey/api 2.x) pointed at keyward work unchanged. Every
+//! verdict is a 200 with `data.valid` and `data.code`; problems with the
+//! request are Unkey-shaped errors (RFC 7807 fields under `error`).
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use keyward_core::key::{Brief, VerifyCode};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::App;
+use super::Unavailable;
+use super::http::{self, Reply};
+use super::permissions::Query;
+use super::request;
+use super::routes::Outcome;
+use keyward_core::text::quote;
+
+const DOCS: &str = "https://unkey.com/docs/errors";
+
+/// An Unkey-shaped error: `{"meta":{"requestId"},"error":{"title","detail","status","type"}}`,
+/// plus `errors` for a 400.
+fn error(
+    request_id: &str,
+    status: StatusCode,
+    kind: &str,
+    detail: &str,
+    errors: Option<Value>,
+) -> Reply {
+    let mut error = json!({
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "detail": detail,
+        "status": status.as_u16(),
+        "type": format!("{DOCS}/{kind}"),
+    });
+    if status == StatusCode::BAD_REQUEST {
+        error["errors"] = errors.unwrap_or_else(|| json!([]));
+    }
+    http::json(
+        status,
+        &json!({"meta": {"requestId": request_id}, "error": error}),
+    )
+}
+
+fn invalid(request_id: &str, location: &str, message: &str, fix: &str) -> Outcome {
+    error(
+        request_id,
+        StatusCode::BAD_REQUEST,
+        "unkey/application/invalid_input",
+        message,
+        Some(json!([{"location": location, "message": message, "fix": fix}])),
+    )
+    .into()
+}
+
+fn unkey_code(code: VerifyCode) -> &'static str {
+    match code {
+        VerifyCode::Valid => "VALID",
+        VerifyCode::Invalid => "NOT_FOUND",
+        VerifyCode::Expired => "EXPIRED",
+        VerifyCode::Revoked => "DISABLED",
+        VerifyCode::InsufficientScope => "INSUFFICIENT_PERMISSIONS",
+    }
+}
+
+/// The members of Unkey's v2 `V2KeysVerifyKeyRequestBody` that keyward
+/// honours: `key`, `permissions`, and `tags` (which Unkey uses for
+/// analytics only; keyward checks their shape and keeps nothing).
+const HONOURED: [&str; 3] = ["key", "permissions", "tags"];
+
+/// Unkey's tags: at most this many, each 1-512 characters.
+const MAX_TAGS: usize = 20;
+const MAX_TAG_LEN: usize = 512;
+
+/// Members of Unkey's request that keyward has no counterpart for.
+const UNSUPPORTED: [(&str, &str); 5] = [
+    ("apiId", "a keyward vault is one API: drop the field"),
+    ("credits", "keyward keys have no credits"),
+    ("ratelimits", "keyward does not rate-limit keys"),
+    (
+        "migrationId",
+        "keyward does not migrate keys from other systems",
+    ),
+    (
+        "keyspaces",
+        "a keyward vault is one keyspace: drop the field",
+    ),
+];
+
+fn valid_tags(tags: &Value) -> bool {
+    match tags {
+        Value::Null => true,
+        Value::Array(all) => {
+            all.len() <= MAX_TAGS
+                && all.iter().all(|t| {
+                    t.as_str()
+                        .is_some_and(|t| (1..=MAX_TAG_LEN).contains(&t.chars().count()))
+                })
+        }
+        _ => false,
+    }
+}
+
+pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
+    let request_id = app.next_request_id();
+    let Some(root) = app.root_key else {
+        return error(
+            &request_id,
+            StatusCode::NOT_FOUND,
+            "unkey/data/route_not_found",
+            "Unkey's verify is off: start keyward serve with --root-key-env VAR",
+            None,
+        )
+        .into();
+    };
+    let checked = request::credentials(req.headers())
+        .and_then(|()| request::body_only("/v2/keys.verifyKey", req.uri().query(), req.headers()));
+    let presented = match checked.and_then(|()| request::bearer_once(req.headers())) {
+        Ok(Some(p)) if !p.is_empty() => p,
+        Err(p) => {
+            return invalid(
+                &request_id,
+                &p.location,
+                &p.message,
+                "send one Authorization header, the key in the body, no query parameters and no \
+                 X-Keyward-* headers",
+            );
+        }
+        Ok(_) => {
+            return error(
+                &request_id,
+                StatusCode::BAD_REQUEST,
+                "unkey/authentication/missing",
+                "send the root key as Authorization: Bearer ROOT_KEY",
+                Some(json!([{"location": "header.Authorization", "message": "the root key is missing"}])),
+            )
+            .into();
+        }
+    };
+    let given = keyward_core::secret::hash(presented);
+    if !bool::from(given.ct_eq(&root)) {
+        return error(
+            &request_id,
+            StatusCode::UNAUTHORIZED,
+            "unkey/authentication/key_not_found",
+            "the root key is not the one this server was started with",
+            None,
+        )
+        .into();
+    }
+    if !http::json_or_unlabelled(&req) {
+        return invalid(
+            &request_id,
+            "header.Content-Type",
+            "the body must be JSON",
+            "send Content-Type: application/json",
+        );
+    }
+    let body = match http::body(req).await {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                &request_id,
+                e.status(),
+                "unkey/application/invalid_input",
+                &e.message(),
+                None,
+            )
+            .into();
+        }
+    };
+    let request = match request::json_object(&body) {
+        Ok(map) => map,
+        Err(p) => {
+            return invalid(
+                &request_id,
+                &p.location,
+                &format!(
+                    "the body is not what Unkey's verifyKey takes: {}",
+                    p.message
+                ),
+                "send {\"key\": \"...\"}",
+            );
+        }
+    };
+    for (field, why) in UNSUPPORTED {
+        if request.contains_key(field) {
+            return invalid(
+                &request_id,
+                &format!("body.{field}"),
+                &format!("{field} is not supported by keyward: {why}"),
+                &format!("remove {field} from the request"),
+            );
+        }
+    }
+    if let Err(p) = request::no_nulls(&request) {
+        return invalid(
+            &request_id,
+            &p.location,
+            &p.message,
+            "give the member a value, or leave it out",
+        );
+    }
+    let known =
+        |name: &str| HONOURED.contains(&name) || UNSUPPORTED.iter().any(|(f, _)| *f == name);
+    if let Some(name) = request.keys().find(|name| !known(name)) {
+        let name = quote(name);
+        return invalid(
+            &request_id,
+            &format!("body.{name}"),
+            &format!("'{name}' is not a field of Unkey's v2 verifyKey request"),
+            "send only key, permissions and tags",
+        );
+    }
+    if let Some(tags) = request.get("tags")
+        && !valid_tags(tags)
+    {
+        return invalid(
+            &request_id,
+            "body.tags",
+            &format!(
+                "tags must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LEN} characters"
+            ),
+            "e.g. [\"endpoint=/orders\"]",
+        );
+    }
+    let Some(key) = request.get("key").and_then(Value::as_str) else {
+        return invalid(
+            &request_id,
+            "body.key",
+            "key is required and must be a string",
+            "send {\"key\": \"...\"}",
+        );
+    };
+    let query = match request.get("permissions") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => match Query::parse(text) {
+            Ok(q) => Some(q),
+            Err(why) => {
+                return invalid(
+                    &request_id,
+                    "body.permissions",
+                    &why,
+                    "e.g. \"read AND (write OR admin)\"",
+                );
+            }
+        },
+        Some(_) => {
+            return invalid(
+                &request_id,
+                "body.permissions",
+                "permissions must be a string",
+                "e.g. \"read AND write\"",
+            );
+        }
+    };
+    let allows = |k: &Brief| {
+        query
+            .as_ref()
+            .is_none_or(|q| q.allows(&|scope| k.has_scope(scope)))
+    };
+    let judged = match app.judge(key.as_bytes(), None, &allows).await {
+        Ok(j) => j,
+        Err(Unavailable) => {
+            return Outcome {
+                reply: error(
+                    &request_id,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unkey/application/service_unavailable",
+                    "the vault cannot be read right now; the key was not checked",
+                    None,
+                ),
+                code: Some("VAULT_UNAVAILABLE"),
+                key: None,
+            };
+        }
+    };
+    let code = unkey_code(judged.code);
+    let data = match &judged.key {
+        None => json!({"valid": false, "code": code}),
+        Some(k) => {
+            let mut data = json!({
+                "valid": judged.code == VerifyCode::Valid,
+                "code": code,
+                "keyId": k.id.as_str(),
+                "name": k.name.as_str(),
+                "enabled": !k.revoked,
+                "permissions": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "meta": {"env": k.env.as_str()},
+            });
+            // Unkey leaves `expires` out for a key without expiry: its SDKs
+            // validate it as an integer and reject a null.
+            if let Some(t) = k.expires_at {
+                data["expires"] = json!(t.unix().saturating_mul(1000));
+            }
+            data
+        }
+    };
+    Outcome {
+        reply: http::json(
+            StatusCode::OK,
+            &json!({"meta": {"requestId": request_id}, "data": data}),
+        ),
+        code: Some(judged.code.as_str()),
+        key: judged.key.as_ref().map(super::shown_key),
+    }
+}

@@ -1,0 +1,257 @@
+//! Usage, counted off the request path: a request adds to counters in
+//! memory; a thread of its own writes them to the vault every
+//! [`FLUSH_EVERY`] and at shutdown, so a busy vault never delays a
+//! verdict. The counters grow with the vault's keys and the days, never
+//! with the requests: only keys the vault holds are counted.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use keyward_core::error::Result;
+use keyward_core::key::KeyId;
+use keyward_core::store::{DailyUsage, UsageBatch};
+use keyward_core::vault::Vault;
+use keyward_core::when::Timestamp;
+
+/// Opens the vault to write a flush (for reading and writing, never creating it).
+pub type Opener = Box<dyn Fn() -> Result<Vault> + Send>;
+
+/// How often what was counted reaches the vault.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
+
+/// How long the flush at shutdown keeps trying, and how often: within
+/// serve's stop deadline, which bounds it anyway.
+const LAST_TRIES_FOR: Duration = Duration::from_secs(2);
+const LAST_TRY_EVERY: Duration = Duration::from_millis(100);
+
+#[derive(Default)]
+struct Pending {
+    counts: HashMap<KeyId, HashMap<time::Date, (u64, u64)>>,
+    last_used: HashMap<KeyId, Timestamp>,
+}
+
+#[derive(Default)]
+pub struct Usage {
+    pending: Mutex<Pending>,
+}
+
+impl Usage {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one verification of `id` at `at`.
+    pub fn record(&self, id: &KeyId, at: Timestamp, valid: bool) {
+        let mut p = self.pending();
+        let days = match p.counts.get_mut(id) {
+            Some(days) => days,
+            None => p.counts.entry(id.clone()).or_default(),
+        };
+        let day = days.entry(at.date()).or_default();
+        if valid {
+            day.0 = day.0.saturating_add(1);
+        } else {
+            day.1 = day.1.saturating_add(1);
+        }
+        if valid {
+            match p.last_used.get_mut(id) {
+                Some(last) => *last = (*last).max(at),
+                None => {
+                    p.last_used.insert(id.clone(), at);
+                }
+            }
+        }
+    }
+
+    /// Everything counted so far, leaving nothing behind.
+    fn take(&self) -> UsageBatch {
+        let p = std::mem::take(&mut *self.pending());
+        let mut batch = UsageBatch::default();
+        for (id, days) in p.counts {
+            for (day, (valid, invalid)) in days {
+                batch.counts.push((
+                    id.clone(),
+                    DailyUsage {
+                        day,
+                        valid,
+                        invalid,
+                    },
+                ));
+            }
+        }
+        batch.last_used = p.last_used.into_iter().collect();
+        batch
+    }
+
+    /// Puts back a batch the vault did not take, to try again later.
+    fn put_back(&self, batch: UsageBatch) {
+        for (id, u) in batch.counts {
+            let mut p = self.pending();
+            let day = p.counts.entry(id).or_default().entry(u.day).or_default();
+            day.0 = day.0.saturating_add(u.valid);
+            day.1 = day.1.saturating_add(u.invalid);
+        }
+        for (id, at) in batch.last_used {
+            let mut p = self.pending();
+            let last = p.last_used.entry(id).or_insert(at);
+            *last = (*last).max(at);
+        }
+    }
+}
+
+/// The thread that writes usage to the vault.
+pub struct Flusher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+    /// How many keys' counts the thread holds while it writes them.
+    unwritten: Arc<AtomicUsize>,
+}
+
+impl Flusher {
+    pub fn start(usage: Arc<Usage>, open: Opener) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel();
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        let pending = Arc::clone(&unwritten);
+        let thread = std::thread::Builder::new()
+            .name("keyward-usage".into())
+            .spawn(move || {
+                let mut trouble = None;
+                loop {
+                    let last = !matches!(
+                        stopped.recv_timeout(FLUSH_EVERY),
+                        Err(RecvTimeoutError::Timeout)
+                    );
+                    let mut written =
+                        flush(&usage, &mut trouble, &open, &pending, last);
+                    if last {
+                        // A failure may pass (a deadlock between replicas,
+                        // a lock held a moment): try again for a while.
+                        let give_up = Instant::now() + LAST_TRIES_FOR;
+                        while !written && Instant::now() < give_up {
+                            std::thread::sleep(LAST_TRY_EVERY);
+                            written = flush(&usage, &mut trouble, &open, &pending, last);
+                        }
+                        if !written {
+                            tracing::error!(
+                                keys = pending.load(Ordering::Relaxed),
+                                error = trouble.as_deref().unwrap_or("unknown"),
+                                "stopping with usage counts that could not be written: they are lost"
+                            );
+                        }
+                        break;
+                    }
+                }
+            })?;
+        Ok(Flusher {
+            stop,
+            thread,
+            unwritten,
+        })
+    }
+
+    /// Flushes what is left, waiting for the thread to end until
+    /// `deadline` at most: a vault that another process keeps locked never
+    /// holds up the shutdown past it. Counts not written by then are
+    /// reported, once.
+    pub fn finish(self, deadline: Instant) {
+        let _ = self.stop.send(());
+        while !self.thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !self.thread.is_finished() && self.unwritten.load(Ordering::Relaxed) > 0 {
+            tracing::error!(
+                keys = self.unwritten.load(Ordering::Relaxed),
+                "stopping with usage counts that could not be written in time (the vault stayed \
+                 locked): they are lost"
+            );
+            return;
+        }
+        if self.thread.join().is_err() {
+            tracing::error!("the usage thread panicked; the last counts were not written");
+        }
+    }
+}
+
+/// Writes what was counted; a failure keeps it for the next attempt and is
+/// logged when it first happens (or changes), not every 10 s. Returns
+/// whether nothing is left unwritten.
+fn flush(
+    usage: &Usage,
+    trouble: &mut Option<String>,
+    open: &Opener,
+    pending: &AtomicUsize,
+    last: bool,
+) -> bool {
+    let batch = usage.take();
+    if batch.is_empty() {
+        return true;
+    }
+    pending.store(batch.last_used.len(), Ordering::Relaxed);
+    // Opened anew each time (every 10 s): a vault file replaced under serve
+    // is then the one written, never the old file.
+    let result = open().and_then(|mut v| {
+        // A flush touches pages all over a large vault: not kept mapped.
+        v.unmapped()?;
+        v.record_usage(&batch)
+    });
+    match result {
+        Ok(()) => {
+            pending.store(0, Ordering::Relaxed);
+            if trouble.take().is_some() {
+                tracing::info!("usage counts are written again");
+            }
+            true
+        }
+        Err(e) => {
+            let why = format!("{e:#}");
+            // The last attempts' failure is reported once, by the caller.
+            if !last && trouble.as_ref() != Some(&why) {
+                tracing::warn!(error = %why, "cannot write usage counts to the vault; keeping them for the next attempt");
+            }
+            *trouble = Some(why);
+            usage.put_back(batch);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_per_key_and_day_and_survive_a_failed_flush() {
+        let usage = Usage::default();
+        let id = KeyId::stored("key_aaaaaaaaaaaaaaaa".into());
+        let day1 = Timestamp::from_unix(1_800_000_000);
+        let day2 = day1.plus_secs(86_400);
+        usage.record(&id, day1, true);
+        usage.record(&id, day1, false);
+        usage.record(&id, day2, true);
+        usage.record(&id, day1.plus_secs(10), true);
+        let mut batch = usage.take();
+        batch.counts.sort_by_key(|(_, u)| u.day);
+        let counts: Vec<_> = batch
+            .counts
+            .iter()
+            .map(|(_, u)| (u.valid, u.invalid))
+            .collect();
+        assert_eq!(counts, vec![(2, 1), (1, 0)]);
+        assert_eq!(batch.last_used, vec![(id.clone(), day2)]);
+        assert!(usage.take().is_empty());
+        usage.put_back(batch.clone());
+        usage.record(&id, day1, false);
+        let mut again = usage.take();
+        again.counts.sort_by_key(|(_, u)| u.day);
+        let counts: Vec<_> = again
+            .counts
+            .iter()
+            .map(|(_, u)| (u.valid, u.invalid))
+            .collect();
+        assert_eq!(counts, vec![(2, 2), (1, 0)]);
+    }
+}
