@@ -15,7 +15,7 @@
 #[cfg(feature = "seed")]
 pub use keyward_core::seed;
 pub use keyward_core::{
-    error, event, intents, json, key, lifecycle, secret, settings, store, text, vault, when,
+    error, event, intents, json, key, lifecycle, secret, settings, shown, store, text, vault, when,
 };
 
 pub mod location;

@@ -6,7 +6,8 @@ mod output;
 
 // The library's modules, under the names the binary's modules use.
 use keyward::{
-    Location, error, event, intents, key, lifecycle, secret, settings, store, text, vault, when,
+    Location, error, event, intents, key, lifecycle, secret, settings, shown, store, text, vault,
+    when,
 };
 #[cfg(feature = "serve")]
 use keyward_serve as serve;
@@ -52,7 +53,7 @@ fn run(cli: Cli) -> Result<u8> {
     let actor = actor(cli.actor.as_deref())?;
     let (path, is_default) = vault_path(cli.vault)?;
     let location = Location::parse(path)?;
-    let mut ctx = Ctx::new(location, actor, clock, cli.json);
+    let mut ctx = Ctx::new(location, actor, clock, cli.json, output::stream_keys);
     if is_default {
         ctx = ctx.at_default_location();
     }
@@ -108,9 +109,9 @@ fn quote_values(message: &str) -> String {
         .enumerate()
         .map(|(i, part)| {
             if i % 2 == 1 {
-                text::quote(part)
+                shown::quote(part)
             } else {
-                text::escape(&secret::mask(part))
+                shown::escape(&secret::mask(part))
             }
         })
         .collect();

@@ -1,6 +1,7 @@
 use super::{Ctx, Report, Whereabouts};
 use crate::cli::{ConfigAction, ConfigArgs};
 use crate::error::{Error, Result};
+use crate::intents;
 use crate::settings::{Setting, Settings};
 use crate::store::Access;
 
@@ -27,7 +28,7 @@ pub fn run(args: &ConfigArgs, ctx: &mut Ctx) -> Result<Report> {
             let actor = ctx.actor().clone();
             let (settings, changed) = ctx
                 .vault(Access::Create)?
-                .set_setting(setting, value, &actor)?;
+                .write(|tx, now| intents::set_setting(tx, setting, value, &actor, now))?;
             Ok(Report::Config {
                 settings,
                 changed: Some(changed),

@@ -2,8 +2,8 @@ use super::{Ctx, Report, prompt, stdout_must_be_open};
 use crate::cli::CreateArgs;
 use crate::error::Result;
 use crate::intents::NewKey;
-use crate::secret::validate_prefix;
 use crate::store::Access;
+use crate::text::validate_prefix;
 use crate::text::{Name, Note, Scope, parse_all};
 use crate::when::{Expiry, parse_expiry, parse_policy};
 

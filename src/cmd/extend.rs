@@ -1,6 +1,7 @@
 use super::{Ctx, Report};
 use crate::cli::ExtendArgs;
 use crate::error::{Error, Result};
+use crate::intents;
 use crate::key::KeyRef;
 use crate::store::Access;
 use crate::when::{parse_expiry, parse_span};
@@ -24,14 +25,16 @@ pub fn run(args: &ExtendArgs, ctx: &mut Ctx) -> Result<Report> {
     let key = vault.resolve(&KeyRef::parse(&args.key.key), &env)?;
     match (grace, expires) {
         (Some(ends), None) => {
-            let changed = vault.change_grace(&key.id, ends, &actor)?;
+            let changed =
+                vault.write(|tx, now| intents::change_grace(tx, &key.id, ends, &actor, now))?;
             Ok(Report::Extended {
                 key: changed.key,
                 capped: changed.capped,
             })
         }
         (None, Some(expires)) => Ok(Report::Extended {
-            key: vault.change_expiry(&key.id, expires, &actor)?,
+            key: vault
+                .write(|tx, now| intents::change_expiry(tx, &key.id, expires, &actor, now))?,
             capped: false,
         }),
         _ => Err(

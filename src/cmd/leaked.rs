@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read};
 use super::{Ctx, Report};
 use crate::cli::RevokeArgs;
 use crate::error::{Error, Result};
-use crate::intents::Leaked;
+use crate::intents::{self, Leaked};
 use crate::secret;
 use crate::store::Access;
 use crate::text::Reason;
@@ -100,7 +100,8 @@ pub fn run(args: &RevokeArgs, reason: Option<Reason>, ctx: &mut Ctx) -> Result<R
     super::stdout_must_be_open()?;
     let actor = ctx.actor().clone();
     let vault = ctx.vault(Access::Write)?;
-    let outcomes = vault.end_leaked(&candidates, &reason, &actor)?;
+    let outcomes =
+        vault.write(|tx, now| intents::end_leaked(tx, &candidates, &reason, &actor, now))?;
     // What is shown of a secret that matched no key: the vault's own prefix
     // where one of its readings is a prefix the vault uses, else only its
     // last characters (never the text it was found in).
@@ -194,7 +195,7 @@ fn secret_words(text: &str) -> Vec<Found> {
             let mut prefixes: Vec<String> = std::iter::once(0)
                 .chain(before.match_indices('_').map(|(at, _)| at + 1))
                 .map(|at| &before[at..])
-                .filter(|p| secret::validate_prefix(p).is_ok())
+                .filter(|p| secret::is_valid_prefix(p))
                 .map(str::to_string)
                 .collect();
             prefixes.dedup();

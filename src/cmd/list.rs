@@ -1,8 +1,8 @@
 use super::{Ctx, Report, env_filter};
 use crate::cli::ListArgs;
 use crate::error::Result;
+use crate::shown::quote;
 use crate::store::Access;
-use crate::text::quote;
 use crate::vault::KeyFilter;
 use crate::when::{parse_moment, parse_since};
 
@@ -27,13 +27,13 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             (true, Some(within)) => Some(parse_moment(within, now)?),
         },
     };
-    let json = ctx.json;
+    let (json, stream) = (ctx.json, ctx.stream_keys);
     let vault = ctx.vault(Access::Read)?;
     // One pass over many rows: pages read once need not stay mapped.
     vault.unmapped()?;
     // Printed as read where it can be: a large environment is never held.
     let (mut listed, mut loose, mut defaults) = (0u64, Vec::new(), Vec::new());
-    let streamed = crate::output::stream_keys(
+    let streamed = stream(
         json,
         now,
         &mut |k| {
@@ -45,7 +45,7 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
                 defaults.push(k.clone());
             }
         },
-        |passes| vault.each_key(&filter, passes),
+        &mut |passes| vault.each_key(&filter, passes),
     )?;
     let keys = match streamed {
         Some(()) => Vec::new(),

@@ -32,7 +32,7 @@ use crate::event::Event;
 use crate::intents::{Created, Rotated};
 use crate::key::{Key, VerifyCode};
 use crate::settings::Settings;
-use crate::store::{Access, DailyUsage};
+use crate::store::{Access, DailyUsage, KeyPass};
 use crate::text::{Actor, Env};
 use crate::vault::{Vault, Verdict};
 use crate::when::{Clock, Timestamp};
@@ -95,7 +95,7 @@ pub enum Report {
     },
     /// Text to print as it is (completion scripts).
     Text(String),
-    /// Printed as it was read (`--json list`, see [`crate::output::json_keys`]).
+    /// Printed as it was read (`--json list`, by [`Ctx::stream_keys`]).
     Streamed,
 }
 
@@ -119,8 +119,18 @@ pub struct Whereabouts {
     pub exists: bool,
 }
 
+/// Prints keys as they are read (`list`) where the output allows it, or
+/// says `None` (nothing read) where it needs every row first. The binary's
+/// `output` gives it, so that the commands never reach up to the printer.
+pub type KeyStream = fn(
+    json: bool,
+    now: Timestamp,
+    seen: &mut dyn FnMut(&Key),
+    read: &mut dyn FnMut(&mut [&mut KeyPass<'_>]) -> Result<()>,
+) -> Result<Option<()>>;
+
 /// What every command may need: the vault (opened on first use), the actor,
-/// the clock, and whether a person is at a terminal.
+/// the clock, whether a person is at a terminal, and how keys are streamed.
 pub struct Ctx {
     location: Location,
     /// The platform's default location, whose directories keyward may make.
@@ -129,10 +139,17 @@ pub struct Ctx {
     actor: Actor,
     clock: Arc<dyn Clock>,
     pub json: bool,
+    pub stream_keys: KeyStream,
 }
 
 impl Ctx {
-    pub fn new(location: Location, actor: Actor, clock: Arc<dyn Clock>, json: bool) -> Self {
+    pub fn new(
+        location: Location,
+        actor: Actor,
+        clock: Arc<dyn Clock>,
+        json: bool,
+        stream_keys: KeyStream,
+    ) -> Self {
         Ctx {
             location,
             default_location: false,
@@ -140,6 +157,7 @@ impl Ctx {
             actor,
             clock,
             json,
+            stream_keys,
         }
     }
 
@@ -312,12 +330,12 @@ fn warn_default_keys_ending(keys: &[Key], now: Timestamp) {
                 "warning: {} '{}', the default key of environment '{}', expires {} ({}): \
                  rotate it in time (keyward rotate {} --env {} --grace 24h)",
                 k.id,
-                crate::text::escape(k.name.as_str()),
-                crate::text::escape(k.env.as_str()),
+                crate::shown::escape(k.name.as_str()),
+                crate::shown::escape(k.env.as_str()),
                 end,
                 end.relative_to(now),
                 k.id,
-                crate::text::quote(k.env.as_str())
+                crate::shown::quote(k.env.as_str())
             ));
         }
     }
@@ -335,10 +353,10 @@ fn warn_loose_scopes(keys: &[Key]) {
                  replace it with one scope per token (keyward update {} --remove-scope '{}' \
                  --add-scope ...)",
                 k.id,
-                crate::text::escape(k.name.as_str()),
-                crate::text::escape(s.as_str()),
+                crate::shown::escape(k.name.as_str()),
+                crate::shown::escape(s.as_str()),
                 k.id,
-                crate::text::quote(s.as_str()),
+                crate::shown::quote(s.as_str()),
             ));
         }
     }

@@ -8,7 +8,7 @@ use dialoguer::{Confirm, Input, Select};
 
 use crate::error::{Error, Result};
 use crate::key::Key;
-use crate::text::escape;
+use crate::shown::escape;
 use crate::when::{Expiry, Moment, Timestamp, parse_expiry, parse_span};
 
 /// The grace presets offered by `rotate`: label and value.

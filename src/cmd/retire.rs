@@ -4,8 +4,9 @@
 use super::{Ctx, Report, env_filter, prompt};
 use crate::cli::RetireArgs;
 use crate::error::{Error, Result};
+use crate::intents;
+use crate::shown::quote;
 use crate::store::Access;
-use crate::text::quote;
 use crate::when::parse_duration;
 
 /// The shortest quiet time: twice the resolution of last use, so that a
@@ -77,7 +78,16 @@ pub fn run(args: &RetireArgs, ctx: &mut Ctx) -> Result<Report> {
     // Judged again under the lock: a key used or rotated since the
     // question was asked is left alone, and only keys the person confirmed
     // are ended.
-    let keys = vault.retire(env.as_ref(), quiet_for, confirmed.as_deref(), &actor)?;
+    let keys = vault.write(|tx, now| {
+        intents::retire(
+            tx,
+            env.as_ref(),
+            quiet_for,
+            confirmed.as_deref(),
+            &actor,
+            now,
+        )
+    })?;
     Ok(Report::Retired {
         keys,
         dry_run: false,

@@ -1,10 +1,12 @@
 use super::{Ctx, Report, prompt};
 use crate::cli::RevokeArgs;
 use crate::error::{Error, Result};
+use crate::intents;
 use crate::key::{Key, KeyRef};
 use crate::lifecycle::{self, Revocation};
+use crate::shown::escape;
 use crate::store::Access;
-use crate::text::{Reason, escape};
+use crate::text::Reason;
 use crate::when::Timestamp;
 
 pub fn run(args: &RevokeArgs, ctx: &mut Ctx) -> Result<Report> {
@@ -38,7 +40,7 @@ pub fn run(args: &RevokeArgs, ctx: &mut Ctx) -> Result<Report> {
     let actor = ctx.actor().clone();
     let (key, outcome) = ctx
         .vault(Access::Write)?
-        .revoke(&key.id, reason.as_ref(), &actor)?;
+        .write(|tx, now| intents::revoke(tx, &key.id, reason.as_ref(), &actor, now))?;
     Ok(Report::Revoked {
         key,
         changed: outcome == Revocation::Revoke,

@@ -10,8 +10,8 @@ use super::{Ctx, Report, env_filter};
 use crate::cli::{LogFormat, ServeArgs};
 use crate::error::{Error, Result};
 use crate::serve::{self, Config};
+use crate::shown::quote;
 use crate::store::Access;
-use crate::text::quote;
 
 pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
     let listen = listen_address(&args.listen)?;

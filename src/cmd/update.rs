@@ -1,7 +1,7 @@
 use super::{Ctx, Report, env_or_default};
 use crate::cli::UpdateArgs;
 use crate::error::{Error, Result};
-use crate::intents::Update;
+use crate::intents::{self, Update};
 use crate::key::KeyRef;
 use crate::store::Access;
 use crate::text::{Name, Note, Scope, parse_all};
@@ -25,7 +25,7 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
     {
         return Err(Error::usage(format!(
             "scope '{}' is both added and removed: give it once",
-            crate::text::quote(both.as_str())
+            crate::shown::quote(both.as_str())
         ))
         .into());
     }
@@ -42,6 +42,7 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
     let actor = ctx.actor().clone();
     let vault = ctx.vault(Access::Write)?;
     let key = vault.resolve(&KeyRef::parse(&args.key.key), &env)?;
-    let (key, changed) = vault.update(&key.id, &update, &actor)?;
+    let (key, changed) =
+        vault.write(|tx, now| intents::update(tx, &key.id, &update, &actor, now))?;
     Ok(Report::Updated { key, changed })
 }

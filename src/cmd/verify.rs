@@ -9,8 +9,9 @@ use super::{Ctx, Report, prompt};
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::secret;
+use crate::shown::quote;
 use crate::store::Access;
-use crate::text::{Scope, parse_all, quote};
+use crate::text::{Scope, parse_all};
 use crate::vault::Verdict;
 
 /// Longer input than this cannot be a secret; it is not read further.

@@ -10,8 +10,8 @@ use std::io::{self, Write};
 use crate::cmd::Report;
 use crate::error::Error;
 use crate::key::{Key, VerifyCode};
+use crate::shown::escape;
 use crate::store::KeyPass;
-use crate::text::escape;
 use crate::when::Timestamp;
 
 pub use table::Layout;
@@ -338,8 +338,8 @@ fn not_delivered(action: &'static str, key: &Key, cause: &io::Error) -> anyhow::
     Error::SecretNotDelivered {
         action,
         id: key.id.clone(),
-        name: crate::text::quote(key.name.as_str()),
-        env: crate::text::quote(key.env.as_str()),
+        name: crate::shown::quote(key.name.as_str()),
+        env: crate::shown::quote(key.env.as_str()),
         cause: cause.kind(),
         remedy: if key.is_default {
             format!(
@@ -375,7 +375,7 @@ pub fn stream_keys(
     json: bool,
     now: Timestamp,
     seen: &mut dyn FnMut(&Key),
-    read: impl FnOnce(&mut [&mut KeyPass<'_>]) -> anyhow::Result<()>,
+    read: &mut dyn FnMut(&mut [&mut KeyPass<'_>]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Option<()>> {
     use std::io::IsTerminal;
     if json {
@@ -406,7 +406,7 @@ pub fn stream_keys(
 fn json_keys(
     now: Timestamp,
     seen: &mut dyn FnMut(&Key),
-    read: impl FnOnce(&mut [&mut KeyPass<'_>]) -> anyhow::Result<()>,
+    read: &mut dyn FnMut(&mut [&mut KeyPass<'_>]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
     let written = |e: serde_json::Error| -> anyhow::Error {

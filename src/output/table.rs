@@ -4,8 +4,9 @@ use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Row, Table,
 
 use crate::event::{Details, Event};
 use crate::key::{Key, Status};
+use crate::shown::escape;
 use crate::store::DailyUsage;
-use crate::text::{escape, shown_scope};
+use crate::text::shown_scope;
 use crate::when::Timestamp;
 
 /// How tables are drawn: in colour or not, and to what width (None: the

@@ -1,9 +1,10 @@
 //! The situations a user can be in when keyward refuses or fails, each with
 //! its exit code (docs/reference.md "Exit codes") and a stable code for `--json` errors.
-//! Every value a message quotes has gone through [`crate::text::quote`]:
+//! Every value a message quotes has gone through [`crate::shown::quote`]:
 //! escaped, secret shapes masked, cut to 64 characters.
 
-use crate::key::{KeyId, Status};
+use crate::id::KeyId;
+use crate::status::Status;
 
 /// Exit codes, named once. docs/reference.md "Exit codes" is the contract.
 pub mod exit {

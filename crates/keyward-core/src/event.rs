@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::key::KeyId;
 use crate::text::{Actor, Env, Name};
 use crate::when::Timestamp;
@@ -232,7 +233,7 @@ impl Anchor {
         let bad = || {
             format!(
                 "--anchor '{}' is not ID:HASH (an event id and its 64-character SHA-256, as `keyward log --head` prints them)",
-                crate::text::quote(text)
+                crate::shown::quote(text)
             )
         };
         let (id, hash) = text.split_once(':').ok_or_else(bad)?;
@@ -283,6 +284,116 @@ fn to_hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// One event row as stored, for the chain walk: every column as the
+/// engine found it (a tampered column may hold anything; `None` where it
+/// holds no text, or for `at`, no number).
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    pub id: i64,
+    pub at: Option<i64>,
+    pub kind: Option<&'a str>,
+    pub key_id: Option<&'a str>,
+    pub related_key_id: Option<&'a str>,
+    pub env: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub details: Option<&'a str>,
+    pub prev_hash: Option<&'a str>,
+    pub hash: Option<&'a str>,
+}
+
+/// Walks the log's hash chain oldest first, one row at a time (an engine
+/// reads its rows in pages or a cursor, never the whole log at once): each
+/// id is the one after the last, links to the hash before it, and hashes
+/// to what it stores.
+#[derive(Debug, Clone)]
+pub struct ChainWalk {
+    prev: String,
+    expected: i64,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        ChainWalk {
+            prev: GENESIS.to_string(),
+            expected: 1,
+        }
+    }
+}
+
+impl ChainWalk {
+    /// The id the next row must have.
+    pub fn expected(&self) -> i64 {
+        self.expected
+    }
+
+    /// How many events have been checked.
+    pub fn checked(&self) -> u64 {
+        u64::try_from(self.expected - 1).unwrap_or(0)
+    }
+
+    /// Checks that the next row is the one after the last.
+    pub fn expect(&self, id: i64) -> Result<(), Error> {
+        if id == self.expected {
+            return Ok(());
+        }
+        Err(Error::BrokenChain {
+            id: self.expected,
+            reason: format!("it is missing (the next event found is {id})"),
+        })
+    }
+
+    /// The error for a row with a column of a type keyward never writes.
+    pub fn not_text(id: i64) -> Error {
+        broken(
+            id,
+            "it holds a value that is not text (it was changed after it was written)",
+        )
+    }
+
+    /// Checks the next row and moves past it.
+    pub fn step(&mut self, row: &Link<'_>) -> Result<(), Error> {
+        self.expect(row.id)?;
+        if row.prev_hash != Some(self.prev.as_str()) {
+            return Err(broken(row.id, "it does not link to the event before it"));
+        }
+        let Some(at) = row.at else {
+            return Err(broken(
+                row.id,
+                "its time is not a number (it was changed after it was written)",
+            ));
+        };
+        let computed = chain_hash(
+            &self.prev,
+            &Canonical {
+                id: row.id,
+                at,
+                kind: row.kind.unwrap_or_default(),
+                key_id: row.key_id,
+                related_key_id: row.related_key_id,
+                env: row.env,
+                actor: row.actor.unwrap_or_default(),
+                details: row.details.unwrap_or_default(),
+            },
+        );
+        if row.hash != Some(computed.as_str()) {
+            return Err(broken(
+                row.id,
+                "its contents do not match its hash (it was changed after it was written)",
+            ));
+        }
+        self.prev = computed;
+        self.expected += 1;
+        Ok(())
+    }
+}
+
+fn broken(id: i64, reason: &str) -> Error {
+    Error::BrokenChain {
+        id,
+        reason: reason.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -1,104 +1,15 @@
 //! A key as the vault records it, and its status, derived from its
 //! timestamps and a given `now` (never stored).
 
-use std::fmt;
 use std::sync::Arc;
 
-use rand::TryRng;
-use rand::rngs::SysRng;
-use serde::Serialize;
-
 use crate::error::Error;
-use crate::text::{Env, Name, Scope, quote};
+use crate::id::is_id_body;
+pub use crate::id::{ID_BODY_LEN, ID_PREFIX, KeyId, MIN_ID_PREFIX};
+use crate::shown::quote;
+pub use crate::status::Status;
+use crate::text::{Env, Name, Scope};
 use crate::when::Timestamp;
-
-pub const ID_PREFIX: &str = "key_";
-const ID_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-pub const ID_BODY_LEN: usize = 16;
-/// How much of an id after `key_` a prefix must give to address a key.
-pub const MIN_ID_PREFIX: usize = 4;
-
-/// A key's public id: `key_` + 16 lowercase base32 characters. Not secret.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
-
-impl KeyId {
-    /// A new random id.
-    pub fn generate() -> anyhow::Result<Self> {
-        let mut bytes = [0u8; ID_BODY_LEN];
-        SysRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
-        let body: String = bytes
-            .iter()
-            .map(|&b| char::from(ID_ALPHABET[usize::from(b & 31)]))
-            .collect();
-        Ok(KeyId(format!("{ID_PREFIX}{body}")))
-    }
-
-    /// An id as the vault stores it.
-    pub fn stored(id: String) -> Self {
-        KeyId(id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Usable, not superseded.
-    Active,
-    /// Superseded by a rotation, usable until its grace ends.
-    Grace,
-    /// Its expiry or grace end has passed.
-    Expired,
-    /// Revoked explicitly.
-    Revoked,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Grace => "grace",
-            Status::Expired => "expired",
-            Status::Revoked => "revoked",
-        }
-    }
-
-    /// Whether a secret of a key in this status verifies.
-    pub fn is_live(self) -> bool {
-        matches!(self, Status::Active | Status::Grace)
-    }
-
-    /// The status of a key from the fields it is derived from.
-    pub fn derive(
-        revoked: bool,
-        expires_at: Option<Timestamp>,
-        superseded: bool,
-        now: Timestamp,
-    ) -> Status {
-        if revoked {
-            Status::Revoked
-        } else if expires_at.is_some_and(|t| t <= now) {
-            Status::Expired
-        } else if superseded {
-            Status::Grace
-        } else {
-            Status::Active
-        }
-    }
-}
 
 /// The answer `verify` gives for a presented secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,12 +56,6 @@ impl VerifyCode {
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Key {
     /// When its rotation policy says this key is due: `rotate_every` after
     /// it was created, while it is active; None without a policy or once
@@ -190,7 +95,7 @@ pub struct Key {
 
 impl Key {
     pub fn status(&self, now: Timestamp) -> Status {
-        Status::derive(
+        status_of(
             self.revoked_at.is_some(),
             self.expires_at,
             self.rotated_to.is_some(),
@@ -254,7 +159,7 @@ pub struct Brief {
 
 impl Brief {
     pub fn status(&self, now: Timestamp) -> Status {
-        Status::derive(self.revoked, self.expires_at, self.rotated, now)
+        status_of(self.revoked, self.expires_at, self.rotated, now)
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -282,6 +187,24 @@ impl From<&Key> for Brief {
             revoked: k.revoked_at.is_some(),
             rotated: k.rotated_to.is_some(),
         }
+    }
+}
+
+/// The status of a key from the fields it is derived from.
+fn status_of(
+    revoked: bool,
+    expires_at: Option<Timestamp>,
+    superseded: bool,
+    now: Timestamp,
+) -> Status {
+    if revoked {
+        Status::Revoked
+    } else if expires_at.is_some_and(|t| t <= now) {
+        Status::Expired
+    } else if superseded {
+        Status::Grace
+    } else {
+        Status::Active
     }
 }
 
@@ -340,10 +263,6 @@ impl KeyRef {
             KeyRef::Id(s) | KeyRef::IdPrefixOrName(s) | KeyRef::Name(s) => s,
         }
     }
-}
-
-fn is_id_body(s: &str) -> bool {
-    s.bytes().all(|b| ID_ALPHABET.contains(&b))
 }
 
 /// Picks the one key a KEY argument means among the candidates found for it

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod event;
+pub mod id;
 pub mod intents;
 pub mod json;
 pub mod key;
@@ -16,6 +17,8 @@ pub mod secret;
 #[cfg(feature = "seed")]
 pub mod seed;
 pub mod settings;
+pub mod shown;
+pub mod status;
 pub mod store;
 pub mod text;
 pub mod vault;

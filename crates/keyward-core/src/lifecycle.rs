@@ -4,7 +4,8 @@
 
 use crate::error::Error;
 use crate::key::{Key, Status};
-use crate::text::{Env, Name, quote};
+use crate::shown::quote;
+use crate::text::{Env, Name};
 use crate::when::{MAX_AHEAD_SECS, Timestamp};
 
 /// An environment holds at most `max` active keys.

@@ -13,8 +13,6 @@ use rand::rngs::SysRng;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::Error;
-
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const RANDOM_LEN: usize = 32;
 const CHECK_LEN: usize = 6;
@@ -118,7 +116,7 @@ pub enum Malformed {
 /// Checks a presented secret's form and checksum, without any vault.
 pub fn parse(presented: &str) -> Result<Secret, Malformed> {
     let (prefix, body) = presented.rsplit_once('_').ok_or(Malformed::Shape)?;
-    if validate_prefix(prefix).is_err()
+    if !is_valid_prefix(prefix)
         || body.len() != BODY_LEN
         || !body.bytes().all(|b| b.is_ascii_alphanumeric())
     {
@@ -171,18 +169,11 @@ pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A prefix is 1–16 characters of `[a-z][a-z0-9_]*`.
-pub fn validate_prefix(prefix: &str) -> Result<(), Error> {
+pub fn is_valid_prefix(prefix: &str) -> bool {
     let mut bytes = prefix.bytes();
     let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
     let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if first_ok && rest_ok && prefix.len() <= MAX_PREFIX_LEN {
-        return Ok(());
-    }
-    Err(Error::usage(format!(
-        "'{}' is not a valid prefix: use 1-16 characters, a lowercase letter first, \
-         then lowercase letters, digits or _ (e.g. kw, sk_live)",
-        crate::text::quote(prefix)
-    )))
+    first_ok && rest_ok && prefix.len() <= MAX_PREFIX_LEN
 }
 
 #[cfg(test)]
@@ -263,10 +254,10 @@ mod tests {
     #[test]
     fn prefixes_follow_the_rule() {
         for ok in ["kw", "uspl", "sk_live", "a1", "abcdefghijklmnop"] {
-            assert!(validate_prefix(ok).is_ok(), "{ok}");
+            assert!(is_valid_prefix(ok), "{ok}");
         }
         for bad in ["", "1kw", "_kw", "Kw", "k-w", "abcdefghijklmnopq", "kw\n"] {
-            assert!(validate_prefix(bad).is_err(), "{bad:?}");
+            assert!(!is_valid_prefix(bad), "{bad:?}");
         }
     }
 

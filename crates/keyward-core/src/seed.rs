@@ -40,7 +40,15 @@ pub fn fill(
         "keys and envs must be at least 1"
     );
     let actor = Actor::parse(ACTOR)?;
-    vault.set_setting(Setting::MaxKeys, &ACTIVE_PER_ENV.to_string(), &actor)?;
+    vault.write(|tx, now| {
+        crate::intents::set_setting(
+            tx,
+            Setting::MaxKeys,
+            &ACTIVE_PER_ENV.to_string(),
+            &actor,
+            now,
+        )
+    })?;
     let slots = plan.envs * ACTIVE_PER_ENV;
     let env_of = |n: u64| Env::stored(format!("env{:03}", (n % slots) % plan.envs));
     // The active key of each (environment, slot), by id.

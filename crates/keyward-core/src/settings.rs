@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
-use crate::text::quote;
+use crate::shown::quote;
 
 pub const DEFAULT_MAX_KEYS: u32 = 3;
 pub const DEFAULT_PREFIX: &str = "kw";
@@ -98,7 +98,7 @@ impl Settings {
                 }
             }
             Setting::Prefix => {
-                crate::secret::validate_prefix(value)?;
+                crate::text::validate_prefix(value)?;
                 self.prefix = value.to_string();
             }
             Setting::RotateEvery => {

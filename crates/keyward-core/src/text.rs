@@ -6,56 +6,12 @@
 
 use std::fmt;
 
+use crate::shown::{escape, is_hidden, quote};
 use serde::Serialize;
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::error::Error;
 
 pub const MAX_TEXT_LEN: usize = 64;
-/// How much of a value an error message quotes.
-const MAX_QUOTED: usize = 64;
-
-/// Characters that are never stored and never shown raw: control (Cc),
-/// format (Cf: zero-width, bidi overrides and isolates, BOM) and the line
-/// and paragraph separators.
-fn is_hidden(c: char) -> bool {
-    matches!(
-        c.general_category(),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-    )
-}
-
-/// Escapes hidden characters (`\n`, `\u{1b}`, `\u{200b}`, `\u{202e}`, …);
-/// other text is unchanged.
-pub fn escape(value: &str) -> String {
-    if !value.chars().any(is_hidden) {
-        return value.to_string();
-    }
-    value
-        .chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => c.escape_default().to_string(),
-            c if is_hidden(c) => c.escape_unicode().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// A value as an error message quotes it: secret shapes masked to their
-/// hint, hidden characters escaped, and at most 64 characters.
-pub fn quote(value: &str) -> String {
-    let shown = escape(&crate::secret::mask(value));
-    if shown.chars().count() <= MAX_QUOTED {
-        return shown;
-    }
-    let mut cut: String = shown.chars().take(MAX_QUOTED - 1).collect();
-    cut.push('…');
-    cut
-}
-
 /// Which user-given text a rule applies to, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -124,7 +80,7 @@ fn check(field: Field, value: &str, tokens: bool) -> Result<(), Error> {
     } else if crate::secret::mask(value) != value {
         "contains what looks like a secret (never put a secret in a name, scope or reason)"
             .to_string()
-    } else if field == Field::Name && value.starts_with(crate::key::ID_PREFIX) {
+    } else if field == Field::Name && value.starts_with(crate::id::ID_PREFIX) {
         "starts with key_, which is kept for key ids".to_string()
     } else if tokens && field == Field::Scope && !is_token(value) {
         "contains a comma or whitespace (a scope is one token: a comma separates scopes in \
@@ -267,6 +223,19 @@ pub fn parse_all<T: PartialEq>(
         }
     }
     Ok(out)
+}
+
+/// A secret prefix (`--prefix`, `config set default-prefix`): 1–16
+/// characters of `[a-z][a-z0-9_]*`.
+pub fn validate_prefix(prefix: &str) -> Result<(), Error> {
+    if crate::secret::is_valid_prefix(prefix) {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "'{}' is not a valid prefix: use 1-16 characters, a lowercase letter first, \
+         then lowercase letters, digits or _ (e.g. kw, sk_live)",
+        quote(prefix)
+    )))
 }
 
 #[cfg(test)]

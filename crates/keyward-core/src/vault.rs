@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::event::{Anchor, Event, Head};
-use crate::intents::{self, Created, GraceChanged, NewKey, Rotated, Rotation, Update};
+use crate::intents::{self, Created, NewKey, Rotated, Rotation};
 use crate::key::{self, Key, KeyId, KeyRef, Status, VerifyCode};
-use crate::lifecycle::Revocation;
 use crate::secret::Secret;
-use crate::settings::{Setting, Settings};
+use crate::settings::Settings;
 use crate::store::{DailyUsage, EventFilter, Store, UsageBatch, WriteTx};
-use crate::text::{Actor, Env, Reason, Scope};
-use crate::when::{Clock, Expiry, Moment, Timestamp};
+use crate::text::{Actor, Env, Scope};
+use crate::when::{Clock, Timestamp};
 
 pub struct Vault {
     store: Box<dyn Store>,
@@ -231,13 +230,13 @@ impl Vault {
             [] => String::new(),
             [one] => format!(
                 "; environment '{}' has an active key of that name (add --env {})",
-                crate::text::quote(one.as_str()),
-                crate::text::quote(one.as_str())
+                crate::shown::quote(one.as_str()),
+                crate::shown::quote(one.as_str())
             ),
             many => format!(
                 "; environments {} have active keys of that name (add --env ENV)",
                 many.iter()
-                    .map(|e| format!("'{}'", crate::text::quote(e.as_str())))
+                    .map(|e| format!("'{}'", crate::shown::quote(e.as_str())))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -467,56 +466,10 @@ impl Vault {
         .map_err(|e| name_uncommitted(e, "rotated into", made.as_ref()))
     }
 
-    pub fn change_grace(
-        &mut self,
-        id: &KeyId,
-        ends: Moment,
-        actor: &Actor,
-    ) -> Result<GraceChanged> {
-        self.write(|tx, now| intents::change_grace(tx, id, ends, actor, now))
-    }
-
     /// The keys in grace nothing has used for more than `quiet_for`
     /// seconds, with when they were last used (or rotated).
     pub fn quiet(&self, env: Option<&Env>, quiet_for: i64) -> Result<Vec<(Key, Timestamp)>> {
         intents::quiet(self.store.as_ref(), env, quiet_for, self.now())
-    }
-
-    /// Ends the [`quiet`](Self::quiet) keys now, in one transaction, judged
-    /// again under the lock; with `only`, none outside it (the keys a
-    /// person confirmed).
-    pub fn retire(
-        &mut self,
-        env: Option<&Env>,
-        quiet_for: i64,
-        only: Option<&[KeyId]>,
-        actor: &Actor,
-    ) -> Result<Vec<(Key, Timestamp)>> {
-        self.write(|tx, now| intents::retire(tx, env, quiet_for, only, actor, now))
-    }
-
-    /// Ends, in one transaction, the keys these secret hashes belong to;
-    /// see [`intents::end_leaked`].
-    pub fn end_leaked(
-        &mut self,
-        hashes: &[Vec<[u8; 32]>],
-        reason: &Reason,
-        actor: &Actor,
-    ) -> Result<Vec<intents::Leaked>> {
-        self.write(|tx, now| intents::end_leaked(tx, hashes, reason, actor, now))
-    }
-
-    pub fn change_expiry(&mut self, id: &KeyId, expires: Expiry, actor: &Actor) -> Result<Key> {
-        self.write(|tx, now| intents::change_expiry(tx, id, expires, actor, now))
-    }
-
-    pub fn revoke(
-        &mut self,
-        id: &KeyId,
-        reason: Option<&Reason>,
-        actor: &Actor,
-    ) -> Result<(Key, Revocation)> {
-        self.write(|tx, now| intents::revoke(tx, id, reason, actor, now))
     }
 
     /// About to read or write the whole vault once: stop mapping it into
@@ -556,19 +509,6 @@ impl Vault {
             events,
             settings,
         })
-    }
-
-    pub fn update(&mut self, id: &KeyId, u: &Update, actor: &Actor) -> Result<(Key, bool)> {
-        self.write(|tx, now| intents::update(tx, id, u, actor, now))
-    }
-
-    pub fn set_setting(
-        &mut self,
-        setting: Setting,
-        value: &str,
-        actor: &Actor,
-    ) -> Result<(Settings, bool)> {
-        self.write(|tx, now| intents::set_setting(tx, setting, value, actor, now))
     }
 }
 

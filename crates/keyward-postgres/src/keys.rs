@@ -3,14 +3,15 @@
 
 use postgres::{GenericClient, Row};
 
-use super::events::{CHAIN_PAGE, check_link};
+use super::events::CHAIN_PAGE;
 use super::{Pg, usage};
 use keyward_core::error::Result;
-use keyward_core::event::{Event, GENESIS, Head};
+use keyward_core::event::{ChainWalk, Event, Head, Link};
 use keyward_core::key::{Key, KeyId};
 use keyward_core::settings::{Setting, Settings};
+use keyward_core::store::row::{self, KeyRow};
 use keyward_core::store::{EventFilter, Read};
-use keyward_core::text::{Env, Name, Scope};
+use keyward_core::text::Env;
 use keyward_core::when::Timestamp;
 
 pub(super) const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
@@ -46,55 +47,35 @@ impl<C: GenericClient> Pg<C> {
     /// A key row with its secret's hash as column 17.
     pub(super) fn key_and_hash(&self, r: &Row) -> Result<(Key, [u8; 32])> {
         let key = self.key_from_row(r)?;
-        let hash: Vec<u8> = r.try_get(17)?;
-        let hash: [u8; 32] = hash.try_into().map_err(|_| {
-            self.corrupt(format!("key {}", key.id), "its secret hash is not 32 bytes")
-        })?;
+        let hash: Vec<u8> = r.try_get(row::SECRET_HASH_COLUMN)?;
+        let hash = row::secret_hash(hash)
+            .map_err(|b| self.corrupt(format!("key {}", key.id), b.problem))?;
         Ok((key, hash))
     }
 
+    /// A key row's values in PostgreSQL's types, decoded by the core.
     pub(super) fn key_from_row(&self, r: &Row) -> Result<Key> {
-        let id: String = r.try_get(0)?;
-        let row = format!("key {id}");
-        let ts = |i: usize| -> Result<Option<Timestamp>> {
-            match r.try_get::<_, Option<i64>>(i)? {
-                None => Ok(None),
-                Some(secs) => Timestamp::checked_from_unix(secs).map(Some).ok_or_else(|| {
-                    self.corrupt(row.clone(), "it holds a time keyward never writes")
-                }),
-            }
-        };
-        let scopes: String = r.try_get(5)?;
-        let scopes: Vec<String> = serde_json::from_str(&scopes)
-            .map_err(|_| self.corrupt(row.clone(), "its scopes are not a JSON list of text"))?;
-        Ok(Key {
-            name: Name::stored(r.try_get(1)?),
-            env: Env::stored(r.try_get(2)?),
+        let values = KeyRow {
+            id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            env: r.try_get(2)?,
             prefix: r.try_get(3)?,
             hint: r.try_get(4)?,
-            scopes: scopes.into_iter().map(Scope::stored).collect(),
+            scopes: r.try_get(5)?,
             is_default: r.try_get(6)?,
-            created_at: ts(7)?
-                .ok_or_else(|| self.corrupt(row.clone(), "it has no creation time"))?,
-            expires_at: ts(8)?,
-            revoked_at: ts(9)?,
+            created_at: r.try_get(7)?,
+            expires_at: r.try_get(8)?,
+            revoked_at: r.try_get(9)?,
             revoke_reason: r.try_get(10)?,
-            last_used_at: ts(11)?,
-            rotated_from: r.try_get::<_, Option<String>>(12)?.map(KeyId::stored),
-            rotated_to: r.try_get::<_, Option<String>>(13)?.map(KeyId::stored),
-            own_expires_at: ts(14)?,
+            last_used_at: r.try_get(11)?,
+            rotated_from: r.try_get(12)?,
+            rotated_to: r.try_get(13)?,
+            own_expires_at: r.try_get(14)?,
             note: r.try_get(15)?,
-            rotate_every: match r.try_get::<_, Option<i64>>(16)? {
-                Some(secs) if !keyward_core::when::POLICY_RANGE.contains(&secs) => {
-                    return Err(self.corrupt(
-                        row,
-                        "its rotation policy is not a duration from 1m to 10 years",
-                    ));
-                }
-                secs => secs,
-            },
-            id: KeyId::stored(id),
-        })
+            rotate_every: r.try_get(16)?,
+        };
+        let label = values.label();
+        values.decode().map_err(|b| self.corrupt(label, b.problem))
     }
 }
 
@@ -184,7 +165,7 @@ impl<C: GenericClient> Read for Pg<C> {
                     format!("setting {setting}"),
                     format!(
                         "'{}' is not a valid value",
-                        keyward_core::text::quote(&value)
+                        keyward_core::shown::quote(&value)
                     ),
                 )
             })?;
@@ -265,27 +246,47 @@ impl<C: GenericClient> Read for Pg<C> {
     }
 
     fn verify_chain(&self) -> Result<u64> {
-        let mut prev = GENESIS.to_string();
-        let mut expected = 1i64;
+        let mut walk = ChainWalk::default();
         loop {
             // A page at a time by id: the log is append-only, so pages read
             // at different moments still make one chain.
             let rows = self.query(
                 "SELECT id, at, event, key_id, related_key_id, env, actor, details, prev_hash, \
                  hash FROM keyward.events WHERE id >= $1 ORDER BY id LIMIT $2",
-                &[&expected, &CHAIN_PAGE],
+                &[&walk.expected(), &CHAIN_PAGE],
             )?;
             for r in &rows {
-                prev = check_link(r, expected, &prev)?;
-                expected += 1;
+                walk.step(&Link {
+                    id: r.try_get(0)?,
+                    at: Some(r.try_get(1)?),
+                    kind: Some(r.try_get(2)?),
+                    key_id: r.try_get(3)?,
+                    related_key_id: r.try_get(4)?,
+                    env: r.try_get(5)?,
+                    actor: Some(r.try_get(6)?),
+                    details: Some(r.try_get(7)?),
+                    prev_hash: Some(r.try_get(8)?),
+                    hash: Some(r.try_get(9)?),
+                })?;
             }
             if rows.len() < CHAIN_PAGE as usize {
-                return Ok((expected - 1) as u64);
+                return Ok(walk.checked());
             }
         }
     }
 
     fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<keyward_core::store::DailyUsage>> {
         usage::read(self, id, since)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_key_columns_are_the_cores_in_its_order() {
+        assert_eq!(
+            super::KEY_COLUMNS,
+            keyward_core::store::row::KEY_COLUMNS.join(", ")
+        );
     }
 }

@@ -164,7 +164,7 @@ fn failed(shown: &Named, e: postgres::Error) -> anyhow::Error {
     match e.code() {
         Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
             let role = match &shown.role {
-                Some(role) => format!("the role '{}'", keyward_core::text::quote(role)),
+                Some(role) => format!("the role '{}'", keyward_core::shown::quote(role)),
                 None => "the role keyward connected as".to_string(),
             };
             Error::VaultDenied {

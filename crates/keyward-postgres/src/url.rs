@@ -69,7 +69,7 @@ fn url_prefix(location: &str) -> Result<Option<usize>> {
     Err(refuse(format!(
         "a vault is a SQLite file path, a postgres:// URL or a libpq key=value string, not a \
          {}:// URL (write a file of such a name as ./…)",
-        keyward_core::text::quote(scheme)
+        keyward_core::shown::quote(scheme)
     )))
 }
 
@@ -103,7 +103,7 @@ impl Opt {
              unquoted, is split there)"
                 .to_string()
         } else {
-            format!("'{}'", keyward_core::text::quote(&self.keyword))
+            format!("'{}'", keyward_core::shown::quote(&self.keyword))
         }
     }
 
@@ -538,7 +538,7 @@ fn take_options(options: &[Opt]) -> Result<Taken> {
                         return Err(refuse(format!(
                             "sslmode '{}' in the vault location is not one of disable, allow, prefer, \
                              require, verify-ca, verify-full",
-                            keyward_core::text::quote(other)
+                            keyward_core::shown::quote(other)
                         )));
                     }
                 }

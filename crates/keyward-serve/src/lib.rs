@@ -248,7 +248,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
     let _logs = logs::init(log_format);
     if let Some(e) = env.as_ref().filter(|_| env_is_empty) {
         tracing::warn!(
-            env = %keyward_core::text::escape(e.as_str()),
+            env = %keyward_core::shown::escape(e.as_str()),
             "the environment serve is narrowed to (--env or $KEYWARD_ENV) has no keys yet: \
              every key is refused until one is created there"
         );
@@ -257,8 +257,8 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         for scope in k.scopes.iter().filter(|s| !s.is_token()) {
             tracing::warn!(
                 key_id = %k.id,
-                name = %keyward_core::text::escape(k.name.as_str()),
-                scope = %keyward_core::text::escape(scope.as_str()),
+                name = %keyward_core::shown::escape(k.name.as_str()),
+                scope = %keyward_core::shown::escape(scope.as_str()),
                 "a stored scope holds a comma or whitespace: it meets no requirement and is left \
                  out of X-Keyward-Scopes; replace it (keyward update KEY --remove-scope ... --add-scope ...)"
             );

@@ -57,7 +57,7 @@ impl Token {
             Token::Close => ")".into(),
             Token::And => "AND".into(),
             Token::Or => "OR".into(),
-            Token::Word(w) => keyward_core::text::quote(w),
+            Token::Word(w) => keyward_core::shown::quote(w),
         }
     }
 }

@@ -10,7 +10,8 @@
 
 use hyper::StatusCode;
 use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use keyward_core::text::{Env, Scope, quote};
+use keyward_core::shown::quote;
+use keyward_core::text::{Env, Scope};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 

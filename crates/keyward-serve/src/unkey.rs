@@ -15,7 +15,7 @@ use super::http::{self, Reply};
 use super::permissions::Query;
 use super::request;
 use super::routes::Outcome;
-use keyward_core::text::quote;
+use keyward_core::shown::quote;
 
 const DOCS: &str = "https://unkey.com/docs/errors";
 

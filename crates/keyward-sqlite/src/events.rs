@@ -5,10 +5,10 @@ use rusqlite::{Connection, OptionalExtension, Row, types::Value as SqlValue};
 
 use super::{Conn, Sql, bad_row, column, time_column};
 use keyward_core::error::{Error, Result};
-use keyward_core::event::{Canonical, Details, Event, EventKind, GENESIS, Head, chain_hash};
-use keyward_core::key::KeyId;
+use keyward_core::event::{ChainWalk, Event, Head, Link};
+
+use keyward_core::store::row::EventRow;
 use keyward_core::store::{EventFilter, StoredEvent};
-use keyward_core::text::{Actor, Env, Name};
 
 pub(super) const LAST_EVENT: &str =
     "SELECT id, hash, at FROM events WHERE id = (SELECT max(id) FROM events)";
@@ -104,39 +104,25 @@ pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
     (sql, params)
 }
 
-/// An event row, checked: its kind must be one keyward writes and its
-/// details the shape of that kind.
+/// An event row's values in SQLite's types, decoded by the core.
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
     let id: i64 = column(r, 0, "an event")?;
-    let row = format!("event {id}");
-    let text = |i: usize| column::<Option<String>>(r, i, &row);
-    let kind_text: String = column(r, 2, &row)?;
-    let kind: EventKind = kind_text.parse().map_err(|_| {
-        bad_row(
-            2,
-            format!("event {id}"),
-            "its type is not one keyward writes",
-        )
-    })?;
-    let details_text: String = column(r, 7, &row)?;
-    let details = Details::parse(kind, &details_text).map_err(|_| {
-        bad_row(
-            7,
-            format!("event {id}"),
-            format!("its details are not those of a {kind} event"),
-        )
-    })?;
-    Ok(Event {
+    let label = format!("event {id}");
+    let maybe = |i: usize| column::<Option<String>>(r, i, &label);
+    let values = EventRow {
         id,
-        at: time_column(r, 1, &row)?.ok_or_else(|| bad_row(1, row.clone(), "it has no time"))?,
-        kind,
-        key_id: text(3)?.map(KeyId::stored),
-        related_key_id: text(4)?.map(KeyId::stored),
-        env: text(5)?.map(Env::stored),
-        actor: Actor::stored(column(r, 6, &row)?),
-        details,
-        key_name: text(8)?.map(Name::stored),
-    })
+        at: column(r, 1, &label)?,
+        kind: column(r, 2, &label)?,
+        key_id: maybe(3)?,
+        related_key_id: maybe(4)?,
+        env: maybe(5)?,
+        actor: column(r, 6, &label)?,
+        details: column(r, 7, &label)?,
+        key_name: maybe(8)?,
+    };
+    values
+        .decode()
+        .map_err(|b| bad_row(b.column, label, b.problem))
 }
 
 /// Every event as stored, oldest first (the chain is checked before).
@@ -190,66 +176,31 @@ pub(super) fn verify_chain(conn: &Connection) -> Result<u64> {
          FROM events ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
-    let mut prev = GENESIS.to_string();
-    let mut expected_id = 1i64;
-    let mut count = 0u64;
+    let mut walk = ChainWalk::default();
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
-        let broken = |reason: &str| Error::BrokenChain {
-            id,
-            reason: reason.to_string(),
-        };
-        if id != expected_id {
-            return Err(Error::BrokenChain {
-                id: expected_id,
-                reason: format!("it is missing (the next event found is {id})"),
-            }
-            .into());
-        }
+        walk.expect(id)?;
         // Read as raw values: a tampered column may hold anything.
-        let text = |i: usize| -> Result<Option<String>, Error> {
+        let text = |i: usize| -> Result<Option<&str>, Error> {
             match r.get_ref(i).map(|v| v.as_str_or_null()) {
-                Ok(Ok(v)) => Ok(v.map(str::to_string)),
-                _ => Err(broken(
-                    "it holds a value that is not text (it was changed after it was written)",
-                )),
+                Ok(Ok(v)) => Ok(v),
+                _ => Err(ChainWalk::not_text(id)),
             }
         };
-        let (kind, actor, details) = (text(2)?, text(6)?, text(7)?);
-        let (key_id, related, env) = (text(3)?, text(4)?, text(5)?);
-        let (stored_prev, stored_hash) = (text(8)?, text(9)?);
-        if stored_prev.as_deref() != Some(prev.as_str()) {
-            return Err(broken("it does not link to the event before it").into());
-        }
-        let Ok(at) = r.get::<_, i64>(1) else {
-            return Err(
-                broken("its time is not a number (it was changed after it was written)").into(),
-            );
-        };
-        let computed = chain_hash(
-            &prev,
-            &Canonical {
-                id,
-                at,
-                kind: kind.as_deref().unwrap_or_default(),
-                key_id: key_id.as_deref(),
-                related_key_id: related.as_deref(),
-                env: env.as_deref(),
-                actor: actor.as_deref().unwrap_or_default(),
-                details: details.as_deref().unwrap_or_default(),
-            },
-        );
-        if stored_hash.as_deref() != Some(computed.as_str()) {
-            return Err(broken(
-                "its contents do not match its hash (it was changed after it was written)",
-            )
-            .into());
-        }
-        prev = computed;
-        expected_id += 1;
-        count += 1;
+        walk.step(&Link {
+            id,
+            kind: text(2)?,
+            key_id: text(3)?,
+            related_key_id: text(4)?,
+            env: text(5)?,
+            actor: text(6)?,
+            details: text(7)?,
+            prev_hash: text(8)?,
+            hash: text(9)?,
+            at: r.get::<_, i64>(1).ok(),
+        })?;
     }
-    Ok(count)
+    Ok(walk.checked())
 }
 
 #[cfg(test)]
@@ -263,7 +214,7 @@ mod tests {
     use keyward_core::intents::NewKey;
     use keyward_core::settings::Setting;
     use keyward_core::store::{Access, Read};
-    use keyward_core::text::Scope;
+    use keyward_core::text::{Actor, Env, Name, Scope};
     use keyward_core::vault::Vault;
     use keyward_core::when::Expiry;
     use keyward_core::when::Timestamp;
@@ -287,8 +238,10 @@ mod tests {
         let (store, created) = crate::Sqlite::open_reporting(&path, Access::Create).expect("open");
         let mut v = Vault::new(Box::new(store), created, "v.db".into(), Arc::new(NOW));
         let actor = Actor::parse("setup\u{e9}").expect("actor");
-        v.set_setting(Setting::MaxKeys, "50", &actor)
-            .expect("config");
+        v.write(|tx, now| {
+            keyward_core::intents::set_setting(tx, Setting::MaxKeys, "50", &actor, now)
+        })
+        .expect("config");
         for i in 0..6 {
             let new = NewKey {
                 name: Some(Name::parse(&format!("k{i}")).expect("name")),

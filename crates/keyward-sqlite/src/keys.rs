@@ -3,13 +3,14 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::{Conn, Sql, bad_row, column, events, time_column};
+use super::{Conn, Sql, bad_row, column, events};
 use keyward_core::error::Result;
 use keyward_core::event::{Event, Head};
 use keyward_core::key::{Key, KeyId};
 use keyward_core::settings::Settings;
+use keyward_core::store::row::{self, KeyRow};
 use keyward_core::store::{EventFilter, Read};
-use keyward_core::text::{Env, Name, Scope};
+use keyward_core::text::Env;
 use keyward_core::when::Timestamp;
 
 /// `SELECT <every key column> FROM keys <tail>`, as a literal.
@@ -227,58 +228,58 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
 /// A row of [`KEYS_WITH_HASHES`]: the key and its secret's hash.
 pub(super) fn key_and_hash_from_row(r: &Row<'_>) -> rusqlite::Result<(Key, [u8; 32])> {
     let key = key_from_row(r)?;
-    let hash: Vec<u8> = column(r, 17, &format!("key {}", key.id))?;
-    let hash = hash.try_into().map_err(|_| {
-        bad_row(
-            17,
-            format!("key {}", key.id),
-            "its secret hash is not 32 bytes",
-        )
-    })?;
+    let hash: Vec<u8> = column(r, row::SECRET_HASH_COLUMN, &format!("key {}", key.id))?;
+    let hash = row::secret_hash(hash)
+        .map_err(|b| bad_row(b.column, format!("key {}", key.id), b.problem))?;
     Ok((key, hash))
 }
 
+/// A key row's values in SQLite's types (the default flag is 0 or 1),
+/// decoded by the core.
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
     let id: String = column(r, 0, "a key")?;
-    let row = format!("key {id}");
-    let text = |i: usize| column::<String>(r, i, &row);
-    let ts = |i: usize| time_column(r, i, &row);
-    let id_of = |i: usize| -> rusqlite::Result<Option<KeyId>> {
-        Ok(column::<Option<String>>(r, i, &row)?.map(KeyId::stored))
-    };
-    let scopes: Vec<String> = serde_json::from_str(&text(5)?)
-        .map_err(|_| bad_row(5, row.clone(), "its scopes are not a JSON list of text"))?;
-    let is_default = match column::<i64>(r, 6, &row)? {
+    let label = format!("key {id}");
+    let text = |i: usize| column::<String>(r, i, &label);
+    let maybe = |i: usize| column::<Option<String>>(r, i, &label);
+    let int = |i: usize| column::<Option<i64>>(r, i, &label);
+    let is_default = match column::<i64>(r, 6, &label)? {
         0 => false,
         1 => true,
-        _ => return Err(bad_row(6, row, "its default flag is neither 0 nor 1")),
+        _ => return Err(bad_row(6, label, "its default flag is neither 0 nor 1")),
     };
-    Ok(Key {
-        name: Name::stored(text(1)?),
-        env: Env::stored(text(2)?),
+    let values = KeyRow {
+        name: text(1)?,
+        env: text(2)?,
         prefix: text(3)?,
         hint: text(4)?,
-        scopes: scopes.into_iter().map(Scope::stored).collect(),
+        scopes: text(5)?,
         is_default,
-        created_at: ts(7)?.ok_or_else(|| bad_row(7, row.clone(), "it has no creation time"))?,
-        expires_at: ts(8)?,
-        revoked_at: ts(9)?,
-        revoke_reason: column(r, 10, &row)?,
-        last_used_at: ts(11)?,
-        rotated_from: id_of(12)?,
-        rotated_to: id_of(13)?,
-        own_expires_at: ts(14)?,
-        note: column(r, 15, &row)?,
-        rotate_every: match column::<Option<i64>>(r, 16, &row)? {
-            Some(secs) if !keyward_core::when::POLICY_RANGE.contains(&secs) => {
-                return Err(bad_row(
-                    16,
-                    row,
-                    "its rotation policy is not a duration from 1m to 10 years",
-                ));
-            }
-            secs => secs,
-        },
-        id: KeyId::stored(id),
-    })
+        created_at: int(7)?,
+        expires_at: int(8)?,
+        revoked_at: int(9)?,
+        revoke_reason: maybe(10)?,
+        last_used_at: int(11)?,
+        rotated_from: maybe(12)?,
+        rotated_to: maybe(13)?,
+        own_expires_at: int(14)?,
+        note: maybe(15)?,
+        rotate_every: int(16)?,
+        id,
+    };
+    values
+        .decode()
+        .map_err(|b| bad_row(b.column, label, b.problem))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_key_columns_are_the_cores_in_its_order() {
+        let select = super::KEY_BY_ID;
+        let columns = select
+            .strip_prefix("SELECT ")
+            .and_then(|s| s.split(" FROM ").next())
+            .unwrap_or_default();
+        assert_eq!(columns, keyward_core::store::row::KEY_COLUMNS.join(", "));
+    }
 }

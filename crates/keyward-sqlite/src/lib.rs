@@ -885,7 +885,7 @@ impl<C: Conn> Sql<C> {
                         format!("setting {setting}"),
                         format!(
                             "'{}' is not a valid value (set it again with `keyward config set {setting} VALUE`)",
-                            keyward_core::text::quote(&value)
+                            keyward_core::shown::quote(&value)
                         ),
                     )
                 })?;

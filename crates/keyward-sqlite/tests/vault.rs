@@ -259,7 +259,9 @@ mod properties {
     fn vault_with_ids() -> (Fixture, Vec<String>) {
         let mut f = fixture();
         f.vault
-            .set_setting(Setting::MaxKeys, "100", &actor())
+            .write(|tx, now| {
+                keyward_core::intents::set_setting(tx, Setting::MaxKeys, "100", &actor(), now)
+            })
             .expect("max-keys");
         let template = f.create("template", "default").expect("create").key;
         let mut ids = vec![template.id.to_string()];

@@ -8,7 +8,7 @@ use crate::error::Result;
 /// A SQLite path as messages show it: anything in it shaped like a secret
 /// as its hint, and hidden characters escaped.
 pub fn shown_path(path: &std::path::Path) -> String {
-    crate::text::escape(&crate::secret::mask(&path.display().to_string()))
+    crate::shown::escape(&crate::secret::mask(&path.display().to_string()))
 }
 
 /// Refuses a location that would otherwise be taken for a SQLite file name

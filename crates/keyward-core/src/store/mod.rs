@@ -10,6 +10,7 @@
 
 pub mod location;
 pub mod memory;
+pub mod row;
 
 pub use location::shown_path;
 

@@ -1,0 +1,254 @@
+//! Rows as the engines read them (keys, events), in plain values, and their decoding into
+//! keyward's types: what a stored value must be and what is said when it
+//! is not, written once for every engine. An engine reads each column in
+//! its own types (and refuses a value its column type cannot hold); this
+//! checks what the values mean.
+
+use crate::event::{Details, Event, EventKind};
+use crate::key::{Key, KeyId};
+use crate::text::{Actor, Env, Name, Scope};
+use crate::when::{POLICY_RANGE, Timestamp};
+
+/// The columns of a key row, in the order every engine selects them; the
+/// secret's hash, where a query needs it, follows as column 17.
+pub const KEY_COLUMNS: [&str; 17] = [
+    "id",
+    "name",
+    "env",
+    "prefix",
+    "hint",
+    "scopes",
+    "is_default",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "revoke_reason",
+    "last_used_at",
+    "rotated_from",
+    "rotated_to",
+    "own_expires_at",
+    "note",
+    "rotate_every",
+];
+
+/// Where a query that needs a key's secret hash has it.
+pub const SECRET_HASH_COLUMN: usize = 17;
+
+/// A stored value keyward never writes: which column, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadValue {
+    pub column: usize,
+    pub problem: String,
+}
+
+impl BadValue {
+    fn new(column: usize, problem: &str) -> Self {
+        BadValue {
+            column,
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// A key row's values as the engine read them ([`KEY_COLUMNS`]); times are
+/// seconds since the epoch.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub env: String,
+    pub prefix: String,
+    pub hint: String,
+    /// A JSON list of text.
+    pub scopes: String,
+    pub is_default: bool,
+    pub created_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub rotated_from: Option<String>,
+    pub rotated_to: Option<String>,
+    pub own_expires_at: Option<i64>,
+    pub note: Option<String>,
+    /// Seconds.
+    pub rotate_every: Option<i64>,
+}
+
+/// A time column's value, checked to be a time keyward writes.
+pub fn time(column: usize, secs: Option<i64>) -> Result<Option<Timestamp>, BadValue> {
+    match secs {
+        None => Ok(None),
+        Some(secs) => Timestamp::checked_from_unix(secs)
+            .map(Some)
+            .ok_or_else(|| BadValue {
+                column,
+                problem: format!(
+                    "its {} holds a value keyward never writes",
+                    KEY_COLUMNS.get(column).copied().unwrap_or("time")
+                ),
+            }),
+    }
+}
+
+/// A secret's stored hash, checked to be a SHA-256.
+pub fn secret_hash(bytes: Vec<u8>) -> Result<[u8; 32], BadValue> {
+    bytes
+        .try_into()
+        .map_err(|_| BadValue::new(SECRET_HASH_COLUMN, "its secret hash is not 32 bytes"))
+}
+
+impl KeyRow {
+    /// The row a label names in messages: `key key_…`.
+    pub fn label(&self) -> String {
+        format!("key {}", self.id)
+    }
+
+    /// The key this row holds, or what about it keyward never writes.
+    pub fn decode(self) -> Result<Key, BadValue> {
+        let scopes: Vec<String> = serde_json::from_str(&self.scopes)
+            .map_err(|_| BadValue::new(5, "its scopes are not a JSON list of text"))?;
+        let rotate_every = match self.rotate_every {
+            Some(secs) if !POLICY_RANGE.contains(&secs) => {
+                return Err(BadValue::new(
+                    16,
+                    "its rotation policy is not a duration from 1m to 10 years",
+                ));
+            }
+            secs => secs,
+        };
+        Ok(Key {
+            name: Name::stored(self.name),
+            env: Env::stored(self.env),
+            prefix: self.prefix,
+            hint: self.hint,
+            scopes: scopes.into_iter().map(Scope::stored).collect(),
+            is_default: self.is_default,
+            created_at: time(7, self.created_at)?
+                .ok_or_else(|| BadValue::new(7, "it has no creation time"))?,
+            expires_at: time(8, self.expires_at)?,
+            revoked_at: time(9, self.revoked_at)?,
+            revoke_reason: self.revoke_reason,
+            last_used_at: time(11, self.last_used_at)?,
+            rotated_from: self.rotated_from.map(KeyId::stored),
+            rotated_to: self.rotated_to.map(KeyId::stored),
+            own_expires_at: time(14, self.own_expires_at)?,
+            note: self.note,
+            rotate_every,
+            id: KeyId::stored(self.id),
+        })
+    }
+}
+
+/// An event row's values as the engine read them (`id, at, event, key_id,
+/// related_key_id, env, actor, details, key_name`).
+#[derive(Debug, Clone, Default)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: Option<i64>,
+    pub kind: String,
+    pub key_id: Option<String>,
+    pub related_key_id: Option<String>,
+    pub env: Option<String>,
+    pub actor: String,
+    pub details: String,
+    pub key_name: Option<String>,
+}
+
+impl EventRow {
+    /// The row as messages name it: `event N`.
+    pub fn label(&self) -> String {
+        format!("event {}", self.id)
+    }
+
+    /// The event this row holds, checked: a time, a kind keyward writes,
+    /// details of that kind's shape.
+    pub fn decode(self) -> Result<Event, BadValue> {
+        let bad = |column: usize, problem: String| BadValue { column, problem };
+        let kind: EventKind = self
+            .kind
+            .parse()
+            .map_err(|_| bad(2, "its type is not one keyward writes".into()))?;
+        let details = Details::parse(kind, &self.details)
+            .map_err(|_| bad(7, format!("its details are not those of a {kind} event")))?;
+        let at = match self.at {
+            None => return Err(bad(1, "it has no time".into())),
+            Some(secs) => Timestamp::checked_from_unix(secs)
+                .ok_or_else(|| bad(1, "its time is not a time".into()))?,
+        };
+        Ok(Event {
+            id: self.id,
+            at,
+            kind,
+            key_id: self.key_id.map(KeyId::stored),
+            related_key_id: self.related_key_id.map(KeyId::stored),
+            env: self.env.map(Env::stored),
+            actor: Actor::stored(self.actor),
+            details,
+            key_name: self.key_name.map(Name::stored),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> KeyRow {
+        KeyRow {
+            id: "key_abcdefghijklmnop".into(),
+            name: "web".into(),
+            env: "prod".into(),
+            prefix: "kw".into(),
+            hint: "a1B2".into(),
+            scopes: r#"["read"]"#.into(),
+            created_at: Some(1_800_000_000),
+            ..KeyRow::default()
+        }
+    }
+
+    #[test]
+    fn a_row_keyward_writes_decodes_to_its_key() {
+        let key = row().decode().expect("decodes");
+        assert_eq!(key.id.as_str(), "key_abcdefghijklmnop");
+        assert_eq!(key.scopes, vec![Scope::stored("read".into())]);
+        assert_eq!(key.created_at.unix(), 1_800_000_000);
+    }
+
+    #[test]
+    fn a_value_keyward_never_writes_names_its_column() {
+        let bad = |r: KeyRow| r.decode().expect_err("refused");
+        assert_eq!(
+            bad(KeyRow {
+                scopes: "read".into(),
+                ..row()
+            })
+            .column,
+            5
+        );
+        assert_eq!(
+            bad(KeyRow {
+                created_at: None,
+                ..row()
+            })
+            .column,
+            7
+        );
+        let far = bad(KeyRow {
+            expires_at: Some(i64::MAX),
+            ..row()
+        });
+        assert_eq!(far.column, 8);
+        assert!(far.problem.contains("expires_at"), "{}", far.problem);
+        assert_eq!(
+            bad(KeyRow {
+                rotate_every: Some(1),
+                ..row()
+            })
+            .column,
+            16
+        );
+        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 17);
+        assert!(secret_hash(vec![0; 32]).is_ok());
+    }
+}
