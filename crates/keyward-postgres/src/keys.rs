@@ -10,7 +10,7 @@ use keyward_core::event::{ChainWalk, Event, Head, Link};
 use keyward_core::key::{Key, KeyId};
 use keyward_core::settings::{Setting, Settings};
 use keyward_core::store::row::{self, KeyRow};
-use keyward_core::store::{EventFilter, Read};
+use keyward_core::store::{EventFilter, Read, page};
 use keyward_core::text::Env;
 use keyward_core::when::Timestamp;
 
@@ -197,46 +197,21 @@ impl<C: GenericClient> Read for Pg<C> {
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        let mut sql = String::from(
-            "SELECT e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, k.name \
-             FROM keyward.events e LEFT JOIN keyward.keys k ON k.id = e.key_id WHERE true",
+        let (conditions, params) = page::conditions(filter);
+        let sql = format!(
+            "SELECT e.id, e.at, e.event, e.key_id, e.related_key_id, e.env, e.actor, e.details, \
+             k.name FROM keyward.events e LEFT JOIN keyward.keys k ON k.id = e.key_id WHERE {}",
+            page::numbered(&conditions, |n| format!("${n}"))
         );
-        let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
-        let mut bind =
-            |sql: &mut String, clause: &str, value: Box<dyn postgres::types::ToSql + Sync>| {
-                params.push(value);
-                sql.push_str(&clause.replace('?', &format!("${}", params.len())));
-            };
-        if let Some(id) = &filter.key_id {
-            bind(&mut sql, " AND (e.key_id = ?", Box::new(id.to_string()));
-            bind(
-                &mut sql,
-                " OR e.related_key_id = ?)",
-                Box::new(id.to_string()),
-            );
-        }
-        if let Some(env) = &filter.env {
-            bind(&mut sql, " AND e.env = ?", Box::new(env.to_string()));
-        }
-        if let Some(actor) = &filter.actor {
-            bind(&mut sql, " AND e.actor = ?", Box::new(actor.to_string()));
-        }
-        if !filter.kinds.is_empty() {
-            let kinds: Vec<String> = filter
-                .kinds
-                .iter()
-                .map(|k| k.as_str().to_string())
-                .collect();
-            bind(&mut sql, " AND e.event = ANY(?)", Box::new(kinds));
-        }
-        if let Some(since) = filter.since {
-            bind(&mut sql, " AND e.at >= ?", Box::new(since.unix()));
-        }
-        if let Some(before) = filter.before_id {
-            bind(&mut sql, " AND e.id < ?", Box::new(before));
-        }
-        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
-        bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", Box::new(limit));
+        let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = params
+            .into_iter()
+            .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
+                match p {
+                    page::Param::Text(t) => Box::new(t),
+                    page::Param::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p.as_ref()).collect();
         self.query(&sql, &refs)?

@@ -102,23 +102,12 @@ impl Postgres {
         let shown = pg.shown.clone();
         let context = || format!("cannot read the keyward schema of {shown}");
         let mut created = false;
-        match schema::inspect(pg.conn.get_mut()).with_context(context)? {
-            schema::Found::Current => {}
-            schema::Found::Newer(found) => {
-                return Err(Error::VaultTooNew {
-                    path: pg.shown.to_string(),
-                    found,
-                    known: schema::CURRENT,
-                }
-                .into());
-            }
-            schema::Found::Foreign(reason) => {
-                return Err(Error::NotAVault {
-                    path: pg.shown.to_string(),
-                    reason: reason.to_string(),
-                }
-                .into());
-            }
+        let found = schema::inspect(pg.conn.get_mut()).with_context(context)?;
+        if let Some(refusal) = found.refusal(&pg.shown.to_string(), schema::CURRENT) {
+            return Err(refusal.into());
+        }
+        match found {
+            schema::Found::Current | schema::Found::Newer(_) | schema::Found::Foreign(_) => {}
             schema::Found::Empty if access != Access::Create => {
                 return Err(Error::VaultMissing(format!(
                     "{} (the database has no keyward schema yet)",

@@ -13,15 +13,7 @@ const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Found {
-    Empty,
-    /// A schema `keyward` that keyward did not make: left alone.
-    Foreign(&'static str),
-    Older(i64),
-    Current,
-    Newer(i64),
-}
+pub use keyward_core::store::Found;
 
 /// Whether `keyward.meta` exists, read from the catalog tables with the
 /// statement's own snapshot (to_regclass can answer from a cache that has

@@ -8,7 +8,7 @@ use keyward_core::error::{Error, Result};
 use keyward_core::event::{ChainWalk, Event, Head, Link};
 
 use keyward_core::store::row::EventRow;
-use keyward_core::store::{EventFilter, StoredEvent};
+use keyward_core::store::{EventFilter, StoredEvent, page};
 
 pub(super) const LAST_EVENT: &str =
     "SELECT id, hash, at FROM events WHERE id = (SELECT max(id) FROM events)";
@@ -49,58 +49,21 @@ impl<C: Conn> Sql<C> {
     }
 }
 
-/// The SQL and parameters for a page of the log: newest first, after
-/// `before_id` when paging (keyset, never OFFSET).
+/// The SQL and parameters for a page of the log, as core's
+/// [`page::conditions`] means it.
 pub(super) fn page_query(filter: &EventFilter) -> (String, Vec<SqlValue>) {
-    let mut sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN keys k ON k.id = e.key_id WHERE 1=1"
+    let (conditions, params) = page::conditions(filter);
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN keys k ON k.id = e.key_id WHERE {}",
+        page::numbered(&conditions, |n| format!("?{n}"))
     );
-    let mut params: Vec<SqlValue> = Vec::new();
-    let mut bind = |sql: &mut String, clause: &str, value: SqlValue| {
-        params.push(value);
-        sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
-    };
-    if let Some(id) = &filter.key_id {
-        bind(
-            &mut sql,
-            " AND (e.key_id = ? ",
-            id.as_str().to_string().into(),
-        );
-        bind(
-            &mut sql,
-            "OR e.related_key_id = ?)",
-            id.as_str().to_string().into(),
-        );
-    }
-    if let Some(env) = &filter.env {
-        bind(&mut sql, " AND e.env = ?", env.as_str().to_string().into());
-    }
-    if let Some(actor) = &filter.actor {
-        bind(
-            &mut sql,
-            " AND e.actor = ?",
-            actor.as_str().to_string().into(),
-        );
-    }
-    if !filter.kinds.is_empty() {
-        sql.push_str(" AND e.event IN (");
-        for (i, kind) in filter.kinds.iter().enumerate() {
-            bind(
-                &mut sql,
-                if i == 0 { "?" } else { ", ?" },
-                kind.as_str().to_string().into(),
-            );
-        }
-        sql.push(')');
-    }
-    if let Some(since) = filter.since {
-        bind(&mut sql, " AND e.at >= ?", since.unix().into());
-    }
-    if let Some(before) = filter.before_id {
-        bind(&mut sql, " AND e.id < ?", before.into());
-    }
-    let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
-    bind(&mut sql, " ORDER BY e.id DESC LIMIT ?", limit.into());
+    let params = params
+        .into_iter()
+        .map(|p| match p {
+            page::Param::Text(t) => SqlValue::Text(t),
+            page::Param::Int(i) => SqlValue::Integer(i),
+        })
+        .collect();
     (sql, params)
 }
 

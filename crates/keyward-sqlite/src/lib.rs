@@ -407,16 +407,12 @@ impl Sqlite {
     /// Brings the schema up to date where that is allowed, and sets the
     /// connection's pragmas. Returns whether it created the schema.
     fn prepare(&mut self, found: schema::Found, access: Access) -> Result<bool> {
+        if let Some(refusal) = found.refusal(&self.path.display().to_string(), schema::CURRENT) {
+            return Err(refusal.into());
+        }
         match found {
-            schema::Found::Foreign(reason) => return Err(not_a_vault(&self.path, reason).into()),
-            schema::Found::Newer(version) => {
-                return Err(Error::VaultTooNew {
-                    path: self.path.display().to_string(),
-                    found: version,
-                    known: schema::CURRENT,
-                }
-                .into());
-            }
+            // Refused above.
+            schema::Found::Foreign(_) | schema::Found::Newer(_) => {}
             schema::Found::Empty if access != Access::Create => {
                 return Err(not_a_vault(
                     &self.path,

@@ -14,16 +14,7 @@ const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Found {
-    /// A new, empty file: the schema is to be created.
-    Empty,
-    Older(i64),
-    Current,
-    Newer(i64),
-    /// An SQLite database that keyward did not make.
-    Foreign(&'static str),
-}
+pub use keyward_core::store::Found;
 
 /// Reads what the file holds without writing to it. One statement, so the
 /// three values come from one snapshot even while another process is

@@ -10,11 +10,12 @@
 
 pub mod location;
 pub mod memory;
+pub mod page;
 pub mod row;
 
 pub use location::shown_path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, Head};
 use crate::key::{Brief, Key, KeyId};
 use crate::settings::{Setting, Settings};
@@ -36,6 +37,37 @@ pub enum Access {
     Write,
     /// `create` and `config set`: create the vault when it does not exist.
     Create,
+}
+
+/// What opening found where a vault should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Nothing yet: the schema is to be created.
+    Empty,
+    Older(i64),
+    Current,
+    Newer(i64),
+    /// Data keyward did not make: left alone.
+    Foreign(&'static str),
+}
+
+impl Found {
+    /// The refusal every engine gives, whatever the access: a schema newer
+    /// than this keyward knows (`known`), or data that is not keyward's.
+    pub fn refusal(self, shown: &str, known: i64) -> Option<Error> {
+        match self {
+            Found::Newer(found) => Some(Error::VaultTooNew {
+                path: shown.to_string(),
+                found,
+                known,
+            }),
+            Found::Foreign(reason) => Some(Error::NotAVault {
+                path: shown.to_string(),
+                reason: reason.to_string(),
+            }),
+            Found::Empty | Found::Older(_) | Found::Current => None,
+        }
+    }
 }
 
 /// Which events to read. Empty fields do not filter.
