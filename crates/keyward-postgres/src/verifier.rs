@@ -33,7 +33,7 @@ use super::{CHANGES, KEY_COLUMNS, KEYS_PER_FETCH, Named, Pg, PgUrl, Postgres, co
 use keyward_core::error::Result;
 use keyward_core::key::{Brief, Key, KeyId};
 use keyward_core::store::memory::Held;
-use keyward_core::store::{Read, Unconfirmed, Verifier};
+use keyward_core::store::{NotNow, Read, Verifier};
 
 /// The oldest state a verdict may come from.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
@@ -86,7 +86,7 @@ impl Shared {
         *self.trouble.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    fn fresh(&self) -> Result<()> {
+    fn fresh(&self) -> Result<(), NotNow> {
         let confirmed = self.confirmed_ms.load(Ordering::Acquire);
         let now = self.millis(Instant::now());
         let limit = u64::try_from(FRESHNESS.as_millis()).unwrap_or(u64::MAX);
@@ -105,8 +105,8 @@ impl Shared {
         // The same words for as long as the trouble lasts, so that serve
         // logs it once, not at every look.
         Err(match trouble {
-            Some(trouble) => anyhow::anyhow!("{stale}: {trouble}"),
-            None => anyhow::Error::new(Unconfirmed).context(stale),
+            Some(trouble) => NotNow::Failed(anyhow::anyhow!("{stale}: {trouble}")),
+            None => NotNow::Unconfirmed(stale),
         })
     }
 
@@ -149,13 +149,13 @@ impl Drop for PgVerifier {
 }
 
 impl Verifier for PgVerifier {
-    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>> {
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>, NotNow> {
         self.shared.fresh()?;
         let keys = self.shared.keys.read().unwrap_or_else(|e| e.into_inner());
         Ok(keys.get(hash))
     }
 
-    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+    fn key(&self, id: &KeyId) -> Result<Option<Key>, NotNow> {
         let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let pg = match idle {
             Some(pg) => pg,
@@ -172,7 +172,7 @@ impl Verifier for PgVerifier {
         Ok(found)
     }
 
-    fn ready(&self) -> Result<()> {
+    fn ready(&self) -> Result<(), NotNow> {
         self.shared.fresh()
     }
 

@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use keyward_core::error::Result;
 use keyward_core::key::{Brief, Key, KeyId, VerifyCode};
 use keyward_core::secret;
-use keyward_core::store::{Busy, Unconfirmed, Verifier};
+use keyward_core::store::{NotNow, Verifier};
 use keyward_core::text::Env;
 use keyward_core::vault::Vault;
 use keyward_core::when::{Clock, Timestamp};
@@ -131,12 +131,12 @@ impl App {
         loop {
             match self.verifier.key_by_secret(&hash) {
                 Ok(key) => return Ok(key),
-                Err(e) if Busy::caused(&e) && started.elapsed() < BUSY_WAIT => {
+                Err(NotNow::Busy(_)) if started.elapsed() < BUSY_WAIT => {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 // A shared vault's follower waits for the server's answer:
                 // the verdict waits for it too, for a while.
-                Err(e) if Unconfirmed::caused(&e) && started.elapsed() < CONFIRM_WAIT => {
+                Err(NotNow::Unconfirmed(_)) if started.elapsed() < CONFIRM_WAIT => {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err(e) => {
@@ -155,7 +155,7 @@ impl App {
         let id = id.clone();
         let read = tokio::task::spawn_blocking(move || verifier.key(&id))
             .await
-            .unwrap_or_else(|e| Err(anyhow::anyhow!("the read of the key failed: {e}")));
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("the read of the key failed: {e}").into()));
         read.map_err(|e| {
             self.metrics.vault_error();
             tracing::warn!(error = %format!("{e:#}"), "cannot read the vault");
@@ -163,7 +163,7 @@ impl App {
         })
     }
 
-    pub fn ready(&self) -> Result<()> {
+    pub fn ready(&self) -> std::result::Result<(), NotNow> {
         self.verifier.ready()
     }
 

@@ -50,7 +50,7 @@ use super::replaced::{FileId, identity, shm_path};
 use keyward_core::error::Result;
 use keyward_core::key::{Brief, Key, KeyId};
 use keyward_core::store::memory::Held;
-use keyward_core::store::{Access, Busy, Read, Verifier};
+use keyward_core::store::{Access, NotNow, Read, Verifier};
 
 /// serve never lets a request thread wait on SQLite's lock: a busy vault
 /// is reported at once, and the caller decides how long to retry.
@@ -245,7 +245,7 @@ impl SqliteVerifier {
         current: Option<FileId>,
         shm: Option<&Arc<Index>>,
         f: impl FnOnce(&Sqlite) -> Result<T>,
-    ) -> Result<T> {
+    ) -> Result<T, NotNow> {
         let same = |p: &Pooled| match (&p.shm, shm) {
             (None, None) => true,
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -276,10 +276,10 @@ impl SqliteVerifier {
             }
             Err(e) if is_busy(&e) => {
                 self.pool().push(pooled);
-                Err(e.context(Busy))
+                Err(NotNow::Busy(e))
             }
             // A connection that failed otherwise is not reused.
-            Err(e) => Err(e),
+            Err(e) => Err(NotNow::Failed(e)),
         }
     }
 
@@ -342,7 +342,7 @@ impl SqliteVerifier {
     }
 
     /// Notes how a lookup ended, for readiness.
-    fn note<T>(&self, file: Option<FileId>, result: &Result<T>) {
+    fn note<T>(&self, file: Option<FileId>, result: &Result<T, NotNow>) {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(_)
@@ -350,8 +350,8 @@ impl SqliteVerifier {
                     .as_ref()
                     .is_some_and(|f| f.damaged && f.file == file) => {}
             Ok(_) => *failing = None,
-            Err(e) if is_busy(e) => {}
-            Err(e) => {
+            Err(NotNow::Busy(_) | NotNow::Unconfirmed(_)) => {}
+            Err(NotNow::Failed(e)) => {
                 *failing = Some(Failing {
                     file,
                     why: format!("{e:#}"),
@@ -412,7 +412,7 @@ fn header(shm: &WalIndex) -> Option<Header> {
 }
 
 impl Verifier for SqliteVerifier {
-    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>> {
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>, NotNow> {
         let (current, shm_now) = self.current();
         {
             let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
@@ -446,7 +446,7 @@ impl Verifier for SqliteVerifier {
         Ok(found)
     }
 
-    fn key(&self, id: &KeyId) -> Result<Option<Key>> {
+    fn key(&self, id: &KeyId) -> Result<Option<Key>, NotNow> {
         let (current, shm_now) = self.current();
         let index = current.and_then(|c| self.wal_index(c, shm_now));
         let found = self.with(current, index.as_ref(), |store| store.key(id));
@@ -457,7 +457,7 @@ impl Verifier for SqliteVerifier {
     /// Ready when the file at the path opens and answers a lookup as a
     /// request's would, and the last request's lookup in that file did not
     /// fail.
-    fn ready(&self) -> Result<()> {
+    fn ready(&self) -> Result<(), NotNow> {
         let (current, shm_now) = self.look();
         let index = current.and_then(|c| self.wal_index(c, shm_now));
         self.with(current, index.as_ref(), |store| {
@@ -466,13 +466,14 @@ impl Verifier for SqliteVerifier {
         })?;
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         match failing.clone() {
-            Some(f) if f.file == current && f.damaged => Err(anyhow::anyhow!(
+            Some(f) if f.file == current && f.damaged => Err(NotNow::Failed(anyhow::anyhow!(
                 "a lookup found the vault damaged ({}); restore it from a backup",
                 f.why
-            )),
-            Some(f) if f.file == current => {
-                Err(anyhow::anyhow!("the last lookup failed: {}", f.why))
-            }
+            ))),
+            Some(f) if f.file == current => Err(NotNow::Failed(anyhow::anyhow!(
+                "the last lookup failed: {}",
+                f.why
+            ))),
             _ => {
                 *failing = None;
                 Ok(())

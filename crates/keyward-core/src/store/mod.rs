@@ -313,31 +313,27 @@ pub trait Store: Read {
     }
 }
 
-/// The vault is locked by another process right now: a verifier reports
-/// it at once instead of waiting, and the caller may try again shortly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the vault is locked by another process")]
-pub struct Busy;
-
-impl Busy {
-    /// Whether an error is (or was caused by) a busy vault.
-    pub fn caused(e: &anyhow::Error) -> bool {
-        e.chain().any(|c| c.downcast_ref::<Busy>().is_some())
-    }
+/// Why a verifier gives no answer now.
+#[derive(Debug, thiserror::Error)]
+pub enum NotNow {
+    /// The vault is locked by another process right now: a verifier says
+    /// so at once instead of waiting, and the caller may try again shortly.
+    #[error("the vault is locked by another process: {0:#}")]
+    Busy(anyhow::Error),
+    /// A verifier following a shared vault is waiting for the server's
+    /// answer to its latest read, with no error known: its memory is not
+    /// confirmed current, and the caller may wait a little for the answer
+    /// (a loaded host can delay it) before calling the vault unavailable.
+    #[error("{0}: the server has not answered yet")]
+    Unconfirmed(String),
+    /// The vault cannot be read; the error says why.
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
 }
 
-/// A verifier following a shared vault is waiting for the server's answer
-/// to its latest read of the log, with no error known: its memory is not
-/// confirmed current, and the caller may wait a little for the answer
-/// (a loaded host can delay it) before calling the vault unavailable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the server has not answered yet")]
-pub struct Unconfirmed;
-
-impl Unconfirmed {
-    /// Whether an error is (or was caused by) memory awaiting confirmation.
-    pub fn caused(e: &anyhow::Error) -> bool {
-        e.chain().any(|c| c.downcast_ref::<Unconfirmed>().is_some())
+impl From<anyhow::Error> for NotNow {
+    fn from(e: anyhow::Error) -> Self {
+        NotNow::Failed(e)
     }
 }
 
@@ -350,12 +346,12 @@ impl Unconfirmed {
 pub trait Verifier: Send + Sync {
     /// What a verdict needs of the key whose secret has this SHA-256,
     /// whatever its status.
-    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>>;
+    fn key_by_secret(&self, hash: &[u8; 32]) -> Result<Option<Brief>, NotNow>;
     /// A key's full record, read from the vault now: for a response that
     /// shows more than a verdict needs.
-    fn key(&self, id: &KeyId) -> Result<Option<Key>>;
+    fn key(&self, id: &KeyId) -> Result<Option<Key>, NotNow>;
     /// Whether the vault answers now; the error says why not.
-    fn ready(&self) -> Result<()>;
+    fn ready(&self) -> Result<(), NotNow>;
     /// How many keys were read again since start to follow changes (serve's
     /// `keyward_keys_reloaded_total`). SQLite holds no keys in memory: 0.
     fn keys_reloaded(&self) -> u64 {
