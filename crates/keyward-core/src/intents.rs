@@ -89,14 +89,6 @@ fn current(tx: &dyn WriteTx, id: &KeyId) -> Result<Key> {
     })
 }
 
-/// The row a corrupt-data error names, if it is one.
-fn corrupt_row(e: &anyhow::Error) -> Option<String> {
-    match e.downcast_ref::<Error>() {
-        Some(Error::Corrupt { row, .. }) => Some(row.clone()),
-        _ => None,
-    }
-}
-
 /// The name `key` will have: `asked`, if no other active key of its
 /// environment holds it, else its own.
 fn new_name(tx: &dyn WriteTx, key: &Key, asked: Option<&Name>, now: Timestamp) -> Result<Name> {
@@ -499,26 +491,27 @@ pub fn set_setting(
     now: Timestamp,
 ) -> Result<(Settings, bool)> {
     // A corrupt stored value of this very setting is what `config set`
-    // repairs: it is read as unknown, never as a default.
+    // repairs: it is read as unknown, never as a default. It is the one
+    // that cannot be read when all the others can, in this transaction.
     let (before, old) = match tx.settings() {
         Ok(s) => {
             let old = s.get(setting);
-            (s, old)
+            (s, Some(old))
         }
-        Err(e) if corrupt_row(&e) == Some(format!("setting {setting}")) => {
-            (tx.settings_but(Some(setting))?, "(corrupt)".to_string())
-        }
-        Err(e) => return Err(e),
+        Err(e) => match tx.settings_but(Some(setting)) {
+            Ok(others) => (others, None),
+            Err(_) => return Err(e),
+        },
     };
     let mut after = before.clone();
     after.set(setting, value)?;
-    if after == before && old != "(corrupt)" {
+    if after == before && old.is_some() {
         return Ok((before, false));
     }
     tx.put_setting(setting, &after.get(setting))?;
     let details = Details::ConfigChanged(event::ConfigChanged {
         new: after.get(setting),
-        old,
+        old: old.unwrap_or_else(|| "(corrupt)".to_string()),
         setting: setting.as_str().to_string(),
     });
     append(
