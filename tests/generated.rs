@@ -275,10 +275,10 @@ fn path_with_keyward() -> String {
     )
 }
 
-/// Found by a tester: bash offered files for `log --event`, key names for
-/// `rotate --grace`, and files for `show` without `--env`. The wrapper
-/// reads the line as the parser does: the word after an option that takes
-/// a value is that value.
+/// bash completion reads the line as the parser does: the word after an
+/// option that takes a value is that value, so `log --event` is offered
+/// events and `rotate --grace` its presets, never files or key names, and a
+/// KEY is offered key names, never files, also `show`'s without `--env`.
 #[test]
 fn bash_completes_option_values_as_values_and_key_names_for_keys() {
     let (dir, vault) = completion_vault();
@@ -458,10 +458,10 @@ fn bash_complete(dir: &std::path::Path, vault: &std::path::Path, words: &str) ->
         .collect()
 }
 
-/// Found by a tester: bash ran `$(…)` in a key name, split names at
-/// spaces and globbed `*` against the files, because the names went
-/// through `compgen -W`. Each stored name is offered exactly, quoted as
-/// bash reads it back, and nothing in it is expanded.
+/// bash completion offers each stored name exactly, quoted as bash reads
+/// it back, and expands nothing in it: a `$(…)` in a key name is never run,
+/// a name is never split at its spaces nor a `*` globbed against the files,
+/// as they would be if the names went through `compgen -W`.
 #[test]
 fn bash_completion_offers_names_exactly_and_never_runs_them() {
     let (dir, vault) = completion_vault();
@@ -553,9 +553,9 @@ fn bash_completion_offers_names_exactly_and_never_runs_them() {
     assert!(!dir.path().join("PWNED").exists(), "a name was run");
 }
 
-/// Found by a tester: bash splits `--grace=` into `--grace` and `=`, so
-/// `--opt=value` offered nothing for the value and options for the KEY.
-/// Both that and one word `--opt=value` are read as `--opt value`.
+/// bash splits `--grace=` into `--grace` and `=`; completion reads both
+/// that and one word `--opt=value` as `--opt value`, so the value is
+/// offered the option's values and the KEY after it key names, not options.
 #[test]
 fn bash_completion_reads_options_written_with_an_equals_sign() {
     let (dir, vault) = completion_vault();

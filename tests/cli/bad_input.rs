@@ -1,5 +1,10 @@
 //! Bad input, as data: each case gets its documented exit code, a message
-//! that names the value, no panic, and a vault left exactly as it was.
+//! that names the value, no panic, and a vault left exactly as it was. The
+//! same holds for the text rules (no zero-width, bidi or separator
+//! characters and no surrounding blanks in a name, environment, scope or
+//! actor; no name starting with `key_`), whose stored breaches are escaped
+//! when shown, for an ambiguous duration (`1M`), and for JSON errors, given
+//! only where `--json` is the flag.
 
 use crate::common::*;
 
@@ -382,5 +387,90 @@ crate::on_both_engines! {
                 "{err}"
             );
         }
+    }
+}
+
+/// Zero-width, bidi and separator characters and surrounding
+/// whitespace are refused; a stored one is escaped when shown.
+#[test]
+fn invisible_text_is_refused_and_never_shown_raw() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let before = v.dump();
+    for name in [
+        "web ",
+        " web",
+        "web\u{200b}",
+        "\u{feff}web",
+        "w\u{202e}eb",
+        "w\u{2066}eb",
+        "web\u{2028}",
+    ] {
+        for args in [
+            vec!["create", "--name", name],
+            vec!["create", "--env", name],
+            vec!["create", "--scope", name],
+            vec!["--actor", name, "create"],
+        ] {
+            let out = v.kw(&args).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                !err.contains('\u{202e}') && !err.contains('\u{200b}'),
+                "{err}"
+            );
+        }
+    }
+    assert_eq!(v.dump(), before);
+    // A name stored by an older keyward, or by hand, is escaped on output.
+    v.sql()
+        .execute("UPDATE keys SET name = 'w' || char(8238) || 'eb'", [])
+        .expect("tamper");
+    for args in [&["list"][..], &["show", "key_"], &["log"]] {
+        let out = v.kw(args).output().expect("run");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains('\u{202e}'), "{args:?}: {all}");
+    }
+    let list = text(&v.kw(["list"]).output().expect("run").stdout);
+    assert!(list.contains(r"w\u{202e}eb"), "{list}");
+}
+
+crate::on_both_engines! {
+    /// A name can never be taken for an id.
+    fn names_may_not_start_with_key_(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        for args in [
+            &["create", "--name", "key_web"][..],
+            &["rotate", "web", "--grace", "1h", "--name", "key_abcd"],
+        ] {
+            let out = v.kw(args).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("key_"), "{err}");
+        }
+        assert_eq!(v.dump(), before);
+    }
+
+    /// `--json` makes parse errors JSON only where it is the flag.
+    fn json_parse_errors_only_when_json_is_the_flag(v: &TestVault) {
+        let out = v.kw(["create", "--name", "--json"]).output().expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!text(&out.stderr).starts_with('{'), "{}", text(&out.stderr));
+        let out = v.kw(["--json", "create", "--bogus"]).output().expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).starts_with("{\"error\""));
+    }
+
+    fn a_capital_m_duration_is_refused_as_ambiguous(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        let out = v.kw(["rotate", "web", "--grace", "1M"]).assert().code(2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("'1M'") && err.contains("30d") && err.contains("1m"),
+            "{err}"
+        );
+        assert_eq!(v.dump(), before);
     }
 }

@@ -1,3 +1,8 @@
+//! config: the settings and where the vault is, shown also before any
+//! vault exists; a change is a `config_changed` event with its actor, the
+//! same value again changes nothing, and an unknown name or a bad value is
+//! refused.
+
 use predicates::prelude::*;
 
 use crate::common::*;
@@ -42,8 +47,8 @@ fn config_shows_the_defaults() {
     );
 }
 
-/// Operator conveniences: `config` before any vault exists shows the
-/// defaults, where the vault will be and its engine, and creates nothing.
+/// `config` before any vault exists shows the defaults, where the vault
+/// will be and its engine, and creates nothing.
 #[test]
 fn config_before_any_vault_shows_defaults_and_where_it_will_be() {
     let v = TestVault::new();

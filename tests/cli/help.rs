@@ -1,4 +1,8 @@
-//! --help is part of the interface: every subcommand shows real examples.
+//! --help and usage are part of the interface: every subcommand shows real
+//! examples, global options have their own heading, no line ends in a blank,
+//! and what help says agrees with the README; usage errors keep their lines
+//! and never show flags that came from the environment; the man pages name
+//! each other.
 
 use crate::common::*;
 
@@ -58,9 +62,11 @@ fn verify_help_shows_the_stdin_and_key_env_forms() {
     assert!(out.contains("never taken as an argument"), "{out}");
 }
 
-/// Found by a newcomer: --help said what the README does not (a local
-/// SQLite vault only, plain-text PostgreSQL, serve on every interface, show
-/// finding only active keys).
+/// --help says what the README says: the vault is a SQLite file or a
+/// PostgreSQL database (`--vault <PATH|URL>`), not "a local SQLite vault";
+/// `copy`'s example reaches PostgreSQL with `sslmode=verify-full`, never
+/// `sslmode=disable`; serve's never suggests every interface (`0.0.0.0`);
+/// show finds a key whatever its status, not only an active one.
 #[cfg(all(feature = "serve", feature = "postgres"))]
 #[test]
 fn help_agrees_with_the_readme() {
@@ -119,8 +125,9 @@ fn man_pages_have_a_see_also_section() {
     }
 }
 
-/// Found by a tester: `serve --help` had lines of blanks (before the
-/// defaults of --listen and --log-format). No help line ends in a blank.
+/// No help line ends in a blank, with `--help` or `-h`, for keyward and
+/// every command: not `serve --help`'s lines before the defaults of
+/// --listen and --log-format either.
 #[test]
 fn no_help_line_ends_in_a_blank() {
     let v = TestVault::new();
@@ -158,4 +165,58 @@ fn no_help_line_ends_in_a_blank() {
             }
         }
     }
+}
+
+#[test]
+fn help_groups_global_options_and_offers_no_expiry_of_now() {
+    let v = TestVault::new();
+    let help = stdout(&v.bare().args(["create", "--help"]).assert().success());
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a global heading");
+    assert!(
+        !own.contains("--vault") && global.contains("--vault"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("now, never"),
+        "create --expires does not take now: {help}"
+    );
+    let rotate = stdout(&v.bare().args(["rotate", "--help"]).assert().success());
+    assert!(!rotate.contains("now, never"), "{rotate}");
+}
+
+#[test]
+fn usage_lines_do_not_show_flags_that_came_from_the_environment() {
+    let v = TestVault::new();
+    let out = v
+        .bare()
+        .env("KEYWARD_VAULT", &v.path)
+        .env("KEYWARD_ACTOR", "ci")
+        .args(["create", "--bogus"])
+        .assert()
+        .code(2);
+    let err = stderr(&out);
+    assert!(err.contains("Usage:"), "{err}");
+    assert!(
+        !err.contains("--vault") && !err.contains("--actor"),
+        "{err}"
+    );
+}
+
+/// Usage errors keep their line breaks (never a literal `\n`), and a bare
+/// `keyward` prints the help, its commands and `completions` included
+/// (exit 2).
+#[test]
+fn usage_errors_keep_their_lines_and_bare_keyward_shows_help() {
+    let v = TestVault::new();
+    let out = v.kw(["list", "--bogus"]).assert().code(2);
+    let err = stderr(&out);
+    assert!(!err.contains("\\n") && err.lines().count() >= 3, "{err}");
+    let bare = v.bare().assert().code(2);
+    let help = format!("{}{}", stdout(&bare), stderr(&bare));
+    assert!(
+        help.contains("Commands:") && help.contains("completions"),
+        "{help}"
+    );
 }

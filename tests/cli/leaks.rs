@@ -332,9 +332,10 @@ fn revoke_leaked_finds_secrets_inside_a_line_at_word_boundaries() {
     );
 }
 
-/// Found by a tester: a scanner's line with a byte that is not UTF-8 (a
-/// Latin-1 file name, binary around the secret) was "not text" and the
-/// leaked key stayed live. Secrets are ASCII: they are found in the bytes.
+/// A scanner's line with bytes that are not UTF-8 (a Latin-1 file name,
+/// binary around the secret) is searched all the same, never skipped as
+/// "not text": secrets are ASCII, so they are found in the bytes and their
+/// keys end.
 #[test]
 fn revoke_leaked_finds_secrets_in_lines_that_are_not_utf8() {
     let v = TestVault::new();

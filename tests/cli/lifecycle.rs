@@ -1,4 +1,6 @@
-//! Lifecycle policies: `retire` ends the grace of keys nothing uses.
+//! Lifecycle policies: `retire` ends the grace of keys nothing uses, and a
+//! rotation policy (`rotate-every`) says when keys are due, refused when
+//! stored corrupt and repaired by setting it again.
 
 use crate::common::*;
 
@@ -186,9 +188,10 @@ crate::on_both_engines! {
     }
 }
 
-/// Found by a hostile tester: a corrupt stored rotate-every could not be
-/// repaired with the command its error names; a stored policy outside
-/// 1m..10 years was taken as it was.
+/// A corrupt stored rotate-every is an error naming the setting, and the
+/// command that sets it repairs it (recorded as changed from `(corrupt)`);
+/// a key's stored policy outside 1m..10 years is refused as corrupt
+/// (VAULT_CORRUPT), never taken as it is.
 #[test]
 fn a_corrupt_rotation_policy_is_refused_and_repairable() {
     let v = TestVault::new();
@@ -251,9 +254,10 @@ fn retire_refuses_a_quiet_time_below_the_resolution_of_last_use() {
         .success();
 }
 
-/// Found by a tester: `--quiet-for never` was told to "give a duration or
-/// time … or now", and a past time to "give a future time", though retire
-/// takes neither. Every refusal says what it takes.
+/// Every refusal of `retire --quiet-for` says what it takes, a duration of
+/// at least 2m: `never`, a past or future time, `soon` or `now` is never
+/// told to give "a duration or time … or now" or "a future time", which
+/// retire does not take.
 #[test]
 fn retire_says_it_takes_a_duration_of_at_least_2m() {
     let v = TestVault::new();

@@ -1,3 +1,10 @@
+//! list and show, and how every command finds the KEY it is given: by id,
+//! id prefix or name within an environment (`--env`, else `$KEYWARD_ENV`),
+//! whatever the key's status for show and log. A name that finds no key to
+//! change says why (in grace, revoked, active in another environment), and
+//! list gives relative times, hints when nothing is shown, and warns when a
+//! default key ends within 7 days.
+
 use predicates::prelude::*;
 
 use crate::common::*;
@@ -244,5 +251,178 @@ crate::on_both_engines! {
             .assert()
             .code(2)
             .stderr(predicate::str::contains("'-3d'"));
+    }
+}
+
+crate::on_both_engines! {
+    fn keyward_env_is_the_default_environment(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        v.kw(["create", "--name", "web"])
+            .env("KEYWARD_ENV", "prod")
+            .assert()
+            .success();
+        let shown = v
+            .kw(["--json", "show", "web"])
+            .env("KEYWARD_ENV", "prod")
+            .assert()
+            .success();
+        assert_eq!(json(&shown)["env"], "prod");
+        let listed = v
+            .kw(["--json", "list"])
+            .env("KEYWARD_ENV", "prod")
+            .assert()
+            .success();
+        let keys = json(&listed);
+        assert_eq!(
+            keys.as_array().expect("array").len(),
+            1,
+            "list narrows to it"
+        );
+        let flag_wins = v
+            .kw(["--json", "show", "web", "--env", "default"])
+            .env("KEYWARD_ENV", "prod")
+            .assert()
+            .success();
+        assert_eq!(json(&flag_wins)["env"], "default");
+        assert_eq!(
+            v.json(["list"]).as_array().expect("array").len(),
+            2,
+            "unset: all"
+        );
+    }
+
+    fn listing_an_environment_without_keys_names_the_ones_that_exist(v: &TestVault) {
+        v.create(&["--name", "web", "--env", "prod"]);
+        v.create(&["--name", "web", "--env", "staging"]);
+        let out = v.kw(["--json", "list", "--env", "prdo"]).assert().success();
+        assert_eq!(json(&out), serde_json::json!([]));
+        let err = stderr(&out);
+        assert!(
+            err.contains("'prdo' has no keys") && err.contains("'prod', 'staging'"),
+            "{err}"
+        );
+    }
+
+    /// An empty list hints that `--all` includes expired and revoked keys only
+    /// when `--all` was not given.
+    fn an_empty_list_hints_at_all_only_without_it(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let with = v.kw(["list", "--env", "none", "--all"]).assert().success();
+        assert!(
+            !stderr(&with).contains("--all includes"),
+            "{}",
+            stderr(&with)
+        );
+        let without = v.kw(["list", "--env", "none"]).assert().success();
+        assert!(stderr(&without).contains("--all includes"));
+    }
+
+    fn relative_times_round_to_the_nearest_unit(v: &TestVault) {
+        v.create(&["--name", "web", "--expires", "90d"]);
+        let out = v.kw_at("2026-11-23T12:00:05Z", ["list"]).assert().success();
+        assert!(stdout(&out).contains("in 90d"), "{}", stdout(&out));
+        let rotated = v.kw(["rotate", "web", "--grace", "24h"]).assert().success();
+        assert!(
+            stderr(&rotated).contains("(in 24h)"),
+            "{}",
+            stderr(&rotated)
+        );
+        let later = v.kw_at("2026-11-23T12:00:03Z", ["list"]).assert().success();
+        assert!(stdout(&later).contains("in 24h"), "{}", stdout(&later));
+    }
+
+    /// list and show warn when an environment's default key
+    /// ends within 7 days.
+    fn a_default_key_ending_within_7_days_is_warned_about(v: &TestVault) {
+        v.create(&["--name", "first", "--env", "prod", "--expires", "3d"]);
+        v.create(&["--name", "later", "--env", "prod", "--expires", "3d"]);
+        v.create(&["--name", "calm", "--env", "staging", "--expires", "30d"]);
+        let list = v.kw(["list"]).assert().success();
+        let err = stderr(&list);
+        assert!(
+            err.contains("'first', the default key of environment 'prod', expires")
+                && err.contains("in 3d")
+                && err.lines().count() == 1,
+            "{err}"
+        );
+        let show = v.kw(["show", "later", "--env", "prod"]).assert().success();
+        assert!(stderr(&show).contains("'first', the default key"), "{}", stderr(&show));
+        let calm = v.kw(["show", "calm", "--env", "staging"]).assert().success();
+        assert_eq!(stderr(&calm), "");
+        let json = v.kw(["--json", "list"]).assert().success();
+        assert_eq!(stderr(&json), "", "JSON mode keeps stderr for errors");
+    }
+
+    fn show_and_log_find_keys_that_are_no_longer_active_by_name(v: &TestVault) {
+        v.create(&["--name", "main"]);
+        let (key, _) = v.create_json(&["--name", "partner"]);
+        let id = key["id"].as_str().expect("id");
+        v.kw(["revoke", "partner", "--yes"]).assert().success();
+        assert_eq!(v.json(["show", "partner"])["id"], id);
+        assert_eq!(v.json(["show", "partner"])["status"], "revoked");
+        let events = v.json(["log", "partner"]);
+        assert_eq!(events.as_array().expect("array").len(), 2);
+        // A command that changes a key says why the name no longer works.
+        let out = v
+            .kw(["rotate", "partner", "--grace", "1h"])
+            .assert()
+            .code(3);
+        let err = stderr(&out);
+        assert!(
+            err.contains("in environment 'default'") && err.contains("revoked") && err.contains(id),
+            "{err}"
+        );
+    }
+
+    /// A name whose newest key is in grace (its successor took another name)
+    /// is refused saying the key is in grace, with its id and to give the id;
+    /// given the id, the command works.
+    fn a_name_in_grace_says_to_give_the_id(v: &TestVault) {
+        v.create(&["--name", "base"]);
+        let (svc, _) = v.create_json(&["--name", "svc"]);
+        v.kw(["rotate", "svc", "--grace", "1h", "--name", "svc-new"])
+            .assert()
+            .success();
+        let out = v.kw(["extend", "svc", "--grace", "now"]).assert().code(3);
+        let err = stderr(&out);
+        assert!(
+            err.contains("is in grace")
+                && err.contains(svc["id"].as_str().expect("id"))
+                && err.contains("give the id"),
+            "{err}"
+        );
+        let id = svc["id"].as_str().expect("id");
+        v.kw(["extend", id, "--grace", "now"]).assert().success();
+    }
+
+    /// A name whose newest key is revoked is refused saying so, with its id,
+    /// and that no active key has that name; it never says to give the id,
+    /// which would only be refused again.
+    fn a_revoked_name_says_no_active_key_has_it(v: &TestVault) {
+        v.create(&["--name", "base"]);
+        let (web, _) = v.create_json(&["--name", "web"]);
+        let id = web["id"].as_str().expect("id");
+        v.kw(["revoke", "web", "--yes"]).assert().success();
+        let err = stderr(&v.kw(["rotate", "web", "--grace", "now"]).assert().code(3));
+        assert!(err.contains(&format!("the newest key of that name is revoked ({id})")), "{err}");
+        assert!(err.contains("no active key has that name"), "{err}");
+        assert!(!err.contains("give the id"), "{err}");
+    }
+
+    /// A name missing from the environment searched but active in another is
+    /// refused naming that one (`add --env prod`), by rotate, show and log
+    /// alike.
+    fn a_name_active_in_another_environment_suggests_its_env(v: &TestVault) {
+        v.create(&["--name", "base"]);
+        v.create(&["--name", "payments", "--env", "prod"]);
+        for args in [vec!["rotate", "payments", "--grace", "1h"], vec!["show", "payments"], vec!["log", "payments"]] {
+            let err = stderr(&v.kw(&args).assert().code(3));
+            assert!(
+                err.contains("no key matches 'payments' in environment 'default'")
+                    && err.contains("environment 'prod' has an active key of that name (add --env prod)"),
+                "{args:?}: {err}"
+            );
+        }
+        v.kw(["show", "payments", "--env", "prod"]).assert().success();
     }
 }

@@ -1,3 +1,8 @@
+//! The activity log: newest first, with readable details, filtered by
+//! event, environment, time, key and actor (the account's name when none is
+//! given); event times never go backwards; a closed stdout ends it quietly;
+//! `log --verify` and anchors catch an edited, deleted or rebuilt event.
+
 use std::process::Stdio;
 
 use predicates::prelude::*;
@@ -436,5 +441,59 @@ crate::on_both_engines! {
             .assert()
             .code(1)
             .stderr(predicates::str::contains("broken at event 2"));
+    }
+}
+
+crate::on_both_engines! {
+    /// Event times never go backwards along the chain, whatever a
+    /// writer's clock says.
+    fn event_times_never_go_backwards(v: &TestVault) {
+        v.kw_at("2026-11-24T12:00:00Z", ["create", "--name", "later"])
+            .assert()
+            .success();
+        v.kw_at("2026-11-23T12:00:00Z", ["create", "--name", "earlier"])
+            .assert()
+            .success();
+        let events = v.json(["log"]);
+        let times: Vec<&str> = events
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|e| e["at"].as_str().expect("at"))
+            .collect();
+        assert_eq!(times, ["2026-11-24T12:00:00Z", "2026-11-24T12:00:00Z"]);
+    }
+
+    fn log_by_filters_by_actor(v: &TestVault) {
+        v.kw(["--actor", "alice", "create", "--name", "a"])
+            .assert()
+            .success();
+        v.kw(["--actor", "ci@deploy", "create", "--name", "b"])
+            .assert()
+            .success();
+        let events = v.json(["log", "--by", "ci@deploy"]);
+        let events = events.as_array().expect("array");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["actor"], "ci@deploy");
+        assert_eq!(v.json(["log", "--by", "nobody"]), serde_json::json!([]));
+    }
+
+    fn without_user_the_actor_is_the_accounts_name(v: &TestVault) {
+        let account = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .map(|o| text(&o.stdout).trim().to_string())
+            .expect("id -un");
+        v.kw(["create", "--name", "web"])
+            .env_remove("KEYWARD_ACTOR")
+            .env_remove("USER")
+            .env_remove("LOGNAME")
+            .assert()
+            .success();
+        let actor = v.json(["log"])[0]["actor"]
+            .as_str()
+            .expect("actor")
+            .to_string();
+        assert!(actor.starts_with(&format!("{account}@")), "{actor}");
     }
 }

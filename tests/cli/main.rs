@@ -15,15 +15,14 @@ mod create;
 mod features;
 #[cfg(all(feature = "serve", feature = "postgres"))]
 mod follow;
-mod hardening;
 mod help;
 mod hygiene;
 mod leaks;
 mod lifecycle;
 mod list_show;
+mod locations;
 mod log;
 mod migration;
-mod operator;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod prompts;
@@ -40,5 +39,6 @@ mod serve;
 mod serve_requests;
 #[cfg(feature = "serve")]
 mod unkey_sdk;
+mod update;
 mod vault_file;
 mod verify;

@@ -6,10 +6,6 @@
 use crate::common::pg::{self, PASSWORD};
 use crate::common::*;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// A database with no keyward schema yet: None where PostgreSQL is missing.
 fn database() -> Option<TestVault> {
     TestVault::postgres()

@@ -311,9 +311,8 @@ fn create_at_a_terminal_offers_the_expiry_presets() {
     }
 }
 
-/// A hostile tester's find: `retire` at a terminal ends only the keys the
-/// person confirmed, even when another key became quiet while the question
-/// was open.
+/// `retire` at a terminal ends only the keys the person confirmed, even
+/// when another key becomes quiet while the question is open.
 #[test]
 fn retire_at_a_terminal_ends_only_the_keys_it_asked_about() {
     let v = TestVault::new();

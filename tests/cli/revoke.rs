@@ -1,3 +1,7 @@
+//! revoke: a key ends at once and its record stays for audit; the default
+//! key is rotated first; without a terminal `--yes` is needed; a reason is
+//! 1–64 characters of visible text.
+
 use predicates::prelude::*;
 
 use crate::common::*;
@@ -100,6 +104,22 @@ crate::on_both_engines! {
                 .code(2)
                 .stderr(predicate::str::contains("reason"));
         }
+        assert_eq!(v.dump(), before);
+    }
+}
+
+crate::on_both_engines! {
+    /// A reason is 1–64 characters, as a name is: one of 65 is refused
+    /// (exit 2) and changes nothing.
+    fn a_reason_longer_than_64_characters_is_refused(v: &TestVault) {
+        v.create(&["--name", "main"]);
+        v.create(&["--name", "partner"]);
+        let before = v.dump();
+        let out = v
+            .kw(["revoke", "partner", "--yes", "--reason", &"x".repeat(65)])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         assert_eq!(v.dump(), before);
     }
 }

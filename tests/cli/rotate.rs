@@ -1,4 +1,7 @@
-//! rotate and extend: zero-downtime rotation and grace periods, at a pinned clock.
+//! rotate and extend: zero-downtime rotation and grace periods, at a pinned
+//! clock. A grace never outlives the old key's own expiry, a successor lives
+//! at most ten years, and `extend --expires` only moves an expiry into the
+//! future.
 
 use predicates::prelude::*;
 
@@ -264,9 +267,10 @@ crate::on_both_engines! {
         assert_eq!(v.dump(), before);
     }
 
-    /// Found by a tester: after `rotate --grace now` (or a revoke of the
-    /// old key) the refusal said "give that id", and that id was refused
-    /// again. Only a predecessor still in grace is pointed to.
+    /// `extend NAME --grace` points at the predecessor only while it is in
+    /// grace: after `rotate --grace now` (or a revoke of the old key) the
+    /// refusal names the old key and its status and says there is no grace
+    /// to change, never "give that id", as that id would be refused too.
     fn extend_grace_points_at_the_predecessor_only_while_it_is_in_grace(v: &TestVault) {
         v.create(&["--name", "svc"]);
         v.create(&["--name", "api"]);
@@ -297,5 +301,87 @@ crate::on_both_engines! {
             .assert()
             .code(2)
             .stderr(predicate::str::contains("'-5m'"));
+    }
+}
+
+/// A grace never outlives the old key's own expiry (also when
+/// extended later), and a successor never lives more than ten years.
+#[test]
+fn graces_and_carried_over_lifetimes_are_capped() {
+    let v = TestVault::new();
+    v.create(&["--name", "web", "--expires", "1h"]);
+    v.create(&["--name", "other"]);
+    let out = v
+        .kw(["--json", "rotate", "web", "--grace", "24h"])
+        .assert()
+        .success();
+    let doc = json(&out);
+    assert_eq!(doc["previous"]["expires_at"], "2026-11-23T13:00:00Z");
+    let human = v
+        .kw(["rotate", "other", "--grace", "1h"])
+        .assert()
+        .success();
+    assert!(
+        !stderr(&human).contains("own expiry"),
+        "no cap, no word of one"
+    );
+    let old = doc["previous"]["id"].as_str().expect("id");
+    v.kw(["extend", old, "--grace", "7d"]).assert().success();
+    assert_eq!(v.json(["show", old])["expires_at"], "2026-11-23T13:00:00Z");
+    let v = TestVault::new();
+    v.create(&["--name", "long", "--expires", "3650d"]);
+    v.kw_at(
+        "2027-11-23T12:00:00Z",
+        ["extend", "long", "--expires", "3650d"],
+    )
+    .assert()
+    .success();
+    let out = v
+        .kw_at(
+            "2027-11-24T12:00:00Z",
+            ["--json", "rotate", "long", "--grace", "1h"],
+        )
+        .assert()
+        .success();
+    let expires = json(&out)["key"]["expires_at"]
+        .as_str()
+        .expect("expiry")
+        .to_string();
+    // Ten years (3653 days) from the rotation; the old lifetime was 4015 days.
+    assert_eq!(expires, "2037-11-24T12:00:00Z");
+}
+
+crate::on_both_engines! {
+    /// `extend --expires` only moves an expiry into the future; it
+    /// is no way round the default-key rule.
+    fn extend_expires_now_or_in_the_past_is_refused(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let before = v.dump();
+        for value in ["now", "0s", "2020-01-01T00:00:00Z"] {
+            let out = v
+                .kw(["extend", "web", "--expires", value])
+                .output()
+                .expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+            assert!(err.contains(&format!("'{value}'")), "{err}");
+        }
+        assert_eq!(v.dump(), before);
+        assert_eq!(v.json(["show", "web"])["status"], "active");
+    }
+
+    /// A refused `--expires` quotes the value that was given.
+    fn a_refused_expiry_quotes_the_value_given(v: &TestVault) {
+        v.create(&["--name", "web"]);
+        let out = v
+            .kw(["rotate", "web", "--grace", "1h", "--expires", "0s"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("--expires '0s'"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }

@@ -1,4 +1,15 @@
+//! The vault file: found at --vault, else $KEYWARD_VAULT, else the data
+//! directory; made 0600 whatever the umask, with new 0700 directories only
+//! at the default location (elsewhere a missing directory is refused), and
+//! announced once; WAL, a versioned schema, an append-only events table.
+//! What is not a vault (another file, a directory, a FIFO, someone else's or
+//! a newer database, a file with a second hard link) is refused by every
+//! command and left as it was; a read-only vault serves reads and verify and
+//! leaves nothing behind; a corrupt stored value is an error naming its row.
+
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
 
 use predicates::prelude::*;
 
@@ -445,5 +456,280 @@ fn a_read_only_vault_can_be_read_and_verified_but_not_changed() {
         std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o700))
             .expect("chmod dir back");
         assert_eq!(v.dump(), before, "dir read-only: {dir_read_only}");
+    }
+}
+
+/// SQLite's locks are per path, so a vault with a second hard
+/// link is refused by every command, by either name, and left unchanged.
+#[test]
+fn a_vault_with_two_hard_links_is_refused() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    let other = v.dir().join("again.db");
+    std::fs::hard_link(&v.path, &other).expect("link");
+    let before = v.dump();
+    for path in [&v.path, &other] {
+        for args in [
+            &["create", "--name", "x"][..],
+            &["list"],
+            &["--json", "list"],
+        ] {
+            let out = v
+                .bare()
+                .arg("--vault")
+                .arg(path)
+                .args(args)
+                .output()
+                .expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(err.contains("2 hard links"), "{args:?}: {err}");
+            if args[0] == "--json" {
+                assert!(err.contains("VAULT_LINKED"), "{err}");
+            }
+        }
+    }
+    assert_eq!(v.dump(), before);
+}
+
+/// Read commands never create, convert or write what is not
+/// already a keyward vault: an empty file, a FIFO, someone else's empty
+/// SQLite database.
+#[test]
+fn read_commands_never_write_to_what_is_not_a_vault() {
+    let v = TestVault::new();
+    let siblings = |path: &std::path::Path| -> Vec<String> {
+        ["-wal", "-shm", "-journal"]
+            .iter()
+            .filter(|s| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(s);
+                std::path::Path::new(&p).exists()
+            })
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let empty = v.dir().join("empty.db");
+    std::fs::File::create(&empty).expect("empty file");
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let foreign = v.dir().join("foreign.db");
+    {
+        let conn = rusqlite::Connection::open(&foreign).expect("foreign");
+        conn.execute_batch("CREATE TABLE t(x); DROP TABLE t;")
+            .expect("empty db");
+    }
+    let foreign_bytes = std::fs::read(&foreign).expect("read");
+    let fifo = v.dir().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for path in [&empty, &foreign, &fifo] {
+        for args in [
+            &["list"][..],
+            &["show", "web"],
+            &["log"],
+            &["log", "--verify"],
+            &["verify"],
+        ] {
+            let child = Command::new(BIN)
+                .env("KEYWARD_NOW", NOW)
+                .env("KEYWARD_ACTOR", ACTOR)
+                .env("HOME", v.dir().join("home"))
+                .arg("--vault")
+                .arg(path)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let out =
+                wait_bounded(child, 10).unwrap_or_else(|| panic!("{args:?} on {path:?} hung"));
+            let err = text(&out.stderr);
+            if args[0] != "verify" {
+                assert_eq!(out.status.code(), Some(1), "{args:?} on {path:?}: {err}");
+                assert!(err.contains("not a keyward vault"), "{err}");
+            }
+            assert!(
+                siblings(path).is_empty(),
+                "{args:?} left {:?}",
+                siblings(path)
+            );
+        }
+    }
+    let meta = std::fs::metadata(&empty).expect("meta");
+    assert_eq!(meta.len(), 0, "the empty file stays empty");
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o640,
+        "and keeps its mode"
+    );
+    assert_eq!(std::fs::read(&foreign).expect("read"), foreign_bytes);
+}
+
+/// Root ignores file modes, so as root the vault's directory is handed to
+/// nobody, whom [`as_nobody`] runs keyward as.
+fn hand_to_nobody(v: &TestVault) {
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(v.dir())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "chown");
+    }
+}
+
+/// Runs keyward as an unprivileged user (nobody, through setpriv, when the
+/// tests run as root: root ignores file modes), with `stdin`.
+fn as_nobody(v: &TestVault, args: &[&str], stdin: &str) -> Output {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let mut child = cmd
+        .arg("--vault")
+        .arg(&v.path)
+        .args(args)
+        .env("KEYWARD_ACTOR", ACTOR)
+        .env("KEYWARD_NOW", NOW)
+        .env_remove("KEYWARD_VAULT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+/// A vault file 0444 in a 0555 directory, with no -wal or -shm
+/// (the state after a clean exit), run by a user who cannot write either:
+/// every read command and verify work; a write says why it cannot.
+#[test]
+fn a_read_only_vault_without_wal_files_serves_reads_and_verify() {
+    let v = TestVault::new();
+    let secret = v.create(&["--name", "web"]);
+    v.create(&["--name", "other"]);
+    let before = v.dump();
+    // The dump's read-only connection leaves -wal and -shm; a writable one
+    // closing last removes them, as after any clean exit.
+    v.sql()
+        .execute_batch("SELECT count(*) FROM keys")
+        .expect("read");
+    for suffix in ["-wal", "-shm"] {
+        let mut p = v.path.as_os_str().to_owned();
+        p.push(suffix);
+        assert!(!std::path::Path::new(&p).exists(), "{suffix} left behind");
+    }
+    hand_to_nobody(&v);
+    std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let as_user = |args: &[&str], stdin: &str| as_nobody(&v, args, stdin);
+    for args in [
+        &["list"][..],
+        &["--json", "show", "web"],
+        &["log"],
+        &["log", "--verify"],
+        &["log", "--head"],
+        &["list", "--due"],
+        &["retire", "--quiet-for", "1h", "--dry-run"],
+        &["config"],
+    ] {
+        let out = as_user(args, "");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let verify = as_user(&["--json", "verify"], &secret);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
+    assert_eq!(text(&verify.stderr), "", "last-used is skipped quietly");
+    let create = as_user(&["create", "--name", "x"], "");
+    assert_eq!(create.status.code(), Some(1));
+    assert!(text(&create.stderr).contains("read-only for this user"));
+    std::fs::set_permissions(v.dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    assert_eq!(v.dump(), before);
+}
+
+/// A read of a vault file this user cannot write makes no -wal or -shm
+/// file (one would get the file's read-only mode), so once the file is
+/// writable again, writes work.
+#[test]
+fn reading_a_read_only_file_leaves_nothing_behind_that_blocks_later_writes() {
+    let v = TestVault::new();
+    v.create(&["--name", "web"]);
+    hand_to_nobody(&v);
+    std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+    let list = as_nobody(&v, &["list"], "");
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    for suffix in ["-wal", "-shm"] {
+        let mut p = v.path.as_os_str().to_owned();
+        p.push(suffix);
+        assert!(!std::path::Path::new(&p).exists(), "the read made {suffix}");
+    }
+    std::fs::set_permissions(&v.path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let write = as_nobody(&v, &["config", "set", "max-keys", "5"], "");
+    assert!(write.status.success(), "{}", text(&write.stderr));
+}
+
+/// Corrupt stored data is an error naming the vault and the
+/// row, never silently replaced by a default.
+#[test]
+fn corrupt_stored_values_are_errors_naming_the_row() {
+    let cases: [(&str, &[&str], &str); 7] = [
+        (
+            "UPDATE keys SET expires_at = 'tomorrow'",
+            &["list"],
+            "its expires_at",
+        ),
+        (
+            "UPDATE keys SET expires_at = 99999999999999",
+            &["show", "web"],
+            "its expires_at",
+        ),
+        (
+            "UPDATE keys SET is_default = 7",
+            &["list"],
+            "its default flag",
+        ),
+        (
+            "DROP TRIGGER events_append_only_update; UPDATE events SET at = 'x'",
+            &["log"],
+            "event 1",
+        ),
+        (
+            "INSERT INTO settings (name, value) VALUES ('max-keys', 'many')",
+            &["config"],
+            "setting max-keys",
+        ),
+        ("UPDATE keys SET scopes = 'read'", &["list"], "its scopes"),
+        (
+            "DROP TRIGGER events_append_only_update; UPDATE events SET details = 'null'",
+            &["log"],
+            "event 1",
+        ),
+    ];
+    for (tamper, args, row) in cases {
+        let v = TestVault::new();
+        v.create(&["--name", "web"]);
+        v.sql().execute_batch(tamper).expect("tamper");
+        for json in [false, true] {
+            let mut all = vec![];
+            if json {
+                all.push("--json");
+            }
+            all.extend_from_slice(args);
+            let out = v.kw(&all).output().expect("run");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{all:?}: {err}");
+            assert!(
+                err.contains(row) && err.contains("vault.db"),
+                "{all:?}: {err}"
+            );
+            if json {
+                assert!(err.contains("VAULT_CORRUPT"), "{err}");
+            }
+        }
     }
 }

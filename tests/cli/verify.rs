@@ -1,3 +1,12 @@
+//! verify: a secret read from stdin or a variable, never an argument, and
+//! judged against the vault, which it needs even for a malformed secret: the
+//! verdict and its exit code, scopes required, last-used recorded at most
+//! once a minute and never waited for, and the key shown the one judged.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
 use predicates::prelude::*;
 
 use crate::common::*;
@@ -182,5 +191,87 @@ crate::on_both_engines! {
                 .code(5)
                 .stdout(predicate::str::contains("API_KEY_INVALID"));
         }
+    }
+}
+
+/// Verify answers while another process holds the write lock
+/// (for longer than keyward's 30 s busy timeout, as far as this test can
+/// tell: it gives verify 10 s); last-used is skipped, quietly.
+#[test]
+fn verify_does_not_wait_for_a_writer() {
+    let v = TestVault::new();
+    let secret = v.create(&["--name", "web"]);
+    let _lock = WriteLock::take(&v);
+    for json in [false, true] {
+        let mut args = vec!["verify"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let mut child = v
+            .std(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(secret.as_bytes()).expect("write");
+        drop(input);
+        let out = wait_bounded(child, 10).expect("verify waited for the writer");
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(text(&out.stderr), "", "no warning");
+        assert!(text(&out.stdout).contains("VALID"));
+    }
+}
+
+/// The key `verify` prints is the one its verdict judged. A
+/// revoke that commits while verify is still running (here: while it would
+/// wait to record last-used) must not turn up as `valid: true` with a
+/// revoked key.
+#[test]
+fn a_verdict_and_its_key_come_from_one_read() {
+    let v = TestVault::new();
+    v.create(&["--name", "main"]);
+    let secret = v.create(&["--name", "partner"]);
+    let lock = WriteLock::take(&v);
+    let mut child = v
+        .std(["--json", "verify"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(secret.as_bytes()).expect("write");
+    drop(input);
+    std::thread::sleep(Duration::from_secs(1));
+    lock.0
+        .execute_batch("UPDATE keys SET revoked_at = 0 WHERE name = 'partner'; COMMIT")
+        .expect("revoke while verify runs");
+    let out = wait_bounded(child, 60).expect("verify ended");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    if doc["valid"] == true {
+        assert_eq!(doc["key"]["status"], "active", "{doc}");
+    } else {
+        assert_eq!(doc["code"], "API_KEY_REVOKED", "{doc}");
+    }
+}
+
+crate::on_both_engines! {
+    /// verify opens the vault even for a malformed secret: against a missing
+    /// vault it is an error naming it (exit 1), so a wrong --vault never goes
+    /// unnoticed; against a vault it is API_KEY_INVALID.
+    fn verify_of_a_malformed_secret_still_needs_a_vault(v: &TestVault) {
+        for input in ["kw_x\n", "\u{ff}\n"] {
+            let out = v.kw(["verify"]).write_stdin(input).output().expect("run");
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+            assert!(text(&out.stderr).contains("no vault at"));
+        }
+        v.create(&["--name", "web"]);
+        let (code, verdict) = v.verify("kw_x", &[]);
+        assert_eq!(
+            (code, &verdict["code"]),
+            (Some(5), &"API_KEY_INVALID".into())
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! can touch the user's real vault, and with the clock pinned to `NOW`.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Output};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use assert_cmd::assert::Assert;
@@ -325,6 +327,43 @@ pub fn key_fields() -> Vec<String> {
     let mut f: Vec<String> = KEY_FIELDS.iter().map(|s| s.to_string()).collect();
     f.sort();
     f
+}
+
+/// Output bytes as text, invalid UTF-8 replaced.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Holds the vault's write lock, as a long writer would, until dropped.
+pub struct WriteLock(pub rusqlite::Connection);
+
+impl WriteLock {
+    pub fn take(v: &TestVault) -> Self {
+        let conn = v.sql();
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .expect("take the write lock");
+        WriteLock(conn)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
+}
+
+/// Waits for a child at most `secs`, killing it after: a command that
+/// blocks (on a FIFO, say) fails the test instead of hanging it.
+pub fn wait_bounded(mut child: Child, secs: u64) -> Option<Output> {
+    for _ in 0..secs * 20 {
+        if child.try_wait().ok().flatten().is_some() {
+            return child.wait_with_output().ok();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
 
 /// A checksum-valid secret that no vault holds.
