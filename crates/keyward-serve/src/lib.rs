@@ -64,6 +64,8 @@ pub struct App {
     clock: Arc<dyn Clock>,
     usage: Arc<usage::Usage>,
     metrics: metrics::Metrics,
+    /// The request log.
+    log: logs::Requests,
     /// `--env` (else `$KEYWARD_ENV`): only keys of this environment are
     /// keys here, on every route; a request may narrow further, never widen.
     env: Option<Env>,
@@ -245,7 +247,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let _logs = logs::init(log_format);
+    let logs = logs::init(log_format);
     if let Some(e) = env.as_ref().filter(|_| env_is_empty) {
         tracing::warn!(
             env = %keyward_core::shown::escape(e.as_str()),
@@ -271,6 +273,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         clock,
         usage,
         metrics: metrics::Metrics::default(),
+        log: logs.requests(),
         env,
         root_key: root_key.map(|k| secret::hash(&k)),
         served: AtomicU64::new(0),

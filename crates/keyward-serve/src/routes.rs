@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::{self, Reply};
+use super::logs::Logged;
 use super::request::{self, Problem};
 use super::{App, Judged, Unavailable, unkey};
 
@@ -117,18 +118,17 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
     app.metrics
         .responded(route.name(), status, elapsed.as_secs_f64());
     let (key_id, hint) = outcome.key.unwrap_or_default();
-    // Display, not Debug: these values are plain (route names, codes, ids,
-    // hints), and Debug's escaping costs microseconds a request.
-    tracing::info!(
-        method = %method,
-        path = %route.name(),
+    // Formatted by the log's own thread, not here.
+    app.log.push(Logged {
+        at: SystemTime::now(),
+        method: Some(method),
+        path: route.name(),
         status,
-        code = %outcome.code.unwrap_or("-"),
-        key_id = %if key_id.is_empty() { "-" } else { &key_id },
-        hint = %if hint.is_empty() { "-" } else { &hint },
-        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
+        code: outcome.code.unwrap_or("-"),
+        key_id,
+        hint,
+        latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+    });
     Ok(outcome.reply)
 }
 
@@ -147,16 +147,16 @@ pub fn refused_by_parser(e: &hyper::Error) -> Option<u16> {
 pub fn log_refused(app: &App, status: u16) {
     app.count_request();
     app.metrics.refused_head(status);
-    tracing::info!(
-        method = %"-",
-        path = %"-",
+    app.log.push(Logged {
+        at: SystemTime::now(),
+        method: None,
+        path: "-",
         status,
-        code = %"-",
-        key_id = %"-",
-        hint = %"-",
-        latency_us = 0u64,
-        "request"
-    );
+        code: "-",
+        key_id: String::new(),
+        hint: String::new(),
+        latency_us: 0,
+    });
 }
 
 fn not_allowed(allow: &'static str) -> Outcome {
