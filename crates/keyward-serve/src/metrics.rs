@@ -7,6 +7,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabel {
@@ -23,6 +24,9 @@ struct ResponseLabel {
     route: &'static str,
     status: u16,
 }
+
+/// The statuses whose `responses` series are kept at hand.
+const STATUSES: [u16; 12] = [200, 400, 401, 403, 404, 405, 408, 413, 415, 429, 431, 503];
 
 /// The verification codes and routes, each with its series made once, so a
 /// request touches its counter and histogram without a lookup.
@@ -43,6 +47,10 @@ pub struct Metrics {
     latency: Family<RouteLabel, Histogram>,
     by_route: Vec<(&'static str, Histogram)>,
     responses: Family<ResponseLabel, Counter>,
+    /// The series of `responses` for each route (as `by_route`) and the
+    /// statuses serve answers with, made on first use (so that none shows
+    /// before it counts), then touched without a lookup.
+    by_response: Vec<[OnceLock<Counter>; STATUSES.len()]>,
     vault_errors: Counter,
     keys_reloaded: Counter,
 }
@@ -96,12 +104,16 @@ impl Default for Metrics {
                 )
             })
             .collect();
-        let by_route = super::routes::Route::ALL
+        let by_route: Vec<(&str, Histogram)> = super::routes::Route::ALL
             .iter()
             .map(|r| {
                 let route = r.name();
                 (route, latency.get_or_create(&RouteLabel { route }).clone())
             })
+            .collect();
+        let by_response = by_route
+            .iter()
+            .map(|_| std::array::from_fn(|_| OnceLock::new()))
             .collect();
         Metrics {
             registry,
@@ -110,6 +122,7 @@ impl Default for Metrics {
             latency,
             by_route,
             responses,
+            by_response,
             vault_errors,
             keys_reloaded,
         }
@@ -129,16 +142,21 @@ impl Metrics {
     }
 
     pub fn responded(&self, route: &'static str, status: u16, seconds: f64) {
-        match self.by_route.iter().find(|(r, _)| *r == route) {
-            Some((_, h)) => h.observe(seconds),
+        let at = self.by_route.iter().position(|(r, _)| *r == route);
+        match at {
+            Some(i) => self.by_route[i].1.observe(seconds),
             None => self
                 .latency
                 .get_or_create(&RouteLabel { route })
                 .observe(seconds),
         }
-        self.responses
-            .get_or_create(&ResponseLabel { route, status })
-            .inc();
+        let label = ResponseLabel { route, status };
+        match (at, STATUSES.iter().position(|s| *s == status)) {
+            (Some(r), Some(s)) => self.by_response[r][s]
+                .get_or_init(|| self.responses.get_or_create(&label).clone())
+                .inc(),
+            _ => self.responses.get_or_create(&label).inc(),
+        };
     }
 
     /// A request refused before it had a route (its head could not be parsed).

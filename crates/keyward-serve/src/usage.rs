@@ -28,42 +28,50 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 const LAST_TRIES_FOR: Duration = Duration::from_secs(2);
 const LAST_TRY_EVERY: Duration = Duration::from_millis(100);
 
+/// What one key was used for since the last flush: its counts by day
+/// (valid, invalid; a day or two at most), and its latest valid use.
 #[derive(Default)]
-struct Pending {
-    counts: HashMap<KeyId, HashMap<time::Date, (u64, u64)>>,
-    last_used: HashMap<KeyId, Timestamp>,
+struct KeyUsage {
+    days: Vec<(time::Date, u64, u64)>,
+    last_used: Option<Timestamp>,
+}
+
+impl KeyUsage {
+    fn add(&mut self, day: time::Date, valid: u64, invalid: u64) {
+        match self.days.iter_mut().find(|(d, _, _)| *d == day) {
+            Some((_, v, i)) => {
+                *v = v.saturating_add(valid);
+                *i = i.saturating_add(invalid);
+            }
+            None => self.days.push((day, valid, invalid)),
+        }
+    }
+
+    fn used(&mut self, at: Timestamp) {
+        self.last_used = Some(self.last_used.map_or(at, |t| t.max(at)));
+    }
 }
 
 #[derive(Default)]
 pub struct Usage {
-    pending: Mutex<Pending>,
+    pending: Mutex<HashMap<KeyId, KeyUsage>>,
 }
 
 impl Usage {
-    fn pending(&self) -> MutexGuard<'_, Pending> {
+    fn pending(&self) -> MutexGuard<'_, HashMap<KeyId, KeyUsage>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one verification of `id` at `at`.
+    /// Counts one verification of `id` at `at` (one lookup of the key).
     pub fn record(&self, id: &KeyId, at: Timestamp, valid: bool) {
         let mut p = self.pending();
-        let days = match p.counts.get_mut(id) {
-            Some(days) => days,
-            None => p.counts.entry(id.clone()).or_default(),
+        let key = match p.get_mut(id) {
+            Some(key) => key,
+            None => p.entry(id.clone()).or_default(),
         };
-        let day = days.entry(at.date()).or_default();
+        key.add(at.date(), u64::from(valid), u64::from(!valid));
         if valid {
-            day.0 = day.0.saturating_add(1);
-        } else {
-            day.1 = day.1.saturating_add(1);
-        }
-        if valid {
-            match p.last_used.get_mut(id) {
-                Some(last) => *last = (*last).max(at),
-                None => {
-                    p.last_used.insert(id.clone(), at);
-                }
-            }
+            key.used(at);
         }
     }
 
@@ -71,8 +79,8 @@ impl Usage {
     fn take(&self) -> UsageBatch {
         let p = std::mem::take(&mut *self.pending());
         let mut batch = UsageBatch::default();
-        for (id, days) in p.counts {
-            for (day, (valid, invalid)) in days {
+        for (id, key) in p {
+            for (day, valid, invalid) in key.days {
                 batch.counts.push((
                     id.clone(),
                     DailyUsage {
@@ -82,23 +90,25 @@ impl Usage {
                     },
                 ));
             }
+            if let Some(at) = key.last_used {
+                batch.last_used.push((id, at));
+            }
         }
-        batch.last_used = p.last_used.into_iter().collect();
         batch
     }
 
-    /// Puts back a batch the vault did not take, to try again later.
+    /// Puts back a batch the vault did not take, to try again later (the
+    /// lock taken for each key, so that requests are not held up behind a
+    /// large batch).
     fn put_back(&self, batch: UsageBatch) {
         for (id, u) in batch.counts {
-            let mut p = self.pending();
-            let day = p.counts.entry(id).or_default().entry(u.day).or_default();
-            day.0 = day.0.saturating_add(u.valid);
-            day.1 = day.1.saturating_add(u.invalid);
+            self.pending()
+                .entry(id)
+                .or_default()
+                .add(u.day, u.valid, u.invalid);
         }
         for (id, at) in batch.last_used {
-            let mut p = self.pending();
-            let last = p.last_used.entry(id).or_insert(at);
-            *last = (*last).max(at);
+            self.pending().entry(id).or_default().used(at);
         }
     }
 }
