@@ -71,7 +71,7 @@ fn encode(prefix: &str, random: &[u8; RANDOM_LEN]) -> String {
     text.push_str(prefix);
     text.push('_');
     text.extend(random.iter().map(|&b| char::from(b)));
-    text.push_str(&checksum(&random[..]));
+    text.extend(checksum(&random[..]).iter().map(|&b| char::from(b)));
     text
 }
 
@@ -99,16 +99,18 @@ fn fill_base62(out: &mut [u8]) -> anyhow::Result<()> {
 /// CRC-32 (IEEE), table-driven: no CPU feature detection at run time,
 /// which costs a short-lived process (a VM traps every CPUID) more than the
 /// 32 bytes it checks.
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+const CRC32: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISO_HDLC);
 
-fn checksum(random: &[u8]) -> String {
+/// The checksum's base62 digits (ASCII), for the random part.
+fn checksum(random: &[u8]) -> [u8; CHECK_LEN] {
     let mut n = u64::from(CRC32.checksum(random));
     let mut digits = [b'0'; CHECK_LEN];
     for d in digits.iter_mut().rev() {
         *d = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    digits.iter().map(|&b| char::from(b)).collect()
+    digits
 }
 
 /// Why a presented string is not a well-formed secret.
@@ -128,7 +130,7 @@ pub fn parse(presented: &str) -> Result<Secret, Malformed> {
         return Err(Malformed::Shape);
     }
     let (random, check) = body.split_at(RANDOM_LEN);
-    if checksum(random.as_bytes()) != check {
+    if checksum(random.as_bytes()) != check.as_bytes() {
         return Err(Malformed::Checksum);
     }
     Ok(Secret(presented.to_string()))
@@ -235,7 +237,7 @@ mod tests {
         let random = [b'0'; 32];
         let n = u64::from(crc32fast::hash(&random));
         let digits = checksum(&random);
-        let decoded = digits.bytes().fold(0u64, |acc, b| {
+        let decoded = digits.iter().fold(0u64, |acc, &b| {
             acc * 62 + BASE62.iter().position(|&c| c == b).expect("base62") as u64
         });
         assert_eq!(decoded, n);
