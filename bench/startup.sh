@@ -102,7 +102,7 @@ size() { stat_size=$(wc -c <"$1"); echo $((stat_size / 1024)); }
 {
     echo "# keyward start-up"
     echo
-    echo "Made by \`bench/startup.sh\` on $(date -u +%F) at $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')."
+    echo "Made by \`bench/startup.sh\` on $(date -u +%F) at $(git rev-parse --short HEAD)$(git diff --quiet -- . ':!bench/RESULTS*' || echo ' (with uncommitted changes)')."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r); sqlite3 $(sqlite3 --version | cut -d' ' -f1)."
     echo "Vault: $SIZE keys. $ROUNDS rounds, each of $RUNS runs of every command (hyperfine -N, medians),"
     echo "the baseline measured in every round before the builds."

@@ -90,7 +90,7 @@ LINES=$(wc -l <"$TMP/serve.log")
 {
     echo "# serve against nginx"
     echo
-    echo "Made by \`bench/throughput.sh\` on $(date -u +%F) at $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')."
+    echo "Made by \`bench/throughput.sh\` on $(date -u +%F) at $(git rev-parse --short HEAD)$(git diff --quiet -- . ':!bench/RESULTS*' || echo ' (with uncommitted changes)')."
     echo "Machine: $(nproc) cores, Linux $(uname -r); $("$NGINX" -v 2>&1 | sed 's/.*: //'); wrk -t1 -c64 -d${DURATION}s, $ROUNDS rounds alternating."
     echo "serve on SQLite, one valid key, \`/v1/authz\`, request log ($LOG_FORMAT) to a file ($LINES lines written)."
     echo
