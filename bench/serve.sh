@@ -14,6 +14,7 @@
 #    distinct well-formed secrets that belong to no key (no cache may grow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/nginx.sh
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
@@ -68,23 +69,7 @@ PG="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable"
 
 # nginx answering `return 200;`, as many workers as cores, no access log.
 NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx/tmp"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/tmp;
-    proxy_temp_path $TMP/nginx/tmp;
-    fastcgi_temp_path $TMP/nginx/tmp;
-    uwsgi_temp_path $TMP/nginx/tmp;
-    scgi_temp_path $TMP/nginx/tmp;
-    server { listen 127.0.0.1:$NGINX_PORT; location / { return 200; } }
-}
-CONF
+write_nginx_conf "$TMP/nginx" "$NGINX_PORT" auto
 "$NGINX" -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
 pids+=($!)
 

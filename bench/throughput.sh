@@ -11,6 +11,7 @@
 #   KW=/tmp/keyward-before OUT=/tmp/before.md bench/throughput.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/nginx.sh
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
@@ -40,23 +41,7 @@ SQLITE=$TMP/vault.db
 SECRET=$("$KW" --vault "$SQLITE" create --name bench 2>/dev/null)
 
 NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx/tmp"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/tmp;
-    proxy_temp_path $TMP/nginx/tmp;
-    fastcgi_temp_path $TMP/nginx/tmp;
-    uwsgi_temp_path $TMP/nginx/tmp;
-    scgi_temp_path $TMP/nginx/tmp;
-    server { listen 127.0.0.1:$NGINX_PORT; location / { return 200; } }
-}
-CONF
+write_nginx_conf "$TMP/nginx" "$NGINX_PORT" 1
 "$NGINX" -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
 pids+=($!)
 PORT=$(free_port)
