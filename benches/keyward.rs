@@ -157,5 +157,69 @@ fn log_page(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, secret_generation, verify, list, log_page);
+/// serve's verdict from memory: parse and checksum the presented secret,
+/// SHA-256 it, find its key among N held in memory (`store::memory::Held`,
+/// as serve's verifiers hold them) and judge its status.
+fn verdict_from_memory(c: &mut Criterion) {
+    use keyward::key::{Brief, Key, KeyId};
+    use keyward::store::memory::Held;
+    use keyward::text::{Env, Name};
+    let mut group = c.benchmark_group("verdict from memory");
+    group.throughput(Throughput::Elements(1));
+    let small = std::env::var_os("KEYWARD_BENCH_SMALL").is_some();
+    let now = Timestamp::from_unix(1_800_000_000);
+    for (name, n) in [("1k", 1_000usize), ("1m", 1_000_000)] {
+        if small && n > 1_000 {
+            continue;
+        }
+        let mut held = Held::default();
+        let mut texts = Vec::with_capacity(n.min(10_000));
+        for i in 0..n {
+            let secret = secret::generate("kw").expect("rng");
+            let key = Key {
+                id: KeyId::generate().expect("rng"),
+                name: Name::stored(format!("svc-{i}")),
+                env: Env::stored(format!("env{:03}", i % 100)),
+                prefix: "kw".into(),
+                hint: secret.hint(),
+                scopes: vec![],
+                is_default: false,
+                created_at: now,
+                expires_at: None,
+                own_expires_at: None,
+                revoked_at: None,
+                revoke_reason: None,
+                last_used_at: None,
+                rotated_from: None,
+                rotated_to: None,
+                note: None,
+                rotate_every: None,
+            };
+            held.insert(secret.hash(), &Brief::from(&key));
+            if texts.len() < 10_000 {
+                texts.push(secret.expose().to_string());
+            }
+        }
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % texts.len();
+                let s = secret::parse(black_box(&texts[i])).expect("well-formed");
+                let key = held.get(&s.hash()).expect("held");
+                let code = VerifyCode::judge(key.status(now), || true);
+                assert_eq!(code, VerifyCode::Valid);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    secret_generation,
+    verify,
+    verdict_from_memory,
+    list,
+    log_page
+);
 criterion_main!(benches);
