@@ -53,7 +53,14 @@ fn run(cli: Cli) -> Result<u8> {
     let actor = actor(cli.actor.as_deref())?;
     let (path, is_default) = vault_path(cli.vault)?;
     let location = Location::parse(path)?;
-    let mut ctx = Ctx::new(location, actor, clock, cli.json, output::stream_keys);
+    let mut ctx = Ctx::new(
+        location,
+        actor,
+        clock,
+        cli.json,
+        output::stream_keys,
+        output::say,
+    );
     if is_default {
         ctx = ctx.at_default_location();
     }

@@ -12,9 +12,9 @@ pub fn run(args: &CopyArgs, ctx: &mut Ctx) -> Result<Report> {
         )
         .into());
     }
-    let clock = ctx.clock();
+    let (clock, say) = (ctx.clock(), ctx.say);
     let source = ctx.vault(Access::Read)?;
-    let copied = source.copy_to(|| super::open_vault(&dest, Access::Create, false, clock))?;
+    let copied = source.copy_to(|| super::open_vault(&dest, Access::Create, false, clock, say))?;
     Ok(Report::Copied {
         to: dest.shown(),
         copied,

@@ -27,7 +27,7 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             (true, Some(within)) => Some(parse_moment(within, now)?),
         },
     };
-    let (json, stream) = (ctx.json, ctx.stream_keys);
+    let (json, stream, say) = (ctx.json, ctx.stream_keys, ctx.say);
     let vault = ctx.vault(Access::Read)?;
     // One pass over many rows: pages read once need not stay mapped.
     vault.unmapped()?;
@@ -70,7 +70,7 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
                 .iter()
                 .map(|e| format!("'{}'", quote(e.as_str())))
                 .collect();
-            super::note(&format!(
+            say(&format!(
                 "Environment '{}' has no keys. {}",
                 quote(env.as_str()),
                 match known.len() {
@@ -81,11 +81,11 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
         }
     }
     if !json {
-        super::warn_default_keys_ending(&defaults, now);
+        super::warn_default_keys_ending(say, &defaults, now);
     }
-    super::warn_loose_scopes(&loose);
+    super::warn_loose_scopes(say, &loose);
     if listed == 0 && !json {
-        super::note(if args.due {
+        say(if args.due {
             "No active key is due for rotation (see create --rotate-every)."
         } else if args.all {
             "No keys to show."

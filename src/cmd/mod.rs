@@ -129,8 +129,13 @@ pub type KeyStream = fn(
     read: &mut dyn FnMut(&mut [&mut KeyPass<'_>]) -> Result<()>,
 ) -> Result<Option<()>>;
 
+/// Says a note or warning on stderr, at once (before any prompt that
+/// follows it). The binary's `output` gives it, as it gives [`KeyStream`].
+pub type Say = fn(&str);
+
 /// What every command may need: the vault (opened on first use), the actor,
-/// the clock, whether a person is at a terminal, and how keys are streamed.
+/// the clock, whether a person is at a terminal, and the printer's
+/// functions for what a command says while it runs.
 pub struct Ctx {
     location: Location,
     /// The platform's default location, whose directories keyward may make.
@@ -140,6 +145,7 @@ pub struct Ctx {
     clock: Arc<dyn Clock>,
     pub json: bool,
     pub stream_keys: KeyStream,
+    pub say: Say,
 }
 
 impl Ctx {
@@ -149,6 +155,7 @@ impl Ctx {
         clock: Arc<dyn Clock>,
         json: bool,
         stream_keys: KeyStream,
+        say: Say,
     ) -> Self {
         Ctx {
             location,
@@ -158,6 +165,7 @@ impl Ctx {
             clock,
             json,
             stream_keys,
+            say,
         }
     }
 
@@ -185,6 +193,7 @@ impl Ctx {
                 access,
                 self.default_location,
                 Arc::clone(&self.clock),
+                self.say,
             )?,
         };
         Ok(self.vault.insert(vault))
@@ -252,6 +261,7 @@ fn open_vault(
     access: Access,
     make_directories: bool,
     clock: Arc<dyn Clock>,
+    say: Say,
 ) -> Result<Vault> {
     if let Location::Sqlite(path) = location
         && access == Access::Create
@@ -275,7 +285,7 @@ fn open_vault(
             #[cfg(feature = "postgres")]
             Location::Postgres(_) => location.shown(),
         };
-        note(&format!("created a new vault at {shown}"));
+        say(&format!("created a new vault at {shown}"));
     }
     Ok(vault)
 }
@@ -318,7 +328,7 @@ const DEFAULT_KEY_WARNING_SECS: i64 = 7 * 86_400;
 /// Warns on stderr about each environment's default key among `keys` that
 /// ends within 7 days: when it has expired, the environment's next key
 /// becomes its default, so ending it unawares changes which key that is.
-fn warn_default_keys_ending(keys: &[Key], now: Timestamp) {
+fn warn_default_keys_ending(say: Say, keys: &[Key], now: Timestamp) {
     for k in keys
         .iter()
         .filter(|k| k.is_default && k.status(now) == crate::key::Status::Active)
@@ -326,7 +336,7 @@ fn warn_default_keys_ending(keys: &[Key], now: Timestamp) {
         if let Some(end) = k.expires_at
             && end.unix() - now.unix() <= DEFAULT_KEY_WARNING_SECS
         {
-            note(&format!(
+            say(&format!(
                 "warning: {} '{}', the default key of environment '{}', expires {} ({}): \
                  rotate it in time (keyward rotate {} --env {} --grace 24h)",
                 k.id,
@@ -344,10 +354,10 @@ fn warn_default_keys_ending(keys: &[Key], now: Timestamp) {
 /// Warns on stderr, naming each key, about scopes that are not tokens (a
 /// comma or whitespace inside, stored by an older keyward): they are kept
 /// as they are, never split or joined, and so meet no requirement.
-fn warn_loose_scopes(keys: &[Key]) {
+fn warn_loose_scopes(say: Say, keys: &[Key]) {
     for k in keys {
         for s in k.scopes.iter().filter(|s| !s.is_token()) {
-            note(&format!(
+            say(&format!(
                 "warning: {} '{}' has the scope '{}', which holds a comma or whitespace: \
                  it meets no requirement and serve leaves it out of X-Keyward-Scopes; \
                  replace it with one scope per token (keyward update {} --remove-scope '{}' \
@@ -360,12 +370,6 @@ fn warn_loose_scopes(keys: &[Key]) {
             ));
         }
     }
-}
-
-/// Commentary for a person, on stderr. A closed stderr is not worth failing over.
-fn note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// A secret is printed once, on stdout: when stdout is closed, nothing is

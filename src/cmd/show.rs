@@ -12,7 +12,7 @@ pub const USAGE_DAYS: u16 = 30;
 
 pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
     let env = super::env_or_default(args.key.env.as_deref())?;
-    let json = ctx.json;
+    let (json, say) = (ctx.json, ctx.say);
     let vault = ctx.vault(Access::Read)?;
     let key = vault.find(&KeyRef::parse(&args.key.key), &env)?;
     let events = vault.events(&EventFilter {
@@ -21,9 +21,9 @@ pub fn run(args: &ShowArgs, ctx: &mut Ctx) -> Result<Report> {
         ..EventFilter::default()
     })?;
     let usage = vault.usage(&key.id, USAGE_DAYS)?;
-    super::warn_loose_scopes(std::slice::from_ref(&key));
+    super::warn_loose_scopes(say, std::slice::from_ref(&key));
     if !json {
-        super::warn_default_keys_ending(&vault.active_in_env(&key.env)?, vault.now());
+        super::warn_default_keys_ending(say, &vault.active_in_env(&key.env)?, vault.now());
     }
     Ok(Report::Key { key, events, usage })
 }

@@ -430,6 +430,12 @@ fn json_keys(
     Ok(())
 }
 
+/// A note or warning a command says while it runs, on stderr, at once. A
+/// closed stderr is not worth failing over.
+pub fn say(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
 /// Prints an error once: as a sentence, or as `{"error":{…}}` in JSON mode.
 /// Returns the exit code for it.
 pub fn error(err: &anyhow::Error, json: bool) -> u8 {
