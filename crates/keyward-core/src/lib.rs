@@ -1,10 +1,14 @@
-//! keyward: issue and administer API keys in a vault: a local SQLite file,
-//! or a schema of a PostgreSQL database shared between hosts.
+//! keyward's core: the typed values ([`text`], [`id`], [`key`], [`when`],
+//! [`secret`]), the pure rules ([`lifecycle`]), the vault's settings and
+//! its activity log ([`event`]), the storage contract every engine
+//! implements ([`store`], with the rows engines hand back and their
+//! decoding), the key rules written once over it ([`intents`]), a
+//! [`vault::Vault`] over any engine, and one [`error::Error`]. It names no
+//! engine, no HTTP and no command line: the engines, serve and the binary
+//! are the crates above it.
 //!
-//! Data flows one way: the binary's `cli` → `cmd` → the core ([`key`],
-//! [`secret`], [`text`], [`lifecycle`], [`when`]) and the key rules in
-//! [`intents`] → the storage contract in [`store`], reached through
-//! [`vault::Vault`]; results flow back to the binary's `output`.
+//! Each module imports only the modules listed before it in
+//! `tests/layers.rs` (the leaves first: `secret`, `shown`, `id`, `status`).
 
 pub mod error;
 pub mod event;
