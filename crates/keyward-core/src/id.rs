@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use rand::TryRng;
 use rand::rngs::SysRng;
 use serde::Serialize;
@@ -13,9 +14,10 @@ pub const ID_BODY_LEN: usize = 16;
 pub const MIN_ID_PREFIX: usize = 4;
 
 /// A key's public id: `key_` + 16 lowercase base32 characters. Not secret.
+/// Held inline (20 bytes): cloning one allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct KeyId(String);
+pub struct KeyId(CompactString);
 
 impl KeyId {
     /// A new random id.
@@ -28,12 +30,12 @@ impl KeyId {
             .iter()
             .map(|&b| char::from(ID_ALPHABET[usize::from(b & 31)]))
             .collect();
-        Ok(KeyId(format!("{ID_PREFIX}{body}")))
+        Ok(KeyId(compact_str::format_compact!("{ID_PREFIX}{body}")))
     }
 
     /// An id as the vault stores it.
     pub fn stored(id: String) -> Self {
-        KeyId(id)
+        KeyId(id.into())
     }
 
     pub fn as_str(&self) -> &str {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::error::Error;
 use crate::id::is_id_body;
 pub use crate::id::{ID_BODY_LEN, ID_PREFIX, KeyId, MIN_ID_PREFIX};
@@ -145,8 +147,8 @@ pub struct Brief {
     pub id: KeyId,
     pub name: Name,
     pub env: Env,
-    pub prefix: String,
-    pub hint: String,
+    pub prefix: CompactString,
+    pub hint: CompactString,
     pub scopes: Arc<[Scope]>,
     pub is_default: bool,
     pub created_at: Timestamp,
@@ -178,8 +180,8 @@ impl From<&Key> for Brief {
             id: k.id.clone(),
             name: k.name.clone(),
             env: k.env.clone(),
-            prefix: k.prefix.clone(),
-            hint: k.hint.clone(),
+            prefix: k.prefix.as_str().into(),
+            hint: k.hint.as_str().into(),
             scopes: k.scopes.iter().cloned().collect(),
             is_default: k.is_default,
             created_at: k.created_at,

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::shown::{escape, is_hidden, quote};
 use serde::Serialize;
 
@@ -123,17 +125,17 @@ macro_rules! text_value {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(CompactString);
 
         impl $name {
             pub fn parse(value: &str) -> Result<Self, Error> {
                 validate($field, value)?;
-                Ok($name(value.to_string()))
+                Ok($name(value.into()))
             }
 
             /// A value as the vault stores it.
             pub fn stored(value: String) -> Self {
-                $name(value)
+                $name(value.into())
             }
 
             pub fn as_str(&self) -> &str {
@@ -200,13 +202,13 @@ impl Scope {
     /// be named and removed.
     pub fn existing(value: &str) -> Result<Self, Error> {
         check(Field::Scope, value, false)?;
-        Ok(Scope(value.to_string()))
+        Ok(Scope(value.into()))
     }
 }
 
 impl Env {
     pub fn default_env() -> Self {
-        Env("default".to_string())
+        Env("default".into())
     }
 }
 

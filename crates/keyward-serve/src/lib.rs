@@ -407,6 +407,9 @@ async fn watch_readiness(app: Arc<App>) {
 }
 
 /// How the request log names a key: its id and hint, never its secret.
-pub fn shown_key(k: &Brief) -> (String, String) {
-    (k.id.to_string(), k.masked())
+pub fn shown_key(k: &Brief) -> (KeyId, compact_str::CompactString) {
+    (
+        k.id.clone(),
+        compact_str::format_compact!("{}_…{}", k.prefix, k.hint),
+    )
 }

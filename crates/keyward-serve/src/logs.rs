@@ -33,10 +33,9 @@ pub struct Logged {
     pub status: u16,
     /// `-` for none.
     pub code: &'static str,
+    pub key_id: Option<keyward_core::key::KeyId>,
     /// Empty for none.
-    pub key_id: String,
-    /// Empty for none.
-    pub hint: String,
+    pub hint: compact_str::CompactString,
     pub latency_us: u64,
 }
 
@@ -223,8 +222,12 @@ fn render(pending: &mut Pending, format: Format, out: &mut Vec<u8>) {
 /// `info!(method, path, status, code, key_id, hint, latency_us, "request")`
 /// with the layer `init` sets up (no target, no colour; JSON flattened).
 fn request_line(r: &Logged, format: Format, out: &mut Vec<u8>) {
-    let or_dash = |s: &str| if s.is_empty() { "-" } else { s }.to_string();
-    let (key_id, hint) = (or_dash(&r.key_id), or_dash(&r.hint));
+    let key_id = r.key_id.as_ref().map_or("-", |id| id.as_str());
+    let hint = if r.hint.is_empty() {
+        "-"
+    } else {
+        r.hint.as_str()
+    };
     let at = timestamp(r.at);
     let _ = match format {
         Format::Text => writeln!(
@@ -247,8 +250,8 @@ fn request_line(r: &Logged, format: Format, out: &mut Vec<u8>) {
                 text(r.path),
                 r.status,
                 text(r.code),
-                text(&key_id),
-                text(&hint),
+                text(key_id),
+                text(hint),
                 r.latency_us
             )
         }
@@ -340,13 +343,9 @@ mod tests {
             path: "/v1/authz",
             status: 200,
             code: "VALID",
-            key_id: if key_id == "-" {
-                String::new()
-            } else {
-                key_id.into()
-            },
+            key_id: (key_id != "-").then(|| keyward_core::key::KeyId::stored(key_id.into())),
             hint: if hint == "-" {
-                String::new()
+                Default::default()
             } else {
                 hint.into()
             },
@@ -395,8 +394,8 @@ mod tests {
                 path: "-",
                 status: 400,
                 code: "-",
-                key_id: String::new(),
-                hint: String::new(),
+                key_id: None,
+                hint: Default::default(),
                 latency_us: 0,
             },
         ));

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
-use keyward_core::key::{Brief, VerifyCode};
+use keyward_core::key::{Brief, KeyId, VerifyCode};
 use keyward_core::vault::Verdict;
 use serde::Deserialize;
 use serde_json::Value;
@@ -72,7 +72,7 @@ impl Route {
 pub struct Outcome {
     pub reply: Reply,
     pub code: Option<&'static str>,
-    pub key: Option<(String, String)>,
+    pub key: Option<(KeyId, compact_str::CompactString)>,
 }
 
 impl From<Reply> for Outcome {
@@ -117,7 +117,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
     let elapsed = started.elapsed();
     app.metrics
         .responded(route.name(), status, elapsed.as_secs_f64());
-    let (key_id, hint) = outcome.key.unwrap_or_default();
+    let (key_id, hint) = outcome.key.unzip();
     // Formatted by the log's own thread, not here.
     app.log.push(Logged {
         at: SystemTime::now(),
@@ -126,7 +126,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
         status,
         code: outcome.code.unwrap_or("-"),
         key_id,
-        hint,
+        hint: hint.unwrap_or_default(),
         latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     });
     Ok(outcome.reply)
@@ -153,8 +153,8 @@ pub fn log_refused(app: &App, status: u16) {
         path: "-",
         status,
         code: "-",
-        key_id: String::new(),
-        hint: String::new(),
+        key_id: None,
+        hint: Default::default(),
         latency_us: 0,
     });
 }

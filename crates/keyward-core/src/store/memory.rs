@@ -36,14 +36,14 @@ pub struct Held {
     entries: Vec<Entry>,
     index: HashTable<u32>,
     envs: Interned<Env>,
-    prefixes: Interned<String>,
+    prefixes: Interned<CompactString>,
     scopes: Interned<Arc<[Scope]>>,
 }
 
 struct Entry {
     hash: [u8; 32],
-    id: CompactString,
-    name: CompactString,
+    id: KeyId,
+    name: Name,
     hint: CompactString,
     created_at: i64,
     expires_at: i64,
@@ -125,9 +125,9 @@ impl Held {
     pub fn insert(&mut self, hash: [u8; 32], key: &Brief) {
         let entry = Entry {
             hash,
-            id: CompactString::from(key.id.as_str()),
-            name: CompactString::from(key.name.as_str()),
-            hint: CompactString::from(key.hint.as_str()),
+            id: key.id.clone(),
+            name: key.name.clone(),
+            hint: key.hint.clone(),
             created_at: key.created_at.unix(),
             expires_at: key.expires_at.map_or(NEVER, Timestamp::unix),
             env: self.envs.position(&key.env),
@@ -161,11 +161,11 @@ impl Held {
 
     fn brief(&self, e: &Entry) -> Option<Brief> {
         Some(Brief {
-            id: KeyId::stored(e.id.to_string()),
-            name: Name::stored(e.name.to_string()),
+            id: e.id.clone(),
+            name: e.name.clone(),
             env: self.envs.get(e.env)?.clone(),
             prefix: self.prefixes.get(e.prefix)?.clone(),
-            hint: e.hint.to_string(),
+            hint: e.hint.clone(),
             scopes: Arc::clone(self.scopes.get(e.scopes)?),
             is_default: e.flags & DEFAULT != 0,
             created_at: Timestamp::from_unix(e.created_at),
