@@ -168,9 +168,9 @@ impl Brief {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    /// The hint as a person sees it: `kw_…a1B2`.
-    pub fn masked(&self) -> String {
-        format!("{}_…{}", self.prefix, self.hint)
+    /// The hint as a person sees it: `kw_…a1B2` (inline, no allocation).
+    pub fn masked(&self) -> CompactString {
+        compact_str::format_compact!("{}_…{}", self.prefix, self.hint)
     }
 }
 
