@@ -161,9 +161,10 @@ fn log_page(c: &mut Criterion) {
 /// SHA-256 it, find its key among N held in memory (`store::memory::Held`,
 /// as serve's verifiers hold them) and judge its status.
 fn verdict_from_memory(c: &mut Criterion) {
-    use keyward::key::{Brief, Key, KeyId};
+    use keyward::key::{Brief, KeyId};
     use keyward::store::memory::Held;
     use keyward::text::{Env, Name};
+    use std::sync::Arc;
     let mut group = c.benchmark_group("verdict from memory");
     group.throughput(Throughput::Elements(1));
     let small = std::env::var_os("KEYWARD_BENCH_SMALL").is_some();
@@ -176,26 +177,20 @@ fn verdict_from_memory(c: &mut Criterion) {
         let mut texts = Vec::with_capacity(n.min(10_000));
         for i in 0..n {
             let secret = secret::generate("kw").expect("rng");
-            let key = Key {
+            let key = Brief {
                 id: KeyId::generate().expect("rng"),
                 name: Name::stored(format!("svc-{i}")),
                 env: Env::stored(format!("env{:03}", i % 100)),
                 prefix: "kw".into(),
-                hint: secret.hint(),
-                scopes: vec![],
+                hint: secret.hint().into(),
+                scopes: Arc::from([]),
                 is_default: false,
                 created_at: now,
                 expires_at: None,
-                own_expires_at: None,
-                revoked_at: None,
-                revoke_reason: None,
-                last_used_at: None,
-                rotated_from: None,
-                rotated_to: None,
-                note: None,
-                rotate_every: None,
+                revoked: false,
+                rotated: false,
             };
-            held.insert(secret.hash(), &Brief::from(&key));
+            held.insert(secret.hash(), &key);
             if texts.len() < 10_000 {
                 texts.push(secret.expose().to_string());
             }
