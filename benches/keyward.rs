@@ -189,6 +189,7 @@ fn verdict_from_memory(c: &mut Criterion) {
                 expires_at: None,
                 revoked: false,
                 rotated: false,
+                quota: false,
             };
             held.insert(secret.hash(), &key);
             if texts.len() < 10_000 {

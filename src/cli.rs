@@ -521,6 +521,35 @@ const ROTATE_EXPIRES_HELP: &str = "The new key's expiry: never, a duration (90s,
     1w, '1h 30m') or a future RFC 3339 time, at most 10 years ahead [default: the old key's \
     lifetime again, else never]";
 
+/// Rate limits and credits (`create`, `rotate`, `update`): shared by the key
+/// and its successors.
+#[derive(Debug, Args, Default)]
+pub struct QuotaArgs {
+    /// A rate limit NAME=LIMIT/DURATION, e.g. api=100/1m or burst=10/1s (DURATION 1s to 1d; repeatable; replaces one of that name)
+    #[arg(long = "ratelimit", value_name = "NAME=LIMIT/DUR", value_hint = ValueHint::Other)]
+    pub ratelimits: Vec<String>,
+
+    /// Drop the rate limit of this name (repeatable)
+    #[arg(long = "no-ratelimit", value_name = "NAME", value_hint = ValueHint::Other)]
+    pub no_ratelimits: Vec<String>,
+
+    /// Verifications left: a number, or unlimited
+    #[arg(long, value_name = "N|unlimited", value_hint = ValueHint::Other, allow_hyphen_values = true)]
+    pub credits: Option<String>,
+
+    /// Add to the credits left
+    #[arg(long = "add-credits", value_name = "N", value_hint = ValueHint::Other, allow_hyphen_values = true)]
+    pub add_credits: Option<String>,
+
+    /// Set the credits back to N every UTC day or month: N/daily, N/monthly (day 1) or N/monthly@DAY
+    #[arg(long, value_name = "N/daily|monthly", value_hint = ValueHint::Other, allow_hyphen_values = true)]
+    pub refill: Option<String>,
+
+    /// Stop refilling the credits
+    #[arg(long = "no-refill", conflicts_with = "refill")]
+    pub no_refill: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The key's name, unique among the environment's active keys [default: its id]
@@ -550,6 +579,9 @@ pub struct CreateArgs {
     /// A note for people: who owns the key, what it is for
     #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
     pub note: Option<String>,
+
+    #[command(flatten)]
+    pub quota: QuotaArgs,
 }
 
 #[derive(Debug, Args)]
@@ -631,6 +663,9 @@ pub struct RotateArgs {
     /// The new key's rotation policy: DUR or never [default: the old key's]
     #[arg(long = "rotate-every", value_name = "DUR|never", value_hint = ValueHint::Other)]
     pub rotate_every: Option<String>,
+
+    #[command(flatten)]
+    pub quota: QuotaArgs,
 }
 
 #[derive(Debug, Args)]
@@ -710,6 +745,9 @@ pub struct UpdateArgs {
     /// A new note ("" clears it)
     #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
     pub note: Option<String>,
+
+    #[command(flatten)]
+    pub quota: QuotaArgs,
 }
 
 #[derive(Debug, Args)]
@@ -725,6 +763,7 @@ pub struct LogArgs {
     /// Only events of this type (repeatable)
     #[arg(long = "event", value_name = "TYPE", value_parser = [
         "created", "rotated", "grace_changed", "expiry_changed", "revoked", "updated", "config_changed",
+        "quota_changed",
     ])]
     pub events: Vec<String>,
 
@@ -770,6 +809,10 @@ pub struct VerifyArgs {
     /// Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)
     #[arg(long = "require-scope", value_name = "SCOPE", value_hint = ValueHint::Other)]
     pub require_scopes: Vec<String>,
+
+    /// What this verification costs in credits and in each rate limit (0 checks without spending)
+    #[arg(long, value_name = "N", default_value = "1", value_hint = ValueHint::Other, allow_hyphen_values = true)]
+    pub cost: String,
 
     /// Refused: a secret must not be passed as an argument.
     #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]

@@ -15,7 +15,8 @@
 #[cfg(feature = "seed")]
 pub use keyward_core::seed;
 pub use keyward_core::{
-    error, event, intents, json, key, lifecycle, secret, settings, shown, store, text, vault, when,
+    error, event, intents, json, key, lifecycle, quota, secret, settings, shown, store, text,
+    vault, when,
 };
 
 pub mod location;

@@ -6,8 +6,8 @@ mod output;
 
 // The library's modules, under the names the binary's modules use.
 use keyward::{
-    Location, error, event, intents, key, lifecycle, secret, settings, shown, store, text, vault,
-    when,
+    Location, error, event, intents, key, lifecycle, quota, secret, settings, shown, store, text,
+    vault, when,
 };
 #[cfg(feature = "serve")]
 use keyward_serve as serve;

@@ -117,6 +117,7 @@ fn inside_the_core_every_import_runs_down() {
         "status",    // a key's status
         "error",     // one variant per situation, with its exit code
         "when",      // times, durations, the clock
+        "quota",     // rate limits and credits: the pure rules
         "text",      // typed user text: names, envs, scopes, actors
         "key",       // the key record and its verdict
         "lifecycle", // the pure rules of rotate, revoke, extend

@@ -19,6 +19,7 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
         .as_deref()
         .map(|v| parse_policy("--rotate-every", v))
         .transpose()?;
+    let quota = super::quota::change(&args.quota)?;
     let expires = match &args.expires {
         Some(e) => parse_expiry("--expires", e, ctx.now())?,
         None if ctx.interactive() => prompt::expiry()?,
@@ -33,6 +34,7 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
         prefix: args.prefix.clone(),
         note: args.note.as_deref().map(Note::parse).transpose()?,
         rotate_every,
+        quota,
     };
     let actor = ctx.actor().clone();
     let created = ctx.vault(Access::Create)?.create(&new, &actor)?;

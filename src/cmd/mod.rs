@@ -13,6 +13,7 @@ pub use leaked::LeakReport;
 mod list;
 mod log;
 mod prompt;
+mod quota;
 mod retire;
 mod revoke;
 mod rotate;

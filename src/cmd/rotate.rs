@@ -29,6 +29,7 @@ pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
     if grace.is_none() && !ctx.interactive() {
         return Err(missing_grace().into());
     }
+    super::quota::change(&args.quota)?;
     stdout_must_be_open()?;
     // The KEY is resolved once, here; if another process rotates or
     // revokes that key before this write takes the lock, it is refused.
@@ -49,6 +50,7 @@ pub fn run(args: &RotateArgs, ctx: &mut Ctx) -> Result<Report> {
         name,
         rotate_every,
         reason: None,
+        quota: super::quota::change(&args.quota)?,
     };
     let actor = ctx.actor().clone();
     let rotated = ctx

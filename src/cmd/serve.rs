@@ -38,7 +38,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
             LogFormat::Json => serve::logs::Format::Json,
         },
         verifier: location.verifier()?,
-        open_vault: Box::new(move || location.open(Access::Read, Arc::clone(&for_flushes))),
+        open_vault: Arc::new(move || location.open(Access::Read, Arc::clone(&for_flushes))),
         shown,
         engine,
         clock,

@@ -17,6 +17,7 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
             Some("") => Some(None),
             Some(text) => Some(Some(Note::parse(text)?)),
         },
+        quota: super::quota::change(&args.quota)?,
     };
     if let Some(both) = update
         .add_scopes
@@ -33,9 +34,11 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
         && update.add_scopes.is_empty()
         && update.remove_scopes.is_empty()
         && update.note.is_none()
+        && update.quota.is_empty()
     {
         return Err(Error::usage(
-            "update needs something to change: --name, --add-scope, --remove-scope or --note",
+            "update needs something to change: --name, --add-scope, --remove-scope, --note, \
+             --ratelimit, --no-ratelimit, --credits, --add-credits, --refill or --no-refill",
         )
         .into());
     }

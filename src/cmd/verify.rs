@@ -34,6 +34,10 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         .into());
     }
     let required = parse_all(&args.require_scopes, Scope::parse)?;
+    let ask = crate::intents::Ask {
+        cost: super::quota::count("--cost", &args.cost, "a number")?,
+        limits: Vec::new(),
+    };
     let env = super::env_filter(args.env.as_deref())?;
     let presented = match args.key_env {
         None if ctx.interactive() => zeroize::Zeroizing::new(prompt::secret()?.as_bytes().to_vec()),
@@ -60,6 +64,7 @@ pub fn run(args: &VerifyArgs, ctx: &mut Ctx) -> Result<Report> {
         &secret,
         &required,
         env.as_ref(),
+        &ask,
     )?))
 }
 

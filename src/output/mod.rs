@@ -247,7 +247,12 @@ impl Printer {
                         escape(k.env.as_str()),
                         k.status(now)
                     ),
-                    (_, code) => writeln!(out, "{}", code.as_str()),
+                    (_, code) => {
+                        if let Some(why) = v.spent.as_ref().and_then(quota_refusal) {
+                            note(&why);
+                        }
+                        writeln!(out, "{}", code.as_str())
+                    }
                 }
             }
             Report::Config {
@@ -564,4 +569,31 @@ fn leaked(r: &crate::cmd::LeakReport, now: Timestamp, out: &mut impl Write) -> i
         }
     }
     Ok(())
+}
+
+/// Why a quota refused a verification, for a person: which limit and when
+/// to try again, or that the credits ran out.
+fn quota_refusal(spent: &crate::quota::Spent) -> Option<String> {
+    if spent.admitted {
+        return None;
+    }
+    if spent.out_of_credits {
+        return Some(format!(
+            "no credits left for this verification ({} left): add some with `keyward update KEY --add-credits N`",
+            spent.credits.unwrap_or(0)
+        ));
+    }
+    let over: Vec<String> = spent
+        .limits
+        .iter()
+        .filter(|l| l.exceeded)
+        .map(|l| l.limit.to_string())
+        .collect();
+    let retry = spent.retry_after_secs().map_or_else(String::new, |s| {
+        format!(
+            "; try again in {}",
+            crate::when::short_span(s.unsigned_abs())
+        )
+    });
+    Some(format!("over the rate limit {}{retry}", over.join(", ")))
 }

@@ -295,6 +295,18 @@ pub fn key_detail(
     if let Some(due) = k.rotation_due_at(now) {
         rows.push(("rotation due", exact(Some(due), now, "")));
     }
+    if let Some(q) = &k.quota {
+        if !q.ratelimits.is_empty() {
+            let limits: Vec<String> = q.ratelimits.iter().map(ToString::to_string).collect();
+            rows.push(("rate limits", limits.join(", ")));
+        }
+        if let Some(left) = q.credits {
+            rows.push(("credits", left.to_string()));
+        }
+        if let Some(r) = q.refill {
+            rows.push(("refill", r.to_string()));
+        }
+    }
     for (field, value) in rows {
         t.add_row(vec![field.to_string(), value]);
     }
@@ -390,6 +402,20 @@ fn details(e: &Event) -> String {
             time(&d.new_expires_at),
             time(&d.old_expires_at)
         ),
+        Details::QuotaChanged(d) => {
+            let terms = |t: &crate::event::QuotaTerms| {
+                let mut parts = t.ratelimits.clone();
+                parts.push(match t.credits {
+                    Some(n) => format!("credits {n}"),
+                    None => "credits unlimited".to_string(),
+                });
+                if let Some(r) = &t.refill {
+                    parts.push(format!("refill {r}"));
+                }
+                parts.join(", ")
+            };
+            format!("quota {} (was {})", terms(&d.new), terms(&d.old))
+        }
         Details::Revoked(d) => match &d.reason {
             Some(r) => format!("reason: {r}"),
             None => "no reason given".to_string(),
@@ -502,6 +528,8 @@ mod tests {
             rotated_to: None,
             note: None,
             rotate_every: None,
+            quota_id: None,
+            quota: None,
         }
     }
 

@@ -43,7 +43,7 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
             assert_eq!(doc["key"]["status"], status);
         }
     }
-    assert_eq!(version(&v), 6);
+    assert_eq!(version(&v), 7);
     let conn = v.sql();
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -101,13 +101,14 @@ crate::on_both_engines! {
     #[cfg(feature = "serve")]
     fn a_vault_from_before_usage_and_rotation_policies_gains_them_on_its_next_open(v: &TestVault) {
         let (key, secret) = v.create_json(&["--name", "web"]);
-        // Back to the schema before serve and rotation policies: SQLite v4,
-        // PostgreSQL v1.
+        // Back to the schema before serve, rotation policies and quotas:
+        // SQLite v4, PostgreSQL v1.
         match &v.url {
             None => v
                 .sql()
                 .execute_batch(
                     "DROP TABLE usage; ALTER TABLE keys DROP COLUMN rotate_every; \
+                     DROP TABLE quotas; DROP TABLE quota_use; ALTER TABLE keys DROP COLUMN quota_id; \
                      PRAGMA user_version = 4;",
                 )
                 .expect("downgrade"),
@@ -117,6 +118,8 @@ crate::on_both_engines! {
             Some(url) => crate::common::pg::client(url)
                 .batch_execute(
                     "DROP TABLE keyward.usage; ALTER TABLE keyward.keys DROP COLUMN rotate_every; \
+                     DROP TABLE keyward.quotas; DROP TABLE keyward.quota_use; \
+                     ALTER TABLE keyward.keys DROP COLUMN quota_id; \
                      UPDATE keyward.meta SET version = 1;",
                 )
                 .expect("downgrade"),

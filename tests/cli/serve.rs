@@ -245,8 +245,10 @@ crate::on_both_engines! {
         assert!(e["error"]["type"].is_string() && e["error"]["title"].is_string() && e["error"]["detail"].is_string());
         assert!(e["meta"]["requestId"].is_string());
         for unsupported in [
-            serde_json::json!({"key": main, "credits": {"cost": 1}}),
+            serde_json::json!({"key": main, "credits": {"cost": -1}}),
+            serde_json::json!({"key": main, "credits": {"price": 1}}),
             serde_json::json!({"key": main, "ratelimits": [{"name": "x"}]}),
+            serde_json::json!({"key": main, "ratelimits": [{"name": "x", "limit": 5}]}),
             serde_json::json!({"key": main, "permissions": "a AND"}),
             serde_json::json!({"key": 5}),
         ] {

@@ -24,10 +24,11 @@ pub enum EventKind {
     Revoked,
     Updated,
     ConfigChanged,
+    QuotaChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Created,
         EventKind::Rotated,
         EventKind::GraceChanged,
@@ -35,6 +36,7 @@ impl EventKind {
         EventKind::Revoked,
         EventKind::Updated,
         EventKind::ConfigChanged,
+        EventKind::QuotaChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +48,7 @@ impl EventKind {
             EventKind::Revoked => "revoked",
             EventKind::Updated => "updated",
             EventKind::ConfigChanged => "config_changed",
+            EventKind::QuotaChanged => "quota_changed",
         }
     }
 }
@@ -83,6 +86,7 @@ pub enum Details {
     Revoked(Revoked),
     Updated(Updated),
     ConfigChanged(ConfigChanged),
+    QuotaChanged(QuotaChanged),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +155,33 @@ pub struct ConfigChanged {
     pub setting: String,
 }
 
+/// A quota's terms as an event holds them: credits left (null =
+/// unlimited), rate limits as `NAME=LIMIT/DUR`, the refill as `N/daily`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaTerms {
+    pub credits: Option<u64>,
+    pub ratelimits: Vec<String>,
+    pub refill: Option<String>,
+}
+
+impl QuotaTerms {
+    pub fn of(q: &crate::quota::Quota) -> QuotaTerms {
+        QuotaTerms {
+            credits: q.credits,
+            ratelimits: q.ratelimits.iter().map(ToString::to_string).collect(),
+            refill: q.refill.map(|r| r.to_string()),
+        }
+    }
+}
+
+/// `create`, `rotate` or `update` changed a lineage's quota.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaChanged {
+    pub new: QuotaTerms,
+    pub old: QuotaTerms,
+    pub quota_id: String,
+}
+
 impl Details {
     pub fn kind(&self) -> EventKind {
         match self {
@@ -161,6 +192,7 @@ impl Details {
             Details::Revoked(_) => EventKind::Revoked,
             Details::Updated(_) => EventKind::Updated,
             Details::ConfigChanged(_) => EventKind::ConfigChanged,
+            Details::QuotaChanged(_) => EventKind::QuotaChanged,
         }
     }
 
@@ -180,6 +212,7 @@ impl Details {
             EventKind::Revoked => Details::Revoked(serde_json::from_str(text)?),
             EventKind::Updated => Details::Updated(serde_json::from_str(text)?),
             EventKind::ConfigChanged => Details::ConfigChanged(serde_json::from_str(text)?),
+            EventKind::QuotaChanged => Details::QuotaChanged(serde_json::from_str(text)?),
         })
     }
 }

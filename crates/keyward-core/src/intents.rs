@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::event::{self, Canonical, Details, GENESIS, NewEvent, chain_hash};
 use crate::key::{Key, KeyId, Status};
 use crate::lifecycle::{self, Revocation};
+use crate::quota::{self, LimitState, Quota, QuotaChange, Ratelimit, Spent};
 use crate::secret::{self, Secret};
 use crate::settings::{Setting, Settings};
 use crate::store::{StoredEvent, WriteTx};
@@ -28,6 +29,8 @@ pub struct NewKey {
     /// The rotation policy in seconds: None = the vault's `rotate-every`
     /// setting, Some(None) = none.
     pub rotate_every: Option<Option<i64>>,
+    /// Rate limits and credits for the new key's lineage.
+    pub quota: QuotaChange,
 }
 
 /// What `update` asks for; empty fields change nothing.
@@ -38,6 +41,8 @@ pub struct Update {
     pub remove_scopes: Vec<Scope>,
     /// Some(None) clears the note.
     pub note: Option<Option<Note>>,
+    /// A change to the lineage's rate limits and credits.
+    pub quota: QuotaChange,
 }
 
 /// What a rotation asks for.
@@ -53,6 +58,8 @@ pub struct Rotation {
     pub rotate_every: Option<Option<i64>>,
     /// Why, for the `rotated` event (`revoke --leaked`).
     pub reason: Option<Reason>,
+    /// A change to the lineage's rate limits and credits, made with the rotation.
+    pub quota: QuotaChange,
 }
 
 #[derive(Debug)]
@@ -149,8 +156,22 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         rotated_to: None,
         note: new.note.as_ref().map(Note::to_string),
         rotate_every: new.rotate_every.unwrap_or(settings.rotate_every),
+        quota_id: None,
+        quota: None,
+    };
+    let quota = new.quota.apply(&Quota::default(), now.unix())?;
+    let key = match quota.is_empty() {
+        true => key,
+        false => Key {
+            quota_id: Some(key.id.clone()),
+            quota: Some(quota.clone()),
+            ..key
+        },
     };
     tx.insert_key(&key, &secret.hash())?;
+    if let Some(id) = &key.quota_id {
+        tx.put_quota(id, &quota)?;
+    }
     let details = Details::Created(event::Created {
         default: key.is_default,
         expires_at: key.expires_at.map(Timestamp::rfc3339),
@@ -160,6 +181,10 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         scopes: key.scopes.iter().map(Scope::to_string).collect(),
     });
     append(tx, key_event(&key, None, actor, now, details))?;
+    if let Some(id) = &key.quota_id {
+        let details = quota_changed(id, &Quota::default(), &quota);
+        append(tx, key_event(&key, None, actor, now, details))?;
+    }
     Ok(Created { key, secret })
 }
 
@@ -218,6 +243,13 @@ pub fn rotate(
         reason: r.reason.as_ref().map(Reason::to_string),
     });
     append(tx, key_event(&old, Some(&new.id), actor, now, details))?;
+    let (new, previous) = if r.quota.is_empty() {
+        (new, previous)
+    } else {
+        let (new, _) = change_quota(tx, &new, &r.quota, actor, now)?;
+        let previous = tx.key(&previous.id)?.unwrap_or(previous);
+        (new, previous)
+    };
     Ok(Rotated {
         key: new,
         secret,
@@ -421,6 +453,7 @@ pub fn end_leaked(
                     name: None,
                     rotate_every: None,
                     reason: Some(reason.clone()),
+                    quota: QuotaChange::default(),
                 };
                 Leaked::Rotated(Box::new(rotate(tx, &k.id, &rotation, actor, now)?))
             }
@@ -464,8 +497,18 @@ pub fn update(
         note,
         ..k.clone()
     };
+    let (k, quota_changed) = if u.quota.is_empty() {
+        (k, false)
+    } else {
+        change_quota(tx, &k, &u.quota, actor, now)?
+    };
+    let changed = Key {
+        quota_id: k.quota_id.clone(),
+        quota: k.quota.clone(),
+        ..changed
+    };
     if changed == k {
-        return Ok((k, false));
+        return Ok((k, quota_changed));
     }
     tx.update_key(&changed)?;
     let texts = |scopes: &[Scope]| scopes.iter().map(Scope::to_string).collect();
@@ -479,6 +522,225 @@ pub fn update(
     });
     append(tx, key_event(&k, None, actor, now, details))?;
     Ok((changed, true))
+}
+
+fn quota_changed(id: &KeyId, old: &Quota, new: &Quota) -> Details {
+    Details::QuotaChanged(event::QuotaChanged {
+        new: event::QuotaTerms::of(new),
+        old: event::QuotaTerms::of(old),
+        quota_id: id.to_string(),
+    })
+}
+
+/// The keys of `key`'s lineage that still verify before it: its
+/// predecessors in grace, newest first.
+fn predecessors_in_grace(tx: &dyn WriteTx, key: &Key, now: Timestamp) -> Result<Vec<Key>> {
+    let mut found = Vec::new();
+    let mut at = key.rotated_from.clone();
+    while let Some(id) = at {
+        let Some(k) = tx.key(&id)? else { break };
+        if k.status(now) != Status::Grace || found.len() > 64 {
+            break;
+        }
+        at = k.rotated_from.clone();
+        found.push(k);
+    }
+    Ok(found)
+}
+
+/// Changes the rate limits and credits `key`'s lineage shares (the key,
+/// its predecessors in grace, its successors), with a `quota_changed`
+/// event. A key with no quota yet starts one, named by its id, that its
+/// predecessors still in grace draw from too. Returns the key as it is
+/// now, and whether anything changed.
+pub fn change_quota(
+    tx: &dyn WriteTx,
+    key: &Key,
+    change: &QuotaChange,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(Key, bool)> {
+    let before = match &key.quota_id {
+        Some(id) => tx.quota(id)?.unwrap_or_default(),
+        None => Quota::default(),
+    };
+    let after = change.apply(&before, now.unix())?;
+    if after == before {
+        return Ok((key.clone(), false));
+    }
+    let key = match &key.quota_id {
+        Some(_) => key.clone(),
+        None => {
+            let joined = Key {
+                quota_id: Some(key.id.clone()),
+                quota: Some(after.clone()),
+                ..key.clone()
+            };
+            tx.update_key(&joined)?;
+            for k in predecessors_in_grace(tx, key, now)? {
+                tx.update_key(&Key {
+                    quota_id: Some(key.id.clone()),
+                    quota: Some(after.clone()),
+                    ..k
+                })?;
+            }
+            joined
+        }
+    };
+    let Some(id) = key.quota_id.clone() else {
+        return Ok((key, false));
+    };
+    tx.put_quota(&id, &after)?;
+    let key = Key {
+        quota: Some(after.clone()),
+        ..key
+    };
+    // A limit removed or changed starts afresh.
+    for old in &before.ratelimits {
+        if after.limit(&old.name) != Some(old) {
+            tx.forget_quota_use(&id, &old.name, i64::MAX)?;
+        }
+    }
+    append(
+        tx,
+        key_event(&key, None, actor, now, quota_changed(&id, &before, &after)),
+    )?;
+    Ok((key, true))
+}
+
+/// What one verification asks of a quota: its cost in credits and in
+/// every rate limit (`cost`), and per-call changes to named limits.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub cost: u64,
+    /// Limits named by the request: its own cost for that limit, and a
+    /// limit and duration in place of the key's (or a limit the key does
+    /// not have, applied for this call).
+    pub limits: Vec<AskLimit>,
+}
+
+/// One verification costs 1, named limits nothing of their own.
+impl Default for Ask {
+    fn default() -> Self {
+        Ask {
+            cost: 1,
+            limits: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AskLimit {
+    pub name: compact_str::CompactString,
+    pub cost: Option<u64>,
+    pub limit: Option<(u64, i64)>,
+}
+
+/// Judges one verification of an otherwise valid key against its quota,
+/// at `now_ms` (the vault's clock, in milliseconds), and spends what it
+/// costs if every limit and the credits admit it. A key with no quota is
+/// admitted and spends nothing.
+pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spent> {
+    // Limits a call names for a key without a quota are counted under the
+    // key's own id.
+    let id = match (&key.quota_id, ask.limits.is_empty()) {
+        (Some(id), _) => id,
+        (None, false) => &key.id,
+        (None, true) => {
+            return Ok(Spent {
+                admitted: true,
+                ..Spent::default()
+            });
+        }
+    };
+    let mut q = match &key.quota_id {
+        Some(id) => tx.quota(id)?.unwrap_or_default(),
+        None => Quota::default(),
+    };
+    let refilled = q.refill_due(now_ms.div_euclid(1000));
+    // The limits this call is judged by: the key's (with the call's cost
+    // or terms where it names them), and those it names that the key lacks.
+    let mut judged: Vec<(Ratelimit, u64)> = Vec::new();
+    for limit in &q.ratelimits {
+        let asked = ask.limits.iter().find(|a| a.name == limit.name);
+        let mut l = limit.clone();
+        if let Some((n, ms)) = asked.and_then(|a| a.limit) {
+            l.limit = n;
+            l.duration_ms = ms;
+        }
+        judged.push((l, asked.and_then(|a| a.cost).unwrap_or(ask.cost)));
+    }
+    for a in &ask.limits {
+        if q.limit(&a.name).is_some() {
+            continue;
+        }
+        let Some((limit, duration_ms)) = a.limit else {
+            return Ok(Spent {
+                unknown_limit: Some(a.name.to_string()),
+                credits: q.credits,
+                ..Spent::default()
+            });
+        };
+        let l = Ratelimit {
+            name: a.name.clone(),
+            limit,
+            duration_ms,
+        };
+        judged.push((l, a.cost.unwrap_or(ask.cost)));
+    }
+    let mut states = Vec::with_capacity(judged.len());
+    let mut limited = false;
+    for (l, cost) in &judged {
+        let slots = tx.quota_use(id, &l.name)?;
+        let used = quota::used(l, &slots, now_ms);
+        let wait = quota::wait_ms(l, &slots, *cost, now_ms);
+        let exceeded = wait != Some(0);
+        limited |= exceeded;
+        states.push((
+            LimitState {
+                limit: l.clone(),
+                exceeded,
+                remaining: l.limit.saturating_sub(used),
+                reset_ms: quota::reset_ms(l, &slots, now_ms),
+                retry_ms: if exceeded {
+                    Some(wait.unwrap_or(l.duration_ms))
+                } else {
+                    None
+                },
+            },
+            *cost,
+        ));
+    }
+    let out_of_credits = !limited && q.credits.is_some_and(|left| left < ask.cost);
+    let admitted = !limited && !out_of_credits;
+    if admitted {
+        for (state, cost) in &mut states {
+            if *cost == 0 {
+                continue;
+            }
+            let l = &state.limit;
+            tx.add_quota_use(id, &l.name, quota::slot_of(l, now_ms), *cost)?;
+            tx.forget_quota_use(id, &l.name, quota::forget_before(l, now_ms))?;
+            state.remaining = state.remaining.saturating_sub(*cost);
+            if state.reset_ms == 0 {
+                let slot_end = (quota::slot_of(l, now_ms) + 1) * l.slot_ms();
+                state.reset_ms = slot_end + l.duration_ms - now_ms;
+            }
+        }
+        if let Some(left) = q.credits {
+            q.credits = Some(left - ask.cost);
+        }
+    }
+    if key.quota_id.is_some() && (refilled || (admitted && q.credits.is_some() && ask.cost > 0)) {
+        tx.put_quota(id, &q)?;
+    }
+    Ok(Spent {
+        admitted,
+        out_of_credits,
+        limits: states.into_iter().map(|(s, _)| s).collect(),
+        credits: q.credits,
+        unknown_limit: None,
+    })
 }
 
 /// Sets a setting and records a `config_changed` event, unless the value

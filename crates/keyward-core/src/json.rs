@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::event::{Details, Event};
 use crate::key::{Key, KeyId, Status, VerifyCode};
+use crate::quota::Ratelimit;
 use crate::store::DailyUsage;
 use crate::text::{Actor, Env, Name, Scope};
 use crate::vault::Verdict;
@@ -31,6 +32,48 @@ pub struct KeyJson<'a> {
     pub note: Option<&'a str>,
     pub rotate_every: Option<String>,
     pub rotation_due_at: Option<String>,
+    /// The rate limits the key's lineage shares.
+    pub ratelimits: Vec<RatelimitJson>,
+    /// Credits left; null = unlimited.
+    pub credits: Option<u64>,
+    pub refill: Option<RefillJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RatelimitJson {
+    pub name: String,
+    pub limit: u64,
+    /// As `--ratelimit` takes it: `1m`, `10s`.
+    pub duration: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefillJson {
+    pub amount: u64,
+    /// `daily`, `monthly` or `monthly@DAY`.
+    pub interval: String,
+}
+
+impl RatelimitJson {
+    pub fn new(r: &Ratelimit) -> Self {
+        RatelimitJson {
+            name: r.name.to_string(),
+            limit: r.limit,
+            duration: crate::quota::duration_text(r.duration_ms),
+        }
+    }
+}
+
+/// A rate limit's state after a verification (`verify`, `/v1/verify`).
+#[derive(Debug, Serialize)]
+pub struct LimitJson {
+    pub name: String,
+    pub limit: u64,
+    pub duration: String,
+    pub exceeded: bool,
+    pub remaining: u64,
+    /// Seconds until the window has room again (rounded up).
+    pub reset_seconds: i64,
 }
 
 impl<'a> KeyJson<'a> {
@@ -53,6 +96,16 @@ impl<'a> KeyJson<'a> {
             note: k.note.as_deref(),
             rotate_every: k.rotate_every.map(crate::when::policy_text),
             rotation_due_at: k.rotation_due_at(now).map(Timestamp::rfc3339),
+            ratelimits: k
+                .quota
+                .iter()
+                .flat_map(|q| q.ratelimits.iter().map(RatelimitJson::new))
+                .collect(),
+            credits: k.quota.as_ref().and_then(|q| q.credits),
+            refill: k.quota.as_ref().and_then(|q| q.refill).map(|r| RefillJson {
+                amount: r.amount,
+                interval: r.interval_text(),
+            }),
         }
     }
 }
@@ -134,6 +187,12 @@ pub struct Verified<'a> {
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyJson<'a>>,
+    /// For a key with a quota: each rate limit after this verification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimits: Option<Vec<LimitJson>>,
+    /// For a key with a quota: the credits left (null = unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Option<u64>>,
 }
 
 impl<'a> Verified<'a> {
@@ -146,6 +205,20 @@ impl<'a> Verified<'a> {
                 .as_ref()
                 .filter(|_| v.code == VerifyCode::Valid)
                 .map(|k| KeyJson::new(k, now)),
+            ratelimits: v.spent.as_ref().map(|s| {
+                s.limits
+                    .iter()
+                    .map(|l| LimitJson {
+                        name: l.limit.name.to_string(),
+                        limit: l.limit.limit,
+                        duration: crate::quota::duration_text(l.limit.duration_ms),
+                        exceeded: l.exceeded,
+                        remaining: l.remaining,
+                        reset_seconds: (l.reset_ms + 999) / 1000,
+                    })
+                    .collect()
+            }),
+            credits: v.spent.as_ref().map(|s| s.credits),
         }
     }
 }

@@ -21,6 +21,10 @@ pub enum VerifyCode {
     Expired,
     Revoked,
     InsufficientScope,
+    /// Valid, but over one of its rate limits.
+    RateLimited,
+    /// Valid, but out of credits.
+    UsageExceeded,
 }
 
 impl VerifyCode {
@@ -31,6 +35,8 @@ impl VerifyCode {
             VerifyCode::Expired => "API_KEY_EXPIRED",
             VerifyCode::Revoked => "API_KEY_REVOKED",
             VerifyCode::InsufficientScope => "INSUFFICIENT_SCOPE",
+            VerifyCode::RateLimited => "RATE_LIMITED",
+            VerifyCode::UsageExceeded => "USAGE_EXCEEDED",
         }
     }
 
@@ -93,6 +99,10 @@ pub struct Key {
     pub note: Option<String>,
     /// The rotation policy: rotate this often, in seconds (None = no policy).
     pub rotate_every: Option<i64>,
+    /// The quota this key draws from, shared with its lineage (None = none).
+    pub quota_id: Option<KeyId>,
+    /// That quota's terms and credits, as read with the key.
+    pub quota: Option<crate::quota::Quota>,
 }
 
 impl Key {
@@ -157,6 +167,8 @@ pub struct Brief {
     pub expires_at: Option<Timestamp>,
     pub revoked: bool,
     pub rotated: bool,
+    /// Draws from a quota: a valid verdict must be admitted by it.
+    pub quota: bool,
 }
 
 impl Brief {
@@ -188,6 +200,7 @@ impl From<&Key> for Brief {
             expires_at: k.expires_at,
             revoked: k.revoked_at.is_some(),
             rotated: k.rotated_to.is_some(),
+            quota: k.quota_id.is_some(),
         }
     }
 }
@@ -232,6 +245,8 @@ impl Key {
             rotated_to: None,
             note: None,
             rotate_every: None,
+            quota_id: None,
+            quota: None,
         }
     }
 }

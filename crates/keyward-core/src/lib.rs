@@ -17,6 +17,7 @@ pub mod intents;
 pub mod json;
 pub mod key;
 pub mod lifecycle;
+pub mod quota;
 pub mod secret;
 #[cfg(feature = "seed")]
 pub mod seed;

@@ -79,6 +79,7 @@ pub fn fill(
                             prefix: None,
                             note: None,
                             rotate_every: None,
+                            quota: Default::default(),
                         };
                         let created = intents::create(tx, &new, &actor, now)?;
                         (created.key, created.secret)
@@ -90,6 +91,7 @@ pub fn fill(
                             name: None,
                             rotate_every: None,
                             reason: None,
+                            quota: Default::default(),
                         };
                         let rotated = intents::rotate(tx, id, &r, &actor, now)?;
                         (rotated.key, rotated.secret)

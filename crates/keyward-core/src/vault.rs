@@ -81,6 +81,8 @@ pub struct Verdict {
     /// Set when last-used could not be recorded for a reason other than a
     /// busy or read-only vault; the verdict stands.
     pub warning: Option<String>,
+    /// What the key's quota said, when it has one and was otherwise valid.
+    pub spent: Option<crate::quota::Spent>,
 }
 
 impl Verdict {
@@ -89,6 +91,7 @@ impl Verdict {
             code: VerifyCode::Invalid,
             key: None,
             warning: None,
+            spent: None,
         }
     }
 }
@@ -382,6 +385,7 @@ impl Vault {
                 code: VerifyCode::for_key(&key, required, now),
                 key: Some(key),
                 warning: None,
+                spent: None,
             },
         })
     }
@@ -394,8 +398,22 @@ impl Vault {
         secret: &Secret,
         required: &[Scope],
         env: Option<&Env>,
+        ask: &crate::intents::Ask,
     ) -> Result<Verdict> {
         let mut verdict = self.check(secret, required, env)?;
+        if let (VerifyCode::Valid, Some(key)) = (verdict.code, &verdict.key)
+            && (key.quota_id.is_some() || !ask.limits.is_empty())
+        {
+            let id = key.id.clone();
+            let spent = self.spend(&id, ask)?;
+            if !spent.admitted {
+                verdict.code = match spent.out_of_credits {
+                    true => VerifyCode::UsageExceeded,
+                    false => VerifyCode::RateLimited,
+                };
+            }
+            verdict.spent = Some(spent);
+        }
         let now = self.now();
         if let (VerifyCode::Valid, Some(key)) = (verdict.code, &verdict.key) {
             let recent = key
@@ -408,6 +426,28 @@ impl Vault {
             }
         }
         Ok(verdict)
+    }
+
+    /// Whether the vault at the location is no longer the one this opened
+    /// (a file replaced under it): a long-lived holder opens it again.
+    pub fn replaced(&self) -> bool {
+        self.store.replaced()
+    }
+
+    /// Judges one verification of key `id` (otherwise valid) against its
+    /// quota and spends what it costs, in one write transaction: credits
+    /// are never spent twice, however many processes verify at once. Rate
+    /// limits' windows run on the clock in milliseconds, never behind the
+    /// newest event.
+    pub fn spend(&mut self, id: &KeyId, ask: &crate::intents::Ask) -> Result<crate::quota::Spent> {
+        let clock = Arc::clone(&self.clock);
+        self.write(|tx, now| {
+            let now_ms = clock.now_ms().max(now.unix().saturating_mul(1000));
+            match tx.key(id)? {
+                Some(key) => crate::intents::spend(tx, &key, ask, now_ms),
+                None => Ok(crate::quota::Spent::default()),
+            }
+        })
     }
 
     /// Runs `f` in one write transaction, with the time read once the write

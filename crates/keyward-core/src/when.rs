@@ -87,6 +87,10 @@ impl Timestamp {
 /// a time that has passed.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
+    /// The time in milliseconds since the epoch (rate limits' windows).
+    fn now_ms(&self) -> i64 {
+        self.now().unix().saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -96,6 +100,11 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now_utc()
+    }
+
+    fn now_ms(&self) -> i64 {
+        i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+            .unwrap_or(i64::MAX)
     }
 }
 

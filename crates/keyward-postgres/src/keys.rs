@@ -16,7 +16,11 @@ use keyward_core::when::Timestamp;
 
 pub(super) const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
     revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, \
-    rotate_every";
+    rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at";
+
+/// Keys and the quotas they draw from: what every key query reads.
+pub(super) const KEYS_FROM: &str =
+    "keyward.keys LEFT JOIN keyward.quotas ON quotas.lineage = keys.quota_id";
 
 impl<C: GenericClient> Pg<C> {
     pub(super) fn keys_where(
@@ -24,7 +28,7 @@ impl<C: GenericClient> Pg<C> {
         tail: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Key>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM keyward.keys {tail}");
+        let sql = format!("SELECT {KEY_COLUMNS} FROM {KEYS_FROM} {tail}");
         self.query(&sql, params)?
             .iter()
             .map(|r| self.key_from_row(r))
@@ -37,7 +41,7 @@ impl<C: GenericClient> Pg<C> {
         tail: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<(Key, [u8; 32])>> {
-        let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys {tail}");
+        let sql = format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM {KEYS_FROM} {tail}");
         self.query(&sql, params)?
             .iter()
             .map(|r| self.key_and_hash(r))
@@ -73,6 +77,17 @@ impl<C: GenericClient> Pg<C> {
             own_expires_at: r.try_get(14)?,
             note: r.try_get(15)?,
             rotate_every: r.try_get(16)?,
+            quota_id: r.try_get(17)?,
+            quota: match r.try_get::<_, Option<String>>(row::QUOTA_FROM)? {
+                None => None,
+                Some(ratelimits) => Some(row::QuotaRow {
+                    ratelimits,
+                    credits: r.try_get(19)?,
+                    refill_amount: r.try_get(20)?,
+                    refill_interval: r.try_get(21)?,
+                    refilled_at: r.try_get(22)?,
+                }),
+            },
         };
         let label = values.label();
         values.decode().map_err(|b| self.corrupt(label, b.problem))
@@ -253,6 +268,14 @@ impl<C: GenericClient> Read for Pg<C> {
     fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<keyward_core::store::DailyUsage>> {
         usage::read(self, id, since)
     }
+
+    fn quota(&self, id: &KeyId) -> Result<Option<keyward_core::quota::Quota>> {
+        super::quotas::read(self, id)
+    }
+
+    fn quota_use(&self, id: &KeyId, name: &str) -> Result<Vec<(i64, u64)>> {
+        super::quotas::uses(self, id, name)
+    }
 }
 
 #[cfg(test)]
@@ -261,7 +284,12 @@ mod tests {
     fn the_key_columns_are_the_cores_in_its_order() {
         assert_eq!(
             super::KEY_COLUMNS,
-            keyward_core::store::row::KEY_COLUMNS.join(", ")
+            keyward_core::store::row::KEY_COLUMNS
+                .iter()
+                .chain(keyward_core::store::row::QUOTA_COLUMNS.iter())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 }

@@ -7,6 +7,7 @@
 
 mod events;
 mod keys;
+mod quotas;
 mod schema;
 mod tls;
 pub mod url;
@@ -18,7 +19,7 @@ use std::cell::RefCell;
 use anyhow::Context;
 use postgres::{Client, GenericClient, Row, Transaction};
 
-use keys::KEY_COLUMNS;
+use keys::{KEY_COLUMNS, KEYS_FROM};
 use keyward_core::error::{Error, Result};
 use keyward_core::key::{Key, KeyId};
 use keyward_core::settings::Setting;
@@ -247,15 +248,13 @@ impl Store for Postgres {
             let portal = match env.map(Env::as_str) {
                 Some(name) => tx.bind(
                     &format!(
-                        "SELECT {KEY_COLUMNS} FROM keyward.keys WHERE env = $1 \
+                        "SELECT {KEY_COLUMNS} FROM {KEYS_FROM} WHERE env = $1 \
                          ORDER BY env, created_at, seq"
                     ),
                     &[&name],
                 ),
                 None => tx.bind(
-                    &format!(
-                        "SELECT {KEY_COLUMNS} FROM keyward.keys ORDER BY env, created_at, seq"
-                    ),
+                    &format!("SELECT {KEY_COLUMNS} FROM {KEYS_FROM} ORDER BY env, created_at, seq"),
                     &[],
                 ),
             }
@@ -391,7 +390,7 @@ impl Postgres {
             ..Dump::default()
         })?;
         let keys = format!(
-            "SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys ORDER BY created_at, seq"
+            "SELECT {KEY_COLUMNS}, secret_sha256 FROM {KEYS_FROM} ORDER BY created_at, seq"
         );
         self.chunks(&keys, rows, &mut |page| {
             let keys = page
@@ -528,8 +527,8 @@ impl WriteTx for PostgresTx<'_> {
         self.execute(
             "INSERT INTO keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, \
              created_at, expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason, \
-             last_used_at, rotate_every) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             last_used_at, rotate_every, quota_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             &[
                 &k.id.as_str(),
                 &k.name.as_str(),
@@ -548,6 +547,7 @@ impl WriteTx for PostgresTx<'_> {
                 &k.revoke_reason,
                 &k.last_used_at.map(Timestamp::unix),
                 &k.rotate_every,
+                &k.quota_id.as_ref().map(KeyId::as_str),
             ],
         )?;
         Ok(())
@@ -556,8 +556,8 @@ impl WriteTx for PostgresTx<'_> {
     fn update_key(&self, k: &Key) -> Result<()> {
         self.execute(
             "UPDATE keyward.keys SET expires_at = $1, own_expires_at = $2, rotated_to = $3, \
-             is_default = $4, revoked_at = $5, revoke_reason = $6, name = $7, scopes = $8, note = $9 \
-             WHERE id = $10",
+             is_default = $4, revoked_at = $5, revoke_reason = $6, name = $7, scopes = $8, note = $9, \
+             quota_id = $11 WHERE id = $10",
             &[
                 &k.expires_at.map(Timestamp::unix),
                 &k.own_expires_at.map(Timestamp::unix),
@@ -569,6 +569,7 @@ impl WriteTx for PostgresTx<'_> {
                 &serde_json::to_string(&k.scopes)?,
                 &k.note,
                 &k.id.as_str(),
+                &k.quota_id.as_ref().map(KeyId::as_str),
             ],
         )?;
         Ok(())
@@ -585,6 +586,18 @@ impl WriteTx for PostgresTx<'_> {
 
     fn add_usage(&self, id: &KeyId, u: &keyward_core::store::DailyUsage) -> Result<()> {
         usage::add(self, id, u)
+    }
+
+    fn put_quota(&self, id: &KeyId, q: &keyward_core::quota::Quota) -> Result<()> {
+        quotas::put(self, id, q)
+    }
+
+    fn add_quota_use(&self, id: &KeyId, name: &str, slot: i64, n: u64) -> Result<()> {
+        quotas::add_use(self, id, name, slot, n)
+    }
+
+    fn forget_quota_use(&self, id: &KeyId, name: &str, before: i64) -> Result<()> {
+        quotas::forget_use(self, id, name, before)
     }
 
     fn insert_event(&self, e: &StoredEvent<'_>) -> Result<()> {
@@ -634,12 +647,13 @@ impl WriteTx for PostgresTx<'_> {
                 rows.text(k.revoke_reason.as_deref());
                 rows.int(ts(k.last_used_at));
                 rows.int(k.rotate_every);
+                rows.text(k.quota_id.as_ref().map(KeyId::as_str));
                 rows.end();
             }
             self.copy_in(
                 "COPY keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, \
                  is_default, created_at, expires_at, own_expires_at, rotated_from, rotated_to, \
-                 note, revoked_at, revoke_reason, last_used_at, rotate_every) FROM STDIN",
+                 note, revoked_at, revoke_reason, last_used_at, rotate_every, quota_id) FROM STDIN",
                 rows,
             )?;
         }
@@ -679,6 +693,7 @@ impl WriteTx for PostgresTx<'_> {
                 rows,
             )?;
         }
+        keyward_core::store::put_quotas(self, part)?;
         Ok(())
     }
 

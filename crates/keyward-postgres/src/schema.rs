@@ -9,7 +9,7 @@ use postgres::Client;
 use keyward_core::error::Result;
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -176,4 +176,26 @@ CREATE TABLE keyward.usage (
 /// A key's rotation policy (`--rotate-every`), in seconds.
 const V3: &str = r#"
 ALTER TABLE keyward.keys ADD COLUMN rotate_every bigint;
+"#;
+
+/// Quotas: the rate limits and credits a lineage of keys shares (named by
+/// the id of the key that started it, held in each key's `quota_id`), and
+/// what each rate limit admitted, by slot.
+const V4: &str = r#"
+ALTER TABLE keyward.keys ADD COLUMN quota_id text COLLATE "C";
+CREATE TABLE keyward.quotas (
+    lineage         text COLLATE "C" PRIMARY KEY,
+    ratelimits      text NOT NULL DEFAULT '[]',
+    credits         bigint,
+    refill_amount   bigint,
+    refill_interval text,
+    refilled_at     bigint
+);
+CREATE TABLE keyward.quota_use (
+    quota_id text COLLATE "C" NOT NULL,
+    name     text NOT NULL,
+    slot     bigint NOT NULL,
+    used     bigint NOT NULL,
+    PRIMARY KEY (quota_id, name, slot)
+);
 "#;

@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{CHANGES, KEY_COLUMNS, KEYS_PER_FETCH, Named, Pg, PgUrl, Postgres, connect, failed};
+use super::{
+    CHANGES, KEY_COLUMNS, KEYS_FROM, KEYS_PER_FETCH, Named, Pg, PgUrl, Postgres, connect, failed,
+};
 use keyward_core::error::Result;
 use keyward_core::key::{Brief, Key, KeyId};
 use keyward_core::store::memory::Held;
@@ -217,7 +219,7 @@ fn load_all(pg: &mut Postgres, shared: &Shared, again: bool) -> Result<Position>
         // the full records of a large vault never sit in memory at once.
         let mut keys = Held::default();
         pg.chunks(
-            &format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM keyward.keys"),
+            &format!("SELECT {KEY_COLUMNS}, secret_sha256 FROM {KEYS_FROM}"),
             KEYS_PER_FETCH,
             &mut |rows| {
                 for r in &rows {

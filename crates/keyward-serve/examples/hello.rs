@@ -22,8 +22,12 @@ async fn answer(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes
 }
 
 fn main() -> std::io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&address).await?;
         let mut builder = http1::Builder::new();

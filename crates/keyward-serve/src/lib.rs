@@ -9,6 +9,7 @@ mod http;
 pub mod logs;
 mod metrics;
 mod permissions;
+mod quotas;
 mod request;
 mod routes;
 mod unkey;
@@ -24,7 +25,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use keyward_core::error::Result;
+use keyward_core::intents::Ask;
 use keyward_core::key::{Brief, Key, KeyId, VerifyCode};
+use keyward_core::quota::Spent;
 use keyward_core::secret;
 use keyward_core::store::{NotNow, Verifier};
 use keyward_core::text::Env;
@@ -77,6 +80,8 @@ pub struct App {
     requests: AtomicU64,
     /// Random per process, so request ids differ between runs.
     request_id_base: u64,
+    /// Spends keys' quotas in the vault.
+    quotas: quotas::Spender,
 }
 
 /// What a lookup found, judged at `now`.
@@ -84,6 +89,8 @@ pub struct Judged {
     pub code: VerifyCode,
     pub key: Option<Brief>,
     pub now: Timestamp,
+    /// What the key's quota said (a key with one, otherwise valid).
+    pub spent: Option<Spent>,
 }
 
 /// The vault could not be read: the request is answered 503, never 200.
@@ -98,6 +105,7 @@ impl App {
         presented: &[u8],
         env: Option<&Env>,
         allows: &(dyn Fn(&Brief) -> bool + Sync),
+        ask: &Ask,
     ) -> std::result::Result<Judged, Unavailable> {
         let key = self.lookup(presented).await?;
         let now = self.clock.now();
@@ -107,15 +115,52 @@ impl App {
                 .flatten()
                 .all(|e| k.env == *e)
         });
-        let code = match &key {
+        let mut code = match &key {
             None => VerifyCode::Invalid,
             Some(k) => VerifyCode::judge(k.status(now), || allows(k)),
         };
+        let mut spent = None;
+        let asks_limits = !ask.limits.is_empty();
+        if let Some(k) = key
+            .as_ref()
+            .filter(|k| (k.quota || asks_limits) && code == VerifyCode::Valid)
+        {
+            let s = self.spend(&k.id, ask).await?;
+            if !s.admitted {
+                code = match s.out_of_credits {
+                    true => VerifyCode::UsageExceeded,
+                    false => VerifyCode::RateLimited,
+                };
+            }
+            spent = Some(s);
+        }
         if let Some(k) = &key {
             self.usage.record(&k.id, now, code == VerifyCode::Valid);
         }
         self.metrics.verified(code.as_str());
-        Ok(Judged { code, key, now })
+        Ok(Judged {
+            code,
+            key,
+            now,
+            spent,
+        })
+    }
+
+    /// Spends what a verification of key `id` costs from its quota, in
+    /// the vault (one write transaction, off the request threads): exact
+    /// across every process verifying with the vault. A request the ask
+    /// itself makes impossible (a limit the key lacks, with no terms) is
+    /// refused as over that limit.
+    async fn spend(&self, id: &KeyId, ask: &Ask) -> std::result::Result<Spent, Unavailable> {
+        match self.quotas.spend(id, ask).await {
+            Some(Ok(s)) => Ok(s),
+            Some(Err(e)) => {
+                self.metrics.vault_error();
+                tracing::warn!(error = %format!("{e:#}"), "cannot spend a key's quota in the vault");
+                Err(Unavailable)
+            }
+            None => Err(Unavailable),
+        }
     }
 
     async fn lookup(&self, presented: &[u8]) -> std::result::Result<Option<Brief>, Unavailable> {
@@ -267,7 +312,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         }
     }
     let usage = Arc::new(usage::Usage::default());
-    let flusher = usage::Flusher::start(Arc::clone(&usage), open_vault)?;
+    let flusher = usage::Flusher::start(Arc::clone(&usage), Arc::clone(&open_vault))?;
     let app = Arc::new(App {
         verifier,
         clock,
@@ -279,6 +324,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         served: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         request_id_base: rand::random(),
+        quotas: quotas::Spender::start(Arc::clone(&open_vault))?,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -37,6 +37,7 @@ impl Problem {
 
 pub static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 static REQUIRE_SCOPE: HeaderName = HeaderName::from_static("x-keyward-require-scope");
+static COST: HeaderName = HeaderName::from_static("x-keyward-cost");
 
 /// The secret of `Authorization: Bearer SECRET`, if that is the header's
 /// scheme.
@@ -86,6 +87,27 @@ pub fn presented(headers: &HeaderMap) -> Result<Option<&[u8]>, Problem> {
 pub struct Requirements {
     pub scopes: Vec<Scope>,
     pub env: Option<Env>,
+    /// What the request costs in credits and rate limits (`?cost=`,
+    /// `X-Keyward-Cost`); None = 1.
+    pub cost: Option<u64>,
+}
+
+/// A cost: a whole number from 0 to the largest count keyward takes.
+pub fn cost(location: &str, text: &str, cost: &mut Option<u64>) -> Result<(), Problem> {
+    if cost.is_some() {
+        return Err(Problem::bad(location, "give the cost once"));
+    }
+    let n = keyward_core::quota::count(text).ok_or_else(|| {
+        Problem::bad(
+            location,
+            format!(
+                "the cost must be a whole number from 0 to {}",
+                keyward_core::quota::MAX_COUNT
+            ),
+        )
+    })?;
+    *cost = Some(n);
+    Ok(())
 }
 
 /// An empty scope in a requirement is most likely a proxy's variable that
@@ -178,12 +200,13 @@ pub fn authz(
                 return Err(Problem::bad("query.env", "give ?env= once"));
             }
             "env" => req.env = Some(required_env("?env=", &value)?),
+            "cost" => cost("query.cost", &value, &mut req.cost)?,
             other => {
                 return Err(Problem::bad(
                     format!("query.{}", quote(other)),
                     format!(
                         "the query parameter '{}' is not one keyward knows: /v1/authz takes \
-                         ?scope= (repeatable, or a,b) and ?env=",
+                         ?scope= (repeatable, or a,b), ?env= and ?cost=",
                         quote(other)
                     ),
                 ));
@@ -195,12 +218,22 @@ pub fn authz(
         if !is_keywards(lower) {
             continue;
         }
+        if name == COST {
+            let Ok(text) = value.to_str() else {
+                return Err(Problem::bad(
+                    "header.X-Keyward-Cost",
+                    "X-Keyward-Cost must be a number",
+                ));
+            };
+            cost("header.X-Keyward-Cost", text, &mut req.cost)?;
+            continue;
+        }
         if name != REQUIRE_SCOPE {
             return Err(Problem::bad(
                 format!("header.{lower}"),
                 format!(
                     "the request header '{}' is not one keyward knows: /v1/authz reads \
-                     X-Keyward-Require-Scope (the other X-Keyward-* headers are keyward's answer)",
+                     X-Keyward-Require-Scope and X-Keyward-Cost (the other X-Keyward-* headers are keyward's answer)",
                     quote(lower)
                 ),
             ));

@@ -8,7 +8,9 @@ use std::time::{Instant, SystemTime};
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
+use keyward_core::intents::Ask;
 use keyward_core::key::{Brief, KeyId, VerifyCode};
+use keyward_core::quota::{LimitState, Spent};
 use keyward_core::vault::Verdict;
 use serde::Deserialize;
 use serde_json::Value;
@@ -236,14 +238,36 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
         return deny(StatusCode::UNAUTHORIZED, "API_KEY_MISSING", None);
     };
     let allows = |k: &Brief| wanted.scopes.iter().all(|s| k.has_scope(s.as_str()));
-    let judged = match app.judge(presented, wanted.env.as_ref(), &allows).await {
+    let ask = Ask {
+        cost: wanted.cost.unwrap_or(1),
+        limits: Vec::new(),
+    };
+    let judged = match app
+        .judge(presented, wanted.env.as_ref(), &allows, &ask)
+        .await
+    {
         Ok(j) => j,
         Err(Unavailable) => return unavailable_authz(),
     };
-    let Judged { code, key, now } = judged;
+    let Judged {
+        code,
+        key,
+        now,
+        spent,
+    } = judged;
     match (code, key) {
+        (VerifyCode::RateLimited | VerifyCode::UsageExceeded, k) => {
+            let mut out = deny(StatusCode::TOO_MANY_REQUESTS, code.as_str(), k.as_ref());
+            if let Some(s) = &spent {
+                limit_headers(out.reply.headers_mut(), s, true);
+            }
+            out
+        }
         (VerifyCode::Valid, Some(k)) => {
             let mut reply = http::empty(StatusCode::OK);
+            if let Some(s) = &spent {
+                limit_headers(reply.headers_mut(), s, false);
+            }
             let h = reply.headers_mut();
             let mut set = |name: &HeaderName, value: &str| {
                 if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
@@ -275,6 +299,46 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
             deny(StatusCode::FORBIDDEN, code.as_str(), k.as_ref())
         }
         (code, k) => deny(StatusCode::UNAUTHORIZED, code.as_str(), k.as_ref()),
+    }
+}
+
+/// The IETF rate-limit headers for a key's limits (`RateLimit-Policy:
+/// "api";q=100;w=60`, `RateLimit: "api";r=0;t=37`), and on a refusal
+/// `Retry-After` (seconds until the request would be admitted; for credits,
+/// none: they come back only with a refill or an operator).
+fn limit_headers(h: &mut hyper::HeaderMap, spent: &Spent, refused: bool) {
+    let name = |l: &LimitState| l.limit.name.replace(['"', '\\'], "");
+    let policy: Vec<String> = spent
+        .limits
+        .iter()
+        .map(|l| {
+            format!(
+                "\"{}\";q={};w={}",
+                name(l),
+                l.limit.limit,
+                (l.limit.duration_ms + 999) / 1000
+            )
+        })
+        .collect();
+    let state: Vec<String> = spent
+        .limits
+        .iter()
+        .map(|l| {
+            format!(
+                "\"{}\";r={};t={}",
+                name(l),
+                l.remaining,
+                (l.reset_ms + 999) / 1000
+            )
+        })
+        .collect();
+    for (header, values) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let (false, Ok(v)) = (values.is_empty(), HeaderValue::from_str(&values.join(", "))) {
+            h.insert(HeaderName::from_static(header), v);
+        }
+    }
+    if refused && let Some(secs) = spent.retry_after_secs() {
+        h.insert(hyper::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }
 }
 
@@ -315,6 +379,9 @@ struct VerifyRequest {
     require_scopes: Vec<String>,
     #[serde(default)]
     env: Option<String>,
+    /// What the verification costs in credits and rate limits (default 1).
+    #[serde(default)]
+    cost: Option<u64>,
 }
 
 /// `POST /v1/verify`: the verdict as `keyward --json verify` prints it.
@@ -362,9 +429,25 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         Ok(e) => e,
         Err(p) => return bad(p),
     };
+    if request
+        .cost
+        .is_some_and(|c| c > keyward_core::quota::MAX_COUNT)
+    {
+        return bad(Problem::bad(
+            "body.cost",
+            format!(
+                "cost must be a whole number from 0 to {}",
+                keyward_core::quota::MAX_COUNT
+            ),
+        ));
+    }
+    let ask = Ask {
+        cost: request.cost.unwrap_or(1),
+        limits: Vec::new(),
+    };
     let allows = |k: &Brief| scopes.iter().all(|s| k.has_scope(s.as_str()));
     let judged = match app
-        .judge(request.key.as_bytes(), env.as_ref(), &allows)
+        .judge(request.key.as_bytes(), env.as_ref(), &allows, &ask)
         .await
     {
         Ok(j) => j,
@@ -378,6 +461,7 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
             code: judged.code,
             key: None,
             warning: None,
+            spent: judged.spent.clone(),
         },
         Some(brief) => match app.record(&brief.id).await {
             Err(Unavailable) => return unavailable_verify(),
@@ -386,6 +470,7 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
                 code: VerifyCode::judge(full.status(judged.now), || allows(&Brief::from(&full))),
                 key: Some(full),
                 warning: None,
+                spent: judged.spent.clone(),
             },
         },
     };

@@ -5,6 +5,7 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
+use keyward_core::intents::{Ask, AskLimit};
 use keyward_core::key::{Brief, VerifyCode};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -61,23 +62,23 @@ fn unkey_code(code: VerifyCode) -> &'static str {
         VerifyCode::Expired => "EXPIRED",
         VerifyCode::Revoked => "DISABLED",
         VerifyCode::InsufficientScope => "INSUFFICIENT_PERMISSIONS",
+        VerifyCode::RateLimited => "RATE_LIMITED",
+        VerifyCode::UsageExceeded => "USAGE_EXCEEDED",
     }
 }
 
 /// The members of Unkey's v2 `V2KeysVerifyKeyRequestBody` that keyward
 /// honours: `key`, `permissions`, and `tags` (which Unkey uses for
 /// analytics only; keyward checks their shape and keeps nothing).
-const HONOURED: [&str; 3] = ["key", "permissions", "tags"];
+const HONOURED: [&str; 5] = ["key", "permissions", "tags", "credits", "ratelimits"];
 
 /// Unkey's tags: at most this many, each 1-512 characters.
 const MAX_TAGS: usize = 20;
 const MAX_TAG_LEN: usize = 512;
 
 /// Members of Unkey's request that keyward has no counterpart for.
-const UNSUPPORTED: [(&str, &str); 5] = [
+const UNSUPPORTED: [(&str, &str); 3] = [
     ("apiId", "a keyward vault is one API: drop the field"),
-    ("credits", "keyward keys have no credits"),
-    ("ratelimits", "keyward does not rate-limit keys"),
     (
         "migrationId",
         "keyward does not migrate keys from other systems",
@@ -87,6 +88,110 @@ const UNSUPPORTED: [(&str, &str); 5] = [
         "a keyward vault is one keyspace: drop the field",
     ),
 ];
+
+/// Unkey's `credits: {"cost": N}` and `ratelimits: [{"name", "cost",
+/// "limit", "duration"}]`, read into what the quota is asked; or the
+/// member at fault and why.
+fn ask(request: &serde_json::Map<String, Value>) -> Result<Ask, (String, String)> {
+    use keyward_core::quota::{MAX_COUNT, MAX_DURATION_MS, MAX_LIMITS, MIN_DURATION_MS};
+    let count = |at: &str, v: Option<&Value>, min: u64| -> Result<Option<u64>, (String, String)> {
+        match v {
+            None => Ok(None),
+            Some(v) => match v.as_u64().filter(|n| (min..=MAX_COUNT).contains(n)) {
+                Some(n) => Ok(Some(n)),
+                None => Err((
+                    at.to_string(),
+                    format!("{at} must be a whole number from {min} to {MAX_COUNT}"),
+                )),
+            },
+        }
+    };
+    let only = |at: &str, map: &serde_json::Map<String, Value>, known: &[&str]| match map
+        .keys()
+        .find(|k| !known.contains(&k.as_str()))
+    {
+        Some(k) => Err((
+            format!("{at}.{}", quote(k)),
+            format!("'{}' is not a field of Unkey's {at}", quote(k)),
+        )),
+        None => Ok(()),
+    };
+    let mut ask = Ask {
+        cost: 1,
+        limits: Vec::new(),
+    };
+    if let Some(credits) = request.get("credits") {
+        let Some(map) = credits.as_object() else {
+            return Err((
+                "body.credits".into(),
+                "credits must be an object: {\"cost\": N}".into(),
+            ));
+        };
+        only("body.credits", map, &["cost"])?;
+        ask.cost = count("body.credits.cost", map.get("cost"), 0)?.unwrap_or(1);
+    }
+    if let Some(limits) = request.get("ratelimits") {
+        let Some(all) = limits.as_array().filter(|a| a.len() <= MAX_LIMITS) else {
+            return Err((
+                "body.ratelimits".into(),
+                format!("ratelimits must be a list of at most {MAX_LIMITS} objects"),
+            ));
+        };
+        for (i, l) in all.iter().enumerate() {
+            let at = format!("body.ratelimits[{i}]");
+            let Some(map) = l.as_object() else {
+                return Err((at.clone(), format!("{at} must be an object")));
+            };
+            only(&at, map, &["name", "cost", "limit", "duration"])?;
+            let name = map
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    (
+                        format!("{at}.name"),
+                        format!("{at}.name is required and must be a string"),
+                    )
+                })
+                .and_then(|n| {
+                    keyward_core::quota::limit_name(n).map_err(|why| (format!("{at}.name"), why))
+                })?;
+            if ask.limits.iter().any(|l: &AskLimit| l.name == name) {
+                return Err((format!("{at}.name"), "a rate limit is named twice".into()));
+            }
+            let cost = count(&format!("{at}.cost"), map.get("cost"), 0)?;
+            let limit = count(&format!("{at}.limit"), map.get("limit"), 1)?;
+            let duration = match map.get("duration") {
+                None => None,
+                Some(v) => match v
+                    .as_i64()
+                    .filter(|ms| (MIN_DURATION_MS..=MAX_DURATION_MS).contains(ms))
+                {
+                    Some(ms) => Some(ms),
+                    None => {
+                        return Err((
+                            format!("{at}.duration"),
+                            format!(
+                                "{at}.duration must be milliseconds from {MIN_DURATION_MS} to {MAX_DURATION_MS}"
+                            ),
+                        ));
+                    }
+                },
+            };
+            let limit = match (limit, duration) {
+                (Some(n), Some(ms)) => Some((n, ms)),
+                (None, None) => None,
+                _ => {
+                    return Err((
+                        at.clone(),
+                        format!("{at}: give limit and duration together, or neither"),
+                    ));
+                }
+            };
+            ask.limits.push(AskLimit { name, cost, limit });
+        }
+    }
+    Ok(ask)
+}
 
 fn valid_tags(tags: &Value) -> bool {
     match tags {
@@ -260,7 +365,18 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             .as_ref()
             .is_none_or(|q| q.allows(&|scope| k.has_scope(scope)))
     };
-    let judged = match app.judge(key.as_bytes(), None, &allows).await {
+    let ask = match ask(&request) {
+        Ok(a) => a,
+        Err((location, message)) => {
+            return invalid(
+                &request_id,
+                &location,
+                &message,
+                "see Unkey's verifyKey request",
+            );
+        }
+    };
+    let judged = match app.judge(key.as_bytes(), None, &allows, &ask).await {
         Ok(j) => j,
         Err(Unavailable) => {
             return Outcome {
@@ -276,6 +392,18 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             };
         }
     };
+    if let Some(name) = judged
+        .spent
+        .as_ref()
+        .and_then(|s| s.unknown_limit.as_deref())
+    {
+        return invalid(
+            &request_id,
+            "body.ratelimits",
+            &format!("the key has no rate limit named '{}'", quote(name)),
+            "name one of the key's limits, or give limit and duration to apply one for this call",
+        );
+    }
     let code = unkey_code(judged.code);
     let data = match &judged.key {
         None => json!({"valid": false, "code": code}),
@@ -293,6 +421,28 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             // validate it as an integer and reject a null.
             if let Some(t) = k.expires_at {
                 data["expires"] = json!(t.unix().saturating_mul(1000));
+            }
+            if let Some(spent) = &judged.spent {
+                if let Some(credits) = spent.credits {
+                    data["credits"] = json!(credits);
+                }
+                let now_ms = judged.now.unix().saturating_mul(1000);
+                data["ratelimits"] = spent
+                    .limits
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "exceeded": l.exceeded,
+                            "id": format!("rl_{}", l.limit.name),
+                            "name": l.limit.name.as_str(),
+                            "limit": l.limit.limit,
+                            "duration": l.limit.duration_ms,
+                            "reset": now_ms.saturating_add(l.reset_ms),
+                            "remaining": l.remaining,
+                            "autoApply": true,
+                        })
+                    })
+                    .collect();
             }
             data
         }

@@ -18,7 +18,7 @@ use keyward_core::vault::Vault;
 use keyward_core::when::Timestamp;
 
 /// Opens the vault to write a flush (for reading and writing, never creating it).
-pub type Opener = Box<dyn Fn() -> Result<Vault> + Send>;
+pub type Opener = Arc<dyn Fn() -> Result<Vault> + Send + Sync>;
 
 /// How often what was counted reaches the vault.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);

@@ -214,6 +214,7 @@ mod tests {
                 prefix: None,
                 note: None,
                 rotate_every: None,
+                quota: Default::default(),
             };
             v.create(&new, &actor).expect("create");
         }

@@ -19,7 +19,8 @@ macro_rules! select_keys {
         concat!(
             "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
             "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-            "rotate_every FROM keys ",
+            "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at ",
+            "FROM keys LEFT JOIN quotas ON quotas.lineage = keys.quota_id ",
             $tail
         )
     };
@@ -37,14 +38,15 @@ pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
 );
 pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
 const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
-/// Every key with its secret's hash (column 17), for `copy`, in the order
+/// Every key with its secret's hash (column 23), for `copy`, in the order
 /// they were stored: that keeps the order of keys created in the same
 /// second, and reads the table as it lies instead of sorting a million
 /// rows in memory first.
 pub(super) const KEYS_WITH_HASHES: &str = concat!(
     "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
     "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-    "rotate_every, secret_sha256 FROM keys ORDER BY rowid"
+    "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, ",
+    "secret_sha256 FROM keys LEFT JOIN quotas ON quotas.lineage = keys.quota_id ORDER BY keys.rowid"
 );
 pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
 /// Every key of a name in an environment, newest first (a rotated name has
@@ -173,14 +175,22 @@ impl<C: Conn> Read for Sql<C> {
     fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<keyward_core::store::DailyUsage>> {
         super::usage::read(self, id, since)
     }
+
+    fn quota(&self, id: &KeyId) -> Result<Option<keyward_core::quota::Quota>> {
+        super::quotas::read(self, id)
+    }
+
+    fn quota_use(&self, id: &KeyId, name: &str) -> Result<Vec<(i64, u64)>> {
+        super::quotas::uses(self, id, name)
+    }
 }
 
 pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
                            expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason,
-                           last_used_at, rotate_every)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                           last_used_at, rotate_every, quota_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(rusqlite::params![
         k.id.as_str(),
@@ -200,6 +210,7 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
         k.revoke_reason,
         k.last_used_at.map(Timestamp::unix),
         k.rotate_every,
+        k.quota_id.as_ref().map(KeyId::as_str),
     ])?;
     Ok(())
 }
@@ -207,7 +218,8 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
 pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
     conn.prepare_cached(
         "UPDATE keys SET expires_at = ?1, own_expires_at = ?2, rotated_to = ?3, is_default = ?4,
-                         revoked_at = ?5, revoke_reason = ?6, name = ?7, scopes = ?8, note = ?9
+                         revoked_at = ?5, revoke_reason = ?6, name = ?7, scopes = ?8, note = ?9,
+                         quota_id = ?11
          WHERE id = ?10",
     )?
     .execute(rusqlite::params![
@@ -221,6 +233,7 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
         serde_json::to_string(&k.scopes)?,
         k.note,
         k.id.as_str(),
+        k.quota_id.as_ref().map(KeyId::as_str),
     ])?;
     Ok(())
 }
@@ -264,6 +277,17 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
         own_expires_at: int(14)?,
         note: maybe(15)?,
         rotate_every: int(16)?,
+        quota_id: maybe(17)?,
+        quota: match column::<Option<String>>(r, row::QUOTA_FROM, &label)? {
+            None => None,
+            Some(ratelimits) => Some(row::QuotaRow {
+                ratelimits,
+                credits: int(19)?,
+                refill_amount: int(20)?,
+                refill_interval: maybe(21)?,
+                refilled_at: int(22)?,
+            }),
+        },
         id,
     };
     values
@@ -280,6 +304,11 @@ mod tests {
             .strip_prefix("SELECT ")
             .and_then(|s| s.split(" FROM ").next())
             .unwrap_or_default();
-        assert_eq!(columns, keyward_core::store::row::KEY_COLUMNS.join(", "));
+        let core = keyward_core::store::row::KEY_COLUMNS
+            .iter()
+            .chain(keyward_core::store::row::QUOTA_COLUMNS.iter())
+            .copied()
+            .collect::<Vec<_>>();
+        assert_eq!(columns, core.join(", "));
     }
 }

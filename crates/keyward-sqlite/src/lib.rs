@@ -6,6 +6,7 @@
 mod events;
 mod keys;
 mod plans;
+mod quotas;
 mod replaced;
 mod schema;
 mod usage;
@@ -762,6 +763,33 @@ impl WriteTx for SqliteTx<'_> {
         usage::add(self.c(), id, u)
     }
 
+    fn put_quota(
+        &self,
+        id: &keyward_core::key::KeyId,
+        q: &keyward_core::quota::Quota,
+    ) -> Result<()> {
+        quotas::put(self.c(), id, q)
+    }
+
+    fn add_quota_use(
+        &self,
+        id: &keyward_core::key::KeyId,
+        name: &str,
+        slot: i64,
+        n: u64,
+    ) -> Result<()> {
+        quotas::add_use(self.c(), id, name, slot, n)
+    }
+
+    fn forget_quota_use(
+        &self,
+        id: &keyward_core::key::KeyId,
+        name: &str,
+        before: i64,
+    ) -> Result<()> {
+        quotas::forget_use(self.c(), id, name, before)
+    }
+
     /// Keys go in with their links set only once both ends are there:
     /// while any deferred foreign key is unresolved, SQLite checks every
     /// new key against the whole table (no index on the links), which
@@ -818,6 +846,7 @@ impl WriteTx for SqliteTx<'_> {
         for (id, usage) in &part.usage {
             usage::add(c, id, usage)?;
         }
+        keyward_core::store::put_quotas(self, part)?;
         Ok(())
     }
 

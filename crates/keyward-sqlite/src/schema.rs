@@ -10,7 +10,7 @@ use keyward_core::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -141,4 +141,26 @@ CREATE TABLE usage (
 /// A key's rotation policy (`--rotate-every`), in seconds.
 const V6: &str = r#"
 ALTER TABLE keys ADD COLUMN rotate_every INTEGER;
+"#;
+
+/// Quotas: the rate limits and credits a lineage of keys shares (named by
+/// the id of the key that started it, held in each key's `quota_id`), and
+/// what each rate limit admitted, by slot.
+const V7: &str = r#"
+ALTER TABLE keys ADD COLUMN quota_id TEXT;
+CREATE TABLE quotas (
+    lineage         TEXT PRIMARY KEY,
+    ratelimits      TEXT NOT NULL DEFAULT '[]',
+    credits         INTEGER,
+    refill_amount   INTEGER,
+    refill_interval TEXT,
+    refilled_at     INTEGER
+) WITHOUT ROWID;
+CREATE TABLE quota_use (
+    quota_id TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    slot     INTEGER NOT NULL,
+    used     INTEGER NOT NULL,
+    PRIMARY KEY (quota_id, name, slot)
+) WITHOUT ROWID;
 "#;

@@ -51,6 +51,7 @@ impl Fixture {
             prefix: None,
             note: None,
             rotate_every: None,
+            quota: Default::default(),
         };
         self.vault.create(&new, &actor())
     }
@@ -199,7 +200,10 @@ fn the_first_key_of_an_environment_is_its_default_and_so_is_the_next_after_it_ex
 fn last_used_is_written_at_most_once_a_minute() {
     let mut f = fixture();
     let created = f.create("a", "default").expect("a");
-    let v = f.vault.verify(&created.secret, &[], None).expect("verify");
+    let v = f
+        .vault
+        .verify(&created.secret, &[], None, &Default::default())
+        .expect("verify");
     assert_eq!(v.code, VerifyCode::Valid);
     let last = |f: &Fixture| {
         f.vault
@@ -209,10 +213,14 @@ fn last_used_is_written_at_most_once_a_minute() {
     };
     assert_eq!(last(&f), Some(NOW));
     f.set_now(NOW.plus_secs(59));
-    f.vault.verify(&created.secret, &[], None).expect("verify");
+    f.vault
+        .verify(&created.secret, &[], None, &Default::default())
+        .expect("verify");
     assert_eq!(last(&f), Some(NOW));
     f.set_now(NOW.plus_secs(60));
-    f.vault.verify(&created.secret, &[], None).expect("verify");
+    f.vault
+        .verify(&created.secret, &[], None, &Default::default())
+        .expect("verify");
     assert_eq!(last(&f), Some(NOW.plus_secs(60)));
 }
 
@@ -234,6 +242,7 @@ fn writes_judge_by_the_time_under_the_lock_and_never_go_back() {
         name: None,
         rotate_every: None,
         reason: None,
+        quota: Default::default(),
     };
     let err = f.vault.rotate(&web.id, &r, &actor()).expect_err("expired");
     assert!(matches!(

@@ -18,7 +18,7 @@ pub const NOW: &str = "2026-11-23T12:00:00Z";
 pub const ACTOR: &str = "tester";
 
 /// The fields of a key in `--json` output, exactly (docs/reference.md "JSON").
-pub const KEY_FIELDS: [&str; 17] = [
+pub const KEY_FIELDS: [&str; 20] = [
     "id",
     "name",
     "env",
@@ -36,6 +36,9 @@ pub const KEY_FIELDS: [&str; 17] = [
     "note",
     "rotate_every",
     "rotation_due_at",
+    "ratelimits",
+    "credits",
+    "refill",
 ];
 
 pub mod host;

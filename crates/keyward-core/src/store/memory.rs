@@ -28,6 +28,7 @@ const NEVER: i64 = i64::MAX;
 const DEFAULT: u8 = 1;
 const REVOKED: u8 = 2;
 const ROTATED: u8 = 4;
+const QUOTA: u8 = 8;
 
 /// Keys by their secrets' hashes. Entries are replaced, never removed
 /// (keys are never deleted); [`clear`](Self::clear) drops them all.
@@ -137,6 +138,7 @@ impl Held {
                 (key.is_default, DEFAULT),
                 (key.revoked, REVOKED),
                 (key.rotated, ROTATED),
+                (key.quota, QUOTA),
             ]
             .iter()
             .filter(|(set, _)| *set)
@@ -175,6 +177,7 @@ impl Held {
             },
             revoked: e.flags & REVOKED != 0,
             rotated: e.flags & ROTATED != 0,
+            quota: e.flags & QUOTA != 0,
         })
     }
 }

@@ -18,6 +18,7 @@ pub use location::shown_path;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, Head};
 use crate::key::{Brief, Key, KeyId};
+use crate::quota::Quota;
 use crate::settings::{Setting, Settings};
 use crate::text::{Actor, Env};
 use crate::when::Timestamp;
@@ -226,6 +227,23 @@ pub trait Read {
     fn verify_chain(&self) -> Result<u64>;
     /// A key's usage counts from `since` on, oldest day first.
     fn usage(&self, id: &KeyId, since: time::Date) -> Result<Vec<DailyUsage>>;
+    /// The quota named `id` (a lineage's, see [`Key::quota_id`]).
+    fn quota(&self, id: &KeyId) -> Result<Option<Quota>>;
+    /// What rate limit `name` of quota `id` admitted, by slot
+    /// ([`crate::quota`]): `(slot, count)`, any order.
+    fn quota_use(&self, id: &KeyId, name: &str) -> Result<Vec<(i64, u64)>>;
+}
+
+/// The quotas of a copied chunk's keys (each key carries its lineage's;
+/// what rate limits admitted is not copied: a copy starts its windows
+/// afresh).
+pub fn put_quotas(tx: &(impl WriteTx + ?Sized), part: &Dump) -> Result<()> {
+    for (key, _) in &part.keys {
+        if let (Some(id), Some(quota)) = (&key.quota_id, &key.quota) {
+            tx.put_quota(id, quota)?;
+        }
+    }
+    Ok(())
 }
 
 /// One write transaction holding the vault's write lock.
@@ -240,6 +258,13 @@ pub trait WriteTx: Read {
     /// Adds counts to a key's usage on a day.
     fn add_usage(&self, id: &KeyId, usage: &DailyUsage) -> Result<()>;
     fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;
+    /// Creates or replaces quota `id`.
+    fn put_quota(&self, id: &KeyId, quota: &Quota) -> Result<()>;
+    /// Counts `n` more admissions of rate limit `name` in `slot`.
+    fn add_quota_use(&self, id: &KeyId, name: &str, slot: i64, n: u64) -> Result<()>;
+    /// Forgets what rate limit `name` admitted in the slots before `slot`
+    /// (`i64::MAX`: all of it).
+    fn forget_quota_use(&self, id: &KeyId, name: &str, before: i64) -> Result<()>;
     /// Writes a chunk of a copied vault, after [`defer_checks`](Self::defer_checks):
     /// keys as they were (a key's `rotated_to` may name one of a later
     /// chunk), events and counts as stored. Engines with a bulk path
@@ -266,6 +291,7 @@ pub trait WriteTx: Read {
         for (id, usage) in &part.usage {
             self.add_usage(id, usage)?;
         }
+        put_quotas(self, part)?;
         Ok(())
     }
     /// Whether the vault holds nothing: no settings, keys or events.

@@ -6,12 +6,14 @@
 
 use crate::event::{Details, Event, EventKind};
 use crate::key::{Key, KeyId};
+use crate::quota::{self, MAX_COUNT, MAX_DURATION_MS, MIN_DURATION_MS, Quota, Ratelimit, Refill};
 use crate::text::{Actor, Env, Name, Scope};
 use crate::when::{POLICY_RANGE, Timestamp};
 
-/// The columns of a key row, in the order every engine selects them; the
-/// secret's hash, where a query needs it, follows as column 17.
-pub const KEY_COLUMNS: [&str; 17] = [
+/// The columns of a key row, in the order every engine selects them (from
+/// [`keys_with_quotas`]), then its quota's ([`QUOTA_COLUMNS`], columns 18
+/// to 22); the secret's hash, where a query needs it, follows as column 23.
+pub const KEY_COLUMNS: [&str; 18] = [
     "id",
     "name",
     "env",
@@ -29,10 +31,20 @@ pub const KEY_COLUMNS: [&str; 17] = [
     "own_expires_at",
     "note",
     "rotate_every",
+    "quota_id",
 ];
 
 /// Where a query that needs a key's secret hash has it.
-pub const SECRET_HASH_COLUMN: usize = 17;
+pub const SECRET_HASH_COLUMN: usize = 23;
+
+/// Where a key row's quota columns start.
+pub const QUOTA_FROM: usize = 18;
+
+/// What every key query reads from (`keys`, `quotas` in the engine's
+/// schema): a key and the quota it draws from, if any.
+pub fn keys_with_quotas(keys: &str, quotas: &str) -> String {
+    format!("{keys} LEFT JOIN {quotas} ON {quotas}.lineage = {keys}.quota_id")
+}
 
 /// A stored value keyward never writes: which column, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +85,9 @@ pub struct KeyRow {
     pub note: Option<String>,
     /// Seconds.
     pub rotate_every: Option<i64>,
+    pub quota_id: Option<String>,
+    /// The quota's row, when the key has one and it was found.
+    pub quota: Option<QuotaRow>,
 }
 
 /// A time column's value, checked to be a time keyward writes.
@@ -108,6 +123,13 @@ impl KeyRow {
     pub fn decode(self) -> Result<Key, BadValue> {
         let scopes: Vec<String> = serde_json::from_str(&self.scopes)
             .map_err(|_| BadValue::new(5, "its scopes are not a JSON list of text"))?;
+        let quota = match self.quota {
+            None => None,
+            Some(q) => Some(q.decode().map_err(|problem| BadValue {
+                column: QUOTA_FROM,
+                problem,
+            })?),
+        };
         let rotate_every = match self.rotate_every {
             Some(secs) if !POLICY_RANGE.contains(&secs) => {
                 return Err(BadValue::new(
@@ -135,7 +157,80 @@ impl KeyRow {
             own_expires_at: time(14, self.own_expires_at)?,
             note: self.note,
             rotate_every,
+            quota_id: self.quota_id.map(KeyId::stored),
+            quota,
             id: KeyId::stored(self.id),
+        })
+    }
+}
+
+/// The columns of a quota row, in the order every engine selects them.
+pub const QUOTA_COLUMNS: [&str; 5] = [
+    "ratelimits",
+    "credits",
+    "refill_amount",
+    "refill_interval",
+    "refilled_at",
+];
+
+/// A quota row's values as the engine read them ([`QUOTA_COLUMNS`]).
+#[derive(Debug, Clone, Default)]
+pub struct QuotaRow {
+    /// A JSON list of `{"name","limit","duration_ms"}`.
+    pub ratelimits: String,
+    pub credits: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_interval: Option<String>,
+    pub refilled_at: Option<i64>,
+}
+
+impl QuotaRow {
+    /// The row an engine writes for `q`.
+    pub fn of(q: &Quota) -> QuotaRow {
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        QuotaRow {
+            ratelimits: serde_json::to_string(&q.ratelimits).unwrap_or_else(|_| "[]".into()),
+            credits: q.credits.map(int),
+            refill_amount: q.refill.map(|r| int(r.amount)),
+            refill_interval: q.refill.map(|r| r.interval_text()),
+            refilled_at: q.refilled_at,
+        }
+    }
+
+    /// The quota this row holds, or what about it keyward never writes.
+    pub fn decode(self) -> Result<Quota, String> {
+        let ratelimits: Vec<Ratelimit> = serde_json::from_str(&self.ratelimits)
+            .map_err(|_| "its rate limits are not a JSON list of limits".to_string())?;
+        if ratelimits.iter().any(|r| {
+            r.limit == 0
+                || r.limit > MAX_COUNT
+                || !(MIN_DURATION_MS..=MAX_DURATION_MS).contains(&r.duration_ms)
+                || quota::limit_name(&r.name).is_err()
+        }) {
+            return Err("a rate limit holds a value keyward never writes".into());
+        }
+        let count = |n: i64| u64::try_from(n).ok().filter(|n| *n <= MAX_COUNT);
+        let credits = match self.credits {
+            None => None,
+            Some(n) => Some(count(n).ok_or("its credits hold a value keyward never writes")?),
+        };
+        let refill = match (self.refill_amount, self.refill_interval) {
+            (None, None) => None,
+            (Some(amount), Some(interval)) => {
+                let amount =
+                    count(amount).ok_or("its refill holds a value keyward never writes")?;
+                Some(
+                    Refill::parse(&format!("{amount}/{interval}"))
+                        .map_err(|_| "its refill holds a value keyward never writes".to_string())?,
+                )
+            }
+            _ => return Err("its refill holds a value keyward never writes".into()),
+        };
+        Ok(Quota {
+            ratelimits,
+            credits,
+            refill,
+            refilled_at: self.refilled_at,
         })
     }
 }
@@ -248,7 +343,7 @@ mod tests {
             .column,
             16
         );
-        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 17);
+        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 23);
         assert!(secret_hash(vec![0; 32]).is_ok());
     }
 }
