@@ -189,7 +189,7 @@ fn verdict_from_memory(c: &mut Criterion) {
                 expires_at: None,
                 revoked: false,
                 rotated: false,
-                quota: false,
+                quota: None,
             };
             held.insert(secret.hash(), &key);
             if texts.len() < 10_000 {

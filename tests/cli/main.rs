@@ -28,6 +28,7 @@ mod postgres;
 mod prompts;
 #[cfg(feature = "serve")]
 mod proxy;
+mod quotas;
 #[cfg(feature = "serve")]
 mod replace;
 mod revoke;

@@ -743,6 +743,199 @@ pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spen
     })
 }
 
+/// What a serve process still holds of a quota (from earlier
+/// reservations): credits, and units of rate limits in the slot they were
+/// reserved in.
+#[derive(Debug, Clone, Default)]
+pub struct Holding {
+    pub epoch: u64,
+    pub credits: u64,
+    /// `(limit name, slot, units)`.
+    pub units: Vec<(compact_str::CompactString, i64, u64)>,
+}
+
+/// A rate limit's share held by one process for one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldUnits {
+    pub limit: Ratelimit,
+    pub slot: i64,
+    pub units: u64,
+    /// Milliseconds until the slot ends (the units are void then).
+    pub ends_in_ms: i64,
+    /// What the window had left for others once these were reserved.
+    pub room: u64,
+    /// Milliseconds until the window has room again.
+    pub reset_ms: i64,
+}
+
+/// What [`reserve`] left a process holding, or why it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reserved {
+    pub quota_id: Option<KeyId>,
+    pub epoch: u64,
+    /// Credits now held; None = unlimited.
+    pub credits: Option<u64>,
+    /// Credits left in the vault for others.
+    pub vault_credits: Option<u64>,
+    /// Milliseconds until the credits refill (what is held is void then).
+    pub refill_in_ms: Option<i64>,
+    pub limits: Vec<HeldUnits>,
+    /// The verification could not be covered: the verdict (not admitted).
+    pub refused: Option<Spent>,
+}
+
+/// Credits a process reserves at once: a sixteenth of what is left, at
+/// least what is needed, at most [`MAX_RESERVED_CREDITS`] (more when one
+/// verification costs more).
+pub const MAX_RESERVED_CREDITS: u64 = 64;
+
+/// Reserves for a process (serve) what verifications of `key_id` will
+/// spend, so that most verdicts are decided in memory: enough credits and
+/// units of every rate limit (in the current slot) to cover `cost` beyond
+/// what `held` still covers, and some ahead. Everything reserved counts in
+/// the vault at once, so nothing is ever overspent across processes; what
+/// a process never spends is lost to the window (units) or stranded
+/// (credits, until given back with [`give_back`]). Nothing is reserved
+/// when `cost` cannot be covered: `refused` says why.
+pub fn reserve(
+    tx: &dyn WriteTx,
+    key_id: &KeyId,
+    held: &Holding,
+    cost: u64,
+    now_ms: i64,
+) -> Result<Reserved> {
+    let Some(key) = tx.key(key_id)? else {
+        return Ok(Reserved::default());
+    };
+    let Some(id) = key.quota_id.clone() else {
+        return Ok(Reserved::default());
+    };
+    let mut q = tx.quota(&id)?.unwrap_or_default();
+    let refilled = q.refill_due(now_ms.div_euclid(1000));
+    let fresh = held.epoch == q.epoch;
+    let mut limits = Vec::with_capacity(q.ratelimits.len());
+    let mut refused: Option<Spent> = None;
+    let mut states = Vec::new();
+    for l in &q.ratelimits {
+        let slot = quota::slot_of(l, now_ms);
+        let have = held
+            .units
+            .iter()
+            .find(|(name, s, _)| fresh && *name == l.name && *s == slot)
+            .map_or(0, |(_, _, n)| *n);
+        let need = cost.saturating_sub(have);
+        let slots = tx.quota_use(&id, &l.name)?;
+        let used = quota::used(l, &slots, now_ms);
+        let room = l.limit.saturating_sub(used);
+        let want = match need {
+            0 => 0,
+            need if room < need => {
+                let wait = quota::wait_ms(l, &slots, need, now_ms);
+                states.push(LimitState {
+                    limit: l.clone(),
+                    exceeded: true,
+                    remaining: room.saturating_add(have),
+                    reset_ms: quota::reset_ms(l, &slots, now_ms),
+                    retry_ms: Some(wait.unwrap_or(l.duration_ms).max(1)),
+                });
+                refused.get_or_insert_with(Spent::default);
+                continue;
+            }
+            need => room.min(need.max(l.limit.div_ceil(8))),
+        };
+        states.push(LimitState {
+            limit: l.clone(),
+            exceeded: false,
+            remaining: room.saturating_add(have),
+            reset_ms: quota::reset_ms(l, &slots, now_ms),
+            retry_ms: None,
+        });
+        limits.push((l.clone(), slot, have, want, room - want));
+    }
+    let (mut credits_held, mut credits_want) = (None, 0);
+    if let Some(left) = q.credits {
+        let have = if fresh { held.credits } else { 0 };
+        let need = cost.saturating_sub(have);
+        if need > left {
+            if refused.is_none() {
+                refused = Some(Spent {
+                    out_of_credits: true,
+                    ..Spent::default()
+                });
+            }
+        } else if need > 0 {
+            credits_want = left.min(need.max(left.div_ceil(16).min(MAX_RESERVED_CREDITS)));
+        }
+        credits_held = Some(have + credits_want);
+    }
+    if let Some(mut spent) = refused {
+        if refilled {
+            tx.put_quota(&id, &q)?;
+        }
+        spent.admitted = false;
+        spent.limits = states;
+        spent.credits = q.credits;
+        return Ok(Reserved {
+            quota_id: Some(id),
+            epoch: q.epoch,
+            refused: Some(spent),
+            ..Reserved::default()
+        });
+    }
+    let mut held_limits = Vec::with_capacity(limits.len());
+    for (l, slot, have, want, room) in limits {
+        if want > 0 {
+            tx.add_quota_use(&id, &l.name, slot, want)?;
+            tx.forget_quota_use(&id, &l.name, quota::forget_before(&l, now_ms))?;
+        }
+        let slot_end = (slot + 1) * l.slot_ms();
+        let reset_ms = (slot_end + l.duration_ms - now_ms).max(1);
+        held_limits.push(HeldUnits {
+            ends_in_ms: slot_end - now_ms,
+            slot,
+            units: have + want,
+            room,
+            reset_ms,
+            limit: l,
+        });
+    }
+    if let Some(left) = q.credits {
+        q.credits = Some(left - credits_want);
+    }
+    if refilled || credits_want > 0 {
+        tx.put_quota(&id, &q)?;
+    }
+    let refill_in_ms = q
+        .refill
+        .map(|r| r.next_after(now_ms.div_euclid(1000)).saturating_mul(1000) - now_ms);
+    Ok(Reserved {
+        quota_id: Some(id),
+        epoch: q.epoch,
+        credits: credits_held,
+        vault_credits: q.credits,
+        refill_in_ms,
+        limits: held_limits,
+        refused: None,
+    })
+}
+
+/// Gives credits a process reserved and did not spend back to quota `id`,
+/// unless the quota changed since (its epoch: credits set or refilled).
+/// Returns whether they went back.
+pub fn give_back(tx: &dyn WriteTx, id: &KeyId, epoch: u64, credits: u64) -> Result<bool> {
+    let Some(mut q) = tx.quota(id)? else {
+        return Ok(false);
+    };
+    match q.credits {
+        Some(left) if q.epoch == epoch && credits > 0 => {
+            q.credits = Some(left.saturating_add(credits).min(quota::MAX_COUNT));
+            tx.put_quota(id, &q)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Sets a setting and records a `config_changed` event, unless the value
 /// is already the one in force. Returns the settings and whether it changed.
 pub fn set_setting(

@@ -167,8 +167,16 @@ pub struct Brief {
     pub expires_at: Option<Timestamp>,
     pub revoked: bool,
     pub rotated: bool,
-    /// Draws from a quota: a valid verdict must be admitted by it.
-    pub quota: bool,
+    /// The quota it draws from: a valid verdict must be admitted by it.
+    pub quota: Option<QuotaRef>,
+}
+
+/// Which quota a key draws from, and that quota's epoch when the key was
+/// read ([`crate::quota::Quota::epoch`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QuotaRef {
+    pub id: KeyId,
+    pub epoch: u64,
 }
 
 impl Brief {
@@ -200,7 +208,10 @@ impl From<&Key> for Brief {
             expires_at: k.expires_at,
             revoked: k.revoked_at.is_some(),
             rotated: k.rotated_to.is_some(),
-            quota: k.quota_id.is_some(),
+            quota: k.quota_id.as_ref().map(|id| QuotaRef {
+                id: id.clone(),
+                epoch: k.quota.as_ref().map_or(0, |q| q.epoch),
+            }),
         }
     }
 }

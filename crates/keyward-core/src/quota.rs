@@ -248,6 +248,9 @@ pub struct Quota {
     pub refill: Option<Refill>,
     /// When credits were last refilled (unix seconds).
     pub refilled_at: Option<i64>,
+    /// Grows with every change that voids what serves hold reserved
+    /// (credits set or refilled, limits changed), never with added credits.
+    pub epoch: u64,
 }
 
 impl Quota {
@@ -272,6 +275,7 @@ impl Quota {
         }
         self.credits = Some(refill.amount);
         self.refilled_at = Some(now);
+        self.epoch += 1;
         true
     }
 }
@@ -347,6 +351,12 @@ impl QuotaChange {
             return Err(Error::usage(
                 "--refill needs limited credits: give --credits N too (or drop the refill with --no-refill)",
             ));
+        }
+        // What serves hold reserved is void unless credits were only added.
+        let voids =
+            self.credits.is_some() || self.refill.is_some() || q.ratelimits != before.ratelimits;
+        if q != *before && voids {
+            q.epoch = before.epoch + 1;
         }
         Ok(q)
     }

@@ -440,14 +440,17 @@ impl Vault {
     /// limits' windows run on the clock in milliseconds, never behind the
     /// newest event.
     pub fn spend(&mut self, id: &KeyId, ask: &crate::intents::Ask) -> Result<crate::quota::Spent> {
-        let clock = Arc::clone(&self.clock);
-        self.write(|tx, now| {
-            let now_ms = clock.now_ms().max(now.unix().saturating_mul(1000));
-            match tx.key(id)? {
-                Some(key) => crate::intents::spend(tx, &key, ask, now_ms),
-                None => Ok(crate::quota::Spent::default()),
-            }
+        self.write_ms(|tx, now_ms| match tx.key(id)? {
+            Some(key) => crate::intents::spend(tx, &key, ask, now_ms),
+            None => Ok(crate::quota::Spent::default()),
         })
+    }
+
+    /// [`write`](Self::write) with the time in milliseconds (the clock's,
+    /// never behind the newest event): what quotas' windows run on.
+    pub fn write_ms<T>(&mut self, f: impl FnOnce(&dyn WriteTx, i64) -> Result<T>) -> Result<T> {
+        let clock = Arc::clone(&self.clock);
+        self.write(|tx, now| f(tx, clock.now_ms().max(now.unix().saturating_mul(1000))))
     }
 
     /// Runs `f` in one write transaction, with the time read once the write

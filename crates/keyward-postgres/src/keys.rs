@@ -16,7 +16,7 @@ use keyward_core::when::Timestamp;
 
 pub(super) const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
     revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, \
-    rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at";
+    rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch";
 
 /// Keys and the quotas they draw from: what every key query reads.
 pub(super) const KEYS_FROM: &str =
@@ -86,6 +86,7 @@ impl<C: GenericClient> Pg<C> {
                     refill_amount: r.try_get(20)?,
                     refill_interval: r.try_get(21)?,
                     refilled_at: r.try_get(22)?,
+                    epoch: r.try_get::<_, Option<i64>>(23)?.unwrap_or(0),
                 }),
             },
         };

@@ -17,6 +17,7 @@ fn raw(r: &Row) -> Result<QuotaRow> {
         refill_amount: r.try_get(2)?,
         refill_interval: r.try_get(3)?,
         refilled_at: r.try_get(4)?,
+        epoch: r.try_get(5)?,
     })
 }
 
@@ -62,11 +63,11 @@ pub(super) fn uses<C: GenericClient>(
 pub(super) fn put<C: GenericClient>(pg: &Pg<C>, id: &KeyId, q: &Quota) -> Result<()> {
     let row = QuotaRow::of(q);
     pg.execute(
-        "INSERT INTO keyward.quotas (lineage, ratelimits, credits, refill_amount, refill_interval, refilled_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO keyward.quotas (lineage, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (lineage) DO UPDATE SET ratelimits = excluded.ratelimits, credits = excluded.credits, \
              refill_amount = excluded.refill_amount, refill_interval = excluded.refill_interval, \
-             refilled_at = excluded.refilled_at",
+             refilled_at = excluded.refilled_at, epoch = excluded.epoch",
         &[
             &id.as_str(),
             &row.ratelimits,
@@ -74,6 +75,7 @@ pub(super) fn put<C: GenericClient>(pg: &Pg<C>, id: &KeyId, q: &Quota) -> Result
             &row.refill_amount,
             &row.refill_interval,
             &row.refilled_at,
+            &row.epoch,
         ],
     )?;
     Ok(())

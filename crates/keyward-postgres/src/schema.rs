@@ -189,7 +189,8 @@ CREATE TABLE keyward.quotas (
     credits         bigint,
     refill_amount   bigint,
     refill_interval text,
-    refilled_at     bigint
+    refilled_at     bigint,
+    epoch           bigint NOT NULL DEFAULT 0
 );
 CREATE TABLE keyward.quota_use (
     quota_id text COLLATE "C" NOT NULL,

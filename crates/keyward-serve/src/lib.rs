@@ -26,7 +26,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use keyward_core::error::Result;
 use keyward_core::intents::Ask;
-use keyward_core::key::{Brief, Key, KeyId, VerifyCode};
+use keyward_core::key::{Brief, Key, KeyId, QuotaRef, VerifyCode};
 use keyward_core::quota::Spent;
 use keyward_core::secret;
 use keyward_core::store::{NotNow, Verifier};
@@ -123,9 +123,9 @@ impl App {
         let asks_limits = !ask.limits.is_empty();
         if let Some(k) = key
             .as_ref()
-            .filter(|k| (k.quota || asks_limits) && code == VerifyCode::Valid)
+            .filter(|k| (k.quota.is_some() || asks_limits) && code == VerifyCode::Valid)
         {
-            let s = self.spend(&k.id, ask).await?;
+            let s = self.spend(&k.id, k.quota.as_ref(), ask).await?;
             if !s.admitted {
                 code = match s.out_of_credits {
                     true => VerifyCode::UsageExceeded,
@@ -151,8 +151,13 @@ impl App {
     /// across every process verifying with the vault. A request the ask
     /// itself makes impossible (a limit the key lacks, with no terms) is
     /// refused as over that limit.
-    async fn spend(&self, id: &KeyId, ask: &Ask) -> std::result::Result<Spent, Unavailable> {
-        match self.quotas.spend(id, ask).await {
+    async fn spend(
+        &self,
+        id: &KeyId,
+        quota: Option<&QuotaRef>,
+        ask: &Ask,
+    ) -> std::result::Result<Spent, Unavailable> {
+        match self.quotas.spend(id, quota, ask).await {
             Some(Ok(s)) => Ok(s),
             Some(Err(e)) => {
                 self.metrics.vault_error();
@@ -212,6 +217,11 @@ impl App {
 
     pub fn ready(&self) -> std::result::Result<(), NotNow> {
         self.verifier.ready()
+    }
+
+    /// Credits this process holds reserved, for the metric.
+    pub fn quotas_reserved(&self) -> u64 {
+        self.quotas.reserved()
     }
 
     pub fn count_request(&self) {
@@ -339,6 +349,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         "listening"
     );
     let stopping = runtime.block_on(accept(listener, Arc::clone(&app)))?;
+    app.quotas.finish();
     flusher.finish(stopping + STOP_WITHIN);
     let served = app.served.load(Ordering::Relaxed);
     tracing::info!(requests = served, "stopped");

@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
@@ -30,13 +31,15 @@ const STATUSES: [u16; 12] = [200, 400, 401, 403, 404, 405, 408, 413, 415, 429, 4
 
 /// The verification codes and routes, each with its series made once, so a
 /// request touches its counter and histogram without a lookup.
-const CODES: [&str; 7] = [
+const CODES: [&str; 9] = [
     "VALID",
     "API_KEY_MISSING",
     "API_KEY_INVALID",
     "API_KEY_EXPIRED",
     "API_KEY_REVOKED",
     "INSUFFICIENT_SCOPE",
+    "RATE_LIMITED",
+    "USAGE_EXCEEDED",
     "VAULT_UNAVAILABLE",
 ];
 
@@ -53,6 +56,7 @@ pub struct Metrics {
     by_response: Vec<[OnceLock<Counter>; STATUSES.len()]>,
     vault_errors: Counter,
     keys_reloaded: Counter,
+    reserved: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -70,6 +74,7 @@ impl Default for Metrics {
         let responses = Family::<ResponseLabel, Counter>::default();
         let vault_errors = Counter::default();
         let keys_reloaded = Counter::default();
+        let reserved = Gauge::default();
         registry.register(
             "verifications",
             "Verifications answered, by code (VALID, API_KEY_INVALID, ...)",
@@ -94,6 +99,11 @@ impl Default for Metrics {
             "keys_reloaded",
             "Keys read again from the vault to follow its changes (PostgreSQL; 0 on SQLite)",
             keys_reloaded.clone(),
+        );
+        registry.register(
+            "quota_credits_reserved",
+            "Credits this process holds reserved in the vault, not yet spent (given back at shutdown)",
+            reserved.clone(),
         );
         let by_code = CODES
             .iter()
@@ -125,6 +135,7 @@ impl Default for Metrics {
             by_response,
             vault_errors,
             keys_reloaded,
+            reserved,
         }
     }
 }
@@ -175,7 +186,9 @@ impl Metrics {
 
     /// The text of every metric, with the verifier's count of keys re-read
     /// (`keys_reloaded`, ever growing) as it is now.
-    pub fn render(&self, keys_reloaded: u64) -> String {
+    pub fn render(&self, keys_reloaded: u64, reserved: u64) -> String {
+        self.reserved
+            .set(i64::try_from(reserved).unwrap_or(i64::MAX));
         self.keys_reloaded
             .inner()
             .fetch_max(keys_reloaded, std::sync::atomic::Ordering::Relaxed);
@@ -199,9 +212,9 @@ mod tests {
     #[test]
     fn keys_reloaded_shows_the_verifiers_count_and_never_goes_back() {
         let m = Metrics::default();
-        assert_eq!(reloaded(&m.render(0)), Some("0"));
-        assert_eq!(reloaded(&m.render(7)), Some("7"));
-        assert_eq!(reloaded(&m.render(3)), Some("7"));
-        assert_eq!(reloaded(&m.render(9)), Some("9"));
+        assert_eq!(reloaded(&m.render(0, 0)), Some("0"));
+        assert_eq!(reloaded(&m.render(7, 0)), Some("7"));
+        assert_eq!(reloaded(&m.render(3, 0)), Some("7"));
+        assert_eq!(reloaded(&m.render(9, 0)), Some("9"));
     }
 }

@@ -1,60 +1,382 @@
-//! Spending keys' quotas: one thread holds the vault open for writing and
-//! spends each verification's cost in one write transaction, so credits
-//! and rate limits are exact across every serve and CLI `verify` on the
-//! vault. A request waits for its answer; a vault that cannot be written
-//! makes it a 503, never a 200.
+//! Spending keys' quotas. Most verdicts are decided in memory, from what
+//! this process holds reserved in the vault ([`intents::reserve`]):
+//! credits, and units of each rate limit for the current slot. When what is
+//! held does not cover a verification, one thread (which holds the vault
+//! open for writing) reserves more in one write transaction, counted in the
+//! vault at once; so credits are never overspent and a rate limit never
+//! admits more than its limit in any window, across every serve and CLI
+//! `verify` on the vault. What is held is void when the quota changes (its
+//! epoch, seen on the key), when its slot ends, or when credits refill; the
+//! credits still held at shutdown are given back.
+//!
+//! Verifications that name limits of their own (Unkey's `ratelimits`) or
+//! cost nothing are spent exactly, in the vault, one at a time.
 
-use std::sync::mpsc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
 use keyward_core::error::Result;
-use keyward_core::intents::Ask;
-use keyward_core::key::KeyId;
-use keyward_core::quota::Spent;
+use keyward_core::intents::{self, Ask, Holding};
+use keyward_core::key::{KeyId, QuotaRef};
+use keyward_core::quota::{LimitState, Ratelimit, Spent};
 use keyward_core::vault::Vault;
 use tokio::sync::oneshot;
 
 use super::usage::Opener;
 
-type Job = (KeyId, Ask, oneshot::Sender<Result<Spent>>);
+/// How long giving back what is held may take at shutdown.
+const GIVE_BACK_WITHIN: Duration = Duration::from_secs(2);
+
+/// One rate limit's units held for one slot.
+#[derive(Debug, Clone)]
+struct Units {
+    limit: Ratelimit,
+    slot: i64,
+    units: u64,
+    until: Instant,
+    room: u64,
+    reset_at: Instant,
+}
+
+/// What this process holds of one quota.
+#[derive(Debug, Clone)]
+struct Held {
+    epoch: u64,
+    /// None: unlimited.
+    credits: Option<u64>,
+    vault_credits: Option<u64>,
+    credits_until: Option<Instant>,
+    limits: Vec<Units>,
+}
+
+impl Held {
+    /// Spends `cost` if what is held covers it now (`timely`: or covers
+    /// it at all, for the request a reservation was just made for: what
+    /// the vault counted for it may be spent even if its slot has just
+    /// ended).
+    fn spend(&mut self, cost: u64, now: Instant, timely: bool) -> Option<Spent> {
+        let late = |t: Instant| timely && now >= t;
+        if self.credits_until.is_some_and(late) {
+            return None;
+        }
+        if self.credits.is_some_and(|c| c < cost) {
+            return None;
+        }
+        if self.limits.iter().any(|u| late(u.until) || u.units < cost) {
+            return None;
+        }
+        if let Some(c) = &mut self.credits {
+            *c -= cost;
+        }
+        let mut states = Vec::with_capacity(self.limits.len());
+        for u in &mut self.limits {
+            u.units -= cost;
+            states.push(LimitState {
+                limit: u.limit.clone(),
+                exceeded: false,
+                remaining: u.units.saturating_add(u.room),
+                reset_ms: millis(u.reset_at.saturating_duration_since(now)),
+                retry_ms: None,
+            });
+        }
+        Some(Spent {
+            admitted: true,
+            out_of_credits: false,
+            limits: states,
+            credits: self
+                .credits
+                .map(|c| c.saturating_add(self.vault_credits.unwrap_or(0))),
+            unknown_limit: None,
+        })
+    }
+
+    /// What is still held, as [`intents::reserve`] counts it.
+    fn holding(&self, now: Instant) -> Holding {
+        let live = self.credits_until.is_none_or(|t| now < t);
+        Holding {
+            epoch: self.epoch,
+            credits: self.credits.filter(|_| live).unwrap_or(0),
+            units: self
+                .limits
+                .iter()
+                .filter(|u| now < u.until)
+                .map(|u| (u.limit.name.clone(), u.slot, u.units))
+                .collect(),
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn after(now: Instant, ms: i64) -> Instant {
+    now + Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0))
+}
+
+type Holdings = Arc<Mutex<HashMap<KeyId, Held>>>;
+
+enum Job {
+    Reserve {
+        key: KeyId,
+        quota: QuotaRef,
+        cost: u64,
+        answer: oneshot::Sender<Result<Spent>>,
+    },
+    Exact {
+        key: KeyId,
+        ask: Ask,
+        answer: oneshot::Sender<Result<Spent>>,
+    },
+    Finish(mpsc::Sender<()>),
+}
 
 pub struct Spender {
-    jobs: mpsc::Sender<Job>,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    held: Holdings,
+    /// Credits held reserved, for the metric.
+    reserved: Arc<AtomicU64>,
+}
+
+fn lock(held: &Holdings) -> MutexGuard<'_, HashMap<KeyId, Held>> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Spender {
-    /// Starts the thread; it ends when the spender is dropped.
+    /// Starts the thread that writes to the vault; it ends with
+    /// [`finish`](Self::finish) or when the spender is dropped.
     pub fn start(open: Opener) -> std::io::Result<Spender> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let held: Holdings = Arc::default();
+        let reserved = Arc::new(AtomicU64::new(0));
+        let (for_thread, count) = (Arc::clone(&held), Arc::clone(&reserved));
         std::thread::Builder::new()
             .name("keyward-quota".into())
-            .spawn(move || {
-                let mut held: Option<Vault> = None;
-                for (id, ask, answer) in queue {
-                    // A vault file replaced under serve: the new one is written.
-                    if held.as_ref().is_some_and(Vault::replaced) {
-                        held = None;
-                    }
-                    let spent = match held.as_mut() {
-                        Some(v) => v.spend(&id, &ask),
-                        None => open().and_then(|v| {
-                            let vault = held.insert(v);
-                            vault.spend(&id, &ask)
-                        }),
-                    };
-                    if spent.is_err() {
-                        held = None;
-                    }
-                    let _ = answer.send(spent);
-                }
-            })?;
-        Ok(Spender { jobs })
+            .spawn(move || Writer::new(open, for_thread, count).run(&queue))?;
+        Ok(Spender {
+            jobs: Mutex::new(jobs),
+            held,
+            reserved,
+        })
     }
 
-    /// Spends what one verification of key `id` costs; None when the
-    /// thread is gone.
-    pub async fn spend(&self, id: &KeyId, ask: &Ask) -> Option<Result<Spent>> {
+    /// Credits this process holds reserved.
+    pub fn reserved(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    /// Spends what one verification of key `key` (drawing from `quota`,
+    /// if any) costs; None when the writing thread is gone.
+    pub async fn spend(
+        &self,
+        key: &KeyId,
+        quota: Option<&QuotaRef>,
+        ask: &Ask,
+    ) -> Option<Result<Spent>> {
         let (answer, answered) = oneshot::channel();
-        self.jobs.send((id.clone(), ask.clone(), answer)).ok()?;
+        let job = match quota {
+            Some(q) if ask.limits.is_empty() && ask.cost > 0 => {
+                {
+                    let mut held = lock(&self.held);
+                    if let Some(h) = held.get_mut(&q.id) {
+                        if h.epoch < q.epoch {
+                            // The quota changed: what is held is void.
+                            held.remove(&q.id);
+                        } else if let Some(spent) = h.spend(ask.cost, Instant::now(), true) {
+                            count(&self.reserved, &held);
+                            return Some(Ok(spent));
+                        }
+                    }
+                }
+                Job::Reserve {
+                    key: key.clone(),
+                    quota: q.clone(),
+                    cost: ask.cost,
+                    answer,
+                }
+            }
+            _ => Job::Exact {
+                key: key.clone(),
+                ask: ask.clone(),
+                answer,
+            },
+        };
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .ok()?;
         answered.await.ok()
+    }
+
+    /// Gives the credits still held back to the vault, and stops the
+    /// thread (waiting at most [`GIVE_BACK_WITHIN`]).
+    pub fn finish(&self) {
+        let (done, finished) = mpsc::channel();
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Job::Finish(done));
+        if sent.is_ok() {
+            let _ = finished.recv_timeout(GIVE_BACK_WITHIN);
+        }
+    }
+}
+
+fn count(reserved: &AtomicU64, held: &HashMap<KeyId, Held>) {
+    let n = held
+        .values()
+        .filter_map(|h| h.credits)
+        .fold(0u64, u64::saturating_add);
+    reserved.store(n, Ordering::Relaxed);
+}
+
+/// The thread that writes: reservations, exact spends, and the give-back.
+struct Writer {
+    open: Opener,
+    vault: Option<Vault>,
+    held: Holdings,
+    reserved: Arc<AtomicU64>,
+}
+
+impl Writer {
+    fn new(open: Opener, held: Holdings, reserved: Arc<AtomicU64>) -> Self {
+        Writer {
+            open,
+            vault: None,
+            held,
+            reserved,
+        }
+    }
+
+    fn run(mut self, queue: &mpsc::Receiver<Job>) {
+        for job in queue {
+            match job {
+                Job::Reserve {
+                    key,
+                    quota,
+                    cost,
+                    answer,
+                } => {
+                    let _ = answer.send(self.reserve(&key, &quota, cost));
+                }
+                Job::Exact { key, ask, answer } => {
+                    let spent = self.write(|v| v.spend(&key, &ask));
+                    let _ = answer.send(spent);
+                }
+                Job::Finish(done) => {
+                    self.give_back();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        self.give_back();
+    }
+
+    /// Runs `f` on the vault, opened on first use and again after a
+    /// failure or once the file at the path was replaced.
+    fn write<T>(&mut self, f: impl FnOnce(&mut Vault) -> Result<T>) -> Result<T> {
+        if self.vault.as_ref().is_some_and(Vault::replaced) {
+            self.vault = None;
+        }
+        let vault = match self.vault.as_mut() {
+            Some(v) => v,
+            None => self.vault.insert((self.open)()?),
+        };
+        let done = f(vault);
+        if done.is_err() {
+            self.vault = None;
+        }
+        done
+    }
+
+    fn reserve(&mut self, key: &KeyId, quota: &QuotaRef, cost: u64) -> Result<Spent> {
+        let holding = {
+            let mut held = lock(&self.held);
+            let now = Instant::now();
+            match held.get_mut(&quota.id) {
+                // A reservation made for a request queued before this one
+                // may cover it already.
+                Some(h) if h.epoch >= quota.epoch => match h.spend(cost, now, true) {
+                    Some(spent) => return Ok(spent),
+                    None => h.holding(now),
+                },
+                _ => Holding::default(),
+            }
+        };
+        let got = self.write(|v| {
+            v.write_ms(|tx, now_ms| intents::reserve(tx, key, &holding, cost, now_ms))
+        })?;
+        let now = Instant::now();
+        let mut held = lock(&self.held);
+        let spent = match (got.refused, got.quota_id) {
+            (Some(refused), Some(id)) => {
+                // Whatever was held for it is void if its epoch moved on.
+                if held.get(&id).is_some_and(|h| h.epoch != got.epoch) {
+                    held.remove(&id);
+                }
+                refused
+            }
+            // The key has no quota (any more): nothing to spend.
+            (_, None) => Spent {
+                admitted: true,
+                ..Spent::default()
+            },
+            (None, Some(id)) => {
+                let mut h = Held {
+                    epoch: got.epoch,
+                    credits: got.credits,
+                    vault_credits: got.vault_credits,
+                    credits_until: got.refill_in_ms.map(|ms| after(now, ms)),
+                    limits: got
+                        .limits
+                        .into_iter()
+                        .map(|u| Units {
+                            until: after(now, u.ends_in_ms),
+                            reset_at: after(now, u.reset_ms),
+                            limit: u.limit,
+                            slot: u.slot,
+                            units: u.units,
+                            room: u.room,
+                        })
+                        .collect(),
+                };
+                // Reserved for this very request: covered.
+                let spent = h.spend(cost, now, false).unwrap_or_default();
+                held.insert(id, h);
+                spent
+            }
+        };
+        count(&self.reserved, &held);
+        Ok(spent)
+    }
+
+    /// Gives back the credits held, where the quota did not change since.
+    fn give_back(&mut self) {
+        let all: Vec<(KeyId, Held)> = lock(&self.held).drain().collect();
+        count(&self.reserved, &HashMap::new());
+        let now = Instant::now();
+        for (id, h) in all {
+            let Some(credits) = h.credits.filter(|c| *c > 0) else {
+                continue;
+            };
+            if h.credits_until.is_some_and(|t| now >= t) {
+                continue;
+            }
+            if let Err(e) =
+                self.write(|v| v.write(|tx, _| intents::give_back(tx, &id, h.epoch, credits)))
+            {
+                tracing::warn!(
+                    quota = %id,
+                    credits,
+                    error = %format!("{e:#}"),
+                    "cannot give reserved credits back to the vault: they stay spent"
+                );
+            }
+        }
     }
 }

@@ -102,7 +102,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
         (Route::Metrics, &Method::GET | &Method::HEAD) => http::text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            app.metrics.render(app.verifier.keys_reloaded()),
+            app.metrics.render(app.verifier.keys_reloaded(), app.quotas_reserved()),
         )
         .into(),
         (Route::Verify | Route::Unkey, _) => not_allowed("POST"),

@@ -19,7 +19,7 @@ macro_rules! select_keys {
         concat!(
             "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
             "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-            "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at ",
+            "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch ",
             "FROM keys LEFT JOIN quotas ON quotas.lineage = keys.quota_id ",
             $tail
         )
@@ -38,14 +38,14 @@ pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
 );
 pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
 const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
-/// Every key with its secret's hash (column 23), for `copy`, in the order
+/// Every key with its secret's hash (column 24), for `copy`, in the order
 /// they were stored: that keeps the order of keys created in the same
 /// second, and reads the table as it lies instead of sorting a million
 /// rows in memory first.
 pub(super) const KEYS_WITH_HASHES: &str = concat!(
     "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
     "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-    "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, ",
+    "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch, ",
     "secret_sha256 FROM keys LEFT JOIN quotas ON quotas.lineage = keys.quota_id ORDER BY keys.rowid"
 );
 pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
@@ -286,6 +286,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
                 refill_amount: int(20)?,
                 refill_interval: maybe(21)?,
                 refilled_at: int(22)?,
+                epoch: int(23)?.unwrap_or(0),
             }),
         },
         id,

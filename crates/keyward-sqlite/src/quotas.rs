@@ -16,6 +16,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaRow> {
         refill_amount: r.get(2)?,
         refill_interval: r.get(3)?,
         refilled_at: r.get(4)?,
+        epoch: r.get(5)?,
     })
 }
 
@@ -61,11 +62,11 @@ pub(super) fn uses<C: Conn>(s: &Sql<C>, id: &KeyId, name: &str) -> Result<Vec<(i
 pub(super) fn put(c: &Connection, id: &KeyId, q: &Quota) -> Result<()> {
     let row = QuotaRow::of(q);
     c.prepare_cached(
-        "INSERT INTO quotas (lineage, ratelimits, credits, refill_amount, refill_interval, refilled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO quotas (lineage, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(lineage) DO UPDATE SET ratelimits = excluded.ratelimits, credits = excluded.credits,
              refill_amount = excluded.refill_amount, refill_interval = excluded.refill_interval,
-             refilled_at = excluded.refilled_at",
+             refilled_at = excluded.refilled_at, epoch = excluded.epoch",
     )?
     .execute(rusqlite::params![
         id.as_str(),
@@ -74,6 +75,7 @@ pub(super) fn put(c: &Connection, id: &KeyId, q: &Quota) -> Result<()> {
         row.refill_amount,
         row.refill_interval,
         row.refilled_at,
+        row.epoch,
     ])?;
     Ok(())
 }

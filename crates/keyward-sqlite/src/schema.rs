@@ -154,7 +154,8 @@ CREATE TABLE quotas (
     credits         INTEGER,
     refill_amount   INTEGER,
     refill_interval TEXT,
-    refilled_at     INTEGER
+    refilled_at     INTEGER,
+    epoch           INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE quota_use (
     quota_id TEXT NOT NULL,

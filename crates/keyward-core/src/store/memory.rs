@@ -18,7 +18,7 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use hashbrown::HashTable;
 
-use crate::key::{Brief, KeyId};
+use crate::key::{Brief, KeyId, QuotaRef};
 use crate::text::{Env, Name, Scope};
 use crate::when::Timestamp;
 
@@ -28,7 +28,9 @@ const NEVER: i64 = i64::MAX;
 const DEFAULT: u8 = 1;
 const REVOKED: u8 = 2;
 const ROTATED: u8 = 4;
-const QUOTA: u8 = 8;
+
+/// The `quota` of a key that draws from none.
+const NO_QUOTA: u32 = u32::MAX;
 
 /// Keys by their secrets' hashes. Entries are replaced, never removed
 /// (keys are never deleted); [`clear`](Self::clear) drops them all.
@@ -39,6 +41,7 @@ pub struct Held {
     envs: Interned<Env>,
     prefixes: Interned<CompactString>,
     scopes: Interned<Arc<[Scope]>>,
+    quotas: Interned<QuotaRef>,
 }
 
 struct Entry {
@@ -51,6 +54,8 @@ struct Entry {
     env: u32,
     prefix: u32,
     scopes: u32,
+    /// Into `quotas`, or [`NO_QUOTA`].
+    quota: u32,
     flags: u8,
 }
 
@@ -134,11 +139,14 @@ impl Held {
             env: self.envs.position(&key.env),
             prefix: self.prefixes.position(&key.prefix),
             scopes: self.scopes.position(&key.scopes),
+            quota: key
+                .quota
+                .as_ref()
+                .map_or(NO_QUOTA, |q| self.quotas.position(q)),
             flags: [
                 (key.is_default, DEFAULT),
                 (key.revoked, REVOKED),
                 (key.rotated, ROTATED),
-                (key.quota, QUOTA),
             ]
             .iter()
             .filter(|(set, _)| *set)
@@ -177,7 +185,10 @@ impl Held {
             },
             revoked: e.flags & REVOKED != 0,
             rotated: e.flags & ROTATED != 0,
-            quota: e.flags & QUOTA != 0,
+            quota: match e.quota {
+                NO_QUOTA => None,
+                at => Some(self.quotas.get(at)?.clone()),
+            },
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::when::{POLICY_RANGE, Timestamp};
 
 /// The columns of a key row, in the order every engine selects them (from
 /// [`keys_with_quotas`]), then its quota's ([`QUOTA_COLUMNS`], columns 18
-/// to 22); the secret's hash, where a query needs it, follows as column 23.
+/// to 23); the secret's hash, where a query needs it, follows as column 23.
 pub const KEY_COLUMNS: [&str; 18] = [
     "id",
     "name",
@@ -35,7 +35,7 @@ pub const KEY_COLUMNS: [&str; 18] = [
 ];
 
 /// Where a query that needs a key's secret hash has it.
-pub const SECRET_HASH_COLUMN: usize = 23;
+pub const SECRET_HASH_COLUMN: usize = 24;
 
 /// Where a key row's quota columns start.
 pub const QUOTA_FROM: usize = 18;
@@ -165,12 +165,13 @@ impl KeyRow {
 }
 
 /// The columns of a quota row, in the order every engine selects them.
-pub const QUOTA_COLUMNS: [&str; 5] = [
+pub const QUOTA_COLUMNS: [&str; 6] = [
     "ratelimits",
     "credits",
     "refill_amount",
     "refill_interval",
     "refilled_at",
+    "epoch",
 ];
 
 /// A quota row's values as the engine read them ([`QUOTA_COLUMNS`]).
@@ -182,6 +183,7 @@ pub struct QuotaRow {
     pub refill_amount: Option<i64>,
     pub refill_interval: Option<String>,
     pub refilled_at: Option<i64>,
+    pub epoch: i64,
 }
 
 impl QuotaRow {
@@ -194,6 +196,7 @@ impl QuotaRow {
             refill_amount: q.refill.map(|r| int(r.amount)),
             refill_interval: q.refill.map(|r| r.interval_text()),
             refilled_at: q.refilled_at,
+            epoch: int(q.epoch),
         }
     }
 
@@ -231,6 +234,8 @@ impl QuotaRow {
             credits,
             refill,
             refilled_at: self.refilled_at,
+            epoch: u64::try_from(self.epoch)
+                .map_err(|_| "its epoch holds a value keyward never writes".to_string())?,
         })
     }
 }
@@ -343,7 +348,7 @@ mod tests {
             .column,
             16
         );
-        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 23);
+        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 24);
         assert!(secret_hash(vec![0; 32]).is_ok());
     }
 }
