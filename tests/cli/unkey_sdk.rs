@@ -76,6 +76,10 @@ struct Keys {
     valid_id: String,
     revoked: String,
     expired: String,
+    /// 3 credits and `api=2/1m`.
+    metered: String,
+    /// 1 credit.
+    few: String,
 }
 
 fn vault() -> (TestVault, Keys) {
@@ -91,11 +95,22 @@ fn vault() -> (TestVault, Keys) {
     let (key, valid) = v.create_json(&["--name", "web", "--scope", "documents.read"]);
     let revoked = v.create(&["--name", "gone"]);
     v.kw(["revoke", "gone", "--yes"]).assert().success();
+    let metered = v.create(&[
+        "--name",
+        "metered",
+        "--credits",
+        "3",
+        "--ratelimit",
+        "api=2/1m",
+    ]);
+    let few = v.create(&["--name", "few", "--credits", "1"]);
     let keys = Keys {
         valid,
         valid_id: key["id"].as_str().expect("id").to_string(),
         revoked,
         expired,
+        metered,
+        few,
     };
     (v, keys)
 }
@@ -122,6 +137,56 @@ fn check(out: &str, keys: &Keys) {
     assert_eq!(seen["unknown"]["valid"], false, "{seen}");
     assert_eq!(seen["wrong_root"]["status"], 401, "{seen}");
     assert!(seen["wrong_root"]["type"].is_string(), "{seen}");
+    // Quotas, through the SDKs' own models: `credits.cost`, named limits
+    // (the key's, and one applied for the call), `data.credits` and
+    // `data.ratelimits`, RATE_LIMITED and USAGE_EXCEEDED.
+    let first = &seen["metered1"];
+    assert_eq!(
+        (first["code"].as_str(), first["credits"].as_i64()),
+        (Some("VALID"), Some(2)),
+        "{seen}"
+    );
+    let limit = &first["ratelimits"][0];
+    assert_eq!(limit["name"], "api", "{seen}");
+    assert_eq!(
+        (limit["limit"].as_i64(), limit["duration"].as_i64()),
+        (Some(2), Some(60_000)),
+        "{seen}"
+    );
+    assert_eq!(
+        (limit["remaining"].as_i64(), limit["exceeded"].as_bool()),
+        (Some(1), Some(false)),
+        "{seen}"
+    );
+    assert_eq!(limit["autoApply"], true, "{seen}");
+    assert!(
+        limit["reset"]
+            .as_i64()
+            .is_some_and(|ms| ms > 0 && ms <= 63_000),
+        "{seen}"
+    );
+    assert!(
+        limit["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{seen}"
+    );
+    assert_eq!(seen["metered2"]["code"], "VALID", "{seen}");
+    assert_eq!(seen["metered2"]["credits"], 1, "{seen}");
+    assert_eq!(seen["metered3"]["code"], "RATE_LIMITED", "{seen}");
+    assert_eq!(seen["metered3"]["valid"], false, "{seen}");
+    assert_eq!(
+        seen["metered3"]["ratelimits"][0]["exceeded"], true,
+        "{seen}"
+    );
+    assert_eq!(
+        seen["metered3"]["credits"], 1,
+        "a refused verification spends nothing: {seen}"
+    );
+    assert_eq!(seen["few1"]["code"], "VALID", "{seen}");
+    assert_eq!(seen["few2"]["code"], "USAGE_EXCEEDED", "{seen}");
+    assert_eq!(seen["few2"]["credits"], 0, "{seen}");
+    assert_eq!(seen["adhoc1"]["code"], "VALID", "{seen}");
+    assert_eq!(seen["adhoc1"]["ratelimits"][0]["name"], "burst", "{seen}");
+    assert_eq!(seen["adhoc2"]["code"], "RATE_LIMITED", "{seen}");
 }
 
 fn serve(v: &TestVault) -> Serve {
@@ -143,12 +208,23 @@ with Unkey(root_key=root, server_url=url) as unkey:
         res = unkey.keys.verify_key(key=key, **kw)
         return {"valid": res.data.valid, "code": str(res.data.code.value if hasattr(res.data.code, "value") else res.data.code),
                 "keyId": res.data.key_id, "name": res.data.name, "expires": res.data.expires,
-                "requestId": res.meta.request_id}
+                "requestId": res.meta.request_id, "credits": res.data.credits,
+                "ratelimits": [{"exceeded": r.exceeded, "id": r.id, "name": r.name, "limit": r.limit,
+                                "duration": r.duration, "reset": r.reset, "remaining": r.remaining,
+                                "autoApply": r.auto_apply} for r in (res.data.ratelimits or [])]}
     seen["valid"] = verify(os.environ["VALID"], permissions="documents.read")
     seen["scoped"] = verify(os.environ["VALID"], permissions="documents.read AND documents.write")
     seen["revoked"] = verify(os.environ["REVOKED"])
     seen["expired"] = verify(os.environ["EXPIRED"])
     seen["unknown"] = verify("kw_" + "A" * 38)
+    seen["metered1"] = verify(os.environ["METERED"], credits={"cost": 1}, ratelimits=[{"name": "api"}])
+    seen["metered2"] = verify(os.environ["METERED"])
+    seen["metered3"] = verify(os.environ["METERED"])
+    seen["few1"] = verify(os.environ["FEW"])
+    seen["few2"] = verify(os.environ["FEW"])
+    burst = [{"name": "burst", "limit": 1, "duration": 60000}]
+    seen["adhoc1"] = verify(os.environ["VALID"], ratelimits=burst)
+    seen["adhoc2"] = verify(os.environ["VALID"], ratelimits=burst)
 with Unkey(root_key="wrong", server_url=url) as unkey:
     try:
         unkey.keys.verify_key(key=os.environ["VALID"])
@@ -167,7 +243,8 @@ const { UnauthorizedErrorResponse } = require("@unkey/api/models/errors");
   const verify = async (key, extra = {}) => {
     const res = await unkey.keys.verifyKey({ key, ...extra });
     return { valid: res.data.valid, code: res.data.code, keyId: res.data.keyId, name: res.data.name,
-             expires: res.data.expires, requestId: res.meta.requestId };
+             expires: res.data.expires, requestId: res.meta.requestId, credits: res.data.credits,
+             ratelimits: res.data.ratelimits || [] };
   };
   const seen = {};
   seen.valid = await verify(process.env.VALID, { permissions: "documents.read" });
@@ -175,6 +252,14 @@ const { UnauthorizedErrorResponse } = require("@unkey/api/models/errors");
   seen.revoked = await verify(process.env.REVOKED);
   seen.expired = await verify(process.env.EXPIRED);
   seen.unknown = await verify("kw_" + "A".repeat(38));
+  seen.metered1 = await verify(process.env.METERED, { credits: { cost: 1 }, ratelimits: [{ name: "api" }] });
+  seen.metered2 = await verify(process.env.METERED);
+  seen.metered3 = await verify(process.env.METERED);
+  seen.few1 = await verify(process.env.FEW);
+  seen.few2 = await verify(process.env.FEW);
+  const burst = [{ name: "burst", limit: 1, duration: 60000 }];
+  seen.adhoc1 = await verify(process.env.VALID, { ratelimits: burst });
+  seen.adhoc2 = await verify(process.env.VALID, { ratelimits: burst });
   try {
     await new Unkey({ rootKey: "wrong", serverURL }).keys.verifyKey({ key: process.env.VALID });
     seen.wrong_root = "accepted";
@@ -191,7 +276,9 @@ fn sdk_env(cmd: &mut Command, s: &Serve, keys: &Keys) {
         .env("ROOT_KEY", ROOT_KEY)
         .env("VALID", &keys.valid)
         .env("REVOKED", &keys.revoked)
-        .env("EXPIRED", &keys.expired);
+        .env("EXPIRED", &keys.expired)
+        .env("METERED", &keys.metered)
+        .env("FEW", &keys.few);
 }
 
 #[test]

@@ -426,7 +426,6 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                 if let Some(credits) = spent.credits {
                     data["credits"] = json!(credits);
                 }
-                let now_ms = judged.now.unix().saturating_mul(1000);
                 data["ratelimits"] = spent
                     .limits
                     .iter()
@@ -437,7 +436,8 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                             "name": l.limit.name.as_str(),
                             "limit": l.limit.limit,
                             "duration": l.limit.duration_ms,
-                            "reset": now_ms.saturating_add(l.reset_ms),
+                            // Unkey: milliseconds until the window resets.
+                            "reset": l.reset_ms,
                             "remaining": l.remaining,
                             "autoApply": true,
                         })
