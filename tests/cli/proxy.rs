@@ -362,6 +362,14 @@ fn the_recipe_holds(name: &str, start: Start) {
     let ops = v.create(&["--name", "ops", "--scope", "admin"]);
     let gone = v.create(&["--name", "gone", "--scope", "read"]);
     v.kw(["revoke", "gone", "--yes"]).assert().success();
+    let metered = v.create(&[
+        "--name",
+        "metered",
+        "--scope",
+        "read",
+        "--ratelimit",
+        "api=1/1h",
+    ]);
     let serve = Serve::start(&v, &[], &[]);
     let upstream = Upstream::start();
     let dir = v.dir().join(name);
@@ -430,6 +438,59 @@ fn the_recipe_holds(name: &str, start: Start) {
         );
         clean(head, header);
     }
+
+    // A key over its rate limit: a 429 saying when to come back (the IETF
+    // RateLimit headers too), and nothing upstream.
+    let metered_bearer = bearer(&metered);
+    let first = proxy.get("/api/orders", &[("Authorization", &metered_bearer)]);
+    assert_eq!(
+        first.status,
+        200,
+        "{name}: within its limit: {}",
+        proxy.log()
+    );
+    let before = upstream.count();
+    for header in ["Authorization", "X-API-Key"] {
+        let value = if header == "Authorization" {
+            metered_bearer.clone()
+        } else {
+            metered.clone()
+        };
+        let r = proxy.get("/api/orders", &[(header, &value)]);
+        assert_eq!(r.status, 429, "{name}: over its limit: {}", proxy.log());
+        let retry = r.header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        assert!(
+            retry.is_some_and(|s| (1..=3780).contains(&s)),
+            "{name}: Retry-After {retry:?}"
+        );
+        assert_eq!(r.header("x-keyward-code"), Some("RATE_LIMITED"), "{name}");
+        assert_eq!(
+            r.header("ratelimit-policy"),
+            Some("\"api\";q=1;w=3600"),
+            "{name}"
+        );
+        assert!(
+            r.header("ratelimit")
+                .is_some_and(|v| v.starts_with("\"api\";r=0;")),
+            "{name}"
+        );
+    }
+    // A client cannot make its request free: a cost of 0 from a client's
+    // header is refused (or, in the nginx recipe, dropped).
+    let r = proxy.get(
+        "/api/orders",
+        &[("Authorization", &metered_bearer), ("X-Keyward-Cost", "0")],
+    );
+    assert!(
+        r.status == 429 || r.status == 400 || r.status == 500,
+        "{name}: cost 0 from the client: {}",
+        r.status
+    );
+    assert_eq!(
+        upstream.count(),
+        before,
+        "{name}: a key over its limit reached the upstream"
+    );
 
     // Keys that must not pass never reach the upstream.
     let foreign = bearer(&foreign_secret());

@@ -284,6 +284,13 @@ mod serve {
             for bad in ["?cost=-1", "?cost=x", "?cost=1&cost=2"] {
                 assert_eq!(s.authz(&secret, bad).status, 400, "{bad}");
             }
+            // A proxy passes a client's headers on: from a header, a cost
+            // may make a check dearer, never free.
+            let auth = format!("Bearer {secret}");
+            for (cost, status) in [("0", 400), ("1", 429)] {
+                let r = s.get("/v1/authz", &[("Authorization", &auth), ("X-Keyward-Cost", cost)]);
+                assert_eq!(r.status, status, "X-Keyward-Cost: {cost}");
+            }
             let metrics = s.get("/metrics", &[]).text();
             assert!(metrics.contains("keyward_verifications_total{code=\"USAGE_EXCEEDED\"} 2"), "{metrics}");
             assert!(metrics.contains("keyward_quota_credits_reserved"), "{metrics}");

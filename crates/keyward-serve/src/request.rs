@@ -226,6 +226,15 @@ pub fn authz(
                 ));
             };
             cost("header.X-Keyward-Cost", text, &mut req.cost)?;
+            // Proxies pass a client's headers on to the check: a cost taken
+            // from one may only make a verification dearer, never free.
+            if req.cost == Some(0) {
+                return Err(Problem::bad(
+                    "header.X-Keyward-Cost",
+                    "X-Keyward-Cost must be at least 1: a check that spends nothing (cost 0) is \
+                     asked for in the query, ?cost=0, which the proxy's configuration writes",
+                ));
+            }
             continue;
         }
         if name != REQUIRE_SCOPE {
