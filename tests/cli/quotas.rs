@@ -292,7 +292,7 @@ mod serve {
                 assert_eq!(r.status, status, "X-Keyward-Cost: {cost}");
             }
             let metrics = s.get("/metrics", &[]).text();
-            assert!(metrics.contains("keyward_verifications_total{code=\"USAGE_EXCEEDED\"} 2"), "{metrics}");
+            assert!(metrics.contains("keyward_verifications_total{code=\"USAGE_EXCEEDED\"} 3"), "{metrics}");
             assert!(metrics.contains("keyward_quota_credits_reserved"), "{metrics}");
             assert_eq!(s.stop().0, Some(0));
         }
