@@ -252,7 +252,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__create)
-            opts="-h --name --env --expires --scope --prefix --rotate-every --note --vault --json --actor --help"
+            opts="-h --name --env --expires --scope --prefix --rotate-every --note --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +301,41 @@ _keyward() {
                     return 0
                     ;;
                 --note)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --ratelimit)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --no-ratelimit)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --credits)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --add-credits)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --refill)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -472,7 +507,7 @@ _keyward() {
                     return 0
                     ;;
                 --event)
-                    COMPREPLY=($(compgen -W "created rotated grace_changed expiry_changed revoked updated config_changed" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "created rotated grace_changed expiry_changed revoked updated config_changed quota_changed" -- "${cur}"))
                     return 0
                     ;;
                 --by)
@@ -640,7 +675,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__rotate)
-            opts="-h --env --grace --expires --name --rotate-every --vault --json --actor --help"
+            opts="-h --env --grace --expires --name --rotate-every --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -675,6 +710,41 @@ _keyward() {
                     return 0
                     ;;
                 --rotate-every)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --ratelimit)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --no-ratelimit)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --credits)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --add-credits)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --refill)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -815,7 +885,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__update)
-            opts="-h --env --name --add-scope --remove-scope --note --vault --json --actor --help"
+            opts="-h --env --name --add-scope --remove-scope --note --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +926,41 @@ _keyward() {
                     fi
                     return 0
                     ;;
+                --ratelimit)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --no-ratelimit)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --credits)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --add-credits)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --refill)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 --vault)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -886,7 +991,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__verify)
-            opts="-h --key-env --env --require-scope --vault --json --actor --help"
+            opts="-h --key-env --env --require-scope --cost --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -907,6 +1012,13 @@ _keyward() {
                     return 0
                     ;;
                 --require-scope)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --cost)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -1013,7 +1125,7 @@ _keyward_names() {
 }
 _keyward_line() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local takes=" --actor --add-scope --anchor --before --by --env --event --expires --expiring-within --grace --key-env --limit --listen --log-format --name --note --prefix --quiet-for --reason --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
+    local takes=" --actor --add-credits --add-scope --anchor --before --by --cost --credits --env --event --expires --expiring-within --grace --key-env --limit --listen --log-format --name --no-ratelimit --note --prefix --quiet-for --ratelimit --reason --refill --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
     local i=1 sub="" positional=0 where=() word
     while [[ $i -lt $COMP_CWORD ]]; do
         word="${COMP_WORDS[i]}"

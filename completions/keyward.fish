@@ -50,8 +50,14 @@ complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A s
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l rotate-every -d 'Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l note -d 'A note for people: who owns the key, what it is for' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l ratelimit -d 'A rate limit NAME=LIMIT/DURATION, e.g. api=100/1m or burst=10/1s (DURATION 1s to 1d; repeatable; replaces one of that name)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l no-ratelimit -d 'Drop the rate limit of this name (repeatable)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l credits -d 'Verifications left: a number, or unlimited' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l add-credits -d 'Add to the credits left' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l refill -d 'Set the credits back to N every UTC day or month: N/daily, N/monthly (day 1) or N/monthly@DAY' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l no-refill -d 'Stop refilling the credits'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l env -d 'Only keys of this environment [default: $KEYWARD_ENV, else all]' -r -f
@@ -74,8 +80,14 @@ complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l grace -d 'How
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l expires -d 'The new key\'s expiry [default: the old key\'s lifetime again, else never]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l name -d 'The new key\'s name [default: the old key\'s name]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l rotate-every -d 'The new key\'s rotation policy: DUR or never [default: the old key\'s]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l ratelimit -d 'A rate limit NAME=LIMIT/DURATION, e.g. api=100/1m or burst=10/1s (DURATION 1s to 1d; repeatable; replaces one of that name)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l no-ratelimit -d 'Drop the rate limit of this name (repeatable)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l credits -d 'Verifications left: a number, or unlimited' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l add-credits -d 'Add to the credits left' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l refill -d 'Set the credits back to N every UTC day or month: N/daily, N/monthly (day 1) or N/monthly@DAY' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l no-refill -d 'Stop refilling the credits'
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand extend" -l env -d 'The environment in which a key name is looked up [default: $KEYWARD_ENV, else default]' -r -f
@@ -106,8 +118,14 @@ complete -c keyward -n "__fish_keyward_using_subcommand update" -l name -d 'A ne
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l add-scope -d 'A scope to grant (repeatable)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l remove-scope -d 'A scope to take away (repeatable; one the key lacks is ignored)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l note -d 'A new note ("" clears it)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l ratelimit -d 'A rate limit NAME=LIMIT/DURATION, e.g. api=100/1m or burst=10/1s (DURATION 1s to 1d; repeatable; replaces one of that name)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l no-ratelimit -d 'Drop the rate limit of this name (repeatable)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l credits -d 'Verifications left: a number, or unlimited' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l add-credits -d 'Add to the credits left' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l refill -d 'Set the credits back to N every UTC day or month: N/daily, N/monthly (day 1) or N/monthly@DAY' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l no-refill -d 'Stop refilling the credits'
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand update" -s h -l help -d 'Print help'
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l env -d 'Only events of this environment (and where KEY is a name, look it up here) [default: $KEYWARD_ENV, else all]' -r -f
@@ -117,7 +135,8 @@ grace_changed\t''
 expiry_changed\t''
 revoked\t''
 updated\t''
-config_changed\t''"
+config_changed\t''
+quota_changed\t''"
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l by -d 'Only events by this actor' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l since -d 'Only events since this long ago (24h, 7d) or since this RFC 3339 time' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand log" -l before -d 'Only events older than this event id: the next page after a page\'s last id' -r -f
@@ -132,6 +151,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand log" -s h -l help -d 'Pr
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l key-env -d 'Read the secret from this environment variable instead of stdin' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l env -d 'Only a key of this environment is valid [default: $KEYWARD_ENV, else any]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l require-scope -d 'Fail with INSUFFICIENT_SCOPE unless the key has this scope (repeatable)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand verify" -l cost -d 'What this verification costs in credits and in each rate limit (0 checks without spending)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand verify" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'

@@ -312,6 +312,7 @@ fn bash_completes_option_values_as_values_and_key_names_for_keys() {
         "revoked",
         "updated",
         "config_changed",
+        "quota_changed",
     ];
     assert_eq!(complete("keyward log --event ''"), events);
     assert_eq!(complete("keyward log --event r"), ["rotated", "revoked"]);
