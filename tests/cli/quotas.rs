@@ -262,6 +262,7 @@ mod serve {
             drop(s);
             let left = credits(v, &id).as_u64().expect("credits");
             assert!(left <= 1000 - admitted, "{left} left after {admitted} admitted");
+            // 30 quick requests: one reservation of 64 covered them all.
             assert!(left + admitted + 64 >= 1000, "at most 64 stranded: {left} left after {admitted}");
         }
 

@@ -752,6 +752,9 @@ pub struct Holding {
     pub credits: u64,
     /// `(limit name, slot, units)`.
     pub units: Vec<(compact_str::CompactString, i64, u64)>,
+    /// How many credits the process would like to hold (it spends fast):
+    /// from [`MIN_RESERVED_CREDITS`] to [`MAX_RESERVED_CREDITS`].
+    pub want_credits: u64,
 }
 
 /// A rate limit's share held by one process for one slot.
@@ -784,10 +787,11 @@ pub struct Reserved {
     pub refused: Option<Spent>,
 }
 
-/// Credits a process reserves at once: a sixteenth of what is left, at
-/// least what is needed, at most [`MAX_RESERVED_CREDITS`] (more when one
-/// verification costs more).
-pub const MAX_RESERVED_CREDITS: u64 = 64;
+/// Credits a process reserves at once: what it asks for (between these,
+/// as fast as it spends), at most a sixteenth of what is left, and at least
+/// what the verification at hand needs.
+pub const MIN_RESERVED_CREDITS: u64 = 64;
+pub const MAX_RESERVED_CREDITS: u64 = 4096;
 
 /// Reserves for a process (serve) what verifications of `key_id` will
 /// spend, so that most verdicts are decided in memory: enough credits and
@@ -864,7 +868,11 @@ pub fn reserve(
                 });
             }
         } else if need > 0 {
-            credits_want = left.min(need.max(left.div_ceil(16).min(MAX_RESERVED_CREDITS)));
+            let ahead = held
+                .want_credits
+                .clamp(MIN_RESERVED_CREDITS, MAX_RESERVED_CREDITS)
+                .min(left.div_ceil(16));
+            credits_want = left.min(need.max(ahead));
         }
         credits_held = Some(have + credits_want);
     }

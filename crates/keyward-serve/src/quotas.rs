@@ -49,7 +49,17 @@ struct Held {
     vault_credits: Option<u64>,
     credits_until: Option<Instant>,
     limits: Vec<Units>,
+    /// When the credits were last reserved, and how many to ask for next:
+    /// twice as many when the last lasted under [`FAST`], half when it
+    /// lasted over [`SLOW`].
+    reserved_at: Instant,
+    want_credits: u64,
 }
+
+/// A reservation of credits spent faster than this asks for twice as many
+/// next time; one that lasts longer than [`SLOW`], half as many.
+const FAST: Duration = Duration::from_millis(250);
+const SLOW: Duration = Duration::from_secs(2);
 
 impl Held {
     /// Spends `cost` if what is held covers it now (`timely`: or covers
@@ -95,7 +105,17 @@ impl Held {
     /// What is still held, as [`intents::reserve`] counts it.
     fn holding(&self, now: Instant) -> Holding {
         let live = self.credits_until.is_none_or(|t| now < t);
+        let lasted = now.saturating_duration_since(self.reserved_at);
+        let want_credits = if lasted < FAST {
+            self.want_credits.saturating_mul(2)
+        } else if lasted > SLOW {
+            self.want_credits / 2
+        } else {
+            self.want_credits
+        }
+        .clamp(intents::MIN_RESERVED_CREDITS, intents::MAX_RESERVED_CREDITS);
         Holding {
+            want_credits,
             epoch: self.epoch,
             credits: self.credits.filter(|_| live).unwrap_or(0),
             units: self
@@ -305,7 +325,10 @@ impl Writer {
                     Some(spent) => return Ok(spent),
                     None => h.holding(now),
                 },
-                _ => Holding::default(),
+                _ => Holding {
+                    want_credits: intents::MIN_RESERVED_CREDITS,
+                    ..Holding::default()
+                },
             }
         };
         let got = self.write(|v| {
@@ -328,6 +351,8 @@ impl Writer {
             },
             (None, Some(id)) => {
                 let mut h = Held {
+                    reserved_at: now,
+                    want_credits: holding.want_credits,
                     epoch: got.epoch,
                     credits: got.credits,
                     vault_credits: got.vault_credits,
