@@ -300,7 +300,7 @@ pub fn key_detail(
             let limits: Vec<String> = q.ratelimits.iter().map(ToString::to_string).collect();
             rows.push(("rate limits", limits.join(", ")));
         }
-        if let Some(left) = q.credits {
+        if let Some(left) = q.credits_at(now.unix()) {
             rows.push(("credits", left.to_string()));
         }
         if let Some(r) = q.refill {

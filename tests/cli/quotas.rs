@@ -98,6 +98,52 @@ crate::on_both_engines! {
         assert_eq!(verdict_at(v, "2026-11-24T10:00:00Z", &secret).1, "USAGE_EXCEEDED");
     }
 
+    fn changing_a_limits_terms_keeps_what_it_admitted(v: &TestVault) {
+        let (key, secret) = v.create_json(&["--name", "api", "--ratelimit", "api=3/1h"]);
+        let id = key["id"].as_str().expect("id").to_string();
+        let at = "2026-11-23T12:00:00Z";
+        for _ in 0..3 {
+            assert_eq!(verdict_at(v, at, &secret).1, "VALID");
+        }
+        assert_eq!(verdict_at(v, at, &secret).1, "RATE_LIMITED");
+        // Lowering a limit (to stop an abuser) gives no fresh allowance,
+        // and raising it gives only the difference.
+        v.kw(["update", &id, "--ratelimit", "api=2/1h"]).assert().success();
+        assert_eq!(verdict_at(v, at, &secret).1, "RATE_LIMITED");
+        v.kw(["update", &id, "--ratelimit", "api=4/1h"]).assert().success();
+        assert_eq!(verdict_at(v, at, &secret).1, "VALID");
+        assert_eq!(verdict_at(v, at, &secret).1, "RATE_LIMITED");
+        // A longer window counts what the shorter one admitted.
+        v.kw(["update", &id, "--ratelimit", "api=4/2h"]).assert().success();
+        assert_eq!(verdict_at(v, "2026-11-23T13:30:00Z", &secret).1, "RATE_LIMITED");
+        // So does a rotation that changes the limit.
+        let rotated = v.json(["rotate", &id, "--grace", "1h", "--ratelimit", "api=5/2h"]);
+        let new = rotated["secret"].as_str().expect("secret");
+        assert_eq!(verdict_at(v, at, new).1, "VALID");
+        assert_eq!(verdict_at(v, at, new).1, "RATE_LIMITED");
+        assert_eq!(verdict_at(v, at, &secret).1, "RATE_LIMITED");
+        // Dropped and given again, a limit starts afresh.
+        v.kw(["update", "api", "--no-ratelimit", "api"]).assert().success();
+        v.kw(["update", "api", "--ratelimit", "api=1/1h"]).assert().success();
+        assert_eq!(verdict_at(v, at, new).1, "VALID");
+    }
+
+    fn credits_shown_count_a_refill_that_is_due(v: &TestVault) {
+        let created = v
+            .kw_at("2026-11-23T23:59:00Z", ["--json", "create", "--name", "api", "--credits", "5", "--refill", "10/daily"])
+            .output()
+            .expect("create");
+        let doc: Value = serde_json::from_slice(&created.stdout).expect("json");
+        let secret = doc["secret"].as_str().expect("secret");
+        assert_eq!(verdict_at(v, "2026-11-23T23:59:30Z", secret).1, "VALID");
+        let show = |now: &str| -> Value {
+            serde_json::from_slice(&v.kw_at(now, ["--json", "show", "api"]).output().expect("show").stdout)
+                .expect("json")
+        };
+        assert_eq!(show("2026-11-23T23:59:40Z")["credits"], 4);
+        assert_eq!(show("2026-11-24T00:00:30Z")["credits"], 10, "the refill is due: a verify would find 10");
+    }
+
     fn every_change_to_a_quota_is_an_event_with_old_and_new(v: &TestVault) {
         let (key, _) = v.create_json(&["--name", "api", "--ratelimit", "api=10/1s"]);
         let id = key["id"].as_str().expect("id");
@@ -138,16 +184,23 @@ crate::on_both_engines! {
             vec!["update", &id, "--add-credits", "3"],
             vec!["update", &id, "--credits", "3", "--add-credits", "3"],
             vec!["update", &id, "--refill", "5/daily", "--no-refill"],
+            vec!["update", &id, "--ratelimit", "x=1/1m", "--no-ratelimit", "x"],
+            vec!["update", &id, "--ratelimit", &format!("{secret}=5/1m")],
+            vec!["update", &id, "--no-ratelimit", &secret],
+            vec!["create", "--name", "x", "--credits", " 5"],
+            vec!["create", "--name", "x", "--credits", "+5"],
         ] {
             let out = v.kw(&args).output().expect("run");
             assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
             assert!(!text(&out.stderr).contains("panicked"), "{args:?}");
         }
-        for cost in ["-1", "x", "1.5", "99999999999999999999"] {
+        for cost in ["-1", "x", "1.5", "+1", "99999999999999999999"] {
             let out = v.kw(["verify", "--cost", cost]).write_stdin(format!("{secret}\n")).output().expect("run");
             assert_eq!(out.status.code(), Some(2), "--cost {cost}");
         }
         assert_eq!(v.dump(), before, "nothing changed");
+        let out = v.kw(["update", &id, "--ratelimit", &format!("{secret}=5/1m")]).output().expect("run");
+        assert!(!text(&out.stderr).contains(&secret), "a secret-shaped name is never echoed");
     }
 
     fn credits_are_never_spent_twice_by_parallel_verifies(v: &TestVault) {
@@ -298,6 +351,25 @@ mod serve {
             assert_eq!(s.stop().0, Some(0));
         }
 
+        fn a_locked_vault_is_a_503_soon_and_charges_nothing(v: &TestVault) {
+            if v.url.is_some() {
+                return; // The SQLite write lock; PostgreSQL's advisory lock is tested by lock_timeout.
+            }
+            let (key, secret) = v.create_json(&["--name", "api", "--credits", "10"]);
+            let id = key["id"].as_str().expect("id").to_string();
+            let s = Serve::start(v, &[], &[]);
+            let lock = WriteLock::take(v);
+            let started = std::time::Instant::now();
+            assert_eq!(s.authz(&secret, "").status, 503);
+            assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+            drop(lock);
+            // The request that got a 503 is not charged once the vault is free.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert_eq!(s.authz(&secret, "").status, 200);
+            assert_eq!(s.stop().0, Some(0));
+            assert_eq!(credits(v, &id), 9);
+        }
+
         fn an_update_of_the_quota_is_honoured_by_the_next_request(v: &TestVault) {
             let (key, secret) = v.create_json(&["--name", "api", "--credits", "1000"]);
             let id = key["id"].as_str().expect("id").to_string();
@@ -317,6 +389,32 @@ mod serve {
             assert_eq!(s.stop().0, Some(0));
             assert_eq!(credits(v, &id), 0, "what serve held is not given back over the new value");
         }
+    }
+
+    /// A vault restored under a running serve: what serve held in the old
+    /// file is nothing in the new one, spent or given back.
+    #[test]
+    fn a_vault_put_in_place_under_serve_is_charged_from_its_own_credits() {
+        let v = TestVault::new();
+        let (key, secret) = v.create_json(&["--name", "api", "--credits", "100"]);
+        let id = key["id"].as_str().expect("id").to_string();
+        let backup = v.dir().join("backup.db");
+        v.kw(["copy", "--to"]).arg(&backup).assert().success();
+        let s = Serve::start(&v, &[], &[]);
+        for _ in 0..3 {
+            assert_eq!(s.authz(&secret, "").status, 200);
+        }
+        std::fs::rename(&backup, &v.path).expect("mv");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for _ in 0..2 {
+            assert_eq!(s.authz(&secret, "").status, 200);
+        }
+        assert_eq!(s.stop().0, Some(0));
+        assert_eq!(
+            credits(&v, &id),
+            98,
+            "two spent from the restored file, nothing more or less"
+        );
     }
 
     #[cfg(feature = "postgres")]

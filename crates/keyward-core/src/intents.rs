@@ -595,9 +595,11 @@ pub fn change_quota(
         quota: Some(after.clone()),
         ..key
     };
-    // A limit removed or changed starts afresh.
+    // A limit dropped is forgotten (given again, it starts afresh); one
+    // whose terms change keeps what it admitted, so lowering a limit never
+    // hands out a fresh allowance.
     for old in &before.ratelimits {
-        if after.limit(&old.name) != Some(old) {
+        if after.limit(&old.name).is_none() {
             tx.forget_quota_use(&id, &old.name, i64::MAX)?;
         }
     }
@@ -660,7 +662,7 @@ pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spen
     let refilled = q.refill_due(now_ms.div_euclid(1000));
     // The limits this call is judged by: the key's (with the call's cost
     // or terms where it names them), and those it names that the key lacks.
-    let mut judged: Vec<(Ratelimit, u64)> = Vec::new();
+    let mut judged: Vec<(Ratelimit, u64, bool)> = Vec::new();
     for limit in &q.ratelimits {
         let asked = ask.limits.iter().find(|a| a.name == limit.name);
         let mut l = limit.clone();
@@ -668,7 +670,7 @@ pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spen
             l.limit = n;
             l.duration_ms = ms;
         }
-        judged.push((l, asked.and_then(|a| a.cost).unwrap_or(ask.cost)));
+        judged.push((l, asked.and_then(|a| a.cost).unwrap_or(ask.cost), true));
     }
     for a in &ask.limits {
         if q.limit(&a.name).is_some() {
@@ -686,11 +688,11 @@ pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spen
             limit,
             duration_ms,
         };
-        judged.push((l, a.cost.unwrap_or(ask.cost)));
+        judged.push((l, a.cost.unwrap_or(ask.cost), false));
     }
     let mut states = Vec::with_capacity(judged.len());
     let mut limited = false;
-    for (l, cost) in &judged {
+    for (l, cost, auto_apply) in &judged {
         let slots = tx.quota_use(id, &l.name)?;
         let used = quota::used(l, &slots, now_ms);
         let wait = quota::wait_ms(l, &slots, *cost, now_ms);
@@ -707,6 +709,7 @@ pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spen
                 } else {
                     None
                 },
+                auto_apply: *auto_apply,
             },
             *cost,
         ));
@@ -723,7 +726,7 @@ pub fn spend(tx: &dyn WriteTx, key: &Key, ask: &Ask, now_ms: i64) -> Result<Spen
             tx.forget_quota_use(id, &l.name, quota::forget_before(l, now_ms))?;
             state.remaining = state.remaining.saturating_sub(*cost);
             if state.reset_ms == 0 {
-                let slot_end = (quota::slot_of(l, now_ms) + 1) * l.slot_ms();
+                let slot_end = quota::slot_of(l, now_ms);
                 state.reset_ms = slot_end + l.duration_ms - now_ms;
             }
         }
@@ -755,6 +758,19 @@ pub struct Holding {
     /// How many credits the process would like to hold (it spends fast):
     /// from [`MIN_RESERVED_CREDITS`] to [`MAX_RESERVED_CREDITS`].
     pub want_credits: u64,
+    /// How many units of each rate limit it would like to hold for a slot
+    /// (from 1 to an eighth of the limit; a sixty-fourth at first).
+    pub want_units: Vec<(compact_str::CompactString, u64)>,
+}
+
+/// Units of a rate limit a process asks for at first: a sixty-fourth of
+/// the limit (at least 1); at most an eighth.
+pub fn first_units(limit: &Ratelimit) -> u64 {
+    (limit.limit / 64).max(1)
+}
+
+fn most_units(limit: &Ratelimit) -> u64 {
+    (limit.limit / 8).max(1)
 }
 
 /// A rate limit's share held by one process for one slot.
@@ -818,17 +834,37 @@ pub fn reserve(
     let refilled = q.refill_due(now_ms.div_euclid(1000));
     let fresh = held.epoch == q.epoch;
     let mut limits = Vec::with_capacity(q.ratelimits.len());
+    let mut taken_back = Vec::new();
     let mut refused: Option<Spent> = None;
     let mut states = Vec::new();
     for l in &q.ratelimits {
         let slot = quota::slot_of(l, now_ms);
+        let mut slots = tx.quota_use(&id, &l.name)?;
+        // Units held for a slot that has ended were not admitted: they go
+        // back to the window (written only if this reservation is made;
+        // else the process still holds them and they stay counted).
+        if fresh {
+            for (name, s, n) in &held.units {
+                if *name == l.name && *s != slot && *n > 0 {
+                    if let Some(row) = slots.iter_mut().find(|(x, _)| x == s) {
+                        row.1 = row.1.saturating_sub(*n);
+                    }
+                    taken_back.push((name.clone(), *s, *n));
+                }
+            }
+        }
         let have = held
             .units
             .iter()
             .find(|(name, s, _)| fresh && *name == l.name && *s == slot)
             .map_or(0, |(_, _, n)| *n);
         let need = cost.saturating_sub(have);
-        let slots = tx.quota_use(&id, &l.name)?;
+        let ahead = held
+            .want_units
+            .iter()
+            .find(|(name, _)| *name == l.name)
+            .map_or_else(|| first_units(l), |(_, n)| *n)
+            .clamp(1, most_units(l));
         let used = quota::used(l, &slots, now_ms);
         let room = l.limit.saturating_sub(used);
         let want = match need {
@@ -841,11 +877,12 @@ pub fn reserve(
                     remaining: room.saturating_add(have),
                     reset_ms: quota::reset_ms(l, &slots, now_ms),
                     retry_ms: Some(wait.unwrap_or(l.duration_ms).max(1)),
+                    auto_apply: true,
                 });
                 refused.get_or_insert_with(Spent::default);
                 continue;
             }
-            need => room.min(need.max(l.limit.div_ceil(8))),
+            need => room.min(need.max(ahead)),
         };
         states.push(LimitState {
             limit: l.clone(),
@@ -853,6 +890,7 @@ pub fn reserve(
             remaining: room.saturating_add(have),
             reset_ms: quota::reset_ms(l, &slots, now_ms),
             retry_ms: None,
+            auto_apply: true,
         });
         limits.push((l.clone(), slot, have, want, room - want));
     }
@@ -890,13 +928,16 @@ pub fn reserve(
             ..Reserved::default()
         });
     }
+    for (name, slot, n) in &taken_back {
+        tx.take_back_quota_use(&id, name, *slot, *n)?;
+    }
     let mut held_limits = Vec::with_capacity(limits.len());
     for (l, slot, have, want, room) in limits {
         if want > 0 {
             tx.add_quota_use(&id, &l.name, slot, want)?;
             tx.forget_quota_use(&id, &l.name, quota::forget_before(&l, now_ms))?;
         }
-        let slot_end = (slot + 1) * l.slot_ms();
+        let slot_end = slot;
         let reset_ms = (slot_end + l.duration_ms - now_ms).max(1);
         held_limits.push(HeldUnits {
             ends_in_ms: slot_end - now_ms,
@@ -927,13 +968,22 @@ pub fn reserve(
     })
 }
 
-/// Gives credits a process reserved and did not spend back to quota `id`,
-/// unless the quota changed since (its epoch: credits set or refilled).
-/// Returns whether they went back.
-pub fn give_back(tx: &dyn WriteTx, id: &KeyId, epoch: u64, credits: u64) -> Result<bool> {
+/// Gives what a process reserved and did not spend (credits, and units of
+/// rate limits) back to quota `id`, unless the quota changed since (its
+/// epoch: credits set or refilled, limits changed). Returns whether the
+/// credits went back.
+pub fn give_back(tx: &dyn WriteTx, id: &KeyId, held: &Holding) -> Result<bool> {
     let Some(mut q) = tx.quota(id)? else {
         return Ok(false);
     };
+    let (epoch, credits) = (held.epoch, held.credits);
+    if q.epoch == epoch {
+        for (name, slot, n) in &held.units {
+            if *n > 0 && q.limit(name).is_some() {
+                tx.take_back_quota_use(id, name, *slot, *n)?;
+            }
+        }
+    }
     match q.credits {
         Some(left) if q.epoch == epoch && credits > 0 => {
             q.credits = Some(left.saturating_add(credits).min(quota::MAX_COUNT));

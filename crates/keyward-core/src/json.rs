@@ -101,7 +101,7 @@ impl<'a> KeyJson<'a> {
                 .iter()
                 .flat_map(|q| q.ratelimits.iter().map(RatelimitJson::new))
                 .collect(),
-            credits: k.quota.as_ref().and_then(|q| q.credits),
+            credits: k.quota.as_ref().and_then(|q| q.credits_at(now.unix())),
             refill: k.quota.as_ref().and_then(|q| q.refill).map(|r| RefillJson {
                 amount: r.amount,
                 interval: r.interval_text(),

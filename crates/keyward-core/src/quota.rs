@@ -84,8 +84,15 @@ impl fmt::Display for Ratelimit {
     }
 }
 
-/// A limit's name: 1 to 64 of `A-Z a-z 0-9 _ - .`.
+/// A limit's name: 1 to 64 of `A-Z a-z 0-9 _ - .`, and nothing shaped
+/// like a secret (it is shown in every answer about the key).
 pub fn limit_name(text: &str) -> Result<CompactString, String> {
+    if crate::secret::mask(text) != text {
+        return Err(format!(
+            "the name {} contains what looks like a secret (never put a secret in a name)",
+            crate::shown::quote(text)
+        ));
+    }
     let ok = !text.is_empty()
         && text.len() <= 64
         && text
@@ -101,9 +108,9 @@ pub fn limit_name(text: &str) -> Result<CompactString, String> {
     }
 }
 
-/// A whole number from 0 to [`MAX_COUNT`].
+/// A whole number from 0 to [`MAX_COUNT`]: digits only (no sign, no space).
 pub fn count(text: &str) -> Option<u64> {
-    let t = text.trim();
+    let t = text;
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -263,6 +270,14 @@ impl Quota {
         self.ratelimits.iter().find(|r| r.name == name)
     }
 
+    /// The credits left at `now` (unix seconds), a refill that is due
+    /// counted: what a verification then would find.
+    pub fn credits_at(&self, now: i64) -> Option<u64> {
+        let mut q = self.clone();
+        q.refill_due(now);
+        q.credits
+    }
+
     /// Refills the credits if a refill time has passed since the last
     /// (`now` in unix seconds). Returns whether it did.
     pub fn refill_due(&mut self, now: i64) -> bool {
@@ -302,6 +317,16 @@ impl QuotaChange {
     /// The quota after this change, or why it cannot be made.
     pub fn apply(&self, before: &Quota, now: i64) -> Result<Quota, Error> {
         let mut q = before.clone();
+        if let Some(both) = self
+            .remove_limits
+            .iter()
+            .find(|n| self.set_limits.iter().any(|l| l.name == **n))
+        {
+            return Err(Error::usage(format!(
+                "the rate limit {} is both set (--ratelimit) and dropped (--no-ratelimit): give one",
+                crate::shown::quote(both)
+            )));
+        }
         for name in &self.remove_limits {
             if q.limit(name).is_none() && !self.set_limits.iter().any(|l| l.name == *name) {
                 return Err(Error::usage(format!(
@@ -363,31 +388,33 @@ impl QuotaChange {
 }
 
 /// How much of a rate limit the slots hold at `now_ms`: the sum of every
-/// slot that still counts (one that ended less than a duration ago).
+/// slot that still counts (one that ended less than a duration ago). A
+/// slot is named by the time it ends (milliseconds), so what a limit
+/// admitted keeps counting when the limit's terms change.
 pub fn used(limit: &Ratelimit, slots: &[(i64, u64)], now_ms: i64) -> u64 {
-    let width = limit.slot_ms();
     slots
         .iter()
-        .filter(|(slot, _)| counts(*slot, width, limit.duration_ms, now_ms))
+        .filter(|(end, _)| counts(*end, limit.duration_ms, now_ms))
         .map(|(_, n)| *n)
         .fold(0u64, u64::saturating_add)
 }
 
-fn counts(slot: i64, width: i64, duration_ms: i64, now_ms: i64) -> bool {
-    slot.saturating_add(1)
-        .saturating_mul(width)
-        .saturating_add(duration_ms)
-        > now_ms
+fn counts(end: i64, duration_ms: i64, now_ms: i64) -> bool {
+    end.saturating_add(duration_ms) > now_ms
 }
 
-/// The slot an admission at `now_ms` is counted in.
+/// The slot an admission at `now_ms` is counted in: when it ends.
 pub fn slot_of(limit: &Ratelimit, now_ms: i64) -> i64 {
-    now_ms.div_euclid(limit.slot_ms())
+    let width = limit.slot_ms();
+    now_ms
+        .div_euclid(width)
+        .saturating_add(1)
+        .saturating_mul(width)
 }
 
-/// The slots older than any that still count at `now_ms` (to forget).
+/// Slots that end before this no longer count at `now_ms` (to forget).
 pub fn forget_before(limit: &Ratelimit, now_ms: i64) -> i64 {
-    (now_ms - limit.duration_ms).div_euclid(limit.slot_ms())
+    now_ms.saturating_sub(limit.duration_ms).saturating_add(1)
 }
 
 /// Milliseconds from `now_ms` until `cost` more would be admitted (0 if
@@ -396,22 +423,20 @@ pub fn wait_ms(limit: &Ratelimit, slots: &[(i64, u64)], cost: u64, now_ms: i64) 
     if cost > limit.limit {
         return None;
     }
-    let width = limit.slot_ms();
     let mut live: Vec<(i64, u64)> = slots
         .iter()
         .copied()
-        .filter(|(slot, _)| counts(*slot, width, limit.duration_ms, now_ms))
+        .filter(|(end, _)| counts(*end, limit.duration_ms, now_ms))
         .collect();
     live.sort_unstable();
     let mut total: u64 = live.iter().map(|(_, n)| *n).fold(0, u64::saturating_add);
     if total.saturating_add(cost) <= limit.limit {
         return Some(0);
     }
-    for (slot, n) in live {
+    for (end, n) in live {
         total = total.saturating_sub(n);
         if total.saturating_add(cost) <= limit.limit {
-            let free_at = (slot + 1) * width + limit.duration_ms;
-            return Some((free_at - now_ms).max(1));
+            return Some((end + limit.duration_ms - now_ms).max(1));
         }
     }
     Some(limit.duration_ms)
@@ -420,11 +445,10 @@ pub fn wait_ms(limit: &Ratelimit, slots: &[(i64, u64)], cost: u64, now_ms: i64) 
 /// Milliseconds from `now_ms` until the oldest counted admission stops
 /// counting: when the window has room again (0 with nothing counted).
 pub fn reset_ms(limit: &Ratelimit, slots: &[(i64, u64)], now_ms: i64) -> i64 {
-    let width = limit.slot_ms();
     slots
         .iter()
-        .filter(|(slot, n)| *n > 0 && counts(*slot, width, limit.duration_ms, now_ms))
-        .map(|(slot, _)| (slot + 1) * width + limit.duration_ms - now_ms)
+        .filter(|(end, n)| *n > 0 && counts(*end, limit.duration_ms, now_ms))
+        .map(|(end, _)| end + limit.duration_ms - now_ms)
         .min()
         .unwrap_or(0)
 }
@@ -439,6 +463,9 @@ pub struct LimitState {
     pub reset_ms: i64,
     /// Milliseconds until this request would have been admitted (when exceeded).
     pub retry_ms: Option<i64>,
+    /// One of the key's limits (applied to every verification), not one a
+    /// call named for itself.
+    pub auto_apply: bool,
 }
 
 /// What the quota said of one verification of an otherwise valid key.

@@ -446,11 +446,22 @@ impl Vault {
         })
     }
 
-    /// [`write`](Self::write) with the time in milliseconds (the clock's,
-    /// never behind the newest event): what quotas' windows run on.
+    /// [`write`](Self::write) with the time in milliseconds, what quotas'
+    /// windows and refills run on: the vault's own clock where it has one
+    /// (a PostgreSQL server's, so that every host agrees), else the clock;
+    /// never behind the newest event.
     pub fn write_ms<T>(&mut self, f: impl FnOnce(&dyn WriteTx, i64) -> Result<T>) -> Result<T> {
         let clock = Arc::clone(&self.clock);
-        self.write(|tx, now| f(tx, clock.now_ms().max(now.unix().saturating_mul(1000))))
+        self.write(|tx, _| {
+            let ms = match tx.now_ms()? {
+                Some(ms) if !clock.pinned() => ms,
+                _ => clock.now_ms(),
+            };
+            let newest = tx
+                .head()?
+                .map_or(i64::MIN, |h| h.at.unix().saturating_mul(1000));
+            f(tx, ms.max(newest))
+        })
     }
 
     /// Runs `f` in one write transaction, with the time read once the write

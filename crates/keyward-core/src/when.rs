@@ -91,6 +91,11 @@ pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64 {
         self.now().unix().saturating_mul(1000)
     }
+    /// A clock stopped at one time (tests): it is the time, whatever a
+    /// vault's own clock says.
+    fn pinned(&self) -> bool {
+        false
+    }
 }
 
 /// The system clock.
@@ -112,6 +117,10 @@ impl Clock for SystemClock {
 impl Clock for Timestamp {
     fn now(&self) -> Timestamp {
         *self
+    }
+
+    fn pinned(&self) -> bool {
+        true
     }
 }
 

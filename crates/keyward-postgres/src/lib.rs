@@ -588,12 +588,24 @@ impl WriteTx for PostgresTx<'_> {
         usage::add(self, id, u)
     }
 
+    fn now_ms(&self) -> Result<Option<i64>> {
+        let rows = self.query(
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+            &[],
+        )?;
+        Ok(rows.first().map(|r| r.try_get(0)).transpose()?)
+    }
+
     fn put_quota(&self, id: &KeyId, q: &keyward_core::quota::Quota) -> Result<()> {
         quotas::put(self, id, q)
     }
 
     fn add_quota_use(&self, id: &KeyId, name: &str, slot: i64, n: u64) -> Result<()> {
         quotas::add_use(self, id, name, slot, n)
+    }
+
+    fn take_back_quota_use(&self, id: &KeyId, name: &str, slot: i64, n: u64) -> Result<()> {
+        quotas::take_back_use(self, id, name, slot, n)
     }
 
     fn forget_quota_use(&self, id: &KeyId, name: &str, before: i64) -> Result<()> {

@@ -97,6 +97,22 @@ pub(super) fn add_use<C: GenericClient>(
     Ok(())
 }
 
+pub(super) fn take_back_use<C: GenericClient>(
+    pg: &Pg<C>,
+    id: &KeyId,
+    name: &str,
+    slot: i64,
+    n: u64,
+) -> Result<()> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    pg.execute(
+        "UPDATE keyward.quota_use SET used = GREATEST(used - $4, 0) \
+         WHERE quota_id = $1 AND name = $2 AND slot = $3",
+        &[&id.as_str(), &name, &slot, &n],
+    )?;
+    Ok(())
+}
+
 pub(super) fn forget_use<C: GenericClient>(
     pg: &Pg<C>,
     id: &KeyId,

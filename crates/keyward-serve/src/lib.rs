@@ -157,7 +157,11 @@ impl App {
         quota: Option<&QuotaRef>,
         ask: &Ask,
     ) -> std::result::Result<Spent, Unavailable> {
-        match self.quotas.spend(id, quota, ask).await {
+        match self
+            .quotas
+            .spend(id, quota, self.verifier.vault_id(), ask)
+            .await
+        {
             Some(Ok(s)) => Ok(s),
             Some(Err(e)) => {
                 self.metrics.vault_error();
@@ -349,7 +353,7 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         "listening"
     );
     let stopping = runtime.block_on(accept(listener, Arc::clone(&app)))?;
-    app.quotas.finish();
+    app.quotas.finish(app.verifier.vault_id());
     flusher.finish(stopping + STOP_WITHIN);
     let served = app.served.load(Ordering::Relaxed);
     tracing::info!(requests = served, "stopped");

@@ -5,9 +5,11 @@
 //! open for writing) reserves more in one write transaction, counted in the
 //! vault at once; so credits are never overspent and a rate limit never
 //! admits more than its limit in any window, across every serve and CLI
-//! `verify` on the vault. What is held is void when the quota changes (its
-//! epoch, seen on the key), when its slot ends, or when credits refill; the
-//! credits still held at shutdown are given back.
+//! `verify` on the vault. Units held for a slot that ended go back to the
+//! window with the next reservation; what is held is void when the quota
+//! changes (its epoch, seen on the key), when another vault is put in its
+//! place, or (credits) when they refill; what is still held at shutdown is
+//! given back.
 //!
 //! Verifications that name limits of their own (Unkey's `ratelimits`) or
 //! cost nothing are spent exactly, in the vault, one at a time.
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
 use keyward_core::error::Result;
 use keyward_core::intents::{self, Ask, Holding};
 use keyward_core::key::{KeyId, QuotaRef};
@@ -29,37 +32,60 @@ use super::usage::Opener;
 /// How long giving back what is held may take at shutdown.
 const GIVE_BACK_WITHIN: Duration = Duration::from_secs(2);
 
+/// How long a verification waits for a reservation (the vault locked by
+/// another writer, say) before it is a 503: as long as a read waits.
+const RESERVE_WAIT: Duration = Duration::from_millis(250);
+
+/// A batch spent faster than this asks for twice as much next time; one
+/// that lasts longer than [`SLOW`], half as much.
+const FAST: Duration = Duration::from_millis(250);
+const SLOW: Duration = Duration::from_secs(2);
+
+/// The next batch to ask for, from the last and how long it lasted.
+fn next_batch(last: u64, lasted: Duration, least: u64, most: u64) -> u64 {
+    let next = if lasted < FAST {
+        last.saturating_mul(2)
+    } else if lasted > SLOW {
+        last / 2
+    } else {
+        last
+    };
+    next.clamp(least, most.max(least))
+}
+
 /// One rate limit's units held for one slot.
 #[derive(Debug, Clone)]
 struct Units {
     limit: Ratelimit,
+    /// When the slot ends, in the vault's milliseconds (its name).
     slot: i64,
     units: u64,
+    /// When the slot ends, here.
     until: Instant,
     room: u64,
     reset_at: Instant,
+    /// The batch to ask for next.
+    want: u64,
 }
 
 /// What this process holds of one quota.
 #[derive(Debug, Clone)]
 struct Held {
+    /// The vault it was reserved in ([`Verifier::vault_id`]): in another
+    /// vault put in its place, it is nothing.
+    ///
+    /// [`Verifier::vault_id`]: keyward_core::store::Verifier::vault_id
+    vault: u64,
     epoch: u64,
     /// None: unlimited.
     credits: Option<u64>,
     vault_credits: Option<u64>,
     credits_until: Option<Instant>,
     limits: Vec<Units>,
-    /// When the credits were last reserved, and how many to ask for next:
-    /// twice as many when the last lasted under [`FAST`], half when it
-    /// lasted over [`SLOW`].
+    /// When this was reserved, and how many credits to ask for next.
     reserved_at: Instant,
     want_credits: u64,
 }
-
-/// A reservation of credits spent faster than this asks for twice as many
-/// next time; one that lasts longer than [`SLOW`], half as many.
-const FAST: Duration = Duration::from_millis(250);
-const SLOW: Duration = Duration::from_secs(2);
 
 impl Held {
     /// Spends `cost` if what is held covers it now (`timely`: or covers
@@ -89,6 +115,7 @@ impl Held {
                 remaining: u.units.saturating_add(u.room),
                 reset_ms: millis(u.reset_at.saturating_duration_since(now)),
                 retry_ms: None,
+                auto_apply: true,
             });
         }
         Some(Spent {
@@ -102,27 +129,38 @@ impl Held {
         })
     }
 
-    /// What is still held, as [`intents::reserve`] counts it.
+    /// What is still held, as [`intents::reserve`] counts it (units of
+    /// ended slots too: they go back), and the batches to ask for next.
     fn holding(&self, now: Instant) -> Holding {
         let live = self.credits_until.is_none_or(|t| now < t);
         let lasted = now.saturating_duration_since(self.reserved_at);
-        let want_credits = if lasted < FAST {
-            self.want_credits.saturating_mul(2)
-        } else if lasted > SLOW {
-            self.want_credits / 2
-        } else {
-            self.want_credits
-        }
-        .clamp(intents::MIN_RESERVED_CREDITS, intents::MAX_RESERVED_CREDITS);
         Holding {
-            want_credits,
             epoch: self.epoch,
             credits: self.credits.filter(|_| live).unwrap_or(0),
             units: self
                 .limits
                 .iter()
-                .filter(|u| now < u.until)
+                .filter(|u| u.units > 0)
                 .map(|u| (u.limit.name.clone(), u.slot, u.units))
+                .collect(),
+            want_credits: next_batch(
+                self.want_credits,
+                lasted,
+                intents::MIN_RESERVED_CREDITS,
+                intents::MAX_RESERVED_CREDITS,
+            ),
+            want_units: self
+                .limits
+                .iter()
+                .map(|u| {
+                    // Ran out within its slot: twice as many; a new slot:
+                    // as many as the last.
+                    let want = match now < u.until {
+                        true => next_batch(u.want, Duration::ZERO, 1, u64::MAX),
+                        false => u.want,
+                    };
+                    (u.limit.name.clone(), want)
+                })
                 .collect(),
         }
     }
@@ -138,19 +176,23 @@ fn after(now: Instant, ms: i64) -> Instant {
 
 type Holdings = Arc<Mutex<HashMap<KeyId, Held>>>;
 
+type Answer = oneshot::Sender<Result<Spent>>;
+
 enum Job {
     Reserve {
         key: KeyId,
         quota: QuotaRef,
+        vault: u64,
         cost: u64,
-        answer: oneshot::Sender<Result<Spent>>,
+        answer: Answer,
     },
     Exact {
         key: KeyId,
         ask: Ask,
-        answer: oneshot::Sender<Result<Spent>>,
+        answer: Answer,
     },
-    Finish(mpsc::Sender<()>),
+    /// Give back what is held in vault `.0`, then stop.
+    Finish(u64, mpsc::Sender<()>),
 }
 
 pub struct Spender {
@@ -188,11 +230,14 @@ impl Spender {
     }
 
     /// Spends what one verification of key `key` (drawing from `quota`,
-    /// if any) costs; None when the writing thread is gone.
+    /// if any, in vault `vault`) costs; None when the writing thread is
+    /// gone or did not answer within [`RESERVE_WAIT`] (the request's
+    /// verdict is then a 503, and nothing is spent for it).
     pub async fn spend(
         &self,
         key: &KeyId,
         quota: Option<&QuotaRef>,
+        vault: u64,
         ask: &Ask,
     ) -> Option<Result<Spent>> {
         let (answer, answered) = oneshot::channel();
@@ -201,8 +246,9 @@ impl Spender {
                 {
                     let mut held = lock(&self.held);
                     if let Some(h) = held.get_mut(&q.id) {
-                        if h.epoch < q.epoch {
-                            // The quota changed: what is held is void.
+                        if h.epoch < q.epoch || h.vault != vault {
+                            // The quota changed, or the vault: what is
+                            // held is void.
                             held.remove(&q.id);
                         } else if let Some(spent) = h.spend(ask.cost, Instant::now(), true) {
                             count(&self.reserved, &held);
@@ -213,6 +259,7 @@ impl Spender {
                 Job::Reserve {
                     key: key.clone(),
                     quota: q.clone(),
+                    vault,
                     cost: ask.cost,
                     answer,
                 }
@@ -228,18 +275,22 @@ impl Spender {
             .unwrap_or_else(|e| e.into_inner())
             .send(job)
             .ok()?;
-        answered.await.ok()
+        tokio::time::timeout(RESERVE_WAIT, answered)
+            .await
+            .ok()?
+            .ok()
     }
 
-    /// Gives the credits still held back to the vault, and stops the
-    /// thread (waiting at most [`GIVE_BACK_WITHIN`]).
-    pub fn finish(&self) {
+    /// Gives what is still held in vault `vault` (the one at the location
+    /// now) back, and stops the thread (waiting at most
+    /// [`GIVE_BACK_WITHIN`]).
+    pub fn finish(&self, vault: u64) {
         let (done, finished) = mpsc::channel();
         let sent = self
             .jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(Job::Finish(done));
+            .send(Job::Finish(vault, done));
         if sent.is_ok() {
             let _ = finished.recv_timeout(GIVE_BACK_WITHIN);
         }
@@ -278,23 +329,31 @@ impl Writer {
                 Job::Reserve {
                     key,
                     quota,
+                    vault,
                     cost,
                     answer,
                 } => {
-                    let _ = answer.send(self.reserve(&key, &quota, cost));
+                    // A request that stopped waiting is not charged.
+                    if answer.is_closed() {
+                        continue;
+                    }
+                    let spent = self.reserve(&key, &quota, vault, cost, &answer);
+                    let _ = answer.send(spent);
                 }
                 Job::Exact { key, ask, answer } => {
+                    if answer.is_closed() {
+                        continue;
+                    }
                     let spent = self.write(|v| v.spend(&key, &ask));
                     let _ = answer.send(spent);
                 }
-                Job::Finish(done) => {
-                    self.give_back();
+                Job::Finish(vault, done) => {
+                    self.give_back(vault);
                     let _ = done.send(());
                     return;
                 }
             }
         }
-        self.give_back();
     }
 
     /// Runs `f` on the vault, opened on first use and again after a
@@ -314,17 +373,26 @@ impl Writer {
         done
     }
 
-    fn reserve(&mut self, key: &KeyId, quota: &QuotaRef, cost: u64) -> Result<Spent> {
+    fn reserve(
+        &mut self,
+        key: &KeyId,
+        quota: &QuotaRef,
+        vault: u64,
+        cost: u64,
+        answer: &Answer,
+    ) -> Result<Spent> {
         let holding = {
             let mut held = lock(&self.held);
             let now = Instant::now();
             match held.get_mut(&quota.id) {
                 // A reservation made for a request queued before this one
                 // may cover it already.
-                Some(h) if h.epoch >= quota.epoch => match h.spend(cost, now, true) {
-                    Some(spent) => return Ok(spent),
-                    None => h.holding(now),
-                },
+                Some(h) if h.epoch >= quota.epoch && h.vault == vault => {
+                    match h.spend(cost, now, true) {
+                        Some(spent) => return Ok(spent),
+                        None => h.holding(now),
+                    }
+                }
                 _ => Holding {
                     want_credits: intents::MIN_RESERVED_CREDITS,
                     ..Holding::default()
@@ -350,7 +418,15 @@ impl Writer {
                 ..Spent::default()
             },
             (None, Some(id)) => {
+                let want = |name: &CompactString, l: &Ratelimit| {
+                    holding
+                        .want_units
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map_or_else(|| intents::first_units(l), |(_, n)| *n)
+                };
                 let mut h = Held {
+                    vault,
                     reserved_at: now,
                     want_credits: holding.want_credits,
                     epoch: got.epoch,
@@ -363,6 +439,7 @@ impl Writer {
                         .map(|u| Units {
                             until: after(now, u.ends_in_ms),
                             reset_at: after(now, u.reset_ms),
+                            want: want(&u.limit.name, &u.limit),
                             limit: u.limit,
                             slot: u.slot,
                             units: u.units,
@@ -370,8 +447,12 @@ impl Writer {
                         })
                         .collect(),
                 };
-                // Reserved for this very request: covered.
-                let spent = h.spend(cost, now, false).unwrap_or_default();
+                // Reserved for this very request: covered, unless it
+                // stopped waiting meanwhile (then it is not charged).
+                let spent = match answer.is_closed() {
+                    true => Spent::default(),
+                    false => h.spend(cost, now, false).unwrap_or_default(),
+                };
                 held.insert(id, h);
                 spent
             }
@@ -380,26 +461,25 @@ impl Writer {
         Ok(spent)
     }
 
-    /// Gives back the credits held, where the quota did not change since.
-    fn give_back(&mut self) {
+    /// Gives back what is held in vault `vault` (what was reserved in a
+    /// vault no longer at the location is nothing in this one), where the
+    /// quota did not change since.
+    fn give_back(&mut self, vault: u64) {
         let all: Vec<(KeyId, Held)> = lock(&self.held).drain().collect();
         count(&self.reserved, &HashMap::new());
         let now = Instant::now();
-        for (id, h) in all {
-            let Some(credits) = h.credits.filter(|c| *c > 0) else {
-                continue;
-            };
-            if h.credits_until.is_some_and(|t| now >= t) {
+        for (id, h) in all.into_iter().filter(|(_, h)| h.vault == vault) {
+            let holding = h.holding(now);
+            if holding.credits == 0 && holding.units.is_empty() {
                 continue;
             }
-            if let Err(e) =
-                self.write(|v| v.write(|tx, _| intents::give_back(tx, &id, h.epoch, credits)))
-            {
+            let credits = holding.credits;
+            if let Err(e) = self.write(|v| v.write(|tx, _| intents::give_back(tx, &id, &holding))) {
                 tracing::warn!(
                     quota = %id,
                     credits,
                     error = %format!("{e:#}"),
-                    "cannot give reserved credits back to the vault: they stay spent"
+                    "cannot give what was reserved back to the vault: it stays spent"
                 );
             }
         }

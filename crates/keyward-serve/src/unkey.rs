@@ -193,6 +193,18 @@ fn ask(request: &serde_json::Map<String, Value>) -> Result<Ask, (String, String)
     Ok(ask)
 }
 
+/// A rate limit's id in Unkey's shape (`rl_` and at least 5 of
+/// `[a-zA-Z0-9_]`): the first 16 hex digits of SHA-256 over the quota and the
+/// limit's name, stable for a lineage's limit.
+fn limit_id(key: Option<&Brief>, name: &str) -> String {
+    let quota = key
+        .map(|k| k.quota.as_ref().map_or(k.id.as_str(), |q| q.id.as_str()))
+        .unwrap_or("");
+    let hash = keyward_core::secret::hash(format!("{quota}\n{name}").as_bytes());
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("rl_{hex}")
+}
+
 fn valid_tags(tags: &Value) -> bool {
     match tags {
         Value::Null => true,
@@ -315,7 +327,7 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             &request_id,
             &format!("body.{name}"),
             &format!("'{name}' is not a field of Unkey's v2 verifyKey request"),
-            "send only key, permissions and tags",
+            "send only key, permissions, tags, credits and ratelimits",
         );
     }
     if let Some(tags) = request.get("tags")
@@ -432,14 +444,15 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                     .map(|l| {
                         json!({
                             "exceeded": l.exceeded,
-                            "id": format!("rl_{}", l.limit.name),
+                            "id": limit_id(judged.key.as_ref(), &l.limit.name),
                             "name": l.limit.name.as_str(),
                             "limit": l.limit.limit,
                             "duration": l.limit.duration_ms,
-                            // Unkey: milliseconds until the window resets.
-                            "reset": l.reset_ms,
+                            // Unkey: milliseconds until the window resets
+                            // (its schema's least is 1000).
+                            "reset": l.reset_ms.max(1000),
                             "remaining": l.remaining,
-                            "autoApply": true,
+                            "autoApply": l.auto_apply,
                         })
                     })
                     .collect();

@@ -781,6 +781,16 @@ impl WriteTx for SqliteTx<'_> {
         quotas::add_use(self.c(), id, name, slot, n)
     }
 
+    fn take_back_quota_use(
+        &self,
+        id: &keyward_core::key::KeyId,
+        name: &str,
+        slot: i64,
+        n: u64,
+    ) -> Result<()> {
+        quotas::take_back_use(self.c(), id, name, slot, n)
+    }
+
     fn forget_quota_use(
         &self,
         id: &keyward_core::key::KeyId,

@@ -90,6 +90,21 @@ pub(super) fn add_use(c: &Connection, id: &KeyId, name: &str, slot: i64, n: u64)
     Ok(())
 }
 
+pub(super) fn take_back_use(
+    c: &Connection,
+    id: &KeyId,
+    name: &str,
+    slot: i64,
+    n: u64,
+) -> Result<()> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    c.prepare_cached(
+        "UPDATE quota_use SET used = max(used - ?4, 0) WHERE quota_id = ?1 AND name = ?2 AND slot = ?3",
+    )?
+    .execute((id.as_str(), name, slot, n))?;
+    Ok(())
+}
+
 pub(super) fn forget_use(c: &Connection, id: &KeyId, name: &str, before: i64) -> Result<()> {
     c.prepare_cached("DELETE FROM quota_use WHERE quota_id = ?1 AND name = ?2 AND slot < ?3")?
         .execute((id.as_str(), name, before))?;

@@ -446,6 +446,13 @@ impl Verifier for SqliteVerifier {
         Ok(found)
     }
 
+    fn vault_id(&self) -> u64 {
+        // The file's device and inode, as the last look found them.
+        self.current()
+            .0
+            .map_or(0, |(dev, ino)| dev.rotate_left(32) ^ ino)
+    }
+
     fn key(&self, id: &KeyId) -> Result<Option<Key>, NotNow> {
         let (current, shm_now) = self.current();
         let index = current.and_then(|c| self.wal_index(c, shm_now));

@@ -258,10 +258,20 @@ pub trait WriteTx: Read {
     /// Adds counts to a key's usage on a day.
     fn add_usage(&self, id: &KeyId, usage: &DailyUsage) -> Result<()>;
     fn insert_event(&self, event: &StoredEvent<'_>) -> Result<()>;
+    /// The vault's own clock in milliseconds, where it has one apart from
+    /// the host's (a database server's): what quotas' windows and refills
+    /// run on, so that every host sharing the vault agrees. None: the
+    /// host's clock is the vault's.
+    fn now_ms(&self) -> Result<Option<i64>> {
+        Ok(None)
+    }
     /// Creates or replaces quota `id`.
     fn put_quota(&self, id: &KeyId, quota: &Quota) -> Result<()>;
     /// Counts `n` more admissions of rate limit `name` in `slot`.
     fn add_quota_use(&self, id: &KeyId, name: &str, slot: i64, n: u64) -> Result<()>;
+    /// Takes back `n` of what rate limit `name` counted in `slot` (units a
+    /// process reserved and did not admit); never below 0.
+    fn take_back_quota_use(&self, id: &KeyId, name: &str, slot: i64, n: u64) -> Result<()>;
     /// Forgets what rate limit `name` admitted in the slots before `slot`
     /// (`i64::MAX`: all of it).
     fn forget_quota_use(&self, id: &KeyId, name: &str, before: i64) -> Result<()>;
@@ -381,6 +391,12 @@ pub trait Verifier: Send + Sync {
     /// How many keys were read again since start to follow changes (serve's
     /// `keyward_keys_reloaded_total`). SQLite holds no keys in memory: 0.
     fn keys_reloaded(&self) -> u64 {
+        0
+    }
+    /// Which vault the location holds now, as a number that changes when
+    /// another vault is put in its place (a SQLite file replaced): what a
+    /// process holds reserved in one vault is nothing in another.
+    fn vault_id(&self) -> u64 {
         0
     }
 }
