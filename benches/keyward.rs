@@ -190,6 +190,7 @@ fn verdict_from_memory(c: &mut Criterion) {
                 revoked: false,
                 rotated: false,
                 quota: None,
+                described: false,
             };
             held.insert(secret.hash(), &key);
             if texts.len() < 10_000 {

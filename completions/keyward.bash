@@ -176,7 +176,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__config__subcmd__set)
-            opts="-h --vault --json --actor --help max-keys prefix rotate-every"
+            opts="-h --vault --json --actor --help max-keys prefix rotate-every max-keys-per-owner"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,7 +252,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__create)
-            opts="-h --name --env --expires --scope --prefix --rotate-every --note --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
+            opts="-h --name --env --expires --scope --prefix --rotate-every --note --owner --meta --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +301,20 @@ _keyward() {
                     return 0
                     ;;
                 --note)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --meta)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -429,7 +443,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__list)
-            opts="-h --env --all --expiring-within --unused-for --due --within --vault --json --actor --help"
+            opts="-h --env --all --expiring-within --unused-for --due --within --owner --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,6 +471,13 @@ _keyward() {
                     return 0
                     ;;
                 --within)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --owner)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -885,7 +906,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__update)
-            opts="-h --env --name --add-scope --remove-scope --note --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
+            opts="-h --env --name --add-scope --remove-scope --note --owner --meta --ratelimit --no-ratelimit --credits --add-credits --refill --no-refill --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -920,6 +941,20 @@ _keyward() {
                     return 0
                     ;;
                 --note)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --meta)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -1125,7 +1160,7 @@ _keyward_names() {
 }
 _keyward_line() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local takes=" --actor --add-credits --add-scope --anchor --before --by --cost --credits --env --event --expires --expiring-within --grace --key-env --limit --listen --log-format --name --no-ratelimit --note --prefix --quiet-for --ratelimit --reason --refill --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
+    local takes=" --actor --add-credits --add-scope --anchor --before --by --cost --credits --env --event --expires --expiring-within --grace --key-env --limit --listen --log-format --meta --name --no-ratelimit --note --owner --prefix --quiet-for --ratelimit --reason --refill --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
     local i=1 sub="" positional=0 where=() word
     while [[ $i -lt $COMP_CWORD ]]; do
         word="${COMP_WORDS[i]}"

@@ -50,6 +50,8 @@ complete -c keyward -n "__fish_keyward_using_subcommand create" -l scope -d 'A s
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l prefix -d 'The secret\'s prefix, e.g. sk_live [default: the vault\'s prefix setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l rotate-every -d 'Rotate this key every DUR (30d, 90d, 12w) or never; `list --due` shows it when due [default: the rotate-every setting]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l note -d 'A note for people: who owns the key, what it is for' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l owner -d 'Who the key belongs to: an account id of your product (Unkey\'s externalId); max-keys-per-owner counts by it' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand create" -l meta -d 'Metadata for your product: a JSON object of at most 4 KiB, returned by verify' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l ratelimit -d 'A rate limit NAME=LIMIT/DURATION, e.g. api=100/1m or burst=10/1s (DURATION 1s to 1d; repeatable; replaces one of that name)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l no-ratelimit -d 'Drop the rate limit of this name (repeatable)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand create" -l credits -d 'Verifications left: a number, or unlimited' -r -f
@@ -64,6 +66,7 @@ complete -c keyward -n "__fish_keyward_using_subcommand list" -l env -d 'Only ke
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l expiring-within -d 'Only keys whose expiry or grace ends within DUR (e.g. 7d)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l unused-for -d 'Only keys not verified for DUR, or never (e.g. 30d)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l within -d 'With --due: also keys that will be due within DUR (e.g. 7d)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand list" -l owner -d 'Only keys of this owner (see create --owner)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand list" -l all -d 'Include expired and revoked keys'
@@ -118,6 +121,8 @@ complete -c keyward -n "__fish_keyward_using_subcommand update" -l name -d 'A ne
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l add-scope -d 'A scope to grant (repeatable)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l remove-scope -d 'A scope to take away (repeatable; one the key lacks is ignored)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l note -d 'A new note ("" clears it)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l owner -d 'A new owner ("" clears it): an account id of your product (Unkey\'s externalId); max-keys-per-owner counts by it' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand update" -l meta -d 'New metadata ("" clears it): a JSON object of at most 4 KiB, returned by verify' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l ratelimit -d 'A rate limit NAME=LIMIT/DURATION, e.g. api=100/1m or burst=10/1s (DURATION 1s to 1d; repeatable; replaces one of that name)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l no-ratelimit -d 'Drop the rate limit of this name (repeatable)' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand update" -l credits -d 'Verifications left: a number, or unlimited' -r -f

@@ -580,6 +580,14 @@ pub struct CreateArgs {
     #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
     pub note: Option<String>,
 
+    /// Who the key belongs to: an account id of your product (Unkey's externalId); max-keys-per-owner counts by it
+    #[arg(long, value_name = "ID", value_hint = ValueHint::Other)]
+    pub owner: Option<String>,
+
+    /// Metadata for your product: a JSON object of at most 4 KiB, returned by verify
+    #[arg(long, value_name = "JSON", value_hint = ValueHint::Other)]
+    pub meta: Option<String>,
+
     #[command(flatten)]
     pub quota: QuotaArgs,
 }
@@ -609,6 +617,10 @@ pub struct ListArgs {
     /// With --due: also keys that will be due within DUR (e.g. 7d)
     #[arg(long, value_hint = ValueHint::Other, value_name = "DUR", requires = "due", allow_hyphen_values = true)]
     pub within: Option<String>,
+
+    /// Only keys of this owner (see create --owner)
+    #[arg(long, value_name = "ID", value_hint = ValueHint::Other)]
+    pub owner: Option<String>,
 }
 
 /// A KEY argument: an id, a unique id prefix (key_ + at least 4 characters),
@@ -746,6 +758,14 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "TEXT", value_hint = ValueHint::Other)]
     pub note: Option<String>,
 
+    /// A new owner ("" clears it): an account id of your product (Unkey's externalId); max-keys-per-owner counts by it
+    #[arg(long, value_name = "ID", value_hint = ValueHint::Other)]
+    pub owner: Option<String>,
+
+    /// New metadata ("" clears it): a JSON object of at most 4 KiB, returned by verify
+    #[arg(long, value_name = "JSON", value_hint = ValueHint::Other)]
+    pub meta: Option<String>,
+
     #[command(flatten)]
     pub quota: QuotaArgs,
 }
@@ -830,7 +850,7 @@ pub enum ConfigAction {
     /// Change a setting: max-keys (active keys per environment), prefix, or rotate-every (new keys' rotation policy)
     Set {
         /// max-keys, prefix or rotate-every
-        #[arg(value_name = "NAME", value_parser = ["max-keys", "prefix", "rotate-every"])]
+        #[arg(value_name = "NAME", value_parser = ["max-keys", "prefix", "rotate-every", "max-keys-per-owner"])]
         name: String,
         /// The new value
         #[arg(value_name = "VALUE", value_hint = ValueHint::Other)]

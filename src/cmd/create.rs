@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::intents::NewKey;
 use crate::store::Access;
 use crate::text::validate_prefix;
-use crate::text::{Name, Note, Scope, parse_all};
+use crate::text::{Meta, Name, Note, Owner, Scope, parse_all};
 use crate::when::{Expiry, parse_expiry, parse_policy};
 
 pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
@@ -35,6 +35,8 @@ pub fn run(args: &CreateArgs, ctx: &mut Ctx) -> Result<Report> {
         note: args.note.as_deref().map(Note::parse).transpose()?,
         rotate_every,
         quota,
+        owner: args.owner.as_deref().map(Owner::parse).transpose()?,
+        meta: args.meta.as_deref().map(Meta::parse).transpose()?,
     };
     let actor = ctx.actor().clone();
     let created = ctx.vault(Access::Create)?.create(&new, &actor)?;

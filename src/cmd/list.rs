@@ -26,6 +26,11 @@ pub fn run(args: &ListArgs, ctx: &mut Ctx) -> Result<Report> {
             (true, None) => Some(now),
             (true, Some(within)) => Some(parse_moment(within, now)?),
         },
+        owner: args
+            .owner
+            .as_deref()
+            .map(crate::text::Owner::parse)
+            .transpose()?,
     };
     let (json, stream, say) = (ctx.json, ctx.stream_keys, ctx.say);
     let vault = ctx.vault(Access::Read)?;

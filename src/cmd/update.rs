@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::intents::{self, Update};
 use crate::key::KeyRef;
 use crate::store::Access;
-use crate::text::{Name, Note, Scope, parse_all};
+use crate::text::{Meta, Name, Note, Owner, Scope, parse_all};
 
 pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
     let env = env_or_default(args.key.env.as_deref())?;
@@ -18,6 +18,16 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
             Some(text) => Some(Some(Note::parse(text)?)),
         },
         quota: super::quota::change(&args.quota)?,
+        owner: match args.owner.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(id) => Some(Some(Owner::parse(id)?)),
+        },
+        meta: match args.meta.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(json) => Some(Some(Meta::parse(json)?)),
+        },
     };
     if let Some(both) = update
         .add_scopes
@@ -35,10 +45,13 @@ pub fn run(args: &UpdateArgs, ctx: &mut Ctx) -> Result<Report> {
         && update.remove_scopes.is_empty()
         && update.note.is_none()
         && update.quota.is_empty()
+        && update.owner.is_none()
+        && update.meta.is_none()
     {
         return Err(Error::usage(
             "update needs something to change: --name, --add-scope, --remove-scope, --note, \
-             --ratelimit, --no-ratelimit, --credits, --add-credits, --refill or --no-refill",
+             --owner, --meta, --ratelimit, --no-ratelimit, --credits, --add-credits, --refill or \
+             --no-refill",
         )
         .into());
     }

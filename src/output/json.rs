@@ -16,6 +16,8 @@ pub struct Config<'a> {
     pub prefix: &'a str,
     /// New keys' rotation policy, or null for none.
     pub rotate_every: Option<String>,
+    /// Active keys an owner may have in an environment, or null for any number.
+    pub max_keys_per_owner: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<bool>,
     /// The vault's location: a path (or, for a server, a URL without password).
@@ -31,6 +33,7 @@ impl<'a> Config<'a> {
             max_keys: s.max_keys,
             prefix: &s.prefix,
             rotate_every: s.rotate_every.map(crate::when::policy_text),
+            max_keys_per_owner: s.max_keys_per_owner,
             changed,
             vault: at.shown.clone(),
             engine: at.engine,

@@ -260,9 +260,13 @@ impl Printer {
                 changed,
                 location,
             } => {
+                // Shown once set: per owner, there is no limit by default.
+                let per_owner = settings
+                    .max_keys_per_owner
+                    .map_or_else(String::new, |n| format!("max-keys-per-owner {n}\n"));
                 writeln!(
                     out,
-                    "max-keys      {}\nprefix        {}\nrotate-every  {}\nvault         {} ({}{})",
+                    "max-keys      {}\nprefix        {}\nrotate-every  {}\n{per_owner}vault         {} ({}{})",
                     settings.max_keys,
                     settings.prefix,
                     settings.get(crate::settings::Setting::RotateEvery),

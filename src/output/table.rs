@@ -295,6 +295,12 @@ pub fn key_detail(
     if let Some(due) = k.rotation_due_at(now) {
         rows.push(("rotation due", exact(Some(due), now, "")));
     }
+    if let Some(owner) = &k.owner {
+        rows.push(("owner", escape(owner.as_str())));
+    }
+    if let Some(meta) = &k.meta {
+        rows.push(("meta", escape(meta.as_str())));
+    }
     if let Some(q) = &k.quota {
         if !q.ratelimits.is_empty() {
             let limits: Vec<String> = q.ratelimits.iter().map(ToString::to_string).collect();
@@ -448,6 +454,16 @@ fn details(e: &Event) -> String {
                 (_, Some(note)) => changes.push(format!("note: {note}")),
                 (_, None) => changes.push("note cleared".to_string()),
             }
+            match (&d.old_owner, &d.new_owner) {
+                (old, new) if old == new => {}
+                (_, Some(owner)) => changes.push(format!("owner: {owner}")),
+                (_, None) => changes.push("owner cleared".to_string()),
+            }
+            match (&d.old_meta, &d.new_meta) {
+                (old, new) if old == new => {}
+                (_, Some(_)) => changes.push("metadata changed".to_string()),
+                (_, None) => changes.push("metadata cleared".to_string()),
+            }
             changes.join("; ")
         }
         Details::ConfigChanged(d) => format!("{}: {} -> {}", d.setting, d.old, d.new),
@@ -530,6 +546,8 @@ mod tests {
             rotate_every: None,
             quota_id: None,
             quota: None,
+            owner: None,
+            meta: None,
         }
     }
 

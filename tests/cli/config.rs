@@ -35,6 +35,7 @@ fn config_shows_the_defaults() {
             "max_keys": 3,
             "prefix": "kw",
             "rotate_every": null,
+            "max_keys_per_owner": null,
             "vault": v.path.display().to_string(),
             "engine": "sqlite",
             "exists": true,

@@ -23,6 +23,7 @@ mod list_show;
 mod locations;
 mod log;
 mod migration;
+mod owners;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod prompts;

@@ -92,7 +92,16 @@ fn vault() -> (TestVault, Keys) {
         .output()
         .expect("create");
     let expired = String::from_utf8_lossy(&expired.stdout).trim().to_string();
-    let (key, valid) = v.create_json(&["--name", "web", "--scope", "documents.read"]);
+    let (key, valid) = v.create_json(&[
+        "--name",
+        "web",
+        "--scope",
+        "documents.read",
+        "--owner",
+        "acct_7",
+        "--meta",
+        r#"{"plan": "pro", "seats": 3}"#,
+    ]);
     let revoked = v.create(&["--name", "gone"]);
     v.kw(["revoke", "gone", "--yes"]).assert().success();
     let metered = v.create(&[
@@ -129,6 +138,10 @@ fn check(out: &str, keys: &Keys) {
             .is_some_and(|r| !r.is_empty()),
         "{seen}"
     );
+    assert_eq!(seen["valid"]["externalId"], "acct_7", "{seen}");
+    assert_eq!(seen["valid"]["meta"]["plan"], "pro", "{seen}");
+    assert_eq!(seen["valid"]["meta"]["seats"], 3, "{seen}");
+    assert_eq!(seen["valid"]["meta"]["env"], "default", "{seen}");
     assert_eq!(seen["scoped"]["code"], "INSUFFICIENT_PERMISSIONS", "{seen}");
     assert_eq!(seen["revoked"]["code"], "DISABLED", "{seen}");
     assert_eq!(seen["expired"]["code"], "EXPIRED", "{seen}");
@@ -208,7 +221,8 @@ with Unkey(root_key=root, server_url=url) as unkey:
         res = unkey.keys.verify_key(key=key, **kw)
         return {"valid": res.data.valid, "code": str(res.data.code.value if hasattr(res.data.code, "value") else res.data.code),
                 "keyId": res.data.key_id, "name": res.data.name, "expires": res.data.expires,
-                "requestId": res.meta.request_id, "credits": res.data.credits,
+                "requestId": res.meta.request_id, "credits": res.data.credits, "meta": res.data.meta,
+                "externalId": res.data.identity.external_id if res.data.identity else None,
                 "ratelimits": [{"exceeded": r.exceeded, "id": r.id, "name": r.name, "limit": r.limit,
                                 "duration": r.duration, "reset": r.reset, "remaining": r.remaining,
                                 "autoApply": r.auto_apply} for r in (res.data.ratelimits or [])]}
@@ -244,6 +258,7 @@ const { UnauthorizedErrorResponse } = require("@unkey/api/models/errors");
     const res = await unkey.keys.verifyKey({ key, ...extra });
     return { valid: res.data.valid, code: res.data.code, keyId: res.data.keyId, name: res.data.name,
              expires: res.data.expires, requestId: res.meta.requestId, credits: res.data.credits,
+             meta: res.data.meta, externalId: res.data.identity ? res.data.identity.externalId : null,
              ratelimits: res.data.ratelimits || [] };
   };
   const seen = {};

@@ -42,6 +42,17 @@ pub enum Error {
     LimitReached { env: String, max: u32 },
 
     #[error(
+        "owner '{owner}' already has {max} active keys in environment '{env}' \
+         (max-keys-per-owner is {max}); revoke or rotate one of theirs, or raise the limit \
+         with `keyward config set max-keys-per-owner N`"
+    )]
+    OwnerLimitReached {
+        owner: String,
+        env: String,
+        max: u32,
+    },
+
+    #[error(
         "an active key in environment '{env}' is already named '{name}' ({holder}): \
          rotate it, or choose another --name"
     )]
@@ -193,6 +204,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::NotFound { .. } | Error::Ambiguous { .. } => exit::NOT_FOUND,
             Error::LimitReached { .. }
+            | Error::OwnerLimitReached { .. }
             | Error::NameTaken { .. }
             | Error::AlreadyRotated { .. }
             | Error::DefaultKey { .. }
@@ -223,6 +235,7 @@ impl Error {
             Error::NotFound { .. } => "KEY_NOT_FOUND",
             Error::Ambiguous { .. } => "KEY_AMBIGUOUS",
             Error::LimitReached { .. } => "LIMIT_REACHED",
+            Error::OwnerLimitReached { .. } => "OWNER_LIMIT_REACHED",
             Error::NameTaken { .. } => "NAME_TAKEN",
             Error::AlreadyRotated { .. } => "ALREADY_ROTATED",
             Error::DefaultKey { .. } => "DEFAULT_KEY",

@@ -94,6 +94,9 @@ pub struct Created {
     pub default: bool,
     pub expires_at: Option<String>,
     pub name: String,
+    /// Who it belongs to; left out when nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub prefix: String,
     /// The rotation policy; left out when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,11 +143,21 @@ pub struct Revoked {
 /// `update`: the name, scopes and note before and after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Updated {
+    /// The metadata before and after, when either is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_meta: Option<serde_json::Value>,
     pub new_name: String,
     pub new_note: Option<String>,
+    /// The owner before and after, when either is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_owner: Option<String>,
     pub new_scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_meta: Option<serde_json::Value>,
     pub old_name: String,
     pub old_note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_owner: Option<String>,
     pub old_scopes: Vec<String>,
 }
 

@@ -12,7 +12,7 @@ use crate::quota::{self, LimitState, Quota, QuotaChange, Ratelimit, Spent};
 use crate::secret::{self, Secret};
 use crate::settings::{Setting, Settings};
 use crate::store::{StoredEvent, WriteTx};
-use crate::text::{Actor, Env, Name, Note, Reason, Scope};
+use crate::text::{Actor, Env, Meta, Name, Note, Owner, Reason, Scope};
 use crate::when::{Expiry, Moment, Timestamp};
 
 /// What `create` asks for, already checked at the edge.
@@ -31,6 +31,9 @@ pub struct NewKey {
     pub rotate_every: Option<Option<i64>>,
     /// Rate limits and credits for the new key's lineage.
     pub quota: QuotaChange,
+    /// Who it belongs to: at most `max-keys-per-owner` active keys each.
+    pub owner: Option<Owner>,
+    pub meta: Option<Meta>,
 }
 
 /// What `update` asks for; empty fields change nothing.
@@ -43,6 +46,9 @@ pub struct Update {
     pub note: Option<Option<Note>>,
     /// A change to the lineage's rate limits and credits.
     pub quota: QuotaChange,
+    /// Some(None) clears the owner, the metadata.
+    pub owner: Option<Option<Owner>>,
+    pub meta: Option<Option<Meta>>,
 }
 
 /// What a rotation asks for.
@@ -135,6 +141,13 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         .clone()
         .unwrap_or_else(|| Name::stored(id.to_string()));
     lifecycle::name_is_free(&active, &name, &new.env)?;
+    if let Some(owner) = &new.owner {
+        let theirs = active
+            .iter()
+            .filter(|k| k.owner.as_ref() == Some(owner))
+            .count();
+        lifecycle::may_add_for_owner(theirs, settings.max_keys_per_owner, owner, &new.env)?;
+    }
     let expires_at = future("--expires", new.expires, now)?;
     let prefix = new.prefix.clone().unwrap_or(settings.prefix);
     let secret = secret::generate(&prefix)?;
@@ -158,6 +171,8 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         rotate_every: new.rotate_every.unwrap_or(settings.rotate_every),
         quota_id: None,
         quota: None,
+        owner: new.owner.clone(),
+        meta: new.meta.clone(),
     };
     let quota = new.quota.apply(&Quota::default(), now.unix())?;
     let key = match quota.is_empty() {
@@ -176,6 +191,7 @@ pub fn create(tx: &dyn WriteTx, new: &NewKey, actor: &Actor, now: Timestamp) -> 
         default: key.is_default,
         expires_at: key.expires_at.map(Timestamp::rfc3339),
         name: key.name.to_string(),
+        owner: key.owner.as_ref().map(Owner::to_string),
         prefix: key.prefix.clone(),
         rotate_every: key.rotate_every.map(crate::when::policy_text),
         scopes: key.scopes.iter().map(Scope::to_string).collect(),
@@ -491,10 +507,29 @@ pub fn update(
         Some(n) => n.as_ref().map(Note::to_string),
         None => k.note.clone(),
     };
+    let owner = match &u.owner {
+        Some(o) => o.clone(),
+        None => k.owner.clone(),
+    };
+    if let Some(o) = owner.as_ref().filter(|o| k.owner.as_ref() != Some(*o)) {
+        let settings = tx.settings()?;
+        let theirs = tx
+            .active_in_env(&k.env, now)?
+            .iter()
+            .filter(|a| a.id != k.id && a.owner.as_ref() == Some(o))
+            .count();
+        lifecycle::may_add_for_owner(theirs, settings.max_keys_per_owner, o, &k.env)?;
+    }
+    let meta = match &u.meta {
+        Some(m) => m.clone(),
+        None => k.meta.clone(),
+    };
     let changed = Key {
         name,
         scopes,
         note,
+        owner,
+        meta,
         ..k.clone()
     };
     let (k, quota_changed) = if u.quota.is_empty() {
@@ -512,12 +547,20 @@ pub fn update(
     }
     tx.update_key(&changed)?;
     let texts = |scopes: &[Scope]| scopes.iter().map(Scope::to_string).collect();
+    let owners = changed.owner.is_some() || k.owner.is_some();
+    let metas = changed.meta.is_some() || k.meta.is_some();
+    let owner = |o: &Option<Owner>| o.as_ref().map(Owner::to_string);
+    let meta = |m: &Option<Meta>| m.as_ref().map(Meta::value);
     let details = Details::Updated(event::Updated {
+        new_meta: meta(&changed.meta).filter(|_| metas),
         new_name: changed.name.to_string(),
         new_note: changed.note.clone(),
+        new_owner: owner(&changed.owner).filter(|_| owners),
         new_scopes: texts(&changed.scopes),
+        old_meta: meta(&k.meta).filter(|_| metas),
         old_name: k.name.to_string(),
         old_note: k.note.clone(),
+        old_owner: owner(&k.owner).filter(|_| owners),
         old_scopes: texts(&k.scopes),
     });
     append(tx, key_event(&k, None, actor, now, details))?;

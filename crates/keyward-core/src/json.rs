@@ -37,6 +37,10 @@ pub struct KeyJson<'a> {
     /// Credits left; null = unlimited.
     pub credits: Option<u64>,
     pub refill: Option<RefillJson>,
+    /// Who the key belongs to (null: nobody).
+    pub owner: Option<&'a crate::text::Owner>,
+    /// The key's metadata object (null: none).
+    pub meta: Option<&'a crate::text::Meta>,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +110,8 @@ impl<'a> KeyJson<'a> {
                 amount: r.amount,
                 interval: r.interval_text(),
             }),
+            owner: k.owner.as_ref(),
+            meta: k.meta.as_ref(),
         }
     }
 }

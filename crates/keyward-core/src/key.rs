@@ -103,6 +103,10 @@ pub struct Key {
     pub quota_id: Option<KeyId>,
     /// That quota's terms and credits, as read with the key.
     pub quota: Option<crate::quota::Quota>,
+    /// Who the key belongs to (`create --owner`, Unkey's `externalId`).
+    pub owner: Option<crate::text::Owner>,
+    /// A JSON object for the product that holds the key (`--meta`).
+    pub meta: Option<crate::text::Meta>,
 }
 
 impl Key {
@@ -169,6 +173,8 @@ pub struct Brief {
     pub rotated: bool,
     /// The quota it draws from: a valid verdict must be admitted by it.
     pub quota: Option<QuotaRef>,
+    /// It has an owner or metadata (read with the full record when asked).
+    pub described: bool,
 }
 
 /// Which quota a key draws from, and that quota's epoch when the key was
@@ -212,6 +218,7 @@ impl From<&Key> for Brief {
                 id: id.clone(),
                 epoch: k.quota.as_ref().map_or(0, |q| q.epoch),
             }),
+            described: k.owner.is_some() || k.meta.is_some(),
         }
     }
 }
@@ -258,6 +265,8 @@ impl Key {
             rotate_every: None,
             quota_id: None,
             quota: None,
+            owner: None,
+            meta: None,
         }
     }
 }

@@ -19,6 +19,26 @@ pub fn may_add_active(active: usize, max: u32, env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
+/// An owner has at most `max` (None: any number of) active keys in an
+/// environment: `owners_active` of theirs are active there now.
+pub fn may_add_for_owner(
+    owners_active: usize,
+    max: Option<u32>,
+    owner: &crate::text::Owner,
+    env: &Env,
+) -> Result<(), Error> {
+    match max {
+        Some(max) if owners_active >= usize::try_from(max).unwrap_or(usize::MAX) => {
+            Err(Error::OwnerLimitReached {
+                owner: quote(owner.as_str()),
+                env: quote(env.as_str()),
+                max,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Names are unique among an environment's active keys.
 pub fn name_is_free(active: &[Key], name: &Name, env: &Env) -> Result<(), Error> {
     match active.iter().find(|k| &k.name == name) {

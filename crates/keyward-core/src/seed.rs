@@ -80,6 +80,8 @@ pub fn fill(
                             note: None,
                             rotate_every: None,
                             quota: Default::default(),
+                            owner: None,
+                            meta: None,
                         };
                         let created = intents::create(tx, &new, &actor, now)?;
                         (created.key, created.secret)

@@ -17,16 +17,23 @@ pub enum Setting {
     MaxKeys,
     Prefix,
     RotateEvery,
+    MaxKeysPerOwner,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 3] = [Setting::MaxKeys, Setting::Prefix, Setting::RotateEvery];
+    pub const ALL: [Setting; 4] = [
+        Setting::MaxKeys,
+        Setting::Prefix,
+        Setting::RotateEvery,
+        Setting::MaxKeysPerOwner,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Setting::MaxKeys => "max-keys",
             Setting::Prefix => "prefix",
             Setting::RotateEvery => "rotate-every",
+            Setting::MaxKeysPerOwner => "max-keys-per-owner",
         }
     }
 }
@@ -46,7 +53,7 @@ impl FromStr for Setting {
             .find(|setting| setting.as_str() == s)
             .ok_or_else(|| {
                 Error::usage(format!(
-                    "'{}' is not a setting: use max-keys, prefix or rotate-every",
+                    "'{}' is not a setting: use max-keys, prefix, rotate-every or max-keys-per-owner",
                     quote(s)
                 ))
             })
@@ -59,6 +66,8 @@ pub struct Settings {
     pub prefix: String,
     /// The rotation policy new keys get (seconds; None = never).
     pub rotate_every: Option<i64>,
+    /// Active keys an owner may have in an environment (None: any number).
+    pub max_keys_per_owner: Option<u32>,
 }
 
 impl Default for Settings {
@@ -67,6 +76,7 @@ impl Default for Settings {
             max_keys: DEFAULT_MAX_KEYS,
             prefix: DEFAULT_PREFIX.to_string(),
             rotate_every: None,
+            max_keys_per_owner: None,
         }
     }
 }
@@ -80,6 +90,9 @@ impl Settings {
             Setting::RotateEvery => self
                 .rotate_every
                 .map_or_else(|| "never".to_string(), crate::when::policy_text),
+            Setting::MaxKeysPerOwner => self
+                .max_keys_per_owner
+                .map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
         }
     }
 
@@ -103,6 +116,20 @@ impl Settings {
             }
             Setting::RotateEvery => {
                 self.rotate_every = crate::when::parse_policy("rotate-every", value)?;
+            }
+            Setting::MaxKeysPerOwner => {
+                self.max_keys_per_owner = match value {
+                    "unlimited" => None,
+                    v => match v.parse::<u32>() {
+                        Ok(n) if (1..=MAX_MAX_KEYS).contains(&n) && n.to_string() == v => Some(n),
+                        _ => {
+                            return Err(Error::usage(format!(
+                                "'{}' is not a valid max-keys-per-owner: give a whole number from 1 to {MAX_MAX_KEYS}, or unlimited",
+                                quote(value)
+                            )));
+                        }
+                    },
+                }
             }
         }
         Ok(())

@@ -23,10 +23,14 @@ pub enum Field {
     Actor,
     Reason,
     Note,
+    Owner,
 }
 
 /// Notes are sentences for people, longer than names.
 pub const MAX_NOTE_LEN: usize = 500;
+
+/// An owner is another system's id for an account (Unkey's `externalId`).
+pub const MAX_OWNER_LEN: usize = 255;
 
 impl Field {
     fn as_str(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Field {
             Field::Actor => "actor",
             Field::Reason => "reason",
             Field::Note => "note",
+            Field::Owner => "owner",
         }
     }
 
@@ -48,6 +53,7 @@ impl Field {
             Field::Actor => "ci@deploy",
             Field::Reason => "leaked in ticket 42",
             Field::Note => "owned by the payments team",
+            Field::Owner => "acct_1234",
         }
     }
 }
@@ -64,10 +70,10 @@ pub fn validate(field: Field, value: &str) -> Result<(), Error> {
 
 /// [`validate`], with the token rule for scopes only when `tokens`.
 fn check(field: Field, value: &str, tokens: bool) -> Result<(), Error> {
-    let max = if field == Field::Note {
-        MAX_NOTE_LEN
-    } else {
-        MAX_TEXT_LEN
+    let max = match field {
+        Field::Note => MAX_NOTE_LEN,
+        Field::Owner => MAX_OWNER_LEN,
+        _ => MAX_TEXT_LEN,
     };
     let count = value.chars().count();
     let problem = if value.trim().is_empty() {
@@ -188,6 +194,77 @@ text_value!(
     Note,
     Field::Note
 );
+
+text_value!(
+    /// Who a key belongs to, as another system names them (an account id:
+    /// Unkey's `externalId`); `max-keys-per-owner` counts by it.
+    Owner,
+    Field::Owner
+);
+
+/// The most a key's metadata may take, as compact JSON.
+pub const MAX_META_LEN: usize = 4096;
+
+/// A key's metadata: a JSON object of at most [`MAX_META_LEN`] bytes
+/// (compact), each member name given once, nothing shaped like a secret in
+/// it. Kept as compact JSON text; shown as the object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Meta(std::sync::Arc<str>);
+
+impl Meta {
+    pub fn parse(text: &str) -> Result<Meta, Error> {
+        let bad = |why: &str| {
+            Error::usage(format!(
+                "--meta: {why}: give a JSON object of at most {MAX_META_LEN} bytes, e.g. '{{\"plan\": \"pro\"}}'"
+            ))
+        };
+        if let Some(name) = first_duplicate(text) {
+            return Err(bad(&format!(
+                "the member '{}' is given twice",
+                quote(&name)
+            )));
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| bad("it is not JSON"))?;
+        if !value.is_object() {
+            return Err(bad("it is not an object"));
+        }
+        let compact = value.to_string();
+        if compact.len() > MAX_META_LEN {
+            return Err(bad(&format!("it takes {} bytes", compact.len())));
+        }
+        if crate::secret::mask(&compact) != compact {
+            return Err(bad(
+                "it contains what looks like a secret (never put a secret in metadata)",
+            ));
+        }
+        Ok(Meta(compact.into()))
+    }
+
+    /// Metadata as the vault stores it.
+    pub fn stored(text: String) -> Meta {
+        Meta(text.into())
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The object (an empty one if the stored text is not one).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()))
+    }
+}
+
+impl Serialize for Meta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
 
 impl Scope {
     /// Whether this scope is one token (see [`Scope::parse`]). A stored
@@ -343,5 +420,95 @@ mod tests {
         let scopes = parse_all(&v, Scope::parse).expect("valid");
         let names: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
         assert_eq!(names, ["b", "a"]);
+    }
+}
+
+/// The first member name given twice in one object of JSON `text`, at any
+/// depth (serde_json keeps the last and says nothing).
+fn first_duplicate(text: &str) -> Option<String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Walk<'a>(&'a mut Option<String>);
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Walk(&mut *self.0))?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if !seen.insert(name.clone()) && self.0.is_none() {
+                    *self.0 = Some(name);
+                }
+                map.next_value_seed(Walk(&mut *self.0))?;
+            }
+            Ok(())
+        }
+    }
+    let mut found = None;
+    let mut d = serde_json::Deserializer::from_str(text);
+    let _ = Walk(&mut found).deserialize(&mut d);
+    found
+}
+
+#[cfg(test)]
+mod meta_tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_one_small_object_with_each_member_once() {
+        let m = Meta::parse(r#"{ "plan": "pro", "seats": 3, "tags": ["a"] }"#).expect("meta");
+        assert_eq!(m.as_str(), r#"{"plan":"pro","seats":3,"tags":["a"]}"#);
+        for bad in [
+            "[1]",
+            "\"x\"",
+            "null",
+            "{",
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"a": {"b": 1, "b": 1}}"#,
+            r#"{"a": [{"c": 1, "c": 2}]}"#,
+        ] {
+            assert!(Meta::parse(bad).is_err(), "{bad} was taken");
+        }
+        let big = format!(r#"{{"a": "{}"}}"#, "x".repeat(MAX_META_LEN));
+        assert!(Meta::parse(&big).is_err());
+        let secret = crate::secret::generate("kw").expect("rng");
+        assert!(Meta::parse(&format!(r#"{{"k": "{}"}}"#, secret.expose())).is_err());
+    }
+
+    #[test]
+    fn an_owner_is_up_to_255_visible_characters() {
+        assert!(Owner::parse("acct_1234").is_ok());
+        assert!(Owner::parse(&"a".repeat(255)).is_ok());
+        assert!(Owner::parse(&"a".repeat(256)).is_err());
+        assert!(Owner::parse("").is_err());
+        assert!(Owner::parse("a\nb").is_err());
     }
 }

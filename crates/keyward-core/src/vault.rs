@@ -44,6 +44,8 @@ pub struct KeyFilter {
     pub unused_since: Option<Timestamp>,
     /// Only active keys whose rotation is due by this time.
     pub due_by: Option<Timestamp>,
+    /// Only keys of this owner.
+    pub owner: Option<crate::text::Owner>,
 }
 
 impl KeyFilter {
@@ -58,6 +60,10 @@ impl KeyFilter {
             && self
                 .due_by
                 .is_none_or(|by| k.rotation_due_at(now).is_some_and(|due| due <= by))
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| k.owner.as_ref() == Some(o))
     }
 }
 

@@ -16,7 +16,7 @@ use keyward_core::when::Timestamp;
 
 pub(super) const KEY_COLUMNS: &str = "id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, \
     revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, \
-    rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch";
+    rotate_every, quota_id, owner, meta, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch";
 
 /// Keys and the quotas they draw from: what every key query reads.
 pub(super) const KEYS_FROM: &str =
@@ -78,15 +78,17 @@ impl<C: GenericClient> Pg<C> {
             note: r.try_get(15)?,
             rotate_every: r.try_get(16)?,
             quota_id: r.try_get(17)?,
+            owner: r.try_get(18)?,
+            meta: r.try_get(19)?,
             quota: match r.try_get::<_, Option<String>>(row::QUOTA_FROM)? {
                 None => None,
                 Some(ratelimits) => Some(row::QuotaRow {
                     ratelimits,
-                    credits: r.try_get(19)?,
-                    refill_amount: r.try_get(20)?,
-                    refill_interval: r.try_get(21)?,
-                    refilled_at: r.try_get(22)?,
-                    epoch: r.try_get::<_, Option<i64>>(23)?.unwrap_or(0),
+                    credits: r.try_get(21)?,
+                    refill_amount: r.try_get(22)?,
+                    refill_interval: r.try_get(23)?,
+                    refilled_at: r.try_get(24)?,
+                    epoch: r.try_get::<_, Option<i64>>(25)?.unwrap_or(0),
                 }),
             },
         };

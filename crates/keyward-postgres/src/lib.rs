@@ -527,8 +527,8 @@ impl WriteTx for PostgresTx<'_> {
         self.execute(
             "INSERT INTO keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, \
              created_at, expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason, \
-             last_used_at, rotate_every, quota_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             last_used_at, rotate_every, quota_id, owner, meta) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             &[
                 &k.id.as_str(),
                 &k.name.as_str(),
@@ -548,6 +548,8 @@ impl WriteTx for PostgresTx<'_> {
                 &k.last_used_at.map(Timestamp::unix),
                 &k.rotate_every,
                 &k.quota_id.as_ref().map(KeyId::as_str),
+                &k.owner.as_ref().map(|o| o.as_str()),
+                &k.meta.as_ref().map(|m| m.as_str()),
             ],
         )?;
         Ok(())
@@ -557,7 +559,7 @@ impl WriteTx for PostgresTx<'_> {
         self.execute(
             "UPDATE keyward.keys SET expires_at = $1, own_expires_at = $2, rotated_to = $3, \
              is_default = $4, revoked_at = $5, revoke_reason = $6, name = $7, scopes = $8, note = $9, \
-             quota_id = $11 WHERE id = $10",
+             quota_id = $11, owner = $12, meta = $13 WHERE id = $10",
             &[
                 &k.expires_at.map(Timestamp::unix),
                 &k.own_expires_at.map(Timestamp::unix),
@@ -570,6 +572,8 @@ impl WriteTx for PostgresTx<'_> {
                 &k.note,
                 &k.id.as_str(),
                 &k.quota_id.as_ref().map(KeyId::as_str),
+                &k.owner.as_ref().map(|o| o.as_str()),
+                &k.meta.as_ref().map(|m| m.as_str()),
             ],
         )?;
         Ok(())
@@ -660,12 +664,14 @@ impl WriteTx for PostgresTx<'_> {
                 rows.int(ts(k.last_used_at));
                 rows.int(k.rotate_every);
                 rows.text(k.quota_id.as_ref().map(KeyId::as_str));
+                rows.text(k.owner.as_ref().map(|o| o.as_str()));
+                rows.text(k.meta.as_ref().map(|m| m.as_str()));
                 rows.end();
             }
             self.copy_in(
                 "COPY keyward.keys (id, name, env, prefix, hint, secret_sha256, scopes, \
                  is_default, created_at, expires_at, own_expires_at, rotated_from, rotated_to, \
-                 note, revoked_at, revoke_reason, last_used_at, rotate_every, quota_id) FROM STDIN",
+                 note, revoked_at, revoke_reason, last_used_at, rotate_every, quota_id, owner, meta) FROM STDIN",
                 rows,
             )?;
         }

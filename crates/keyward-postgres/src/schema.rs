@@ -9,7 +9,7 @@ use postgres::Client;
 use keyward_core::error::Result;
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -199,4 +199,11 @@ CREATE TABLE keyward.quota_use (
     used     bigint NOT NULL,
     PRIMARY KEY (quota_id, name, slot)
 );
+"#;
+
+/// Owners and metadata (`--owner`, Unkey's `externalId`; `--meta`).
+const V5: &str = r#"
+ALTER TABLE keyward.keys ADD COLUMN owner text;
+ALTER TABLE keyward.keys ADD COLUMN meta text;
+CREATE INDEX keys_by_env_owner ON keyward.keys (env, owner) WHERE owner IS NOT NULL;
 "#;

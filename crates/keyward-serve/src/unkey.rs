@@ -417,9 +417,38 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
         );
     }
     let code = unkey_code(judged.code);
+    // A key with an owner or metadata: its full record, read now.
+    let described = match judged.key.as_ref().filter(|k| k.described) {
+        None => None,
+        Some(k) => match app.record(&k.id).await {
+            Ok(full) => full,
+            Err(Unavailable) => {
+                return Outcome {
+                    reply: error(
+                        &request_id,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unkey/application/service_unavailable",
+                        "the vault cannot be read right now",
+                        None,
+                    ),
+                    code: Some("VAULT_UNAVAILABLE"),
+                    key: None,
+                };
+            }
+        },
+    };
     let data = match &judged.key {
         None => json!({"valid": false, "code": code}),
         Some(k) => {
+            // The key's metadata, with `env` naming its environment.
+            let mut meta = described
+                .as_ref()
+                .and_then(|full| full.meta.as_ref())
+                .map_or_else(serde_json::Map::new, |m| match m.value() {
+                    Value::Object(map) => map,
+                    _ => serde_json::Map::new(),
+                });
+            meta.insert("env".into(), json!(k.env.as_str()));
             let mut data = json!({
                 "valid": judged.code == VerifyCode::Valid,
                 "code": code,
@@ -427,8 +456,13 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                 "name": k.name.as_str(),
                 "enabled": !k.revoked,
                 "permissions": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                "meta": {"env": k.env.as_str()},
+                "meta": meta,
             });
+            if let Some(owner) = described.as_ref().and_then(|full| full.owner.as_ref()) {
+                let hash = keyward_core::secret::hash(owner.as_str().as_bytes());
+                let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+                data["identity"] = json!({"id": format!("id_{hex}"), "externalId": owner.as_str()});
+            }
             // Unkey leaves `expires` out for a key without expiry: its SDKs
             // validate it as an integer and reject a null.
             if let Some(t) = k.expires_at {

@@ -215,6 +215,8 @@ mod tests {
                 note: None,
                 rotate_every: None,
                 quota: Default::default(),
+                owner: None,
+                meta: None,
             };
             v.create(&new, &actor).expect("create");
         }

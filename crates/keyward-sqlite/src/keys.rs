@@ -19,7 +19,7 @@ macro_rules! select_keys {
         concat!(
             "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
             "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-            "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch ",
+            "rotate_every, quota_id, owner, meta, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch ",
             "FROM keys LEFT JOIN quotas ON quotas.lineage = keys.quota_id ",
             $tail
         )
@@ -38,14 +38,14 @@ pub(super) const ACTIVE_IN_ENV: &str = select_keys!(
 );
 pub(super) const KEYS_IN_ENV: &str = select_keys!("WHERE env = ?1 ORDER BY env, created_at, rowid");
 const ALL_KEYS: &str = select_keys!("ORDER BY env, created_at, rowid");
-/// Every key with its secret's hash (column 24), for `copy`, in the order
+/// Every key with its secret's hash (column 26), for `copy`, in the order
 /// they were stored: that keeps the order of keys created in the same
 /// second, and reads the table as it lies instead of sorting a million
 /// rows in memory first.
 pub(super) const KEYS_WITH_HASHES: &str = concat!(
     "SELECT id, name, env, prefix, hint, scopes, is_default, created_at, expires_at, ",
     "revoked_at, revoke_reason, last_used_at, rotated_from, rotated_to, own_expires_at, note, ",
-    "rotate_every, quota_id, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch, ",
+    "rotate_every, quota_id, owner, meta, ratelimits, credits, refill_amount, refill_interval, refilled_at, epoch, ",
     "secret_sha256 FROM keys LEFT JOIN quotas ON quotas.lineage = keys.quota_id ORDER BY keys.rowid"
 );
 pub(super) const KEY_BY_SECRET: &str = select_keys!("WHERE secret_sha256 = ?1");
@@ -189,8 +189,8 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
     conn.prepare_cached(
         "INSERT INTO keys (id, name, env, prefix, hint, secret_sha256, scopes, is_default, created_at,
                            expires_at, own_expires_at, rotated_from, note, revoked_at, revoke_reason,
-                           last_used_at, rotate_every, quota_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                           last_used_at, rotate_every, quota_id, owner, meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(rusqlite::params![
         k.id.as_str(),
@@ -211,6 +211,8 @@ pub(super) fn insert(conn: &Connection, k: &Key, secret_hash: &[u8; 32]) -> Resu
         k.last_used_at.map(Timestamp::unix),
         k.rotate_every,
         k.quota_id.as_ref().map(KeyId::as_str),
+        k.owner.as_ref().map(|o| o.as_str()),
+        k.meta.as_ref().map(|m| m.as_str()),
     ])?;
     Ok(())
 }
@@ -219,7 +221,7 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
     conn.prepare_cached(
         "UPDATE keys SET expires_at = ?1, own_expires_at = ?2, rotated_to = ?3, is_default = ?4,
                          revoked_at = ?5, revoke_reason = ?6, name = ?7, scopes = ?8, note = ?9,
-                         quota_id = ?11
+                         quota_id = ?11, owner = ?12, meta = ?13
          WHERE id = ?10",
     )?
     .execute(rusqlite::params![
@@ -234,6 +236,8 @@ pub(super) fn update(conn: &Connection, k: &Key) -> Result<()> {
         k.note,
         k.id.as_str(),
         k.quota_id.as_ref().map(KeyId::as_str),
+        k.owner.as_ref().map(|o| o.as_str()),
+        k.meta.as_ref().map(|m| m.as_str()),
     ])?;
     Ok(())
 }
@@ -278,15 +282,17 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
         note: maybe(15)?,
         rotate_every: int(16)?,
         quota_id: maybe(17)?,
+        owner: maybe(18)?,
+        meta: maybe(19)?,
         quota: match column::<Option<String>>(r, row::QUOTA_FROM, &label)? {
             None => None,
             Some(ratelimits) => Some(row::QuotaRow {
                 ratelimits,
-                credits: int(19)?,
-                refill_amount: int(20)?,
-                refill_interval: maybe(21)?,
-                refilled_at: int(22)?,
-                epoch: int(23)?.unwrap_or(0),
+                credits: int(21)?,
+                refill_amount: int(22)?,
+                refill_interval: maybe(23)?,
+                refilled_at: int(24)?,
+                epoch: int(25)?.unwrap_or(0),
             }),
         },
         id,

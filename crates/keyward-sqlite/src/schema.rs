@@ -10,7 +10,7 @@ use keyward_core::error::Result;
 pub const APPLICATION_ID: i64 = 0x6b77_7264;
 
 /// Migration N (1-based) brings a vault from version N-1 to N.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
@@ -164,4 +164,13 @@ CREATE TABLE quota_use (
     used     INTEGER NOT NULL,
     PRIMARY KEY (quota_id, name, slot)
 ) WITHOUT ROWID;
+"#;
+
+/// Owners and metadata: who a key belongs to (`--owner`, Unkey's
+/// `externalId`; `list --owner` and `max-keys-per-owner` look keys up by it)
+/// and a JSON object for the product that holds it (`--meta`).
+const V8: &str = r#"
+ALTER TABLE keys ADD COLUMN owner TEXT;
+ALTER TABLE keys ADD COLUMN meta TEXT;
+CREATE INDEX keys_by_env_owner ON keys(env, owner) WHERE owner IS NOT NULL;
 "#;

@@ -52,6 +52,8 @@ impl Fixture {
             note: None,
             rotate_every: None,
             quota: Default::default(),
+            owner: None,
+            meta: None,
         };
         self.vault.create(&new, &actor())
     }

@@ -18,7 +18,7 @@ pub const NOW: &str = "2026-11-23T12:00:00Z";
 pub const ACTOR: &str = "tester";
 
 /// The fields of a key in `--json` output, exactly (docs/reference.md "JSON").
-pub const KEY_FIELDS: [&str; 20] = [
+pub const KEY_FIELDS: [&str; 22] = [
     "id",
     "name",
     "env",
@@ -39,6 +39,8 @@ pub const KEY_FIELDS: [&str; 20] = [
     "ratelimits",
     "credits",
     "refill",
+    "owner",
+    "meta",
 ];
 
 pub mod host;

@@ -28,6 +28,7 @@ const NEVER: i64 = i64::MAX;
 const DEFAULT: u8 = 1;
 const REVOKED: u8 = 2;
 const ROTATED: u8 = 4;
+const DESCRIBED: u8 = 8;
 
 /// The `quota` of a key that draws from none.
 const NO_QUOTA: u32 = u32::MAX;
@@ -147,6 +148,7 @@ impl Held {
                 (key.is_default, DEFAULT),
                 (key.revoked, REVOKED),
                 (key.rotated, ROTATED),
+                (key.described, DESCRIBED),
             ]
             .iter()
             .filter(|(set, _)| *set)
@@ -185,6 +187,7 @@ impl Held {
             },
             revoked: e.flags & REVOKED != 0,
             rotated: e.flags & ROTATED != 0,
+            described: e.flags & DESCRIBED != 0,
             quota: match e.quota {
                 NO_QUOTA => None,
                 at => Some(self.quotas.get(at)?.clone()),

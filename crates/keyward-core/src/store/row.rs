@@ -7,13 +7,13 @@
 use crate::event::{Details, Event, EventKind};
 use crate::key::{Key, KeyId};
 use crate::quota::{self, MAX_COUNT, MAX_DURATION_MS, MIN_DURATION_MS, Quota, Ratelimit, Refill};
-use crate::text::{Actor, Env, Name, Scope};
+use crate::text::{Actor, Env, Meta, Name, Owner, Scope};
 use crate::when::{POLICY_RANGE, Timestamp};
 
 /// The columns of a key row, in the order every engine selects them (from
-/// [`keys_with_quotas`]), then its quota's ([`QUOTA_COLUMNS`], columns 18
-/// to 23); the secret's hash, where a query needs it, follows as column 23.
-pub const KEY_COLUMNS: [&str; 18] = [
+/// [`keys_with_quotas`]), then its quota's ([`QUOTA_COLUMNS`], columns 20
+/// to 25); the secret's hash, where a query needs it, follows as column 26.
+pub const KEY_COLUMNS: [&str; 20] = [
     "id",
     "name",
     "env",
@@ -32,13 +32,15 @@ pub const KEY_COLUMNS: [&str; 18] = [
     "note",
     "rotate_every",
     "quota_id",
+    "owner",
+    "meta",
 ];
 
 /// Where a query that needs a key's secret hash has it.
-pub const SECRET_HASH_COLUMN: usize = 24;
+pub const SECRET_HASH_COLUMN: usize = 26;
 
 /// Where a key row's quota columns start.
-pub const QUOTA_FROM: usize = 18;
+pub const QUOTA_FROM: usize = 20;
 
 /// What every key query reads from (`keys`, `quotas` in the engine's
 /// schema): a key and the quota it draws from, if any.
@@ -86,6 +88,9 @@ pub struct KeyRow {
     /// Seconds.
     pub rotate_every: Option<i64>,
     pub quota_id: Option<String>,
+    pub owner: Option<String>,
+    /// A JSON object, as text.
+    pub meta: Option<String>,
     /// The quota's row, when the key has one and it was found.
     pub quota: Option<QuotaRow>,
 }
@@ -159,6 +164,14 @@ impl KeyRow {
             rotate_every,
             quota_id: self.quota_id.map(KeyId::stored),
             quota,
+            owner: self.owner.map(Owner::stored),
+            meta: match self.meta {
+                None => None,
+                Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(v) if v.is_object() => Some(Meta::stored(text)),
+                    _ => return Err(BadValue::new(19, "its metadata is not a JSON object")),
+                },
+            },
             id: KeyId::stored(self.id),
         })
     }
@@ -348,7 +361,7 @@ mod tests {
             .column,
             16
         );
-        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 24);
+        assert_eq!(secret_hash(vec![0; 31]).expect_err("short").column, 26);
         assert!(secret_hash(vec![0; 32]).is_ok());
     }
 }
