@@ -110,7 +110,7 @@ fn parallel_first_use_creates_the_vault_and_its_schema_once() {
         .sql()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("v");
-    assert_eq!(version, 7, "the current schema version");
+    assert_eq!(version, 8, "the current schema version");
     v.kw(["log", "--verify"]).assert().success();
 }
 

@@ -43,7 +43,7 @@ fn a_schema_v1_vault_is_migrated_and_its_keys_still_verify() {
             assert_eq!(doc["key"]["status"], status);
         }
     }
-    assert_eq!(version(&v), 7);
+    assert_eq!(version(&v), 8);
     let conn = v.sql();
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -109,7 +109,8 @@ crate::on_both_engines! {
                 .execute_batch(
                     "DROP TABLE usage; ALTER TABLE keys DROP COLUMN rotate_every; \
                      DROP TABLE quotas; DROP TABLE quota_use; ALTER TABLE keys DROP COLUMN quota_id; \
-                     PRAGMA user_version = 4;",
+                     DROP INDEX keys_by_env_owner; ALTER TABLE keys DROP COLUMN owner; \
+                     ALTER TABLE keys DROP COLUMN meta; PRAGMA user_version = 4;",
                 )
                 .expect("downgrade"),
             #[cfg(not(feature = "postgres"))]
@@ -120,6 +121,7 @@ crate::on_both_engines! {
                     "DROP TABLE keyward.usage; ALTER TABLE keyward.keys DROP COLUMN rotate_every; \
                      DROP TABLE keyward.quotas; DROP TABLE keyward.quota_use; \
                      ALTER TABLE keyward.keys DROP COLUMN quota_id; \
+                     ALTER TABLE keyward.keys DROP COLUMN owner; ALTER TABLE keyward.keys DROP COLUMN meta; \
                      UPDATE keyward.meta SET version = 1;",
                 )
                 .expect("downgrade"),

@@ -225,7 +225,7 @@ fn the_vault_uses_wal_and_a_versioned_schema() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 7, "the current schema version");
+    assert_eq!(version, 8, "the current schema version");
 }
 
 #[test]
