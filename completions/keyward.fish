@@ -178,10 +178,12 @@ complete -c keyward -n "__fish_keyward_using_subcommand copy" -s h -l help -d 'P
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l listen -d 'The address and port to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l env -d 'Only keys of this environment verify (a request\'s env may narrow, never widen) [default: $KEYWARD_ENV, else all]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l root-key-env -d 'Enable Unkey\'s /v2/keys.verifyKey, whose callers must send this variable\'s value as their root key' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l admin-env -d 'Enable administration over HTTP in Unkey\'s shapes (keys.createKey, keys.rerollKey, …): keys of this environment are root keys, their scopes root permissions such as api.*.create_key' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l log-format -d 'The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]' -r -f -a "text\t'One human-readable line per event'
 json\t'One JSON object per line'"
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l actor -d 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l admin-allow-plain-http -d 'Let the admin routes answer plain HTTP from other hosts too (TLS belongs to a proxy on this host)'
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c keyward -n "__fish_keyward_using_subcommand completions" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F

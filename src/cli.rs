@@ -387,6 +387,14 @@ pub struct ServeArgs {
     #[arg(long = "root-key-env", value_name = "VAR", value_hint = ValueHint::Other)]
     pub root_key_env: Option<String>,
 
+    /// Enable administration over HTTP in Unkey's shapes (keys.createKey, keys.rerollKey, …): keys of this environment are root keys, their scopes root permissions such as api.*.create_key
+    #[arg(long = "admin-env", value_name = "ENV", value_hint = ValueHint::Other)]
+    pub admin_env: Option<String>,
+
+    /// Let the admin routes answer plain HTTP from other hosts too (TLS belongs to a proxy on this host)
+    #[arg(long = "admin-allow-plain-http", requires = "admin_env")]
+    pub admin_allow_plain_http: bool,
+
     /// The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]
     #[arg(
         long = "log-format",

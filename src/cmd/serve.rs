@@ -39,6 +39,12 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         },
         verifier: location.verifier()?,
         open_vault: Arc::new(move || location.open(Access::Read, Arc::clone(&for_flushes))),
+        admin_env: args
+            .admin_env
+            .as_deref()
+            .map(crate::text::Env::parse)
+            .transpose()?,
+        admin_plain_http: args.admin_allow_plain_http,
         shown,
         engine,
         clock,

@@ -6,6 +6,8 @@
     allow(dead_code, unused_imports)
 )]
 
+#[cfg(feature = "serve")]
+mod admin;
 mod bad_input;
 mod common;
 mod concurrency;

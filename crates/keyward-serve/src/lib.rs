@@ -5,6 +5,7 @@
 //! of its own ([`usage`]). Routes live in [`routes`] (keyward's own) and
 //! [`unkey`] (Unkey's v2 verify).
 
+mod admin;
 mod http;
 pub mod logs;
 mod metrics;
@@ -82,6 +83,12 @@ pub struct App {
     request_id_base: u64,
     /// Spends keys' quotas in the vault.
     quotas: quotas::Spender,
+    /// Opens the vault for a write (the admin routes).
+    open_vault: usage::Opener,
+    /// `--admin-env`: keys of this environment are root keys.
+    admin_env: Option<Env>,
+    /// `--admin-allow-plain-http`.
+    admin_plain_http: bool,
 }
 
 /// What a lookup found, judged at `now`.
@@ -172,7 +179,10 @@ impl App {
         }
     }
 
-    async fn lookup(&self, presented: &[u8]) -> std::result::Result<Option<Brief>, Unavailable> {
+    pub(crate) async fn lookup(
+        &self,
+        presented: &[u8],
+    ) -> std::result::Result<Option<Brief>, Unavailable> {
         if presented.len() > MAX_SECRET {
             return Ok(None);
         }
@@ -252,6 +262,12 @@ pub struct Config {
     /// Opens the vault for a usage flush: anew each time, so that a vault
     /// file replaced under serve is the one written.
     pub open_vault: usage::Opener,
+    /// `--admin-env`: the environment whose keys are root keys (the admin
+    /// routes are off without one).
+    pub admin_env: Option<Env>,
+    /// `--admin-allow-plain-http`: the admin routes answer plain HTTP from
+    /// other hosts too.
+    pub admin_plain_http: bool,
     /// The vault's location as messages show it, and its engine's name.
     pub shown: String,
     pub engine: &'static str,
@@ -294,6 +310,8 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         log_format,
         verifier,
         open_vault,
+        admin_env,
+        admin_plain_http,
         shown,
         engine,
         clock,
@@ -339,6 +357,9 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         requests: AtomicU64::new(0),
         request_id_base: rand::random(),
         quotas: quotas::Spender::start(Arc::clone(&open_vault))?,
+        open_vault: Arc::clone(&open_vault),
+        admin_env,
+        admin_plain_http,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -380,8 +401,8 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instan
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors, mostly: wait, keep serving.
                         tracing::warn!(error = %e, "cannot accept a connection");
@@ -393,7 +414,7 @@ async fn accept(listener: std::net::TcpListener, app: Arc<App>) -> Result<Instan
                 let for_requests = Arc::clone(&app);
                 let conn = builder.serve_connection(
                     TokioIo::new(stream),
-                    service_fn(move |req| routes::handle(Arc::clone(&for_requests), req)),
+                    service_fn(move |req| routes::handle(Arc::clone(&for_requests), req, peer)),
                 );
                 let conn = graceful.watch(conn);
                 let app = Arc::clone(&app);

@@ -18,13 +18,14 @@ use serde_json::Value;
 use super::http::{self, Reply};
 use super::logs::Logged;
 use super::request::{self, Problem};
-use super::{App, Judged, Unavailable, unkey};
+use super::{App, Judged, Unavailable, admin, unkey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Authz,
     Verify,
     Unkey,
+    Admin(admin::Action),
     Healthz,
     Readyz,
     Metrics,
@@ -32,10 +33,17 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 14] = [
         Route::Authz,
         Route::Verify,
         Route::Unkey,
+        Route::Admin(admin::Action::Create),
+        Route::Admin(admin::Action::Reroll),
+        Route::Admin(admin::Action::Update),
+        Route::Admin(admin::Action::Delete),
+        Route::Admin(admin::Action::Get),
+        Route::Admin(admin::Action::Whoami),
+        Route::Admin(admin::Action::List),
         Route::Healthz,
         Route::Readyz,
         Route::Metrics,
@@ -51,7 +59,7 @@ impl Route {
             "/healthz" => Route::Healthz,
             "/readyz" => Route::Readyz,
             "/metrics" => Route::Metrics,
-            _ => Route::Unknown,
+            p => admin::Action::of(p).map_or(Route::Unknown, Route::Admin),
         }
     }
 
@@ -62,6 +70,7 @@ impl Route {
             Route::Authz => "/v1/authz",
             Route::Verify => "/v1/verify",
             Route::Unkey => "/v2/keys.verifyKey",
+            Route::Admin(a) => a.path(),
             Route::Healthz => "/healthz",
             Route::Readyz => "/readyz",
             Route::Metrics => "/metrics",
@@ -87,7 +96,11 @@ impl From<Reply> for Outcome {
     }
 }
 
-pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Result<Reply, Infallible> {
     let started = Instant::now();
     let method = req.method().clone();
     let route = Route::of(req.uri().path());
@@ -95,6 +108,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
         (Route::Authz, _) => authz(&app, &req).await,
         (Route::Verify, &Method::POST) => verify(&app, req).await,
         (Route::Unkey, &Method::POST) => unkey::verify_key(&app, req).await,
+        (Route::Admin(action), &Method::POST) => admin::handle(&app, action, req, peer).await,
         (Route::Healthz, &Method::GET | &Method::HEAD) => {
             http::text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()).into()
         }
@@ -105,7 +119,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infa
             app.metrics.render(app.verifier.keys_reloaded(), app.quotas_reserved()),
         )
         .into(),
-        (Route::Verify | Route::Unkey, _) => not_allowed("POST"),
+        (Route::Verify | Route::Unkey | Route::Admin(_), _) => not_allowed("POST"),
         (Route::Healthz | Route::Readyz | Route::Metrics, _) => not_allowed("GET, HEAD"),
         (Route::Unknown, _) => http::error(
             StatusCode::NOT_FOUND,

@@ -221,16 +221,16 @@ fn valid_tags(tags: &Value) -> bool {
 
 pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
     let request_id = app.next_request_id();
-    let Some(root) = app.root_key else {
+    if app.root_key.is_none() && app.admin_env.is_none() {
         return error(
             &request_id,
             StatusCode::NOT_FOUND,
             "unkey/data/route_not_found",
-            "Unkey's verify is off: start keyward serve with --root-key-env VAR",
+            "Unkey's verify is off: start keyward serve with --root-key-env VAR or --admin-env ENV",
             None,
         )
         .into();
-    };
+    }
     let checked = request::credentials(req.headers())
         .and_then(|()| request::body_only("/v2/keys.verifyKey", req.uri().query(), req.headers()));
     let presented = match checked.and_then(|()| request::bearer_once(req.headers())) {
@@ -256,16 +256,85 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
         }
     };
     let given = keyward_core::secret::hash(presented);
-    if !bool::from(given.ct_eq(&root)) {
-        return error(
-            &request_id,
-            StatusCode::UNAUTHORIZED,
-            "unkey/authentication/key_not_found",
-            "the root key is not the one this server was started with",
-            None,
-        )
-        .into();
-    }
+    let shared = app.root_key.is_some_and(|r| bool::from(given.ct_eq(&r)));
+    // Else a root key of --admin-env with verify_key, for the environments
+    // it names (never the admin environment's own keys).
+    let scope: Option<Vec<String>> = match (shared, &app.admin_env) {
+        (true, _) => None,
+        (false, Some(admin)) => match app.lookup(presented).await {
+            Ok(Some(k))
+                if k.env == *admin
+                    && matches!(
+                        k.status(app.clock.now()),
+                        keyward_core::key::Status::Active | keyward_core::key::Status::Grace
+                    ) =>
+            {
+                let envs: Vec<String> = k
+                    .scopes
+                    .iter()
+                    .filter_map(|s| {
+                        s.as_str()
+                            .strip_prefix("api.")?
+                            .strip_suffix(".verify_key")
+                            .map(str::to_string)
+                    })
+                    .collect();
+                if envs.is_empty() {
+                    return error(
+                        &request_id,
+                        StatusCode::FORBIDDEN,
+                        "unkey/authorization/insufficient_permissions",
+                        "the root key lacks the permission api.*.verify_key",
+                        None,
+                    )
+                    .into();
+                }
+                Some(envs)
+            }
+            Ok(_) => {
+                return error(
+                    &request_id,
+                    StatusCode::UNAUTHORIZED,
+                    "unkey/authentication/key_not_found",
+                    "the root key is neither the one this server was started with nor a live root key",
+                    None,
+                )
+                .into();
+            }
+            Err(Unavailable) => {
+                return error(
+                    &request_id,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unkey/application/service_unavailable",
+                    "the vault cannot be read right now; the key was not checked",
+                    None,
+                )
+                .into();
+            }
+        },
+        (false, None) => {
+            return error(
+                &request_id,
+                StatusCode::UNAUTHORIZED,
+                "unkey/authentication/key_not_found",
+                "the root key is not the one this server was started with",
+                None,
+            )
+            .into();
+        }
+    };
+    let may_verify = |env: &keyward_core::text::Env| match &scope {
+        None => true,
+        Some(envs) => {
+            app.admin_env.as_ref() != Some(env)
+                && envs.iter().any(|e| e == "*" || e == env.as_str())
+        }
+    };
+    // One environment named: verdicts from it alone.
+    let only_env = match scope.as_deref() {
+        Some([one]) if one != "*" => keyward_core::text::Env::parse(one).ok(),
+        _ => None,
+    };
     if !http::json_or_unlabelled(&req) {
         return invalid(
             &request_id,
@@ -388,7 +457,10 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             );
         }
     };
-    let judged = match app.judge(key.as_bytes(), None, &allows, &ask).await {
+    let judged = match app
+        .judge(key.as_bytes(), only_env.as_ref(), &allows, &ask)
+        .await
+    {
         Ok(j) => j,
         Err(Unavailable) => {
             return Outcome {
@@ -416,6 +488,16 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
             "name one of the key's limits, or give limit and duration to apply one for this call",
         );
     }
+    // A key of an environment the root key may not verify in is not there.
+    let judged = match judged.key.as_ref() {
+        Some(k) if !may_verify(&k.env) => super::Judged {
+            code: VerifyCode::Invalid,
+            key: None,
+            now: judged.now,
+            spent: None,
+        },
+        _ => judged,
+    };
     let code = unkey_code(judged.code);
     // A key with an owner or metadata: its full record, read now.
     let described = match judged.key.as_ref().filter(|k| k.described) {
