@@ -326,3 +326,176 @@ fn unkey_api_for_node_verifies_keys_against_keyward() {
     let out = out.unwrap_or_else(|e| panic!("@unkey/api failed: {e}\nserve: {}", s.log_text()));
     check(&out, &keys);
 }
+
+/// The admin routes through each SDK: what a product's key dialog does.
+const ADMIN_PY: &str = r#"
+import json, os
+from unkey.py import Unkey, errors
+
+url, root = os.environ["SERVER_URL"], os.environ["ADMIN_ROOT"]
+seen = {}
+with Unkey(root_key=root, server_url=url) as unkey:
+    made = unkey.keys.create_key(api_id="prod", name="acme", external_id="acct_1", meta={"plan": "pro"},
+                                 permissions=["read"], credits={"remaining": 50},
+                                 ratelimits=[{"name": "api", "limit": 10, "duration": 60000}])
+    seen["created"] = {"keyId": made.data.key_id, "key": made.data.key}
+    got = unkey.keys.get_key(key_id=made.data.key_id).data
+    seen["got"] = {"name": got.name, "externalId": got.identity.external_id, "meta": got.meta,
+                   "permissions": got.permissions, "remaining": got.credits.remaining,
+                   "limit": got.ratelimits[0].limit, "enabled": got.enabled}
+    who = unkey.keys.whoami(key=made.data.key).data
+    seen["whoami"] = who.key_id
+    rolled = unkey.keys.reroll_key(key_id=made.data.key_id, expiration=3600000).data
+    seen["rolled"] = {"keyId": rolled.key_id, "key": rolled.key}
+    unkey.keys.update_key(key_id=rolled.key_id, name="acme-2", meta={"plan": "team"})
+    seen["updated"] = unkey.keys.get_key(key_id=rolled.key_id).data.name
+    ids, page = [], unkey.apis.list_keys(api_id="prod", limit=1)
+    while page is not None:
+        ids += [k.key_id for k in page.result.data]
+        page = page.next()
+    seen["listed"] = ids
+    unkey.keys.delete_key(key_id=rolled.key_id)
+    seen["deleted"] = unkey.keys.verify_key(key=rolled.key).data.code
+    try:
+        unkey.keys.create_key(api_id="admin", name="x")
+        seen["admin_env"] = "accepted"
+    except errors.ForbiddenErrorResponse as e:
+        seen["admin_env"] = e.data.error.status
+print(json.dumps(seen))
+"#;
+
+const ADMIN_JS: &str = r#"
+const { Unkey } = require("@unkey/api");
+const { ForbiddenErrorResponse } = require("@unkey/api/models/errors");
+(async () => {
+  const unkey = new Unkey({ rootKey: process.env.ADMIN_ROOT, serverURL: process.env.SERVER_URL });
+  const seen = {};
+  const made = await unkey.keys.createKey({ apiId: "prod", name: "acme", externalId: "acct_1", meta: { plan: "pro" },
+    permissions: ["read"], credits: { remaining: 50 }, ratelimits: [{ name: "api", limit: 10, duration: 60000 }] });
+  seen.created = { keyId: made.data.keyId, key: made.data.key };
+  const got = (await unkey.keys.getKey({ keyId: made.data.keyId })).data;
+  seen.got = { name: got.name, externalId: got.identity.externalId, meta: got.meta, permissions: got.permissions,
+    remaining: got.credits.remaining, limit: got.ratelimits[0].limit, enabled: got.enabled };
+  seen.whoami = (await unkey.keys.whoami({ key: made.data.key })).data.keyId;
+  const rolled = (await unkey.keys.rerollKey({ keyId: made.data.keyId, expiration: 3600000 })).data;
+  seen.rolled = { keyId: rolled.keyId, key: rolled.key };
+  await unkey.keys.updateKey({ keyId: rolled.keyId, name: "acme-2", meta: { plan: "team" } });
+  seen.updated = (await unkey.keys.getKey({ keyId: rolled.keyId })).data.name;
+  const ids = [];
+  for await (const page of await unkey.apis.listKeys({ apiId: "prod", limit: 1 })) {
+    ids.push(...page.result.data.map((k) => k.keyId));
+  }
+  seen.listed = ids;
+  await unkey.keys.deleteKey({ keyId: rolled.keyId });
+  seen.deleted = (await unkey.keys.verifyKey({ key: rolled.key })).data.code;
+  try {
+    await unkey.keys.createKey({ apiId: "admin", name: "x" });
+    seen.admin_env = "accepted";
+  } catch (e) {
+    if (!(e instanceof ForbiddenErrorResponse)) throw e;
+    seen.admin_env = e.data$.error.status;
+  }
+  console.log(JSON.stringify(seen));
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+
+/// A vault with a root key (every permission, verify_key too) and prod's
+/// default key, served with `--admin-env admin`.
+fn admin_vault(v: &TestVault) -> (Serve, String) {
+    v.kw(["config", "set", "max-keys", "50"]).assert().success();
+    let root = v.create(&[
+        "--name",
+        "root",
+        "--env",
+        "admin",
+        "--scope",
+        "api.*.create_key",
+        "--scope",
+        "api.*.read_key",
+        "--scope",
+        "api.*.update_key",
+        "--scope",
+        "api.*.delete_key",
+        "--scope",
+        "api.*.verify_key",
+    ]);
+    v.create(&["--name", "main", "--env", "prod"]);
+    (Serve::start(v, &["--admin-env", "admin"], &[]), root)
+}
+
+fn check_admin(out: &str, v: &TestVault) {
+    let seen: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let created = seen["created"]["keyId"].as_str().expect("keyId");
+    assert_eq!(seen["got"]["name"], "acme", "{seen}");
+    assert_eq!(seen["got"]["externalId"], "acct_1", "{seen}");
+    assert_eq!(seen["got"]["meta"]["plan"], "pro", "{seen}");
+    assert_eq!(
+        seen["got"]["permissions"],
+        serde_json::json!(["read"]),
+        "{seen}"
+    );
+    assert_eq!(
+        (
+            seen["got"]["remaining"].as_i64(),
+            seen["got"]["limit"].as_i64()
+        ),
+        (Some(50), Some(10)),
+        "{seen}"
+    );
+    assert_eq!(seen["whoami"], created, "{seen}");
+    let old = seen["created"]["key"].as_str().expect("key");
+    let new = seen["rolled"]["key"].as_str().expect("key");
+    assert_eq!(seen["updated"], "acme-2", "{seen}");
+    assert_eq!(
+        seen["listed"].as_array().map(Vec::len),
+        Some(3),
+        "main, the old key and its successor: {seen}"
+    );
+    assert_eq!(seen["deleted"], "DISABLED", "{seen}");
+    assert_eq!(seen["admin_env"], 403, "{seen}");
+    assert_eq!(
+        v.verify(old, &[]).0,
+        Some(0),
+        "the old key verifies through its grace"
+    );
+    assert_eq!(v.verify(new, &[]).1["code"], "API_KEY_REVOKED");
+    let log = v.json(["log", "--env", "prod"]);
+    assert!(
+        log.as_array().expect("log").iter().all(|e| e["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("root:") || a == ACTOR)),
+        "{log}"
+    );
+}
+
+crate::on_both_engines! {
+    fn unkey_py_administers_keys_against_keyward(v: &TestVault) {
+        let Some(py) = python() else { return };
+        let (s, root) = admin_vault(v);
+        let script = v.dir().join("admin.py");
+        std::fs::write(&script, ADMIN_PY).expect("script");
+        let mut cmd = Command::new(py);
+        cmd.arg(&script)
+            .env("SERVER_URL", format!("http://127.0.0.1:{}", s.port))
+            .env("ADMIN_ROOT", &root);
+        let out = run(&mut cmd).unwrap_or_else(|e| panic!("unkey-py failed: {e}\nserve: {}", s.log_text()));
+        check_admin(&out, v);
+    }
+
+    fn unkey_api_for_node_administers_keys_against_keyward(v: &TestVault) {
+        let Some(dir) = node() else { return };
+        let (s, root) = admin_vault(v);
+        let script = dir.join(format!("admin-{}-{}.cjs", std::process::id(), v.url.is_some()));
+        std::fs::write(&script, ADMIN_JS).expect("script");
+        let mut cmd = Command::new("node");
+        cmd.arg(&script)
+            .current_dir(&dir)
+            .env("SERVER_URL", format!("http://127.0.0.1:{}", s.port))
+            .env("ADMIN_ROOT", &root);
+        let out = run(&mut cmd);
+        let _ = std::fs::remove_file(&script);
+        let out = out.unwrap_or_else(|e| panic!("@unkey/api failed: {e}\nserve: {}", s.log_text()));
+        check_admin(&out, v);
+    }
+}

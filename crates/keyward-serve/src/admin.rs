@@ -689,11 +689,13 @@ fn quota_change(
                         &format!("'{}' is not a member of a rate limit", quote(k)),
                     ));
                 }
-                if m.get("autoApply").is_some_and(|a| a != &Value::Bool(true)) {
+                // keyward applies every limit of a key to every verification:
+                // `autoApply: false` (the SDKs' default) only makes it stricter.
+                if m.get("autoApply").is_some_and(|a| !a.is_boolean()) {
                     return Err(invalid(
                         rid,
                         &format!("{at}.autoApply"),
-                        "keyward applies every limit of a key: autoApply must be true",
+                        "autoApply must be true or false",
                     ));
                 }
                 let name = m
