@@ -916,14 +916,46 @@ async fn update(
         owner: owner(body, rid)?,
         meta: meta(body, rid)?,
     };
+    // `expires` of a key in its grace (rerolled) moves the end of the
+    // grace, as `extend --grace` does; of an active key, its expiry.
     let expiry = expires(body, rid)?;
+    let in_grace = key.status(now(app)) == Status::Grace;
+    let grace_end = match (in_grace, expiry) {
+        (true, Some(Expiry::At(m))) => Some(m),
+        (true, Some(Expiry::Never)) => {
+            return Err(invalid(
+                rid,
+                "body.expires",
+                "a key in its grace stops at a time: give expires in unix milliseconds",
+            ));
+        }
+        _ => None,
+    };
     let actor = root.actor();
     let id = key.id.clone();
+    let changes_more = u.name.is_some()
+        || !u.add_scopes.is_empty()
+        || !u.remove_scopes.is_empty()
+        || !u.quota.is_empty()
+        || u.owner.is_some()
+        || u.meta.is_some();
+    // One transaction: all of it, or nothing.
     write(app, rid, move |v| {
-        if let Some(e) = expiry {
-            v.write(|tx, now| keyward_core::intents::change_expiry(tx, &id, e, &actor, now))?;
-        }
-        v.write(|tx, now| keyward_core::intents::update(tx, &id, &u, &actor, now))
+        v.write(|tx, now| {
+            match (grace_end, expiry) {
+                (Some(end), _) => {
+                    keyward_core::intents::change_grace(tx, &id, end, &actor, now)?;
+                }
+                (None, Some(e)) => {
+                    keyward_core::intents::change_expiry(tx, &id, e, &actor, now)?;
+                }
+                (None, None) => {}
+            }
+            if changes_more {
+                keyward_core::intents::update(tx, &id, &u, &actor, now)?;
+            }
+            Ok(())
+        })
     })
     .await?;
     let mut out = ok(rid, json!({}));
