@@ -355,7 +355,13 @@ with Unkey(root_key=root, server_url=url) as unkey:
         page = page.next()
     seen["listed"] = ids
     unkey.keys.delete_key(key_id=rolled.key_id)
-    seen["deleted"] = unkey.keys.verify_key(key=rolled.key).data.code
+    # PostgreSQL: serve honours a revoke within 1 s.
+    import time
+    for _ in range(30):
+        seen["deleted"] = unkey.keys.verify_key(key=rolled.key).data.code
+        if seen["deleted"] != "VALID":
+            break
+        time.sleep(0.1)
     try:
         unkey.keys.create_key(api_id="admin", name="x")
         seen["admin_env"] = "accepted"
@@ -387,7 +393,12 @@ const { ForbiddenErrorResponse } = require("@unkey/api/models/errors");
   }
   seen.listed = ids;
   await unkey.keys.deleteKey({ keyId: rolled.keyId });
-  seen.deleted = (await unkey.keys.verifyKey({ key: rolled.key })).data.code;
+  // PostgreSQL: serve honours a revoke within 1 s.
+  for (let i = 0; i < 30; i++) {
+    seen.deleted = (await unkey.keys.verifyKey({ key: rolled.key })).data.code;
+    if (seen.deleted !== "VALID") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   try {
     await unkey.keys.createKey({ apiId: "admin", name: "x" });
     seen.admin_env = "accepted";

@@ -31,8 +31,6 @@ use super::request;
 use super::routes::Outcome;
 use super::{App, Unavailable};
 
-const DOCS: &str = "https://unkey.com/docs/errors";
-
 /// An admin route, and the root permission it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -128,38 +126,22 @@ impl Action {
     }
 }
 
-/// An Unkey-shaped error. A 400 adds `errors`.
+/// An Unkey-shaped error (see [`super::unkey::error`]). A 400 adds `errors`.
 fn error(request_id: &str, status: StatusCode, kind: &str, detail: &str) -> Fail {
-    let mut error = json!({
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "detail": detail,
-        "status": status.as_u16(),
-        "type": format!("{DOCS}/{kind}"),
-    });
-    if status == StatusCode::BAD_REQUEST {
-        error["errors"] = json!([{"location": "body", "message": detail}]);
-    }
-    Box::new(
-        http::json(
-            status,
-            &json!({"meta": {"requestId": request_id}, "error": error}),
-        )
-        .into(),
-    )
+    let errors = (status == StatusCode::BAD_REQUEST)
+        .then(|| json!([{"location": "body", "message": detail}]));
+    Box::new(super::unkey::error(request_id, status, kind, detail, errors).into())
 }
 
 fn invalid(request_id: &str, location: &str, message: &str) -> Fail {
-    let error = json!({
-        "title": "Bad Request",
-        "detail": message,
-        "status": 400,
-        "type": format!("{DOCS}/unkey/application/invalid_input"),
-        "errors": [{"location": location, "message": message}],
-    });
+    let errors = json!([{"location": location, "message": message}]);
     Box::new(
-        http::json(
+        super::unkey::error(
+            request_id,
             StatusCode::BAD_REQUEST,
-            &json!({"meta": {"requestId": request_id}, "error": error}),
+            "unkey/application/invalid_input",
+            message,
+            Some(errors),
         )
         .into(),
     )
@@ -1131,9 +1113,7 @@ fn key_data(k: &Key, now: Timestamp) -> Value {
         d["expires"] = json!(ms(t));
     }
     if let Some(o) = &k.owner {
-        let hash = keyward_core::secret::hash(o.as_str().as_bytes());
-        let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-        d["identity"] = json!({"id": format!("id_{hex}"), "externalId": o.as_str()});
+        d["identity"] = super::unkey::identity(o);
     }
     if let Some(q) = &k.quota {
         if q.credits.is_some() || q.refill.is_some() {
@@ -1153,12 +1133,9 @@ fn key_data(k: &Key, now: Timestamp) -> Value {
                 .ratelimits
                 .iter()
                 .map(|l| {
-                    let quota = k.quota_id.as_ref().map_or("", |id| id.as_str());
-                    let hash =
-                        keyward_core::secret::hash(format!("{quota}\n{}", l.name).as_bytes());
-                    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-                    json!({"id": format!("rl_{hex}"), "name": l.name.as_str(), "limit": l.limit,
-                           "duration": l.duration_ms, "autoApply": true})
+                    let quota = k.quota_id.as_ref().map_or(k.id.as_str(), |id| id.as_str());
+                    json!({"id": super::unkey::limit_id(quota, &l.name), "name": l.name.as_str(),
+                           "limit": l.limit, "duration": l.duration_ms, "autoApply": true})
                 })
                 .collect();
         }

@@ -22,7 +22,7 @@ const DOCS: &str = "https://unkey.com/docs/errors";
 
 /// An Unkey-shaped error: `{"meta":{"requestId"},"error":{"title","detail","status","type"}}`,
 /// plus `errors` for a 400.
-fn error(
+pub(crate) fn error(
     request_id: &str,
     status: StatusCode,
     kind: &str,
@@ -193,16 +193,23 @@ fn ask(request: &serde_json::Map<String, Value>) -> Result<Ask, (String, String)
     Ok(ask)
 }
 
-/// A rate limit's id in Unkey's shape (`rl_` and at least 5 of
-/// `[a-zA-Z0-9_]`): the first 16 hex digits of SHA-256 over the quota and the
-/// limit's name, stable for a lineage's limit.
-fn limit_id(key: Option<&Brief>, name: &str) -> String {
-    let quota = key
-        .map(|k| k.quota.as_ref().map_or(k.id.as_str(), |q| q.id.as_str()))
-        .unwrap_or("");
-    let hash = keyward_core::secret::hash(format!("{quota}\n{name}").as_bytes());
+/// An id in Unkey's shape (`PREFIX_` and 16 hex digits) for what keyward
+/// names otherwise: the first 8 bytes of SHA-256 over `text`, stable.
+fn unkey_id(prefix: &str, text: &str) -> String {
+    let hash = keyward_core::secret::hash(text.as_bytes());
     let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("rl_{hex}")
+    format!("{prefix}_{hex}")
+}
+
+/// A rate limit's id: stable for a lineage's limit (the quota it draws
+/// from, else the key, and the limit's name).
+pub(crate) fn limit_id(quota_or_key: &str, name: &str) -> String {
+    unkey_id("rl", &format!("{quota_or_key}\n{name}"))
+}
+
+/// Unkey's `identity` for a key's owner: `{"id", "externalId"}`.
+pub(crate) fn identity(owner: &keyward_core::text::Owner) -> Value {
+    json!({"id": unkey_id("id", owner.as_str()), "externalId": owner.as_str()})
 }
 
 fn valid_tags(tags: &Value) -> bool {
@@ -541,9 +548,7 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                 "meta": meta,
             });
             if let Some(owner) = described.as_ref().and_then(|full| full.owner.as_ref()) {
-                let hash = keyward_core::secret::hash(owner.as_str().as_bytes());
-                let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-                data["identity"] = json!({"id": format!("id_{hex}"), "externalId": owner.as_str()});
+                data["identity"] = identity(owner);
             }
             // Unkey leaves `expires` out for a key without expiry: its SDKs
             // validate it as an integer and reject a null.
@@ -560,7 +565,7 @@ pub async fn verify_key(app: &App, req: Request<Incoming>) -> Outcome {
                     .map(|l| {
                         json!({
                             "exceeded": l.exceeded,
-                            "id": limit_id(judged.key.as_ref(), &l.limit.name),
+                            "id": limit_id(judged.key.as_ref().map_or("", |k| k.quota.as_ref().map_or(k.id.as_str(), |q| q.id.as_str())), &l.limit.name),
                             "name": l.limit.name.as_str(),
                             "limit": l.limit.limit,
                             "duration": l.limit.duration_ms,
