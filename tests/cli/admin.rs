@@ -137,6 +137,11 @@ crate::on_both_engines! {
         assert_eq!(call(&s, &reader, "keys.createKey", &create).0, 403);
         assert_eq!(call(&s, &reader, "keys.getKey", &json!({"keyId": prod_id})).0, 200);
         assert_eq!(call(&s, &reader, "keys.deleteKey", &json!({"keyId": prod_id})).0, 403);
+        // A route needs its own permission, and only that one.
+        let deleter = v.create(&["--name", "del", "--env", "admin", "--scope", "api.prod.delete_key"]);
+        let (other, _) = v.create_json(&["--name", "other", "--env", "prod"]);
+        assert_eq!(call(&s, &deleter, "keys.getKey", &json!({"keyId": prod_id})).0, 403);
+        assert_eq!(call(&s, &deleter, "keys.deleteKey", &json!({"keyId": other["id"]})).0, 200);
         // A root key for staging: prod is out of its reach.
         assert_eq!(call(&s, &staging, "keys.createKey", &create).0, 403);
         assert_eq!(call(&s, &staging, "keys.getKey", &json!({"keyId": prod_id})).0, 404);
@@ -219,6 +224,11 @@ crate::on_both_engines! {
             ("keys.rerollKey", json!({"keyId": id, "expiration": -5})),
             ("apis.listKeys", json!({"apiId": "prod", "limit": 1000})),
             ("apis.listKeys", json!({"apiId": "prod", "decrypt": true})),
+            // Times more than 10 years away, as the CLI refuses them.
+            ("keys.createKey", json!({"apiId": "prod", "name": "far", "expires": 2_500_000_000_000_i64})),
+            ("keys.updateKey", json!({"keyId": id, "expires": 2_500_000_000_000_i64})),
+            ("keys.rerollKey", json!({"keyId": id, "expiration": i64::MAX})),
+            ("keys.rerollKey", json!({"keyId": id, "expiration": 347_000_000_000_i64})),
         ] {
             let (status, e) = call(&s, &root, route, &body);
             assert_eq!(status, 400, "{route} {body}: {e}");
@@ -283,4 +293,61 @@ fn admin_routes_refuse_plain_http_from_another_host() {
     };
     assert_eq!(ask(&[]), (Some(403), 200));
     assert_eq!(ask(&["--admin-allow-plain-http"]), (Some(200), 200));
+}
+
+/// On a dual-stack listener a loopback peer arrives as ::ffff:127.0.0.1:
+/// still this host.
+#[test]
+fn a_loopback_peer_of_a_dual_stack_listener_is_this_host() {
+    if std::net::TcpListener::bind("[::]:0").is_err() {
+        skip("the dual-stack admin test", "this host has no IPv6");
+        return;
+    }
+    let v = TestVault::new();
+    let (_, root) = root(&v, &ALL);
+    let mut cmd = v.std(["serve", "--listen", "[::]:0", "--admin-env", "admin"]);
+    let s = Serve::spawn(cmd, &v.dir().join("serve.log"));
+    assert_eq!(
+        call(&s, &root, "apis.listKeys", &json!({"apiId": "prod"})).0,
+        200
+    );
+    assert_eq!(s.stop().0, Some(0));
+}
+
+/// `serve --env E` narrows the admin routes to E, as it narrows verdicts.
+#[test]
+fn serve_env_narrows_administration_too() {
+    let v = TestVault::new();
+    let (_, root) = root(&v, &ALL);
+    let (prod, _) = v.create_json(&["--name", "web", "--env", "prod"]);
+    let s = Serve::start(&v, &["--admin-env", "admin", "--env", "shop"], &[]);
+    assert_eq!(
+        call(
+            &s,
+            &root,
+            "keys.createKey",
+            &json!({"apiId": "prod", "name": "x"})
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        call(&s, &root, "apis.listKeys", &json!({"apiId": "prod"})).0,
+        403
+    );
+    assert_eq!(
+        call(&s, &root, "keys.getKey", &json!({"keyId": prod["id"]})).0,
+        404
+    );
+    assert_eq!(
+        call(
+            &s,
+            &root,
+            "keys.createKey",
+            &json!({"apiId": "shop", "name": "x"})
+        )
+        .0,
+        200
+    );
+    assert_eq!(s.stop().0, Some(0));
 }

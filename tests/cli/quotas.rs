@@ -351,6 +351,41 @@ mod serve {
             assert_eq!(s.stop().0, Some(0));
         }
 
+        fn a_limit_changed_under_serve_keeps_only_what_it_admitted(v: &TestVault) {
+            let (key, secret) = v.create_json(&["--name", "api", "--ratelimit", "api=1000/1h"]);
+            let id = key["id"].as_str().expect("id").to_string();
+            let s = Serve::start(v, &[], &[]);
+            assert_eq!(s.authz(&secret, "").status, 200);
+            v.kw(["update", &id, "--ratelimit", "api=20/1h"]).assert().success();
+            if v.url.is_some() {
+                // PostgreSQL: serve follows the change within a second.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+            }
+            let statuses: Vec<u16> = (0..25).map(|_| s.authz(&secret, "").status).collect();
+            assert_eq!(statuses.iter().filter(|c| **c == 200).count(), 19, "one admitted before: {statuses:?}");
+            assert_eq!(s.stop().0, Some(0));
+            // What serve held and did not admit went back: nothing is left over.
+            let (code, doc) = v.verify(&secret, &[]);
+            assert_eq!((code, doc["code"].as_str()), (Some(5), Some("RATE_LIMITED")), "{doc}");
+            v.kw(["update", &id, "--ratelimit", "api=21/1h"]).assert().success();
+            assert_eq!(v.verify(&secret, &[]).0, Some(0), "20 admitted, room for one more");
+        }
+
+        fn the_credits_a_serve_reports_count_what_it_holds(v: &TestVault) {
+            let secret = v.create(&["--name", "api", "--credits", "100"]);
+            let s = Serve::start(v, &[], &[]);
+            let left: Vec<Value> = [1, 0, 1, 0]
+                .iter()
+                .map(|cost| {
+                    let body = format!("{{\"key\": \"{secret}\", \"cost\": {cost}}}");
+                    s.post("/v1/verify", &[("Content-Type", "application/json")], &body).json()["credits"].clone()
+                })
+                .collect();
+            assert_eq!(left, [99, 99, 98, 98].map(Value::from), "{left:?}");
+            assert_eq!(s.stop().0, Some(0));
+            assert_eq!(credits(v, v.json(["show", "api"])["id"].as_str().expect("id")), 98);
+        }
+
         fn a_locked_vault_is_a_503_soon_and_charges_nothing(v: &TestVault) {
             if v.url.is_some() {
                 return; // The SQLite write lock; PostgreSQL's advisory lock is tested by lock_timeout.
@@ -361,7 +396,9 @@ mod serve {
             let lock = WriteLock::take(v);
             let started = std::time::Instant::now();
             assert_eq!(s.authz(&secret, "").status, 503);
-            assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+            let metrics = s.get("/metrics", &[]).text();
+            assert!(metrics.contains("keyward_verifications_total{code=\"VAULT_UNAVAILABLE\"} 1"), "{metrics}");
             drop(lock);
             // The request that got a 503 is not charged once the vault is free.
             std::thread::sleep(std::time::Duration::from_millis(300));

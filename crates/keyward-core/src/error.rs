@@ -128,6 +128,13 @@ pub enum Error {
     )]
     VaultReadOnly(String),
 
+    /// Another process held the vault's write lock for the whole wait.
+    #[error(
+        "{path} is busy: another process has held its write lock for {secs} s; nothing was \
+         changed: try again, or find the process that holds it (e.g. an open sqlite3 session)"
+    )]
+    VaultBusy { path: String, secs: u64 },
+
     /// A PostgreSQL vault this role or session may not change.
     #[error("cannot change {path}: {why}")]
     VaultDenied { path: String, why: String },
@@ -216,6 +223,7 @@ impl Error {
             | Error::VaultTooNew { .. }
             | Error::VaultNeedsUpgrade(_)
             | Error::VaultReadOnly(_)
+            | Error::VaultBusy { .. }
             | Error::VaultDenied { .. }
             | Error::VaultLinked { .. }
             | Error::VaultReplaced { .. }
@@ -246,6 +254,7 @@ impl Error {
             Error::VaultTooNew { .. } => "VAULT_TOO_NEW",
             Error::VaultNeedsUpgrade(_) => "VAULT_NEEDS_UPGRADE",
             Error::VaultReadOnly(_) | Error::VaultDenied { .. } => "VAULT_READ_ONLY",
+            Error::VaultBusy { .. } => "VAULT_BUSY",
             Error::VaultLinked { .. } => "VAULT_LINKED",
             Error::VaultReplaced { .. } | Error::VaultReplacedMidWrite(_) => "VAULT_REPLACED",
             Error::Corrupt { .. } => "VAULT_CORRUPT",

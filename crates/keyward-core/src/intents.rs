@@ -119,6 +119,9 @@ fn new_name(tx: &dyn WriteTx, key: &Key, asked: Option<&Name>, now: Timestamp) -
 
 /// A new expiry must still be in the future at the time the write is judged.
 fn future(flag: &str, expires: Expiry, now: Timestamp) -> Result<Option<Timestamp>> {
+    if let Expiry::At(m) = expires {
+        reachable(flag, m, now)?;
+    }
     match expires.at(now) {
         Some(t) if t <= now => Err(Error::usage(format!(
             "{flag} {t} is no longer in the future: give a later time, a duration or never"
@@ -126,6 +129,23 @@ fn future(flag: &str, expires: Expiry, now: Timestamp) -> Result<Option<Timestam
         .into()),
         at => Ok(at),
     }
+}
+
+/// A time at most 10 years from `now`, as every time keyward is given
+/// (docs/reference.md "Durations and times"), whoever gives it: the CLI
+/// checks as it parses, the HTTP routes rely on this.
+fn reachable(flag: &str, m: Moment, now: Timestamp) -> Result<Timestamp> {
+    let far = match m {
+        Moment::After(secs) => !(0..=crate::when::MAX_AHEAD_SECS).contains(&secs),
+        Moment::At(t) => t.unix().saturating_sub(now.unix()) > crate::when::MAX_AHEAD_SECS,
+    };
+    if far {
+        return Err(Error::usage(format!(
+            "{flag}: the time is more than 10 years away (or before 1970): give a nearer one"
+        ))
+        .into());
+    }
+    Ok(m.at(now))
 }
 
 /// Creates a key, unless its environment is at `max-keys` active keys or
@@ -223,7 +243,8 @@ pub fn rotate(
         Some(at) => at,
         None => lifecycle::successor_expiry(&old, now),
     };
-    let (grace_ends, grace_capped) = lifecycle::grace_end(&old, r.grace.at(now).max(now));
+    let asked_end = reachable("--grace", r.grace, now)?;
+    let (grace_ends, grace_capped) = lifecycle::grace_end(&old, asked_end.max(now));
     let secret = secret::generate(&old.prefix)?;
     let new = Key {
         id: KeyId::generate()?,
@@ -356,7 +377,8 @@ fn change_grace_because(
         _ => None,
     };
     lifecycle::may_change_grace(&k, predecessor.as_ref(), now)?;
-    let (ends, capped) = lifecycle::grace_end(&k, ends.at(now).max(now));
+    let asked_end = reachable("--grace", ends, now)?;
+    let (ends, capped) = lifecycle::grace_end(&k, asked_end.max(now));
     let changed = Key {
         expires_at: Some(ends),
         ..k.clone()
@@ -883,12 +905,13 @@ pub fn reserve(
     for l in &q.ratelimits {
         let slot = quota::slot_of(l, now_ms);
         let mut slots = tx.quota_use(&id, &l.name)?;
-        // Units held for a slot that has ended were not admitted: they go
-        // back to the window (written only if this reservation is made;
+        // Units held for a slot that has ended, or reserved under terms
+        // that have changed since (another epoch), were not admitted: they
+        // go back to the window (written only if this reservation is made;
         // else the process still holds them and they stay counted).
-        if fresh {
+        {
             for (name, s, n) in &held.units {
-                if *name == l.name && *s != slot && *n > 0 {
+                if *name == l.name && (*s != slot || !fresh) && *n > 0 {
                     if let Some(row) = slots.iter_mut().find(|(x, _)| x == s) {
                         row.1 = row.1.saturating_sub(*n);
                     }
@@ -1020,11 +1043,11 @@ pub fn give_back(tx: &dyn WriteTx, id: &KeyId, held: &Holding) -> Result<bool> {
         return Ok(false);
     };
     let (epoch, credits) = (held.epoch, held.credits);
-    if q.epoch == epoch {
-        for (name, slot, n) in &held.units {
-            if *n > 0 && q.limit(name).is_some() {
-                tx.take_back_quota_use(id, name, *slot, *n)?;
-            }
+    // Units were never admitted, whatever changed since; credits go back
+    // only to the pool they came from.
+    for (name, slot, n) in &held.units {
+        if *n > 0 && q.limit(name).is_some() {
+            tx.take_back_quota_use(id, name, *slot, *n)?;
         }
     }
     match q.credits {

@@ -224,8 +224,8 @@ impl Meta {
                 quote(&name)
             )));
         }
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|_| bad("it is not JSON"))?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|_| bad("it is not JSON, or it is nested deeper than 128 levels"))?;
         if !value.is_object() {
             return Err(bad("it is not an object"));
         }

@@ -412,6 +412,10 @@ impl Vault {
         {
             let id = key.id.clone();
             let spent = self.spend(&id, ask)?;
+            // The key as this verification left it.
+            if let Some(q) = verdict.key.as_mut().and_then(|k| k.quota.as_mut()) {
+                q.credits = spent.credits;
+            }
             if !spent.admitted {
                 verdict.code = match spent.out_of_credits {
                     true => VerifyCode::UsageExceeded,

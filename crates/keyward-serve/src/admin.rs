@@ -193,6 +193,15 @@ struct Root {
 }
 
 impl Root {
+    /// Whether any of its permissions reaches `env`.
+    fn reaches(&self, env: &Env) -> bool {
+        let mine = format!("api.{env}.");
+        self.key
+            .scopes
+            .iter()
+            .any(|s| s.as_str().starts_with("api.*.") || s.as_str().starts_with(&mine))
+    }
+
     fn may(&self, action: Action, env: &Env) -> bool {
         let p = action.permission();
         self.key.scopes.iter().any(|s| {
@@ -239,7 +248,14 @@ async fn run(
             "administration is off: start keyward serve with --admin-env ENV",
         ));
     };
-    if !peer.ip().is_loopback() && !app.admin_plain_http {
+    let loopback = match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        // A dual-stack listener sees 127.0.0.1 as ::ffff:127.0.0.1.
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+    };
+    if !loopback && !app.admin_plain_http {
         return Err(error(
             rid,
             StatusCode::FORBIDDEN,
@@ -351,6 +367,7 @@ async fn root(
 /// The environment a request names (`apiId`), checked against the root
 /// key: never the admin environment, and only with the permission.
 fn environment(
+    app: &App,
     root: &Root,
     action: Action,
     admin_env: &Env,
@@ -363,6 +380,15 @@ fn environment(
             StatusCode::FORBIDDEN,
             "unkey/authorization/forbidden",
             "root keys never administer the admin environment: use the CLI",
+        ));
+    }
+    // serve --env narrows the admin routes as it narrows verdicts.
+    if app.env.as_ref().is_some_and(|only| only != env) {
+        return Err(error(
+            rid,
+            StatusCode::FORBIDDEN,
+            "unkey/authorization/forbidden",
+            "this server administers only the environment of its --env",
         ));
     }
     if !root.may(action, env) {
@@ -446,11 +472,15 @@ async fn target(
         .await
         .map_err(|Unavailable| unavailable(rid))?
         .ok_or_else(missing)?;
-    // A key of an environment the root key may not read is not there.
-    if key.env == *admin_env || !root.may(Action::Get, &key.env) {
+    // A key of an environment the root key cannot reach at all (or of the
+    // admin environment, or outside serve's --env) is not there for it.
+    if key.env == *admin_env
+        || !root.reaches(&key.env)
+        || app.env.as_ref().is_some_and(|only| *only != key.env)
+    {
         return Err(missing());
     }
-    environment(root, action, admin_env, &key.env, rid)?;
+    environment(app, root, action, admin_env, &key.env, rid)?;
     Ok(key)
 }
 
@@ -738,7 +768,7 @@ async fn create(
     rid: &str,
 ) -> Handled {
     let env = api_env(body, rid)?;
-    environment(root, Action::Create, admin_env, &env, rid)?;
+    environment(app, root, Action::Create, admin_env, &env, rid)?;
     no_roles(body, rid)?;
     match body.get("byteLength") {
         None => {}
@@ -996,7 +1026,10 @@ async fn whoami(
         .await
         .map_err(|Unavailable| unavailable(rid))?
         .ok_or_else(missing)?;
-    if found.env == *admin_env || !root.may(Action::Whoami, &found.env) {
+    if found.env == *admin_env
+        || !root.may(Action::Whoami, &found.env)
+        || app.env.as_ref().is_some_and(|only| *only != found.env)
+    {
         return Err(missing());
     }
     let key = app
@@ -1018,7 +1051,7 @@ async fn list(
     rid: &str,
 ) -> Handled {
     let env = api_env(body, rid)?;
-    environment(root, Action::List, admin_env, &env, rid)?;
+    environment(app, root, Action::List, admin_env, &env, rid)?;
     let limit = match body.get("limit") {
         None => MAX_PAGE,
         Some(v) => v

@@ -114,7 +114,11 @@ impl App {
         allows: &(dyn Fn(&Brief) -> bool + Sync),
         ask: &Ask,
     ) -> std::result::Result<Judged, Unavailable> {
-        let key = self.lookup(presented).await?;
+        let unavailable = |u: Unavailable| {
+            self.metrics.verified("VAULT_UNAVAILABLE");
+            u
+        };
+        let key = self.lookup(presented).await.map_err(unavailable)?;
         let now = self.clock.now();
         let key = key.filter(|k| {
             [self.env.as_ref(), env]
@@ -132,7 +136,10 @@ impl App {
             .as_ref()
             .filter(|k| (k.quota.is_some() || asks_limits) && code == VerifyCode::Valid)
         {
-            let s = self.spend(&k.id, k.quota.as_ref(), ask).await?;
+            let s = self
+                .spend(&k.id, k.quota.as_ref(), ask)
+                .await
+                .map_err(unavailable)?;
             if !s.admitted {
                 code = match s.out_of_credits {
                     true => VerifyCode::UsageExceeded,
@@ -175,7 +182,10 @@ impl App {
                 tracing::warn!(error = %format!("{e:#}"), "cannot spend a key's quota in the vault");
                 Err(Unavailable)
             }
-            None => Err(Unavailable),
+            None => {
+                self.metrics.vault_error();
+                Err(Unavailable)
+            }
         }
     }
 

@@ -32,9 +32,10 @@ use super::usage::Opener;
 /// How long giving back what is held may take at shutdown.
 const GIVE_BACK_WITHIN: Duration = Duration::from_secs(2);
 
-/// How long a verification waits for a reservation (the vault locked by
-/// another writer, say) before it is a 503: as long as a read waits.
-const RESERVE_WAIT: Duration = Duration::from_millis(250);
+/// How long a verification waits for a reservation before it is a 503:
+/// long enough for other writers' commits (serves and CLIs sharing a
+/// SQLite file take turns), short of a vault held locked.
+const RESERVE_WAIT: Duration = Duration::from_secs(2);
 
 /// A batch spent faster than this asks for twice as much next time; one
 /// that lasts longer than [`SLOW`], half as much.
@@ -188,6 +189,7 @@ enum Job {
     },
     Exact {
         key: KeyId,
+        quota: Option<QuotaRef>,
         ask: Ask,
         answer: Answer,
     },
@@ -246,10 +248,12 @@ impl Spender {
                 {
                     let mut held = lock(&self.held);
                     if let Some(h) = held.get_mut(&q.id) {
-                        if h.epoch < q.epoch || h.vault != vault {
-                            // The quota changed, or the vault: what is
-                            // held is void.
+                        if h.vault != vault {
+                            // Another vault: what is held is nothing there.
                             held.remove(&q.id);
+                        } else if h.epoch < q.epoch {
+                            // The quota changed: the writer reserves
+                            // afresh and gives back what was held.
                         } else if let Some(spent) = h.spend(ask.cost, Instant::now(), true) {
                             count(&self.reserved, &held);
                             return Some(Ok(spent));
@@ -266,6 +270,7 @@ impl Spender {
             }
             _ => Job::Exact {
                 key: key.clone(),
+                quota: quota.cloned(),
                 ask: ask.clone(),
                 answer,
             },
@@ -340,11 +345,28 @@ impl Writer {
                     let spent = self.reserve(&key, &quota, vault, cost, &answer);
                     let _ = answer.send(spent);
                 }
-                Job::Exact { key, ask, answer } => {
+                Job::Exact {
+                    key,
+                    quota,
+                    ask,
+                    answer,
+                } => {
                     if answer.is_closed() {
                         continue;
                     }
-                    let spent = self.write(|v| v.spend(&key, &ask));
+                    let spent = self.write(|v| v.spend(&key, &ask)).map(|mut s| {
+                        // What is left counts the credits this serve holds.
+                        let mine = quota
+                            .and_then(|q| {
+                                lock(&self.held)
+                                    .get(&q.id)
+                                    .filter(|h| h.epoch >= q.epoch)
+                                    .and_then(|h| h.credits)
+                            })
+                            .unwrap_or(0);
+                        s.credits = s.credits.map(|c| c.saturating_add(mine));
+                        s
+                    });
                     let _ = answer.send(spent);
                 }
                 Job::Finish(vault, done) => {
@@ -393,6 +415,9 @@ impl Writer {
                         None => h.holding(now),
                     }
                 }
+                // Reserved under terms since changed: given back with the
+                // next reservation.
+                Some(h) if h.vault == vault => h.holding(now),
                 _ => Holding {
                     want_credits: intents::MIN_RESERVED_CREDITS,
                     ..Holding::default()
@@ -405,11 +430,16 @@ impl Writer {
         let now = Instant::now();
         let mut held = lock(&self.held);
         let spent = match (got.refused, got.quota_id) {
-            (Some(refused), Some(id)) => {
-                // Whatever was held for it is void if its epoch moved on.
-                if held.get(&id).is_some_and(|h| h.epoch != got.epoch) {
-                    held.remove(&id);
-                }
+            (Some(mut refused), Some(id)) => {
+                // What is held stays (its units are given back by the next
+                // reservation); what is left counts the credits it holds
+                // in this epoch.
+                let mine = held
+                    .get(&id)
+                    .filter(|h| h.epoch == got.epoch && h.vault == vault)
+                    .and_then(|h| h.credits)
+                    .unwrap_or(0);
+                refused.credits = refused.credits.map(|c| c.saturating_add(mine));
                 refused
             }
             // The key has no quota (any more): nothing to spend.

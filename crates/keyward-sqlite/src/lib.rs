@@ -1058,14 +1058,19 @@ fn enable_wal(conn: &Connection) -> Result<()> {
 
 /// SQLite's "attempt to write a readonly database", as a sentence naming the file.
 fn read_only(path: &Path, err: anyhow::Error) -> anyhow::Error {
-    let is_read_only = err
+    let code = err
         .chain()
         .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
-        .any(|e| e.sqlite_error_code() == Some(ErrorCode::ReadOnly));
-    if is_read_only {
-        Error::VaultReadOnly(path.display().to_string()).into()
-    } else {
-        err
+        .find_map(rusqlite::Error::sqlite_error_code);
+    match code {
+        Some(ErrorCode::ReadOnly) => Error::VaultReadOnly(path.display().to_string()).into(),
+        // The busy handler waited BUSY_TIMEOUT for the write lock.
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::VaultBusy {
+            path: path.display().to_string(),
+            secs: BUSY_TIMEOUT.as_secs(),
+        }
+        .into(),
+        _ => err,
     }
 }
 
