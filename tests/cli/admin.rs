@@ -305,7 +305,7 @@ fn a_loopback_peer_of_a_dual_stack_listener_is_this_host() {
     }
     let v = TestVault::new();
     let (_, root) = root(&v, &ALL);
-    let mut cmd = v.std(["serve", "--listen", "[::]:0", "--admin-env", "admin"]);
+    let cmd = v.std(["serve", "--listen", "[::]:0", "--admin-env", "admin"]);
     let s = Serve::spawn(cmd, &v.dir().join("serve.log"));
     assert_eq!(
         call(&s, &root, "apis.listKeys", &json!({"apiId": "prod"})).0,

@@ -136,6 +136,10 @@ pub struct ExpiryChanged {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Revoked {
+    /// Where a code host's scanner found the secret (a report's URL or
+    /// location), when one reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     pub reason: Option<String>,
     pub status_before: String,
 }

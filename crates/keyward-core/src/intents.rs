@@ -441,6 +441,7 @@ pub fn revoke(
     };
     tx.update_key(&revoked)?;
     let details = Details::Revoked(event::Revoked {
+        location: None,
         reason: reason.map(Reason::to_string),
         status_before: k.status(now).as_str().to_string(),
     });
@@ -498,6 +499,66 @@ pub fn end_leaked(
             Some(k) => Leaked::Revoked(revoke(tx, &k.id, Some(reason), actor, now)?.0),
         };
         outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// What a code host's report did with one token.
+#[derive(Debug)]
+pub enum Reported {
+    /// A live key: revoked now.
+    Ended(Key),
+    /// A key already revoked or expired: nothing changed.
+    AlreadyEnded(Key),
+    /// No key has this secret (or it is not one).
+    Unmatched,
+}
+
+/// The most a location in a report's event keeps.
+const MAX_LOCATION: usize = 500;
+
+/// Ends, in one transaction, the keys whose secrets a code host's scanner
+/// reported (GitHub's partner webhook, GitLab's revocation API): each live
+/// key is revoked at once with the reason `leaked`, the reporter as actor
+/// and where the token was found in the event. A default key is revoked
+/// too: a leak overrides the default-key rule, there being nobody to hand a
+/// successor's secret to; the next key created in its environment becomes
+/// the default. Keys already ended and unknown secrets change nothing, so
+/// the same report delivered again changes nothing.
+pub fn end_reported(
+    tx: &dyn WriteTx,
+    tokens: &[(Option<[u8; 32]>, Option<String>)],
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Vec<Reported>> {
+    let reason = "leaked".to_string();
+    let mut outcomes = Vec::with_capacity(tokens.len());
+    for (hash, location) in tokens {
+        let Some(k) = hash.map(|h| tx.key_by_secret(&h)).transpose()?.flatten() else {
+            outcomes.push(Reported::Unmatched);
+            continue;
+        };
+        if !k.status(now).is_live() {
+            outcomes.push(Reported::AlreadyEnded(k));
+            continue;
+        }
+        let revoked = Key {
+            revoked_at: Some(now),
+            revoke_reason: Some(reason.clone()),
+            ..k.clone()
+        };
+        tx.update_key(&revoked)?;
+        let location = location.as_ref().map(|l| {
+            let shown = crate::shown::escape(&crate::secret::mask(l));
+            shown.chars().take(MAX_LOCATION).collect::<String>()
+        });
+        let details = Details::Revoked(event::Revoked {
+            location,
+            reason: Some(reason.clone()),
+            status_before: k.status(now).as_str().to_string(),
+        });
+        append(tx, key_event(&k, None, actor, now, details))?;
+        outcomes.push(Reported::Ended(revoked));
     }
     Ok(outcomes)
 }
