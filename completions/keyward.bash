@@ -802,7 +802,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__serve)
-            opts="-h --listen --env --root-key-env --admin-env --admin-allow-plain-http --log-format --vault --json --actor --help"
+            opts="-h --listen --env --root-key-env --admin-env --admin-allow-plain-http --github-keys --gitlab-token-env --log-format --vault --json --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,6 +830,20 @@ _keyward() {
                     return 0
                     ;;
                 --admin-env)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --github-keys)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --gitlab-token-env)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -1167,7 +1181,7 @@ _keyward_names() {
 }
 _keyward_line() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local takes=" --actor --add-credits --add-scope --admin-env --anchor --before --by --cost --credits --env --event --expires --expiring-within --grace --key-env --limit --listen --log-format --meta --name --no-ratelimit --note --owner --prefix --quiet-for --ratelimit --reason --refill --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
+    local takes=" --actor --add-credits --add-scope --admin-env --anchor --before --by --cost --credits --env --event --expires --expiring-within --github-keys --gitlab-token-env --grace --key-env --limit --listen --log-format --meta --name --no-ratelimit --note --owner --prefix --quiet-for --ratelimit --reason --refill --remove-scope --require-scope --root-key-env --rotate-every --scope --since --to --unused-for --vault --within "
     local i=1 sub="" positional=0 where=() word
     while [[ $i -lt $COMP_CWORD ]]; do
         word="${COMP_WORDS[i]}"

@@ -211,6 +211,8 @@ set edit:completion:arg-completer[keyward] = {|@words|
             cand --env 'Only keys of this environment verify (a request''s env may narrow, never widen) [default: $KEYWARD_ENV, else all]'
             cand --root-key-env 'Enable Unkey''s /v2/keys.verifyKey, whose callers must send this variable''s value as their root key'
             cand --admin-env 'Enable administration over HTTP in Unkey''s shapes (keys.createKey, keys.rerollKey, …): keys of this environment are root keys, their scopes root permissions such as api.*.create_key'
+            cand --github-keys 'Take GitHub''s secret-scanning reports on POST /v1/leaks/github, checked against GitHub''s key list from this file or https URL (read again hourly)'
+            cand --gitlab-token-env 'Take GitLab''s token revocation calls on /v1/revoke_tokens, which must carry this variable''s value'
             cand --log-format 'The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]'
             cand --vault 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]'
             cand --actor 'Who is acting, for the activity log [default: $KEYWARD_ACTOR, else user@host]'

@@ -179,6 +179,8 @@ complete -c keyward -n "__fish_keyward_using_subcommand serve" -l listen -d 'The
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l env -d 'Only keys of this environment verify (a request\'s env may narrow, never widen) [default: $KEYWARD_ENV, else all]' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l root-key-env -d 'Enable Unkey\'s /v2/keys.verifyKey, whose callers must send this variable\'s value as their root key' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l admin-env -d 'Enable administration over HTTP in Unkey\'s shapes (keys.createKey, keys.rerollKey, …): keys of this environment are root keys, their scopes root permissions such as api.*.create_key' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l github-keys -d 'Take GitHub\'s secret-scanning reports on POST /v1/leaks/github, checked against GitHub\'s key list from this file or https URL (read again hourly)' -r -f
+complete -c keyward -n "__fish_keyward_using_subcommand serve" -l gitlab-token-env -d 'Take GitLab\'s token revocation calls on /v1/revoke_tokens, which must carry this variable\'s value' -r -f
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l log-format -d 'The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]' -r -f -a "text\t'One human-readable line per event'
 json\t'One JSON object per line'"
 complete -c keyward -n "__fish_keyward_using_subcommand serve" -l vault -d 'The vault: a SQLite file, or a postgres:// URL [default: $KEYWARD_VAULT, else the platform data dir, e.g. ~/.local/share/keyward/vault.db]' -r -F

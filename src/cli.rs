@@ -395,6 +395,14 @@ pub struct ServeArgs {
     #[arg(long = "admin-allow-plain-http", requires = "admin_env")]
     pub admin_allow_plain_http: bool,
 
+    /// Take GitHub's secret-scanning reports on POST /v1/leaks/github, checked against GitHub's key list from this file or https URL (read again hourly)
+    #[arg(long = "github-keys", value_name = "FILE|URL", value_hint = ValueHint::Other)]
+    pub github_keys: Option<String>,
+
+    /// Take GitLab's token revocation calls on /v1/revoke_tokens, which must carry this variable's value
+    #[arg(long = "gitlab-token-env", value_name = "VAR", value_hint = ValueHint::Other)]
+    pub gitlab_token_env: Option<String>,
+
     /// The format of the log lines on stderr: text (one human-readable line per event) or json (one JSON object per line) [default: text]
     #[arg(
         long = "log-format",

@@ -45,6 +45,11 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
             .map(crate::text::Env::parse)
             .transpose()?,
         admin_plain_http: args.admin_allow_plain_http,
+        github_keys: args.github_keys.clone(),
+        gitlab_token: match &args.gitlab_token_env {
+            None => None,
+            Some(var) => Some(self::root_key(var)?),
+        },
         shown,
         engine,
         clock,

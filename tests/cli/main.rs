@@ -20,6 +20,8 @@ mod follow;
 mod help;
 mod hygiene;
 mod leaks;
+#[cfg(feature = "serve")]
+mod leaks_http;
 mod lifecycle;
 mod list_show;
 mod locations;

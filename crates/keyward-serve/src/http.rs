@@ -53,15 +53,20 @@ impl BodyError {
 
 /// The whole body, at most [`MAX_BODY`] bytes, within [`BODY_WAIT`].
 pub async fn body(req: Request<Incoming>) -> Result<Bytes, BodyError> {
+    body_up_to(req, MAX_BODY).await
+}
+
+/// The whole body, at most `max` bytes, within [`BODY_WAIT`].
+pub async fn body_up_to(req: Request<Incoming>, max: usize) -> Result<Bytes, BodyError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > max as u64) {
         return Err(BodyError::TooLarge);
     }
-    let limited = Limited::new(req.into_body(), MAX_BODY);
+    let limited = Limited::new(req.into_body(), max);
     match tokio::time::timeout(BODY_WAIT, limited.collect()).await {
         Err(_) => Err(BodyError::TooSlow),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),

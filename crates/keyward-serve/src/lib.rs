@@ -7,6 +7,7 @@
 
 mod admin;
 mod http;
+pub mod leaks;
 pub mod logs;
 mod metrics;
 mod permissions;
@@ -89,6 +90,12 @@ pub struct App {
     admin_env: Option<Env>,
     /// `--admin-allow-plain-http`.
     admin_plain_http: bool,
+    /// `--github-keys`: GitHub's key list, for its reports.
+    github_keys: Option<leaks::GithubKeys>,
+    /// SHA-256 of `--gitlab-token-env`'s token, for GitLab's reports.
+    gitlab_token: Option<[u8; 32]>,
+    /// How many leak reports came lately.
+    leak_pace: leaks::Pace,
 }
 
 /// What a lookup found, judged at `now`.
@@ -278,6 +285,10 @@ pub struct Config {
     /// `--admin-allow-plain-http`: the admin routes answer plain HTTP from
     /// other hosts too.
     pub admin_plain_http: bool,
+    /// `--github-keys FILE|URL`: GitHub's secret-scanning key list.
+    pub github_keys: Option<String>,
+    /// `--gitlab-token-env VAR`: the token GitLab's revocation calls carry.
+    pub gitlab_token: Option<Zeroizing<Vec<u8>>>,
     /// The vault's location as messages show it, and its engine's name.
     pub shown: String,
     pub engine: &'static str,
@@ -322,10 +333,24 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         open_vault,
         admin_env,
         admin_plain_http,
+        github_keys,
+        gitlab_token,
         shown,
         engine,
         clock,
     } = config;
+    // GitHub's key list is read (or fetched) before serving: a list that
+    // cannot be had is a configuration mistake.
+    let github_keys = match github_keys {
+        None => None,
+        Some(source) => Some(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(leaks::GithubKeys::load(leaks::KeySource::parse(&source)))
+                .context("--github-keys")?,
+        ),
+    };
     let Found {
         loose,
         env_is_empty,
@@ -370,6 +395,9 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         open_vault: Arc::clone(&open_vault),
         admin_env,
         admin_plain_http,
+        github_keys,
+        gitlab_token: gitlab_token.map(|t| secret::hash(&t)),
+        leak_pace: leaks::Pace::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

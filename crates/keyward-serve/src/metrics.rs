@@ -57,6 +57,7 @@ pub struct Metrics {
     vault_errors: Counter,
     keys_reloaded: Counter,
     reserved: Gauge,
+    github_keys_failed: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -75,6 +76,7 @@ impl Default for Metrics {
         let vault_errors = Counter::default();
         let keys_reloaded = Counter::default();
         let reserved = Gauge::default();
+        let github_keys_failed = Counter::default();
         registry.register(
             "verifications",
             "Verifications answered, by code (VALID, API_KEY_INVALID, ...)",
@@ -99,6 +101,11 @@ impl Default for Metrics {
             "keys_reloaded",
             "Keys read again from the vault to follow its changes (PostgreSQL; 0 on SQLite)",
             keys_reloaded.clone(),
+        );
+        registry.register(
+            "github_keys_fetch_failures",
+            "Times GitHub's key list could not be read again (the last good list is kept)",
+            github_keys_failed.clone(),
         );
         registry.register(
             "quota_credits_reserved",
@@ -136,6 +143,7 @@ impl Default for Metrics {
             vault_errors,
             keys_reloaded,
             reserved,
+            github_keys_failed,
         }
     }
 }
@@ -178,6 +186,10 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    pub fn github_keys_failed(&self) {
+        self.github_keys_failed.inc();
     }
 
     pub fn vault_error(&self) {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::http::{self, Reply};
 use super::logs::Logged;
 use super::request::{self, Problem};
-use super::{App, Judged, Unavailable, admin, unkey};
+use super::{App, Judged, Unavailable, admin, leaks, unkey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -26,6 +26,9 @@ pub enum Route {
     Verify,
     Unkey,
     Admin(admin::Action),
+    Github,
+    GitlabTypes,
+    GitlabRevoke,
     Healthz,
     Readyz,
     Metrics,
@@ -33,7 +36,10 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 14] = [
+    pub const ALL: [Route; 17] = [
+        Route::Github,
+        Route::GitlabTypes,
+        Route::GitlabRevoke,
         Route::Authz,
         Route::Verify,
         Route::Unkey,
@@ -59,6 +65,9 @@ impl Route {
             "/healthz" => Route::Healthz,
             "/readyz" => Route::Readyz,
             "/metrics" => Route::Metrics,
+            "/v1/leaks/github" => Route::Github,
+            "/v1/revocable_token_types" => Route::GitlabTypes,
+            "/v1/revoke_tokens" => Route::GitlabRevoke,
             p => admin::Action::of(p).map_or(Route::Unknown, Route::Admin),
         }
     }
@@ -71,6 +80,9 @@ impl Route {
             Route::Verify => "/v1/verify",
             Route::Unkey => "/v2/keys.verifyKey",
             Route::Admin(a) => a.path(),
+            Route::Github => "/v1/leaks/github",
+            Route::GitlabTypes => "/v1/revocable_token_types",
+            Route::GitlabRevoke => "/v1/revoke_tokens",
             Route::Healthz => "/healthz",
             Route::Readyz => "/readyz",
             Route::Metrics => "/metrics",
@@ -109,6 +121,11 @@ pub async fn handle(
         (Route::Verify, &Method::POST) => verify(&app, req).await,
         (Route::Unkey, &Method::POST) => unkey::verify_key(&app, req).await,
         (Route::Admin(action), &Method::POST) => admin::handle(&app, action, req, peer).await,
+        (Route::Github, &Method::POST) => leaks::github(&app, req).await,
+        (Route::GitlabTypes, &Method::GET) => leaks::gitlab_types(&app, req).await,
+        (Route::GitlabRevoke, &Method::POST) => leaks::gitlab_revoke(&app, req).await,
+        (Route::Github | Route::GitlabRevoke, _) => not_allowed("POST"),
+        (Route::GitlabTypes, _) => not_allowed("GET"),
         (Route::Healthz, &Method::GET | &Method::HEAD) => {
             http::text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()).into()
         }
