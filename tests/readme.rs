@@ -112,10 +112,10 @@ fn have(tool: &str) -> bool {
 
 #[test]
 fn the_readme_console_blocks_run_as_shown() {
-    if !have("jq") || !have("curl") {
+    if !have("jq") || !have("curl") || !have("openssl") {
         host::skip(
             "the README's console blocks",
-            "they need jq and curl; apt install jq curl to run them",
+            "they need jq, curl and openssl; apt install jq curl openssl to run them",
         );
         return;
     }

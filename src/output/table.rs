@@ -422,10 +422,16 @@ fn details(e: &Event) -> String {
             };
             format!("quota {} (was {})", terms(&d.new), terms(&d.old))
         }
-        Details::Revoked(d) => match &d.reason {
-            Some(r) => format!("reason: {r}"),
-            None => "no reason given".to_string(),
-        },
+        Details::Revoked(d) => {
+            let why = match &d.reason {
+                Some(r) => format!("reason: {r}"),
+                None => "no reason given".to_string(),
+            };
+            match &d.location {
+                Some(at) => format!("{why}; found at {at}"),
+                None => why,
+            }
+        }
         Details::Updated(d) => {
             let mut changes = Vec::new();
             if d.new_name != d.old_name {

@@ -39,12 +39,20 @@ pub fn tools() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sdk")
 }
 
+/// Held while a tool is installed, so that parallel tests install it once.
+pub static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A Python virtual environment `tools()/NAME` with `packages` installed,
 /// made once and reused: its directory, or the last line of why it could
 /// not be made (python3-venv or PyPI missing).
 pub fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
     let venv = tools().join(name);
     let marker = venv.join(".installed");
+    if marker.exists() {
+        return Ok(venv);
+    }
+    // Tests run in parallel: one makes it, the others wait and reuse it.
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     if marker.exists() {
         return Ok(venv);
     }
