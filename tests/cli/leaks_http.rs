@@ -219,3 +219,59 @@ fn serve_refuses_a_github_key_list_it_cannot_use() {
         );
     }
 }
+
+/// The key list fetched from a URL (plain HTTP is taken from this host
+/// only; GitHub's is https) serves as well as a file.
+#[test]
+fn the_github_key_list_can_be_fetched_from_a_url() {
+    use std::io::{Read, Write};
+    let v = TestVault::new();
+    let live = v.create(&["--name", "web"]);
+    v.create(&["--name", "other"]);
+    let signer = Signer::new();
+    let list =
+        json!({"public_keys": [{"key_identifier": "k1", "key": signer.pem(), "is_current": true}]})
+            .to_string();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    let answer = list.clone();
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&fetches);
+    std::thread::spawn(move || {
+        for stream in server.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/meta/public_keys/secret_scanning");
+    let s = Serve::start(&v, &["--github-keys", &url], &[]);
+    assert_eq!(
+        fetches.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once at start"
+    );
+    let body = json!([{"token": live, "type": "keyward_api_key", "url": "https://github.com/o/r", "source": "content"}]).to_string();
+    let (status, answer) = deliver(&s, "k1", &signer.sign(body.as_bytes()), &body);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(v.verify(&live, &[]).1["code"], "API_KEY_REVOKED");
+    assert_eq!(s.stop().0, Some(0));
+    // Plain HTTP from another host is refused: GitHub's list comes over https.
+    let out = v
+        .std([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--github-keys",
+            "http://192.0.2.1/keys.json",
+        ])
+        .output()
+        .expect("serve");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
