@@ -48,7 +48,11 @@ pub fn run(args: &ServeArgs, ctx: &mut Ctx) -> Result<Report> {
         github_keys: args.github_keys.clone(),
         gitlab_token: match &args.gitlab_token_env {
             None => None,
-            Some(var) => Some(self::root_key(var)?),
+            Some(var) => Some(secret_from(
+                var,
+                "--gitlab-token-env",
+                "the token GitLab will send",
+            )?),
         },
         shown,
         engine,
@@ -81,9 +85,18 @@ fn listen_address(given: &str) -> Result<SocketAddr> {
 
 /// The root key, from the variable `--root-key-env` names.
 fn root_key(var: &str) -> Result<Zeroizing<Vec<u8>>> {
+    secret_from(
+        var,
+        "--root-key-env",
+        "the root key Unkey clients will send",
+    )
+}
+
+/// A secret serve is given by the variable a flag names (never argv).
+fn secret_from(var: &str, flag: &str, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     if var.is_empty() || var.contains('=') || var.contains('\0') {
         return Err(Error::usage(format!(
-            "'{}' is not an environment variable name: try --root-key-env KEYWARD_ROOT_KEY",
+            "'{}' is not an environment variable name: try {flag} KEYWARD_TOKEN",
             quote(var)
         ))
         .into());
@@ -91,13 +104,14 @@ fn root_key(var: &str) -> Result<Zeroizing<Vec<u8>>> {
     match std::env::var_os(var) {
         Some(v) if !v.is_empty() => Ok(Zeroizing::new(v.into_encoded_bytes())),
         Some(_) => Err(Error::usage(format!(
-            "the environment variable {} is empty: set it to the root key Unkey clients will send",
+            "the environment variable {} is empty: set it to {what}",
             quote(var)
         ))
         .into()),
         None => Err(Error::usage(format!(
-            "the environment variable {} is not set: export the root key Unkey clients will send \
-             (e.g. KEYWARD_ROOT_KEY=$(openssl rand -hex 32))",
+            "the environment variable {} is not set: export {what} \
+             (e.g. {}=$(openssl rand -hex 32))",
+            quote(var),
             quote(var)
         ))
         .into()),

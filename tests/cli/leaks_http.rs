@@ -275,3 +275,68 @@ fn the_github_key_list_can_be_fetched_from_a_url() {
         .expect("serve");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
+
+crate::on_both_engines! {
+    fn what_a_report_stores_of_a_location_carries_no_credential(v: &TestVault) {
+        let live = v.create(&["--name", "web"]);
+        v.create(&["--name", "other"]);
+        let signer = Signer::new();
+        let list = v.dir().join("keys.json");
+        std::fs::write(&list, json!({"public_keys": [{"key_identifier": "k", "key": signer.pem(), "is_current": true}]}).to_string()).expect("list");
+        let s = Serve::start(v, &["--github-keys", list.to_str().expect("path")], &[]);
+        let encoded = live.replacen('_', "%5F", 1);
+        let url = format!("https://u:hunter2pass@github.com/o/r/blob/main/{encoded}.env?access_token=ghp_abc#L3");
+        let body = json!([{"token": live, "type": "keyward_api_key", "url": url, "source": "content"}]).to_string();
+        assert_eq!(deliver(&s, "k", &signer.sign(body.as_bytes()), &body).0, 200);
+        let events = v.json(["log", "--event", "revoked", "--by", "github"]);
+        let location = events[0]["details"]["location"].as_str().expect("location").to_string();
+        assert!(location.starts_with("https://github.com/o/r/blob/main/"), "{location}");
+        for leak in ["hunter2pass", "ghp_abc", &live[3..], "u:"] {
+            assert!(!location.contains(leak), "{leak} in {location}");
+        }
+        assert!(!v.dump().contains(&live[3..]), "the secret's body in the vault");
+        assert_eq!(s.stop().0, Some(0));
+    }
+
+    fn unsigned_requests_never_use_up_the_pace_of_signed_ones(v: &TestVault) {
+        let live = v.create(&["--name", "web"]);
+        v.create(&["--name", "other"]);
+        let signer = Signer::new();
+        let list = v.dir().join("keys.json");
+        std::fs::write(&list, json!({"public_keys": [{"key_identifier": "k", "key": signer.pem(), "is_current": true}]}).to_string()).expect("list");
+        let token = "gitlab-token-0123456789abcdef";
+        let s = Serve::start(
+            v,
+            &["--github-keys", list.to_str().expect("path"), "--gitlab-token-env", "GL"],
+            &[("GL", token)],
+        );
+        for _ in 0..70 {
+            assert_eq!(deliver(&s, "k", "AAAA", "[]").0, 401);
+        }
+        let body = json!([{"token": live, "type": "keyward_api_key", "url": "https://github.com/o/r", "source": "content"}]).to_string();
+        assert_eq!(deliver(&s, "k", &signer.sign(body.as_bytes()), &body).0, 200, "a signed report after 70 unsigned ones");
+        // Each route has its own pace; a member given twice is a 400.
+        let dup = format!(r#"[{{"type": "keyward_api_key", "token": "kw_x", "token": "{live}"}}]"#);
+        assert_eq!(s.post("/v1/revoke_tokens", &[("Authorization", token)], &dup).status, 400);
+        let signed_dup = format!(r#"[{{"token": "kw_x", "token": "{live}"}}]"#);
+        assert_eq!(deliver(&s, "k", &signer.sign(signed_dup.as_bytes()), &signed_dup).0, 400);
+        assert_eq!(s.stop().0, Some(0));
+    }
+}
+
+/// `serve --env E` ends only E's keys, as it verifies only E's.
+#[test]
+fn serve_env_narrows_what_reports_end() {
+    let v = TestVault::new();
+    let shop = v.create(&["--name", "s", "--env", "shop"]);
+    v.create(&["--name", "s2", "--env", "shop"]);
+    let stage = v.create(&["--name", "t", "--env", "stage"]);
+    v.create(&["--name", "t2", "--env", "stage"]);
+    let token = "gitlab-token-0123456789abcdef";
+    let s = Serve::start(&v, &["--env", "stage", "--gitlab-token-env", "GL"], &[("GL", token)]);
+    let body = json!([{"type": "keyward_api_key", "token": shop, "location": "x"}, {"type": "keyward_api_key", "token": stage, "location": "y"}]).to_string();
+    assert_eq!(s.post("/v1/revoke_tokens", &[("Authorization", token)], &body).status, 204);
+    assert_eq!(v.verify(&shop, &[]).0, Some(0), "another environment's key stays");
+    assert_eq!(v.verify(&stage, &[]).1["code"], "API_KEY_REVOKED");
+    assert_eq!(s.stop().0, Some(0));
+}

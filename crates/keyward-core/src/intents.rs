@@ -517,6 +517,53 @@ pub enum Reported {
 /// The most a location in a report's event keeps.
 const MAX_LOCATION: usize = 500;
 
+/// Where a report says a token was found, as the log keeps it: no query,
+/// fragment or user info (they may carry credentials), no secret shape
+/// even percent-encoded, escaped, at most [`MAX_LOCATION`] characters.
+fn clean_location(l: &str) -> String {
+    let mut l = l.split(['?', '#']).next().unwrap_or("").to_string();
+    if let Some(scheme_end) = l.find("://") {
+        let rest = &l[scheme_end + 3..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_end].rfind('@') {
+            l = format!("{}{}", &l[..scheme_end + 3], &rest[at + 1..]);
+        }
+    }
+    let decoded = percent_decoded(&l);
+    let shown = if crate::secret::mask(&decoded) != decoded {
+        crate::secret::mask(&decoded).into_owned()
+    } else {
+        l
+    };
+    crate::shown::escape(&shown)
+        .chars()
+        .take(MAX_LOCATION)
+        .collect()
+}
+
+/// `%XX` decoded (bytes that are not UTF-8 replaced).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            )
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Ends, in one transaction, the keys whose secrets a code host's scanner
 /// reported (GitHub's partner webhook, GitLab's revocation API): each live
 /// key is revoked at once with the reason `leaked`, the reporter as actor
@@ -528,13 +575,17 @@ const MAX_LOCATION: usize = 500;
 pub fn end_reported(
     tx: &dyn WriteTx,
     tokens: &[(Option<[u8; 32]>, Option<String>)],
+    env: Option<&Env>,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Vec<Reported>> {
     let reason = "leaked".to_string();
     let mut outcomes = Vec::with_capacity(tokens.len());
     for (hash, location) in tokens {
-        let Some(k) = hash.map(|h| tx.key_by_secret(&h)).transpose()?.flatten() else {
+        // A key of another environment than the one asked for (serve's
+        // --env) is not one this report can end.
+        let found = hash.map(|h| tx.key_by_secret(&h)).transpose()?.flatten();
+        let Some(k) = found.filter(|k| env.is_none_or(|e| k.env == *e)) else {
             outcomes.push(Reported::Unmatched);
             continue;
         };
@@ -548,10 +599,7 @@ pub fn end_reported(
             ..k.clone()
         };
         tx.update_key(&revoked)?;
-        let location = location.as_ref().map(|l| {
-            let shown = crate::shown::escape(&crate::secret::mask(l));
-            shown.chars().take(MAX_LOCATION).collect::<String>()
-        });
+        let location = location.as_deref().map(clean_location);
         let details = Details::Revoked(event::Revoked {
             location,
             reason: Some(reason.clone()),

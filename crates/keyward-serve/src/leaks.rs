@@ -250,6 +250,18 @@ impl Pace {
     }
 }
 
+fn too_many() -> Outcome {
+    let mut out = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many reports: send again in a minute",
+    );
+    out.reply.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from_static("60"),
+    );
+    out
+}
+
 fn problem(status: StatusCode, message: &str) -> Outcome {
     http::error(
         status,
@@ -266,10 +278,17 @@ async fn end(
     tokens: Vec<(Option<[u8; 32]>, Option<String>)>,
 ) -> std::result::Result<Vec<Reported>, Outcome> {
     let open = Arc::clone(&app.open_vault);
+    let only = app.env.clone();
     let done = tokio::task::spawn_blocking(move || {
         let mut vault = open()?;
         vault.write(|tx, now| {
-            intents::end_reported(tx, &tokens, &Actor::stored(actor.to_string()), now)
+            intents::end_reported(
+                tx,
+                &tokens,
+                only.as_ref(),
+                &Actor::stored(actor.to_string()),
+                now,
+            )
         })
     })
     .await;
@@ -319,17 +338,6 @@ pub async fn github(app: &App, req: Request<Incoming>) -> Outcome {
             "GitHub's reports are off: start serve with --github-keys FILE|URL",
         );
     };
-    if !app.leak_pace.admit() {
-        let mut out = problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many reports: send again in a minute",
-        );
-        out.reply.headers_mut().insert(
-            hyper::header::RETRY_AFTER,
-            hyper::header::HeaderValue::from_static("60"),
-        );
-        return out;
-    }
     keys.refresh(app).await;
     let header = |name: &str| {
         let mut all = req.headers().get_all(name).iter();
@@ -349,6 +357,9 @@ pub async fn github(app: &App, req: Request<Incoming>) -> Outcome {
     };
     let body = match http::body_up_to(req, MAX_REPORT).await {
         Ok(b) => b,
+        Err(http::BodyError::TooLarge) => {
+            return problem(StatusCode::PAYLOAD_TOO_LARGE, "a report is at most 1 MiB");
+        }
         Err(e) => return problem(e.status(), &e.message()),
     };
     let signed = keys.key(&id).zip(
@@ -367,7 +378,11 @@ pub async fn github(app: &App, req: Request<Incoming>) -> Outcome {
             "the report's signature is not GitHub's: nothing was changed",
         );
     }
-    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
+    // Counted once signed: unsigned requests never use up GitHub's pace.
+    if !app.github_pace.admit() {
+        return too_many();
+    }
+    let Ok(Value::Array(items)) = super::request::json_strict(&body) else {
         return problem(
             StatusCode::BAD_REQUEST,
             "a report is a JSON array of {token, type, url, source}",
@@ -462,25 +477,21 @@ pub async fn gitlab_revoke(app: &App, req: Request<Incoming>) -> Outcome {
     if let Err(out) = gitlab_authorized(app, &req) {
         return *out;
     }
-    if !app.leak_pace.admit() {
-        let mut out = problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many reports: send again in a minute",
-        );
-        out.reply.headers_mut().insert(
-            hyper::header::RETRY_AFTER,
-            hyper::header::HeaderValue::from_static("60"),
-        );
-        return out;
+    if !app.gitlab_pace.admit() {
+        return too_many();
     }
     let body = match http::body_up_to(req, MAX_REPORT).await {
         Ok(b) => b,
+        // GitLab retries nothing but a 429: too large is a 400 to it.
+        Err(http::BodyError::TooLarge) => {
+            return problem(StatusCode::BAD_REQUEST, "a request is at most 1 MiB");
+        }
         Err(e) => return problem(e.status(), &e.message()),
     };
-    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(Value::Array(items)) = super::request::json_strict(&body) else {
         return problem(
             StatusCode::BAD_REQUEST,
-            "a request is a JSON array of {type, token, location}",
+            "a request is a JSON array of {type, token, location}, each member once",
         );
     };
     if items.len() > MAX_TOKENS {

@@ -94,8 +94,9 @@ pub struct App {
     github_keys: Option<leaks::GithubKeys>,
     /// SHA-256 of `--gitlab-token-env`'s token, for GitLab's reports.
     gitlab_token: Option<[u8; 32]>,
-    /// How many leak reports came lately.
-    leak_pace: leaks::Pace,
+    /// How many leak reports came lately, per route.
+    github_pace: leaks::Pace,
+    gitlab_pace: leaks::Pace,
 }
 
 /// What a lookup found, judged at `now`.
@@ -397,7 +398,8 @@ pub fn run(config: Config, found: Found) -> Result<u64> {
         admin_plain_http,
         github_keys,
         gitlab_token: gitlab_token.map(|t| secret::hash(&t)),
-        leak_pace: leaks::Pace::default(),
+        github_pace: leaks::Pace::default(),
+        gitlab_pace: leaks::Pace::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -379,6 +379,15 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     }
 }
 
+/// Any JSON value, each member of each object given once.
+pub fn json_strict(body: &[u8]) -> Result<Value, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match Strict::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(Strict(v)) => Ok(v),
+        Err(e) => Err(Problem::bad("body", json_problem(&e))),
+    }
+}
+
 /// A JSON error without the input it quotes (which may be a secret):
 /// where it is, and what kind of problem.
 pub fn json_problem(e: &serde_json::Error) -> String {
