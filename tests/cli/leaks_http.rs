@@ -333,10 +333,22 @@ fn serve_env_narrows_what_reports_end() {
     let stage = v.create(&["--name", "t", "--env", "stage"]);
     v.create(&["--name", "t2", "--env", "stage"]);
     let token = "gitlab-token-0123456789abcdef";
-    let s = Serve::start(&v, &["--env", "stage", "--gitlab-token-env", "GL"], &[("GL", token)]);
+    let s = Serve::start(
+        &v,
+        &["--env", "stage", "--gitlab-token-env", "GL"],
+        &[("GL", token)],
+    );
     let body = json!([{"type": "keyward_api_key", "token": shop, "location": "x"}, {"type": "keyward_api_key", "token": stage, "location": "y"}]).to_string();
-    assert_eq!(s.post("/v1/revoke_tokens", &[("Authorization", token)], &body).status, 204);
-    assert_eq!(v.verify(&shop, &[]).0, Some(0), "another environment's key stays");
+    assert_eq!(
+        s.post("/v1/revoke_tokens", &[("Authorization", token)], &body)
+            .status,
+        204
+    );
+    assert_eq!(
+        v.verify(&shop, &[]).0,
+        Some(0),
+        "another environment's key stays"
+    );
     assert_eq!(v.verify(&stage, &[]).1["code"], "API_KEY_REVOKED");
     assert_eq!(s.stop().0, Some(0));
 }
