@@ -360,8 +360,11 @@ pub enum Command {
 const SERVE_ABOUT: &str = "Answer verifications over HTTP/1.1 for services and reverse proxies, \
     from the same vault as the CLI (SQLite or PostgreSQL).\n\n\
     Routes: /v1/authz (forward auth for nginx auth_request, Traefik, Caddy, Envoy), \
-    /v1/verify (keyward's JSON), /v2/keys.verifyKey (Unkey's v2 verify, with --root-key-env), \
-    /healthz, /readyz, /metrics (Prometheus).\n\n\
+    /v1/verify (keyward's JSON), /v2/keys.verifyKey (Unkey's v2 verify, with --root-key-env or \
+    a root key), Unkey's key management routes (keys.createKey, keys.rerollKey, keys.updateKey, \
+    keys.deleteKey, keys.getKey, keys.whoami, apis.listKeys, with --admin-env), leak reports \
+    (/v1/leaks/github with --github-keys; /v1/revoke_tokens with --gitlab-token-env), /healthz, \
+    /readyz, /metrics (Prometheus).\n\n\
     Plain HTTP: put TLS in the proxy in front. A revoke, rotate or extend is honoured by the \
     next request (SQLite) or within 1 s (PostgreSQL). SIGTERM or SIGINT stops accepting, \
     finishes requests in flight (at most 10 s), writes the usage counts and exits 0.";
