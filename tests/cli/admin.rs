@@ -142,6 +142,9 @@ crate::on_both_engines! {
         let (other, _) = v.create_json(&["--name", "other", "--env", "prod"]);
         assert_eq!(call(&s, &deleter, "keys.getKey", &json!({"keyId": prod_id})).0, 403);
         assert_eq!(call(&s, &deleter, "keys.deleteKey", &json!({"keyId": other["id"]})).0, 200);
+        // A permission for environment a.b reaches neither a nor b.
+        let dotted = v.create(&["--name", "dot", "--env", "admin", "--scope", "api.prod.x.read_key"]);
+        assert_eq!(call(&s, &dotted, "keys.getKey", &json!({"keyId": prod_id})).0, 404);
         // A root key for staging: prod is out of its reach.
         assert_eq!(call(&s, &staging, "keys.createKey", &create).0, 403);
         assert_eq!(call(&s, &staging, "keys.getKey", &json!({"keyId": prod_id})).0, 404);
@@ -229,6 +232,9 @@ crate::on_both_engines! {
             ("keys.updateKey", json!({"keyId": id, "expires": 2_500_000_000_000_i64})),
             ("keys.rerollKey", json!({"keyId": id, "expiration": i64::MAX})),
             ("keys.rerollKey", json!({"keyId": id, "expiration": 347_000_000_000_i64})),
+            ("keys.createKey", json!({"apiId": "prod", "name": "past", "expires": -1})),
+            ("keys.createKey", json!({"apiId": "prod", "name": "past", "expires": 1000})),
+            ("keys.updateKey", json!({"keyId": id, "expires": 1000})),
         ] {
             let (status, e) = call(&s, &root, route, &body);
             assert_eq!(status, 400, "{route} {body}: {e}");

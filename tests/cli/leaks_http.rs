@@ -278,6 +278,7 @@ fn the_github_key_list_can_be_fetched_from_a_url() {
 
 crate::on_both_engines! {
     fn what_a_report_stores_of_a_location_carries_no_credential(v: &TestVault) {
+        v.kw(["config", "set", "max-keys", "20"]).assert().success();
         let live = v.create(&["--name", "web"]);
         v.create(&["--name", "other"]);
         let signer = Signer::new();
@@ -295,6 +296,35 @@ crate::on_both_engines! {
             assert!(!location.contains(leak), "{leak} in {location}");
         }
         assert!(!v.dump().contains(&live[3..]), "the secret's body in the vault");
+        assert_eq!(s.stop().0, Some(0));
+        // GitLab's locations: encoded twice, a bare body, user info without
+        // a scheme or behind backslashes.
+        let alive = v.create(&["--name", "alive"]);
+        let body_only = &alive[3..];
+        let token = "gitlab-token-0123456789abcdef";
+        let s = Serve::start(v, &["--gitlab-token-env", "GL"], &[("GL", token)]);
+        let mut items = Vec::new();
+        for (n, location) in [
+            format!("https://gitlab.example/a/-/blob/main/.env%23L1/kw%255F{body_only}"),
+            format!("https://gitlab.example/a/-/raw/main/keys/kw/{body_only}"),
+            "//deploy:hunter2pw@gitlab.example/a.git".to_string(),
+            "https:\\\\deploy:hunter2pw@gitlab.example\\a.git".to_string(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let victim = v.create(&["--name", &format!("x{n}")]);
+            items.push(json!({"type": "keyward_api_key", "token": victim, "location": location}));
+        }
+        let r = s.post("/v1/revoke_tokens", &[("Authorization", token)], &Value::Array(items).to_string());
+        assert_eq!(r.status, 204);
+        let events = v.json(["log", "--event", "revoked", "--by", "gitlab"]);
+        for e in events.as_array().expect("events") {
+            let location = e["details"]["location"].as_str().expect("location");
+            assert!(!location.contains(body_only) && !location.contains("hunter2pw"), "{location}");
+        }
+        assert_eq!(v.verify(&alive, &[]).0, Some(0), "the key whose body was in a location is alive");
+        assert!(!v.dump().contains(body_only), "its body is not in the vault");
         assert_eq!(s.stop().0, Some(0));
     }
 

@@ -137,11 +137,13 @@ fn future(flag: &str, expires: Expiry, now: Timestamp) -> Result<Option<Timestam
 fn reachable(flag: &str, m: Moment, now: Timestamp) -> Result<Timestamp> {
     let far = match m {
         Moment::After(secs) => !(0..=crate::when::MAX_AHEAD_SECS).contains(&secs),
-        Moment::At(t) => t.unix().saturating_sub(now.unix()) > crate::when::MAX_AHEAD_SECS,
+        Moment::At(t) => {
+            t < now || t.unix().saturating_sub(now.unix()) > crate::when::MAX_AHEAD_SECS
+        }
     };
     if far {
         return Err(Error::usage(format!(
-            "{flag}: the time is more than 10 years away (or before 1970): give a nearer one"
+            "{flag}: the time is in the past or more than 10 years away: give one from now to 10 years ahead"
         ))
         .into());
     }
@@ -510,6 +512,9 @@ pub enum Reported {
     Ended(Key),
     /// A key already revoked or expired: nothing changed.
     AlreadyEnded(Key),
+    /// A key of another environment than the one asked for: a real token,
+    /// not ended here.
+    Elsewhere(Key),
     /// No key has this secret (or it is not one).
     Unmatched,
 }
@@ -521,21 +526,47 @@ const MAX_LOCATION: usize = 500;
 /// fragment or user info (they may carry credentials), no secret shape
 /// even percent-encoded, escaped, at most [`MAX_LOCATION`] characters.
 fn clean_location(l: &str) -> String {
-    let mut l = l.split(['?', '#']).next().unwrap_or("").to_string();
-    if let Some(scheme_end) = l.find("://") {
-        let rest = &l[scheme_end + 3..];
+    // Decoded as often as it was encoded (a few times at most), with
+    // backslashes read as slashes, as a browser reads them.
+    let mut l = l.to_string();
+    for _ in 0..4 {
+        let decoded = percent_decoded(&l);
+        if decoded == l {
+            break;
+        }
+        l = decoded;
+    }
+    let mut l = l.replace('\\', "/");
+    l = l.split(['?', '#']).next().unwrap_or("").to_string();
+    // The authority after the first `//`, user info dropped.
+    if let Some(start) = l.find("//") {
+        let rest = &l[start + 2..];
         let host_end = rest.find('/').unwrap_or(rest.len());
         if let Some(at) = rest[..host_end].rfind('@') {
-            l = format!("{}{}", &l[..scheme_end + 3], &rest[at + 1..]);
+            l = format!("{}{}", &l[..start + 2], &rest[at + 1..]);
         }
     }
-    let decoded = percent_decoded(&l);
-    let shown = if crate::secret::mask(&decoded) != decoded {
-        crate::secret::mask(&decoded).into_owned()
-    } else {
-        l
-    };
-    crate::shown::escape(&shown)
+    // No secret, nor a secret's body alone: any run of 38 or more letters
+    // and digits is cut (a commit's id too: the path keeps the rest).
+    let masked = crate::secret::mask(&l).into_owned();
+    let mut out = String::with_capacity(masked.len());
+    let mut run = String::new();
+    for c in masked.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 38 {
+            out.push('…');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    crate::shown::escape(&out)
         .chars()
         .take(MAX_LOCATION)
         .collect()
@@ -584,11 +615,14 @@ pub fn end_reported(
     for (hash, location) in tokens {
         // A key of another environment than the one asked for (serve's
         // --env) is not one this report can end.
-        let found = hash.map(|h| tx.key_by_secret(&h)).transpose()?.flatten();
-        let Some(k) = found.filter(|k| env.is_none_or(|e| k.env == *e)) else {
+        let Some(k) = hash.map(|h| tx.key_by_secret(&h)).transpose()?.flatten() else {
             outcomes.push(Reported::Unmatched);
             continue;
         };
+        if env.is_some_and(|e| k.env != *e) {
+            outcomes.push(Reported::Elsewhere(k));
+            continue;
+        }
         if !k.status(now).is_live() {
             outcomes.push(Reported::AlreadyEnded(k));
             continue;

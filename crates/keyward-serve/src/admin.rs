@@ -195,11 +195,21 @@ struct Root {
 impl Root {
     /// Whether any of its permissions reaches `env`.
     fn reaches(&self, env: &Env) -> bool {
-        let mine = format!("api.{env}.");
-        self.key
-            .scopes
-            .iter()
-            .any(|s| s.as_str().starts_with("api.*.") || s.as_str().starts_with(&mine))
+        const PERMISSIONS: [&str; 5] = [
+            "create_key",
+            "read_key",
+            "update_key",
+            "delete_key",
+            "verify_key",
+        ];
+        self.key.scopes.iter().any(|s| {
+            PERMISSIONS.iter().any(|p| {
+                s.as_str()
+                    .strip_prefix("api.")
+                    .and_then(|rest| rest.strip_suffix(&format!(".{p}")))
+                    .is_some_and(|e| e == "*" || e == env.as_str())
+            })
+        })
     }
 
     fn may(&self, action: Action, env: &Env) -> bool {
@@ -436,8 +446,17 @@ fn required<'a>(
     })
 }
 
+/// A usage error of a member: the CLI's flag names (`--meta: `) are not
+/// what an HTTP caller wrote.
 fn usage(rid: &str, location: &str, e: &Error) -> Fail {
-    invalid(rid, location, &e.to_string())
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("--meta: ")
+        .or_else(|| text.strip_prefix("--expires: "))
+        .or_else(|| text.strip_prefix("--grace: "))
+        .unwrap_or(&text)
+        .to_string();
+    invalid(rid, location, &text)
 }
 
 fn api_env(body: &Map<String, Value>, rid: &str) -> std::result::Result<Env, Fail> {
@@ -561,7 +580,11 @@ fn owner(body: &Map<String, Value>, rid: &str) -> std::result::Result<Option<Opt
 }
 
 /// `expires` in unix milliseconds (null: never), as an expiry.
-fn expires(body: &Map<String, Value>, rid: &str) -> std::result::Result<Option<Expiry>, Fail> {
+fn expires(
+    body: &Map<String, Value>,
+    now: Timestamp,
+    rid: &str,
+) -> std::result::Result<Option<Expiry>, Fail> {
     match body.get("expires") {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(Expiry::Never)),
@@ -576,6 +599,15 @@ fn expires(body: &Map<String, Value>, rid: &str) -> std::result::Result<Option<E
                         "expires must be a time in unix milliseconds",
                     )
                 })?;
+            // As on the command line: after now, at most 10 years ahead.
+            let ahead = at.unix() - now.unix();
+            if ahead <= 0 || ahead > keyward_core::when::MAX_AHEAD_SECS {
+                return Err(invalid(
+                    rid,
+                    "body.expires",
+                    "expires must be a time after now and at most 10 years ahead, in unix milliseconds",
+                ));
+            }
             Ok(Some(Expiry::At(Moment::At(at))))
         }
     }
@@ -616,7 +648,7 @@ fn quota_change(
                             invalid(
                                 rid,
                                 "body.credits.remaining",
-                                "remaining must be a whole number",
+                                "remaining must be a whole number from 0 to 1000000000000",
                             )
                         })?;
                     change.credits = Some(Some(n));
@@ -634,7 +666,7 @@ fn quota_change(
                             invalid(
                                 rid,
                                 "body.credits.refill.amount",
-                                "amount must be a whole number from 1",
+                                "amount must be a whole number from 1 to 1000000000000",
                             )
                         })?;
                     let interval = match (
@@ -726,7 +758,7 @@ fn quota_change(
                         invalid(
                             rid,
                             &format!("{at}.limit"),
-                            "limit must be a whole number from 1",
+                            "limit must be a whole number from 1 to 1000000000000",
                         )
                     })?;
                 let duration_ms = m
@@ -812,7 +844,7 @@ async fn create(
     let new = NewKey {
         name,
         env,
-        expires: expires(body, rid)?.unwrap_or(Expiry::Never),
+        expires: expires(body, now(app), rid)?.unwrap_or(Expiry::Never),
         scopes: scopes(body, rid)?.unwrap_or_default(),
         prefix,
         note: None,
@@ -842,13 +874,13 @@ async fn reroll(
     let grace = match body.get("expiration") {
         Some(v) => v
             .as_i64()
-            .filter(|ms| *ms >= 0)
+            .filter(|ms| (0..=keyward_core::when::MAX_AHEAD_SECS.saturating_mul(1000)).contains(ms))
             .map(|ms| Moment::After(ms.div_euclid(1000)))
             .ok_or_else(|| {
                 invalid(
                     rid,
                     "body.expiration",
-                    "expiration is the old key's grace in milliseconds (0: now)",
+                    "expiration is the old key's grace in milliseconds, from 0 (now) to 10 years",
                 )
             })?,
         None => {
@@ -930,7 +962,7 @@ async fn update(
     };
     // `expires` of a key in its grace (rerolled) moves the end of the
     // grace, as `extend --grace` does; of an active key, its expiry.
-    let expiry = expires(body, rid)?;
+    let expiry = expires(body, now(app), rid)?;
     let in_grace = key.status(now(app)) == Status::Grace;
     let grace_end = match (in_grace, expiry) {
         (true, Some(Expiry::At(m))) => Some(m),

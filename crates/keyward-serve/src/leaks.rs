@@ -421,7 +421,9 @@ pub async fn github(app: &App, req: Request<Incoming>) -> Outcome {
         .zip(&outcomes)
         .map(|((hash, kind), outcome)| {
             let label = match outcome {
-                Reported::Ended(_) | Reported::AlreadyEnded(_) => "true_positive",
+                Reported::Ended(_) | Reported::AlreadyEnded(_) | Reported::Elsewhere(_) => {
+                    "true_positive"
+                }
                 Reported::Unmatched => "false_positive",
             };
             json!({"token_hash": hash, "token_type": kind, "label": label})
