@@ -132,18 +132,20 @@ crate::on_both_engines! {
         let everything = v.create(&["--name", "all", "--env", "admin", "--scope", "api.*.create_key", "--scope", "api.*.read_key", "--scope", "api.*.delete_key"]);
         let (prod, _) = v.create_json(&["--name", "web", "--env", "prod"]);
         let prod_id = prod["id"].as_str().expect("id");
+        // Made before serve starts: PostgreSQL's serve learns of a new key
+        // within a second.
+        let deleter = v.create(&["--name", "del", "--env", "admin", "--scope", "api.prod.delete_key"]);
+        let (other, _) = v.create_json(&["--name", "other", "--env", "prod"]);
+        let dotted = v.create(&["--name", "dot", "--env", "admin", "--scope", "api.prod.x.read_key"]);
         let s = admin(v);
         let create = json!({"apiId": "prod", "name": "x"});
         assert_eq!(call(&s, &reader, "keys.createKey", &create).0, 403);
         assert_eq!(call(&s, &reader, "keys.getKey", &json!({"keyId": prod_id})).0, 200);
         assert_eq!(call(&s, &reader, "keys.deleteKey", &json!({"keyId": prod_id})).0, 403);
         // A route needs its own permission, and only that one.
-        let deleter = v.create(&["--name", "del", "--env", "admin", "--scope", "api.prod.delete_key"]);
-        let (other, _) = v.create_json(&["--name", "other", "--env", "prod"]);
         assert_eq!(call(&s, &deleter, "keys.getKey", &json!({"keyId": prod_id})).0, 403);
         assert_eq!(call(&s, &deleter, "keys.deleteKey", &json!({"keyId": other["id"]})).0, 200);
         // A permission for environment a.b reaches neither a nor b.
-        let dotted = v.create(&["--name", "dot", "--env", "admin", "--scope", "api.prod.x.read_key"]);
         assert_eq!(call(&s, &dotted, "keys.getKey", &json!({"keyId": prod_id})).0, 404);
         // A root key for staging: prod is out of its reach.
         assert_eq!(call(&s, &staging, "keys.createKey", &create).0, 403);
