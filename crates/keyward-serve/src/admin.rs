@@ -1053,23 +1053,45 @@ async fn whoami(
             "no key has this secret",
         )
     };
-    let found = app
+    // serve's memory first; a key made a moment ago (a PostgreSQL serve
+    // learns of it within a second) is read from the vault itself.
+    let found = match app
         .lookup(secret.as_bytes())
         .await
         .map_err(|Unavailable| unavailable(rid))?
-        .ok_or_else(missing)?;
-    if found.env == *admin_env
-        || !root.may(Action::Whoami, &found.env)
-        || app.env.as_ref().is_some_and(|only| *only != found.env)
+    {
+        Some(k) => Some(k.id),
+        None => from_vault(app, secret).await,
+    };
+    let key = match found {
+        Some(id) => app
+            .record(&id)
+            .await
+            .map_err(|Unavailable| unavailable(rid))?,
+        None => None,
+    }
+    .ok_or_else(missing)?;
+    if key.env == *admin_env
+        || !root.may(Action::Whoami, &key.env)
+        || app.env.as_ref().is_some_and(|only| *only != key.env)
     {
         return Err(missing());
     }
-    let key = app
-        .record(&found.id)
-        .await
-        .map_err(|Unavailable| unavailable(rid))?
-        .ok_or_else(missing)?;
     Ok(ok(rid, key_data(&key, now(app))))
+}
+
+/// The id of the key a secret belongs to, read from the vault (None: no
+/// key, not a secret, or the vault cannot be read).
+async fn from_vault(app: &App, presented: &str) -> Option<KeyId> {
+    let secret = keyward_core::secret::parse(presented.trim()).ok()?;
+    let open = std::sync::Arc::clone(&app.open_vault);
+    tokio::task::spawn_blocking(move || {
+        let vault = open().ok()?;
+        vault.check(&secret, &[], None).ok()?.key.map(|k| k.id)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// At most this many keys a page.
