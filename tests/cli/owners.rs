@@ -71,20 +71,25 @@ crate::on_both_engines! {
     fn parallel_creates_for_one_owner_stop_at_the_limit(v: &TestVault) {
         v.kw(["config", "set", "max-keys", "50"]).assert().success();
         v.kw(["config", "set", "max-keys-per-owner", "3"]).assert().success();
-        let codes: Vec<Option<i32>> = std::thread::scope(|s| {
+        let outs: Vec<std::process::Output> = std::thread::scope(|s| {
             let all: Vec<_> = (0..12)
                 .map(|n| {
                     s.spawn(move || {
                         v.kw(["create", "--name", &format!("p{n}"), "--owner", "acct_9"])
                             .output()
                             .expect("run")
-                            .status
-                            .code()
                     })
                 })
                 .collect();
             all.into_iter().map(|t| t.join().expect("create")).collect()
         });
+        let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+        let failed: Vec<String> = outs
+            .iter()
+            .filter(|o| o.status.code() == Some(1))
+            .map(|o| text(&o.stderr))
+            .collect();
+        assert!(failed.is_empty(), "{failed:?}");
         assert_eq!(codes.iter().filter(|c| **c == Some(0)).count(), 3, "{codes:?}");
         assert_eq!(codes.iter().filter(|c| **c == Some(4)).count(), 9, "{codes:?}");
         assert_eq!(v.json(["list", "--owner", "acct_9"]).as_array().map(Vec::len), Some(3));

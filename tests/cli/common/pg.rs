@@ -173,7 +173,7 @@ fn start() -> Option<Server> {
     let port = free_port();
     let tls = certificates(dir.path());
     let options = format!(
-        "-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200{}",
+        "-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500{}",
         tls.as_ref().map_or("", |(_, o)| o.as_str())
     );
     let log = dir.path().join("log").display().to_string();
