@@ -342,12 +342,17 @@ fn now(app: &App) -> Timestamp {
 }
 
 fn ok(rid: &str, data: Value) -> Outcome {
+    answer(rid, "OK", data)
+}
+
+/// A 200 in Unkey's shape, with what the request log calls it.
+fn answer(rid: &str, code: &'static str, data: Value) -> Outcome {
     Outcome {
         reply: http::json(
             StatusCode::OK,
             &json!({"meta": {"requestId": rid}, "data": data}),
         ),
-        code: Some("OK"),
+        code: Some(code),
         key: None,
     }
 }
@@ -855,12 +860,11 @@ async fn create(
     };
     let actor = root.actor();
     let created = write(app, rid, move |v| v.create(&new, &actor)).await?;
-    let mut out = ok(
+    Ok(answer(
         rid,
+        "CREATED",
         json!({"keyId": created.key.id.as_str(), "key": created.secret.expose()}),
-    );
-    out.code = Some("CREATED");
-    Ok(out)
+    ))
 }
 
 async fn reroll(
@@ -902,12 +906,11 @@ async fn reroll(
     let actor = root.actor();
     let id = key.id.clone();
     let rotated = write(app, rid, move |v| v.rotate(&id, &rotation, &actor)).await?;
-    let mut out = ok(
+    Ok(answer(
         rid,
+        "ROTATED",
         json!({"keyId": rotated.key.id.as_str(), "key": rotated.secret.expose()}),
-    );
-    out.code = Some("ROTATED");
-    Ok(out)
+    ))
 }
 
 async fn update(
@@ -1002,9 +1005,7 @@ async fn update(
         })
     })
     .await?;
-    let mut out = ok(rid, json!({}));
-    out.code = Some("UPDATED");
-    Ok(out)
+    Ok(answer(rid, "UPDATED", json!({})))
 }
 
 async fn delete(
@@ -1032,9 +1033,7 @@ async fn delete(
         v.write(|tx, now| keyward_core::intents::revoke(tx, &id, Some(&reason), &actor, now))
     })
     .await?;
-    let mut out = ok(rid, json!({}));
-    out.code = Some("REVOKED");
-    Ok(out)
+    Ok(answer(rid, "REVOKED", json!({})))
 }
 
 async fn whoami(
