@@ -111,6 +111,7 @@ fn arrows_up(src: &Path, floors: &[&str], roots: &[&str]) -> Vec<String> {
 fn inside_the_core_every_import_runs_down() {
     // Bottom first: what a module may import is what comes before it.
     let floors = [
+        "striped",   // per-thread stripes of shared state: no imports
         "secret",    // the secret's shape, hash and mask: no imports
         "shown",     // escape, quote: text as messages show it
         "id",        // a key's id

@@ -25,6 +25,7 @@ pub mod settings;
 pub mod shown;
 pub mod status;
 pub mod store;
+pub mod striped;
 pub mod text;
 pub mod vault;
 pub mod when;

@@ -122,18 +122,35 @@ pub enum Malformed {
 
 /// Checks a presented secret's form and checksum, without any vault.
 pub fn parse(presented: &str) -> Result<Secret, Malformed> {
-    let (prefix, body) = presented.rsplit_once('_').ok_or(Malformed::Shape)?;
-    if !is_valid_prefix(prefix)
-        || body.len() != BODY_LEN
-        || !body.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    check(presented)?;
+    Ok(Secret(presented.to_string()))
+}
+
+/// The hash of a presented secret whose form and checksum hold, without
+/// copying it (a verification's path: the text stays where it arrived).
+pub fn hash_presented(presented: &str) -> Result<[u8; 32], Malformed> {
+    check(presented)?;
+    Ok(hash(presented.as_bytes()))
+}
+
+fn check(presented: &str) -> Result<(), Malformed> {
+    // The body is the last BODY_LEN characters, letters and digits, after
+    // the last `_` (so that `_` comes just before them).
+    let bytes = presented.as_bytes();
+    let under = bytes
+        .len()
+        .checked_sub(BODY_LEN + 1)
+        .filter(|&at| bytes[at] == b'_')
+        .ok_or(Malformed::Shape)?;
+    let (prefix, body) = (&presented[..under], &presented[under + 1..]);
+    if !is_valid_prefix(prefix) || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Malformed::Shape);
     }
     let (random, check) = body.split_at(RANDOM_LEN);
     if checksum(random.as_bytes()) != check.as_bytes() {
         return Err(Malformed::Checksum);
     }
-    Ok(Secret(presented.to_string()))
+    Ok(())
 }
 
 /// Masks everything in `text` that has a secret's shape (`_` followed by 38
@@ -360,5 +377,28 @@ mod tests {
             [0xba, 0x78, 0x16, 0xbf],
             "SHA-256(\"abc\") starts ba7816bf"
         );
+    }
+
+    #[test]
+    fn a_presented_secret_hashes_as_its_parsed_secret_does_or_is_refused_alike() {
+        let good = generate("kw_live").expect("rng");
+        let g = good.expose().to_string();
+        assert_eq!(hash_presented(&g), Ok(good.hash()));
+        let mut typo = g.clone().into_bytes();
+        let last = typo.len() - 1;
+        typo[last] = if typo[last] == b'a' { b'b' } else { b'a' };
+        let typo = String::from_utf8(typo).expect("ascii");
+        for bad in [
+            "",
+            "_",
+            "kw_",
+            &typo,
+            &g[..g.len() - 1],
+            &format!("{g}x"),
+            "Kw_0123456789012345678901234567890123456789",
+        ] {
+            assert_eq!(hash_presented(bad).err(), parse(bad).err(), "{bad:?}");
+            assert!(hash_presented(bad).is_err(), "{bad:?}");
+        }
     }
 }

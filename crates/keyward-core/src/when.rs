@@ -38,7 +38,7 @@ impl Timestamp {
 
     /// The system clock, truncated to seconds. Only `main` calls this.
     pub fn now_utc() -> Self {
-        Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+        Timestamp(unix_floor(std::time::SystemTime::now(), 1_000_000_000))
     }
 
     pub fn plus_secs(self, secs: i64) -> Self {
@@ -108,8 +108,20 @@ impl Clock for SystemClock {
     }
 
     fn now_ms(&self) -> i64 {
-        i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-            .unwrap_or(i64::MAX)
+        unix_floor(std::time::SystemTime::now(), 1_000_000)
+    }
+}
+
+/// A time as whole units of `unit_ns` nanoseconds since the Unix epoch,
+/// rounded down (so a time before it is negative), without a calendar.
+fn unix_floor(at: std::time::SystemTime, unit_ns: u128) -> i64 {
+    let whole = |d: std::time::Duration, up: bool| {
+        let n = d.as_nanos() / unit_ns + u128::from(up && !d.as_nanos().is_multiple_of(unit_ns));
+        i64::try_from(n).unwrap_or(i64::MAX)
+    };
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => whole(after, false),
+        Err(before) => -whole(before.duration(), true),
     }
 }
 
@@ -376,6 +388,32 @@ fn too_far(value: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_clock_counts_whole_units_since_the_epoch_rounded_down() {
+        use std::time::{Duration, UNIX_EPOCH};
+        for (at, ns) in [
+            (
+                UNIX_EPOCH + Duration::new(1_796_000_000, 999_999_999),
+                1_796_000_000_999_999_999i128,
+            ),
+            (UNIX_EPOCH + Duration::new(0, 0), 0),
+            (UNIX_EPOCH - Duration::new(0, 1), -1),
+            (UNIX_EPOCH - Duration::new(5, 0), -5_000_000_000),
+            (UNIX_EPOCH - Duration::new(5, 500_000_000), -5_500_000_000),
+        ] {
+            let formatter = OffsetDateTime::from(at);
+            assert_eq!(
+                super::unix_floor(at, 1_000_000_000),
+                formatter.unix_timestamp()
+            );
+            assert_eq!(
+                i128::from(super::unix_floor(at, 1_000_000)),
+                formatter.unix_timestamp_nanos().div_euclid(1_000_000)
+            );
+            assert_eq!(formatter.unix_timestamp_nanos(), ns);
+        }
+    }
+
     use super::*;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);

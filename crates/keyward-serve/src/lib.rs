@@ -204,23 +204,26 @@ impl App {
         if presented.len() > MAX_SECRET {
             return Ok(None);
         }
-        let Some(Ok(secret)) = std::str::from_utf8(presented)
+        let Some(Ok(hash)) = std::str::from_utf8(presented)
             .ok()
-            .map(|t| secret::parse(t.trim()))
+            .map(|t| secret::hash_presented(t.trim()))
         else {
             return Ok(None);
         };
-        let hash = secret.hash();
-        let started = Instant::now();
+        // Read only once a try fails: a first try that answers needs no clock.
+        let mut started = None;
         loop {
+            let waited = || started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
             match self.verifier.key_by_secret(&hash) {
                 Ok(key) => return Ok(key),
-                Err(NotNow::Busy(_)) if started.elapsed() < BUSY_WAIT => {
+                Err(NotNow::Busy(_)) if waited() < BUSY_WAIT => {
+                    started.get_or_insert_with(Instant::now);
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 // A shared vault's follower waits for the server's answer:
                 // the verdict waits for it too, for a while.
-                Err(NotNow::Unconfirmed(_)) if started.elapsed() < CONFIRM_WAIT => {
+                Err(NotNow::Unconfirmed(_)) if waited() < CONFIRM_WAIT => {
+                    started.get_or_insert_with(Instant::now);
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err(e) => {
@@ -529,9 +532,10 @@ async fn watch_readiness(app: Arc<App>) {
 }
 
 /// How the request log names a key: its id and hint, never its secret.
-pub fn shown_key(k: &Brief) -> (KeyId, compact_str::CompactString) {
-    (
-        k.id.clone(),
-        compact_str::format_compact!("{}_…{}", k.prefix, k.hint),
-    )
+pub fn shown_key(k: &Brief) -> logs::ShownKey {
+    logs::ShownKey {
+        id: k.id.clone(),
+        prefix: k.prefix.clone(),
+        hint: k.hint.clone(),
+    }
 }

@@ -2,13 +2,20 @@
 //! the Prometheus (OpenMetrics) text format. Labels are drawn from fixed
 //! sets (codes, route names): never a secret, a key or a raw path.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyward_core::striped::Striped;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::OnceLock;
+
+use super::routes::Route;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabel {
@@ -20,17 +27,17 @@ struct RouteLabel {
     route: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct ResponseLabel {
     route: &'static str,
     status: u16,
 }
 
-/// The statuses whose `responses` series are kept at hand.
+/// The statuses serve answers with, each counted without a lookup.
 const STATUSES: [u16; 12] = [200, 400, 401, 403, 404, 405, 408, 413, 415, 429, 431, 503];
 
-/// The verification codes and routes, each with its series made once, so a
-/// request touches its counter and histogram without a lookup.
+/// The verification codes, each counted without a lookup (and shown from
+/// the start, at 0).
 const CODES: [&str; 9] = [
     "VALID",
     "API_KEY_MISSING",
@@ -43,55 +50,168 @@ const CODES: [&str; 9] = [
     "VAULT_UNAVAILABLE",
 ];
 
+const ROUTES: usize = Route::ALL.len();
+
+/// The latency histogram's upper bounds: 50 µs, doubling, 15 of them (to
+/// about 0.8 s), then +Inf.
+const BUCKETS: usize = 15;
+const FIRST_BOUND_NS: u64 = 50_000;
+
+/// The bucket a latency falls in (`le`: at most its bound).
+fn bucket(ns: u64) -> usize {
+    let q = ns.saturating_sub(1) / FIRST_BOUND_NS;
+    ((u64::BITS - q.leading_zeros()) as usize).min(BUCKETS)
+}
+
+/// What requests count, per thread: plain atomic counters in fixed places
+/// (a request adds to its own thread's, without a lookup or a lock).
+struct Counts {
+    codes: [AtomicU64; CODES.len()],
+    responses: [[AtomicU64; STATUSES.len()]; ROUTES],
+    /// Per bucket (not cumulative); the last is +Inf.
+    latency: [[AtomicU64; BUCKETS + 1]; ROUTES],
+    latency_ns: [AtomicU64; ROUTES],
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            codes: std::array::from_fn(|_| AtomicU64::new(0)),
+            responses: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            latency: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            latency_ns: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Everything `verifications`, `request_duration_seconds` and `responses`
+/// show: the threads' counts, summed when scraped, and the rare series
+/// outside the fixed places.
+#[derive(Default)]
+struct Requests {
+    counts: Striped<Counts>,
+    other_codes: Mutex<BTreeMap<&'static str, u64>>,
+    other_responses: Mutex<BTreeMap<ResponseLabel, u64>>,
+}
+
+impl std::fmt::Debug for Requests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Requests")
+    }
+}
+
+fn sum(counts: &Striped<Counts>, one: impl Fn(&Counts) -> &AtomicU64) -> u64 {
+    counts
+        .iter()
+        .map(|c| one(c).load(Ordering::Relaxed))
+        .fold(0, u64::wrapping_add)
+}
+
+impl Collector for Requests {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let counts = &self.counts;
+        {
+            let mut family = encoder.encode_descriptor(
+                "verifications",
+                "Verifications answered, by code (VALID, API_KEY_INVALID, ...)",
+                None,
+                MetricType::Counter,
+            )?;
+            let other = self.other_codes.lock().unwrap_or_else(|e| e.into_inner());
+            let fixed = CODES
+                .iter()
+                .enumerate()
+                .map(|(i, &code)| (code, sum(counts, |c| &c.codes[i])));
+            for (code, n) in fixed.chain(other.iter().map(|(c, n)| (*c, *n))) {
+                family
+                    .encode_family(&CodeLabel { code })?
+                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "request_duration_seconds",
+                "Time from a request's head to its response, by route",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (r, route) in Route::ALL.iter().enumerate() {
+                let mut buckets = Vec::with_capacity(BUCKETS + 1);
+                let mut count = 0u64;
+                for b in 0..=BUCKETS {
+                    let n = sum(counts, |c| &c.latency[r][b]);
+                    count = count.wrapping_add(n);
+                    let bound = match b {
+                        BUCKETS => f64::INFINITY,
+                        b => (FIRST_BOUND_NS << b) as f64 / 1e9,
+                    };
+                    buckets.push((bound, n));
+                }
+                let seconds = sum(counts, |c| &c.latency_ns[r]) as f64 / 1e9;
+                family
+                    .encode_family(&RouteLabel {
+                        route: route.name(),
+                    })?
+                    .encode_histogram::<NoLabelSet>(seconds, count, &buckets, None)?;
+            }
+        }
+        let mut responses: BTreeMap<ResponseLabel, u64> = self
+            .other_responses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (r, route) in Route::ALL.iter().enumerate() {
+            for (s, &status) in STATUSES.iter().enumerate() {
+                let n = sum(counts, |c| &c.responses[r][s]);
+                if n > 0 {
+                    let label = ResponseLabel {
+                        route: route.name(),
+                        status,
+                    };
+                    *responses.entry(label).or_default() += n;
+                }
+            }
+        }
+        // A series shows once it counts (none before the first response).
+        if !responses.is_empty() {
+            let mut family = encoder.encode_descriptor(
+                "responses",
+                "HTTP responses, by route and status",
+                None,
+                MetricType::Counter,
+            )?;
+            for (label, n) in &responses {
+                family
+                    .encode_family(label)?
+                    .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
-    verifications: Family<CodeLabel, Counter>,
-    by_code: Vec<(&'static str, Counter)>,
-    latency: Family<RouteLabel, Histogram>,
-    by_route: Vec<(&'static str, Histogram)>,
-    responses: Family<ResponseLabel, Counter>,
-    /// The series of `responses` for each route (as `by_route`) and the
-    /// statuses serve answers with, made on first use (so that none shows
-    /// before it counts), then touched without a lookup.
-    by_response: Vec<[OnceLock<Counter>; STATUSES.len()]>,
+    requests: Arc<Requests>,
     vault_errors: Counter,
     keys_reloaded: Counter,
     reserved: Gauge,
     github_keys_failed: Counter,
 }
 
-fn latency_histogram() -> Histogram {
-    // 50 µs to about 0.8 s.
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
-}
-
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("keyward");
-        let verifications = Family::<CodeLabel, Counter>::default();
-        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
-        let responses = Family::<ResponseLabel, Counter>::default();
+        let requests = Arc::new(Requests::default());
         let vault_errors = Counter::default();
         let keys_reloaded = Counter::default();
         let reserved = Gauge::default();
         let github_keys_failed = Counter::default();
-        registry.register(
-            "verifications",
-            "Verifications answered, by code (VALID, API_KEY_INVALID, ...)",
-            verifications.clone(),
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time from a request's head to its response, by route",
-            latency.clone(),
-        );
-        registry.register(
-            "responses",
-            "HTTP responses, by route and status",
-            responses.clone(),
-        );
+        registry.register_collector(Box::new(Arc::clone(&requests)));
         registry.register(
             "vault_errors",
             "Requests that could not be answered because the vault could not be read",
@@ -112,34 +232,9 @@ impl Default for Metrics {
             "Credits this process holds reserved in the vault, not yet spent (given back at shutdown)",
             reserved.clone(),
         );
-        let by_code = CODES
-            .iter()
-            .map(|&code| {
-                (
-                    code,
-                    verifications.get_or_create(&CodeLabel { code }).clone(),
-                )
-            })
-            .collect();
-        let by_route: Vec<(&str, Histogram)> = super::routes::Route::ALL
-            .iter()
-            .map(|r| {
-                let route = r.name();
-                (route, latency.get_or_create(&RouteLabel { route }).clone())
-            })
-            .collect();
-        let by_response = by_route
-            .iter()
-            .map(|_| std::array::from_fn(|_| OnceLock::new()))
-            .collect();
         Metrics {
             registry,
-            verifications,
-            by_code,
-            latency,
-            by_route,
-            responses,
-            by_response,
+            requests,
             vault_errors,
             keys_reloaded,
             reserved,
@@ -150,42 +245,48 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn verified(&self, code: &'static str) {
-        match self.by_code.iter().find(|(c, _)| *c == code) {
-            Some((_, counter)) => {
-                counter.inc();
-            }
+        match CODES.iter().position(|c| *c == code) {
+            Some(i) => add(&self.requests.counts.mine().codes[i], 1),
             None => {
-                self.verifications.get_or_create(&CodeLabel { code }).inc();
+                let mut other = self
+                    .requests
+                    .other_codes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                *other.entry(code).or_default() += 1;
             }
         }
     }
 
-    pub fn responded(&self, route: &'static str, status: u16, seconds: f64) {
-        let at = self.by_route.iter().position(|(r, _)| *r == route);
-        match at {
-            Some(i) => self.by_route[i].1.observe(seconds),
-            None => self
-                .latency
-                .get_or_create(&RouteLabel { route })
-                .observe(seconds),
+    pub fn responded(&self, route: Route, status: u16, took: Duration) {
+        let r = route.index();
+        let counts = self.requests.counts.mine();
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        add(&counts.latency[r][bucket(ns)], 1);
+        add(&counts.latency_ns[r], ns);
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(s) => add(&counts.responses[r][s], 1),
+            None => self.other_response(route, status),
         }
-        let label = ResponseLabel { route, status };
-        match (at, STATUSES.iter().position(|s| *s == status)) {
-            (Some(r), Some(s)) => self.by_response[r][s]
-                .get_or_init(|| self.responses.get_or_create(&label).clone())
-                .inc(),
-            _ => self.responses.get_or_create(&label).inc(),
+    }
+
+    fn other_response(&self, route: Route, status: u16) {
+        let label = ResponseLabel {
+            route: route.name(),
+            status,
         };
+        *self
+            .requests
+            .other_responses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(label)
+            .or_default() += 1;
     }
 
     /// A request refused before it had a route (its head could not be parsed).
     pub fn refused_head(&self, status: u16) {
-        self.responses
-            .get_or_create(&ResponseLabel {
-                route: super::routes::Route::Unknown.name(),
-                status,
-            })
-            .inc();
+        self.other_response(Route::Unknown, status);
     }
 
     pub fn github_keys_failed(&self) {

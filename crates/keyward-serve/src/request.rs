@@ -76,9 +76,9 @@ pub fn bearer_once(headers: &HeaderMap) -> Result<Option<&[u8]>, Problem> {
 /// The secret a client presents to `/v1/authz`: `Authorization: Bearer`,
 /// else `X-API-Key`; each header at most once.
 pub fn presented(headers: &HeaderMap) -> Result<Option<&[u8]>, Problem> {
-    credentials(headers)?;
-    let bearer = bearer_once(headers)?;
-    let api_key = once(headers, &X_API_KEY, "X-API-Key")?.map(HeaderValue::as_bytes);
+    let (authorization, api_key) = credential_headers(headers)?;
+    let bearer = authorization.and_then(bearer);
+    let api_key = api_key.map(HeaderValue::as_bytes);
     Ok(bearer.or(api_key).filter(|p| !p.is_empty()))
 }
 
@@ -273,15 +273,22 @@ fn looks_like_a_requirement(name: &str) -> bool {
 /// and PHP make of it, whatever separators it is spelt with
 /// (`X_Keyward_Scopes`, `X.Keyward-Scopes` and `x-keyward-scopes` all read
 /// as `HTTP_X_KEYWARD_SCOPES` to some application).
-fn letters(lower: &str) -> String {
-    lower.chars().filter(char::is_ascii_alphanumeric).collect()
+fn letters(lower: &str) -> impl Iterator<Item = u8> + '_ {
+    lower.bytes().filter(u8::is_ascii_alphanumeric)
+}
+
+/// Whether `lower`'s letters and digits begin with `start` (no allocation:
+/// this runs for every header of every request).
+fn letters_start_with(lower: &str, start: &str) -> bool {
+    let mut ours = letters(lower);
+    start.bytes().all(|b| ours.next() == Some(b))
 }
 
 /// Whether a (lowercase) header name is in keyward's `X-Keyward-*` family,
 /// however it is spelt (`x_keyward_require_scope`, `x.keyward-scopes`,
 /// `x-keywardscope`): a near miss is refused, not ignored.
 fn is_keywards(lower: &str) -> bool {
-    letters(lower).starts_with("xkeyward")
+    letters_start_with(lower, "xkeyward")
 }
 
 /// The rules for credential headers on every route: `Authorization` and
@@ -289,21 +296,52 @@ fn is_keywards(lower: &str) -> bool {
 /// sent as `X_API_KEY` or `X.Api-Key` would be ignored by keyward yet read
 /// by an application behind the proxy as `X-API-Key`; it is refused.
 pub fn credentials(headers: &HeaderMap) -> Result<(), Problem> {
-    once(headers, &AUTHORIZATION, "Authorization")?;
-    once(headers, &X_API_KEY, "X-API-Key")?;
-    for name in headers.keys() {
-        if name != X_API_KEY && letters(name.as_str()) == "xapikey" {
-            return Err(Problem::bad(
-                format!("header.{}", name.as_str()),
-                format!(
-                    "the request header '{}' is not how keyward takes a secret: send it as \
-                     X-API-Key or Authorization: Bearer",
-                    quote(name.as_str())
-                ),
-            ));
+    credential_headers(headers).map(drop)
+}
+
+/// The one `Authorization` and the one `X-API-Key` header, if any, under
+/// the rules of [`credentials`]: one pass over the headers (this runs for
+/// every request).
+fn credential_headers(
+    headers: &HeaderMap,
+) -> Result<(Option<&HeaderValue>, Option<&HeaderValue>), Problem> {
+    let twice = |shown: &str| {
+        Problem::bad(
+            format!("header.{shown}"),
+            format!("send one {shown} header, not several"),
+        )
+    };
+    let (mut authorization, mut api_key) = (None, None);
+    let (mut authorizations, mut api_keys) = (0, 0);
+    let mut misspelt = None;
+    for (name, value) in headers {
+        if *name == AUTHORIZATION {
+            authorizations += 1;
+            authorization.get_or_insert(value);
+        } else if *name == X_API_KEY {
+            api_keys += 1;
+            api_key.get_or_insert(value);
+        } else if misspelt.is_none() && letters(name.as_str()).eq("xapikey".bytes()) {
+            misspelt = Some(name);
         }
     }
-    Ok(())
+    if authorizations > 1 {
+        return Err(twice("Authorization"));
+    }
+    if api_keys > 1 {
+        return Err(twice("X-API-Key"));
+    }
+    if let Some(name) = misspelt {
+        return Err(Problem::bad(
+            format!("header.{}", name.as_str()),
+            format!(
+                "the request header '{}' is not how keyward takes a secret: send it as \
+                 X-API-Key or Authorization: Bearer",
+                quote(name.as_str())
+            ),
+        ));
+    }
+    Ok((authorization, api_key))
 }
 
 /// The JSON routes take their requirements from the body only: a query

@@ -9,14 +9,14 @@ use hyper::body::Incoming;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 use keyward_core::intents::Ask;
-use keyward_core::key::{Brief, KeyId, VerifyCode};
+use keyward_core::key::{Brief, VerifyCode};
 use keyward_core::quota::{LimitState, Spent};
 use keyward_core::vault::Verdict;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::{self, Reply};
-use super::logs::Logged;
+use super::logs::{Logged, ShownKey};
 use super::request::{self, Problem};
 use super::{App, Judged, Unavailable, admin, leaks, unkey};
 
@@ -55,6 +55,29 @@ impl Route {
         Route::Metrics,
         Route::Unknown,
     ];
+
+    /// The route's place in [`Route::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            Route::Github => 0,
+            Route::GitlabTypes => 1,
+            Route::GitlabRevoke => 2,
+            Route::Authz => 3,
+            Route::Verify => 4,
+            Route::Unkey => 5,
+            Route::Admin(admin::Action::Create) => 6,
+            Route::Admin(admin::Action::Reroll) => 7,
+            Route::Admin(admin::Action::Update) => 8,
+            Route::Admin(admin::Action::Delete) => 9,
+            Route::Admin(admin::Action::Get) => 10,
+            Route::Admin(admin::Action::Whoami) => 11,
+            Route::Admin(admin::Action::List) => 12,
+            Route::Healthz => 13,
+            Route::Readyz => 14,
+            Route::Metrics => 15,
+            Route::Unknown => 16,
+        }
+    }
 
     fn of(path: &str) -> Route {
         match path {
@@ -95,7 +118,7 @@ impl Route {
 pub struct Outcome {
     pub reply: Reply,
     pub code: Option<&'static str>,
-    pub key: Option<(KeyId, compact_str::CompactString)>,
+    pub key: Option<ShownKey>,
 }
 
 impl From<Reply> for Outcome {
@@ -116,14 +139,19 @@ pub async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let route = Route::of(req.uri().path());
+    // `/v1/authz` is the hot route: its future is part of this one; the
+    // others' (larger, rarer) are boxed, so that the future hyper keeps
+    // and moves for every request stays small.
     let outcome = match (route, &method) {
         (Route::Authz, _) => authz(&app, &req).await,
-        (Route::Verify, &Method::POST) => verify(&app, req).await,
-        (Route::Unkey, &Method::POST) => unkey::verify_key(&app, req).await,
-        (Route::Admin(action), &Method::POST) => admin::handle(&app, action, req, peer).await,
-        (Route::Github, &Method::POST) => leaks::github(&app, req).await,
-        (Route::GitlabTypes, &Method::GET) => leaks::gitlab_types(&app, req).await,
-        (Route::GitlabRevoke, &Method::POST) => leaks::gitlab_revoke(&app, req).await,
+        (Route::Verify, &Method::POST) => Box::pin(verify(&app, req)).await,
+        (Route::Unkey, &Method::POST) => Box::pin(unkey::verify_key(&app, req)).await,
+        (Route::Admin(action), &Method::POST) => {
+            Box::pin(admin::handle(&app, action, req, peer)).await
+        }
+        (Route::Github, &Method::POST) => Box::pin(leaks::github(&app, req)).await,
+        (Route::GitlabTypes, &Method::GET) => Box::pin(leaks::gitlab_types(&app, req)).await,
+        (Route::GitlabRevoke, &Method::POST) => Box::pin(leaks::gitlab_revoke(&app, req)).await,
         (Route::Github | Route::GitlabRevoke, _) => not_allowed("POST"),
         (Route::GitlabTypes, _) => not_allowed("GET"),
         (Route::Healthz, &Method::GET | &Method::HEAD) => {
@@ -148,9 +176,7 @@ pub async fn handle(
     app.count_request();
     let status = outcome.reply.status().as_u16();
     let elapsed = started.elapsed();
-    app.metrics
-        .responded(route.name(), status, elapsed.as_secs_f64());
-    let (key_id, hint) = outcome.key.unzip();
+    app.metrics.responded(route, status, elapsed);
     // Formatted by the log's own thread, not here.
     app.log.push(Logged {
         at: SystemTime::now(),
@@ -158,8 +184,7 @@ pub async fn handle(
         path: route.name(),
         status,
         code: outcome.code.unwrap_or("-"),
-        key_id,
-        hint: hint.unwrap_or_default(),
+        key: outcome.key,
         latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     });
     Ok(outcome.reply)
@@ -186,8 +211,7 @@ pub fn log_refused(app: &App, status: u16) {
         path: "-",
         status,
         code: "-",
-        key_id: None,
-        hint: Default::default(),
+        key: None,
         latency_us: 0,
     });
 }
@@ -300,6 +324,7 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
                 limit_headers(reply.headers_mut(), s, false);
             }
             let h = reply.headers_mut();
+            h.reserve(5);
             let mut set = |name: &HeaderName, value: &str| {
                 if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
                     h.insert(name.clone(), v);
@@ -308,18 +333,20 @@ async fn authz(app: &App, req: &Request<Incoming>) -> Outcome {
             set(&KEY_ID, k.id.as_str());
             set(&KEY_NAME, k.name.as_str());
             set(&ENV, k.env.as_str());
-            set(
-                &SCOPES,
-                // A stored scope that is not a token (from an older
-                // keyward) is left out: joined, it would read as others.
-                &k.scopes
-                    .iter()
-                    .filter(|s| s.is_token())
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
+            // A stored scope that is not a token (from an older keyward)
+            // is left out: joined, it would read as others.
+            let mut scopes = String::new();
+            for s in k.scopes.iter().filter(|s| s.is_token()) {
+                if !scopes.is_empty() {
+                    scopes.push(',');
+                }
+                scopes.push_str(s.as_str());
+            }
+            set(&SCOPES, &scopes);
+            h.insert(
+                STATUS.clone(),
+                HeaderValue::from_static(k.status(now).as_str()),
             );
-            set(&STATUS, k.status(now).as_str());
             Outcome {
                 reply,
                 code: Some(code.as_str()),
@@ -513,5 +540,17 @@ async fn verify(app: &App, req: Request<Incoming>) -> Outcome {
         ),
         code: Some(code),
         key: shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routes_index_is_its_place_in_the_list_of_all() {
+        for (i, route) in Route::ALL.iter().enumerate() {
+            assert_eq!(route.index(), i, "{}", route.name());
+        }
     }
 }

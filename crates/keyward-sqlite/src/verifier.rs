@@ -381,7 +381,8 @@ impl WalIndex {
         // that lock exclusively (recovery with no other connection open), so
         // the mapped header stays backed by the file and never shrinks.
         let map = unsafe { memmap2::Mmap::map(shm) }.ok()?;
-        (map.len() >= HEADER).then_some(WalIndex { map })
+        // A mapping starts on a page: the header is read a word at a time.
+        (map.len() >= HEADER && map.as_ptr().align_offset(8) == 0).then_some(WalIndex { map })
     }
 
     /// The header's bytes now. Other processes write them concurrently, so
@@ -391,11 +392,13 @@ impl WalIndex {
     fn header(&self) -> Header {
         let mut h = [0u8; HEADER];
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        for (i, byte) in h.iter_mut().enumerate() {
-            // SAFETY: i < HEADER <= map.len() (checked in `open`); the pointer
-            // is valid for reads for the mapping's lifetime, which `&self`
-            // spans.
-            *byte = unsafe { std::ptr::read_volatile(self.map.as_ptr().add(i)) };
+        let words = self.map.as_ptr().cast::<u64>();
+        for (i, chunk) in h.chunks_exact_mut(8).enumerate() {
+            // SAFETY: (i + 1) * 8 <= HEADER <= map.len() and the mapping is
+            // 8-aligned (both checked in `open`); the pointer is valid for
+            // reads for the mapping's lifetime, which `&self` spans.
+            let word = unsafe { std::ptr::read_volatile(words.add(i)) };
+            chunk.copy_from_slice(&word.to_ne_bytes());
         }
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         h
