@@ -111,12 +111,23 @@ pub struct Guard {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How long the end of `serve` waits for the last lines to reach stderr: a
+/// stderr nobody reads (a full pipe) must not keep serve from exiting.
+const LAST_WRITE: Duration = Duration::from_millis(500);
+
 impl Drop for Guard {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let give_up = std::time::Instant::now() + LAST_WRITE;
+            while !t.is_finished() && std::time::Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // A writer still blocked on stderr is left to the exit.
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }

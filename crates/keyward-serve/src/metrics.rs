@@ -176,19 +176,18 @@ impl Collector for Requests {
                 }
             }
         }
-        // A series shows once it counts (none before the first response).
-        if !responses.is_empty() {
-            let mut family = encoder.encode_descriptor(
-                "responses",
-                "HTTP responses, by route and status",
-                None,
-                MetricType::Counter,
-            )?;
-            for (label, n) in &responses {
-                family
-                    .encode_family(label)?
-                    .encode_counter::<NoLabelSet, _, u64>(n, None)?;
-            }
+        // A series shows once it counts (none before the first response);
+        // the family is described from the start.
+        let mut family = encoder.encode_descriptor(
+            "responses",
+            "HTTP responses, by route and status",
+            None,
+            MetricType::Counter,
+        )?;
+        for (label, n) in &responses {
+            family
+                .encode_family(label)?
+                .encode_counter::<NoLabelSet, _, u64>(n, None)?;
         }
         Ok(())
     }
@@ -284,9 +283,11 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// A request refused before it had a route (its head could not be parsed).
+    /// A request refused before it had a route (its head could not be
+    /// parsed): counted under `other`, its latency as 0 (as its log line
+    /// says), so that the route's histogram counts every response.
     pub fn refused_head(&self, status: u16) {
-        self.other_response(Route::Unknown, status);
+        self.responded(Route::Unknown, status, Duration::ZERO);
     }
 
     pub fn github_keys_failed(&self) {
@@ -329,5 +330,84 @@ mod tests {
         assert_eq!(reloaded(&m.render(7, 0)), Some("7"));
         assert_eq!(reloaded(&m.render(3, 0)), Some("7"));
         assert_eq!(reloaded(&m.render(9, 0)), Some("9"));
+    }
+
+    fn value<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+    }
+
+    #[test]
+    fn a_latency_falls_in_the_first_bucket_whose_bound_holds_it() {
+        assert_eq!(bucket(0), 0);
+        assert_eq!(bucket(50_000), 0);
+        assert_eq!(bucket(50_001), 1);
+        assert_eq!(bucket(100_000), 1);
+        assert_eq!(bucket(100_001), 2);
+        assert_eq!(bucket(50_000 << 14), 14);
+        assert_eq!(bucket((50_000 << 14) + 1), BUCKETS);
+        assert_eq!(bucket(u64::MAX), BUCKETS);
+    }
+
+    #[test]
+    fn counts_from_every_thread_add_up_and_every_response_is_in_its_histogram() {
+        let m = Metrics::default();
+        let first = m.render(0, 0);
+        for family in ["verifications", "request_duration_seconds", "responses"] {
+            assert!(
+                first.contains(&format!("# TYPE keyward_{family} ")),
+                "{first}"
+            );
+        }
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for i in 0..250u64 {
+                        m.verified("VALID");
+                        m.responded(Route::Authz, 200, Duration::from_micros(i * 10));
+                    }
+                });
+            }
+        });
+        m.refused_head(431);
+        m.responded(Route::Unknown, 404, Duration::from_millis(2));
+        m.responded(Route::Authz, 418, Duration::from_millis(1));
+        let text = m.render(0, 0);
+        let n = |series: &str| value(&text, series).unwrap_or("none").to_string();
+        assert_eq!(n("keyward_verifications_total{code=\"VALID\"}"), "1000");
+        assert_eq!(
+            n("keyward_verifications_total{code=\"API_KEY_INVALID\"}"),
+            "0"
+        );
+        assert_eq!(
+            n("keyward_responses_total{route=\"/v1/authz\",status=\"200\"}"),
+            "1000"
+        );
+        assert_eq!(
+            n("keyward_responses_total{route=\"/v1/authz\",status=\"418\"}"),
+            "1"
+        );
+        assert_eq!(
+            n("keyward_responses_total{route=\"other\",status=\"431\"}"),
+            "1"
+        );
+        assert_eq!(
+            n("keyward_request_duration_seconds_count{route=\"/v1/authz\"}"),
+            "1001"
+        );
+        assert_eq!(
+            n("keyward_request_duration_seconds_count{route=\"other\"}"),
+            "2"
+        );
+        assert_eq!(
+            n("keyward_request_duration_seconds_bucket{le=\"+Inf\",route=\"/v1/authz\"}"),
+            "1001"
+        );
+        // 0..2490 µs in steps of 10, four times: 6 of them at most 50 µs.
+        assert_eq!(
+            n("keyward_request_duration_seconds_bucket{le=\"0.00005\",route=\"/v1/authz\"}"),
+            "24"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }
