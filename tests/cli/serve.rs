@@ -767,3 +767,68 @@ fn a_vault_found_damaged_stays_not_ready_until_it_is_replaced() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(s.get("/readyz", &[]).status, 200);
 }
+
+/// A stderr nobody reads (a pipe whose reader stalled) holds up neither the
+/// requests nor the stop: after SIGTERM serve writes its usage counts and
+/// exits within the 10 s supervisors wait, with the lines it could not
+/// write left behind.
+#[test]
+fn a_stderr_nobody_reads_holds_up_neither_requests_nor_the_stop() {
+    use std::io::{BufRead, BufReader};
+    let v = TestVault::new();
+    let (key, secret) = v.create_json(&["--name", "web"]);
+    let mut cmd = v.std(["serve", "--listen", "127.0.0.1:0"]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("start serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let port: u16 = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("read") > 0,
+            "serve ended"
+        );
+        if let Some(at) = line.find("address=") {
+            let addr: String = line[at + "address=".len()..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            break addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+        }
+    };
+    // From here on nobody reads: 4,000 request lines are far more than a
+    // pipe holds (64 KiB).
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let request =
+        format!("GET /v1/authz HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {secret}\r\n\r\n");
+    for _ in 0..4_000 {
+        conn.write_all(request.as_bytes()).expect("send");
+        let reply = read_reply(&mut conn).expect("a reply");
+        assert_eq!(reply.status, 200);
+    }
+    drop(conn);
+    // Past the log's 50 ms flush: its writer is now blocked on the pipe.
+    std::thread::sleep(Duration::from_millis(200));
+    signal(child.id(), "TERM");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not exit within 10 s of SIGTERM with its stderr unread"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    drop(stderr);
+    let shown = v.json(["show", key["id"].as_str().expect("id")]);
+    assert_eq!(shown["usage"][0]["valid"], 4_000, "{shown}");
+}
