@@ -59,12 +59,17 @@ fn once<'a>(
     let mut all = headers.get_all(name).iter();
     let first = all.next();
     if all.next().is_some() {
-        return Err(Problem::bad(
-            format!("header.{shown}"),
-            format!("send one {shown} header, not several"),
-        ));
+        return Err(twice(shown));
     }
     Ok(first)
+}
+
+/// A header that may be given once was given more often.
+fn twice(shown: &str) -> Problem {
+    Problem::bad(
+        format!("header.{shown}"),
+        format!("send one {shown} header, not several"),
+    )
 }
 
 /// The bearer secret of the one `Authorization` header (None when there is
@@ -305,12 +310,6 @@ pub fn credentials(headers: &HeaderMap) -> Result<(), Problem> {
 fn credential_headers(
     headers: &HeaderMap,
 ) -> Result<(Option<&HeaderValue>, Option<&HeaderValue>), Problem> {
-    let twice = |shown: &str| {
-        Problem::bad(
-            format!("header.{shown}"),
-            format!("send one {shown} header, not several"),
-        )
-    };
     let (mut authorization, mut api_key) = (None, None);
     let (mut authorizations, mut api_keys) = (0, 0);
     let mut misspelt = None;
